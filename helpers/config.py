@@ -1,0 +1,141 @@
+"""Profiles (smoke / quick / paper) and the resolved configuration every stage reads.
+
+A notebook's `parameters` cell holds only plain values (papermill overwrites them); the
+next cell calls `setup(...)`, which resolves them into a `Config`. Stage-specific presets
+(GAN steps, DDPM widths, classifier epochs, ...) live beside each stage and are looked up
+by `cfg.profile`, so this file only carries what every stage shares.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+PROFILES = ("smoke", "quick", "paper")
+DATASETS = ("phantom", "busi", "breastmnist")
+
+# Data-level settings per profile. Phantom counts follow BUSI (437 / 133 / 210) except in
+# `smoke`, which keeps every class but only a few images so the notebooks run in seconds.
+PROFILE_DATA = {
+    "smoke": dict(size=32, phantom_counts={"benign": 21, "normal": 14, "malignant": 14},
+                  phantom_size=64, n_folds=3, description="tests: tiny phantom set, 32 px, a few steps"),
+    "quick": dict(size=64, phantom_counts={"benign": 437, "normal": 133, "malignant": 210},
+                  phantom_size=256, n_folds=5, description="laptop CPU: phantom data, 64 px, small nets"),
+    "paper": dict(size=128, phantom_counts={"benign": 437, "normal": 133, "malignant": 210},
+                  phantom_size=256, n_folds=10, description="one GPU: real BUSI, 128 px, the studies' hyperparameters"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a stage needs to know about the run it belongs to."""
+
+    profile: str
+    dataset: str
+    data_dir: Path
+    runs_dir: Path
+    seed: int = 0
+    size: int = 64
+    n_folds: int = 10
+    val_frac: float = 0.15
+    test_frac: float = 0.15
+    dup_threshold: float = 0.97
+    phantom_counts: dict = field(default_factory=dict)
+    phantom_size: int = 256
+    device: str = "cpu"
+    description: str = ""
+
+    @property
+    def records_path(self) -> Path:
+        return self.runs_dir / "data" / "records.csv"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.runs_dir / "cache"
+
+    def stage_dir(self, *parts: str) -> Path:
+        """A folder under the runs folder, created on first use."""
+        path = self.runs_dir.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def with_(self, **changes) -> Config:
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["data_dir"], d["runs_dir"] = str(self.data_dir), str(self.runs_dir)
+        return d
+
+
+def pick_device() -> str:
+    """cuda > mps > cpu, chosen once. COURSE_DEVICE overrides (e.g. to force 'cpu')."""
+    forced = os.environ.get("COURSE_DEVICE")
+    if forced:
+        return forced
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def default_data_dir(dataset: str, profile: str, root: str | os.PathLike | None = None) -> Path:
+    """Where a dataset lives when the user did not say: `<root>/<dataset>`.
+
+    The smoke profile's tiny phantom set gets its own folder so that it never shadows the
+    full one. `root` defaults to COURSE_DATA_ROOT, else `data/` in the project folder.
+    """
+    root = Path(root or os.environ.get("COURSE_DATA_ROOT") or _project_root() / "data")
+    name = "phantom-smoke" if (dataset == "phantom" and profile == "smoke") else dataset
+    return root / name
+
+
+def _project_root() -> Path:
+    """The folder holding pyproject.toml above the working directory (notebooks run in
+    notebooks/), else the working directory itself."""
+    here = Path.cwd().resolve()
+    for p in (here, *here.parents):
+        if (p / "pyproject.toml").exists() and (p / "helpers").is_dir():
+            return p
+    return here
+
+
+def resolve(profile: str = "quick", dataset: str = "phantom", data_dir: str | os.PathLike | None = None,
+            runs_dir: str | os.PathLike | None = None, seed: int = 0, **overrides) -> Config:
+    """Turn the notebook parameters (or CLI flags) into a Config, validating each value."""
+    if profile not in PROFILES:
+        raise ValueError(f"Unknown profile {profile!r}; choose one of {', '.join(PROFILES)}.")
+    if dataset not in DATASETS:
+        raise ValueError(f"Unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}.")
+    pd = dict(PROFILE_DATA[profile])
+    data_dir = Path(data_dir) if data_dir else default_data_dir(dataset, profile)
+    runs_dir = Path(runs_dir) if runs_dir else _project_root() / "runs" / f"{profile}-{dataset}"
+    cfg = Config(profile=profile, dataset=dataset, data_dir=data_dir.expanduser(),
+                 runs_dir=runs_dir.expanduser(), seed=int(seed), device=pick_device(), **pd)
+    return cfg.with_(**overrides) if overrides else cfg
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def setup(profile: str = "quick", dataset: str = "phantom", data_dir=None, runs_dir=None, seed: int = 0,
+          verbose: bool = True, **overrides) -> Config:
+    """What a notebook's second cell calls: resolve, seed, create the runs folder, report."""
+    cfg = resolve(profile, dataset, data_dir, runs_dir, seed, **overrides)
+    seed_everything(cfg.seed)
+    cfg.runs_dir.mkdir(parents=True, exist_ok=True)
+    if verbose:
+        print(f"profile={cfg.profile} ({cfg.description})\ndataset={cfg.dataset} data_dir={cfg.data_dir}\n"
+              f"runs_dir={cfg.runs_dir} size={cfg.size}px device={cfg.device} seed={cfg.seed}")
+    return cfg

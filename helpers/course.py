@@ -1,0 +1,79 @@
+"""The main job: run every course notebook in order with papermill.
+
+Notebooks are found by name (`notebooks/NN_*.ipynb`, sorted), so one added later is picked
+up without edits. Executed copies go to `RUNS/notebooks/`; a table of timings is printed
+and saved as `RUNS/notebooks/timings.csv`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+
+
+def notebooks(notebooks_dir: str | Path) -> list[Path]:
+    return sorted(Path(notebooks_dir).glob(NOTEBOOK_GLOB))
+
+
+def parameters(profile: str, dataset: str, runs_dir: str | Path, data_dir: str | Path | None = None,
+               seed: int = 0) -> dict:
+    return dict(PROFILE=profile, DATASET=dataset, DATA_DIR=str(Path(data_dir).resolve()) if data_dir else "",
+                RUNS_DIR=str(Path(runs_dir).resolve()), SEED=seed)
+
+
+def execute(nb: str | Path, out: str | Path, params: dict, timeout: int | None = None, progress: bool = False):
+    """Run one notebook with papermill in its own folder, with the same parameters also set
+    as environment variables (so any helper reading COURSE_* agrees with the cell)."""
+    import papermill as pm
+
+    nb, out = Path(nb), Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    env = {"COURSE_PROFILE": params["PROFILE"], "COURSE_DATASET": params["DATASET"],
+           "COURSE_RUNS_DIR": params["RUNS_DIR"], "COURSE_DATA_DIR": params["DATA_DIR"],
+           "COURSE_SEED": str(params["SEED"])}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent), kernel_name="python3",
+                            progress_bar=progress, execution_timeout=timeout, log_output=False)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str | Path = "runs/quick-phantom",
+               data_dir: str | Path | None = None, notebooks_dir: str | Path = "notebooks", seed: int = 0,
+               only: list[str] | None = None) -> pd.DataFrame:
+    runs_dir = Path(runs_dir)
+    out_dir = runs_dir / "notebooks"
+    params = parameters(profile, dataset, runs_dir, data_dir, seed)
+    rows = []
+    todo = [nb for nb in notebooks(notebooks_dir) if not only or any(nb.name.startswith(o) for o in only)]
+    if not todo:
+        raise FileNotFoundError(f"No notebooks matching {NOTEBOOK_GLOB} in {notebooks_dir}.")
+    print(f"Running {len(todo)} notebooks on profile={profile} dataset={dataset}; executed copies -> {out_dir}")
+    for nb in todo:
+        t0 = time.perf_counter()
+        status = "ok"
+        print(f"  {nb.name} ...", flush=True)
+        try:
+            execute(nb, out_dir / nb.name, params, progress=True)
+        except Exception as e:  # keep going: report every notebook, fail at the end
+            status = f"FAILED: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        dt = time.perf_counter() - t0
+        rows.append(dict(notebook=nb.name, seconds=round(dt, 1), status=status, output=str(out_dir / nb.name)))
+        print(f"  {nb.name}: {dt:7.1f} s  {status}", flush=True)
+    table = pd.DataFrame(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "timings.csv", index=False)
+    total = table["seconds"].sum()
+    print(f"\n{table.to_string(index=False)}\n\ntotal {total / 60:.1f} min; executed notebooks in {out_dir.resolve()}")
+    return table

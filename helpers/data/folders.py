@@ -1,0 +1,84 @@
+"""Reading a dataset stored as one folder per class (the BUSI layout).
+
+Two layouts are accepted, and masks are never taken for images:
+- official: `Dataset_BUSI_with_GT/<class>/<class> (i).png` with `<class> (i)_mask.png`
+  (sometimes `_mask_1.png`, `_mask_2.png`) beside each image, sizes varying;
+- resized: `<root>/<class>/<class> (i).png`, all one size, no masks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from helpers.data.images import CorruptImageError, check_image, is_image_file, is_mask
+from helpers.data.records import DataError, make_records
+
+# Folder names a downloaded archive may wrap the class folders in.
+WRAPPERS = ("Dataset_BUSI_with_GT", "Dataset_BUSI", "BUSI", "busi")
+
+
+def find_class_root(data_dir: str | Path, classes: list[str], hint: str = "") -> Path:
+    """The folder holding the class folders: `data_dir` itself or a known wrapper inside it."""
+    data_dir = Path(data_dir).expanduser()
+    if not data_dir.exists():
+        raise DataError(f"Data folder {data_dir} does not exist. {hint}".strip())
+    if not data_dir.is_dir():
+        raise DataError(f"{data_dir} is a file, not a folder. If it is an archive, unpack it with "
+                        f"`python data_download.py busi --from {data_dir}`.")
+    for cand in [data_dir, *(data_dir / w for w in WRAPPERS)]:
+        if any((cand / c).is_dir() for c in classes):
+            return cand
+    raise DataError(f"No class folders ({', '.join(classes)}) found in {data_dir}. "
+                    f"Point the data folder at the directory that contains them. {hint}".strip())
+
+
+def scan_class_folders(data_dir: str | Path, classes: list[str], source: str, check: bool = True,
+                       skip_bad: bool = False, hint: str = "", progress: bool = True) -> pd.DataFrame:
+    """Record table of every image under `<root>/<class>/`.
+
+    `check` decodes every file so that a corrupt one is caught now, by name, not halfway
+    through training; with `skip_bad` such files are left out and counted in
+    `df.attrs["skipped"]`.
+    """
+    root = find_class_root(data_dir, classes, hint)
+    rows, skipped = [], []
+    for cls in classes:
+        folder = root / cls
+        if not folder.is_dir():
+            raise DataError(f"Class folder {folder} is missing (expected one folder per class: "
+                            f"{', '.join(classes)}). {hint}".strip())
+        files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+        masks = [p for p in files if is_mask(p)]
+        images = [p for p in files if not is_mask(p)]
+        if not images:
+            if masks:
+                raise DataError(f"Class folder {folder} holds {len(masks)} mask files (e.g. "
+                                f"'{masks[0].name}') but no images. Masks are segmentation labels, "
+                                "not scans: point the data folder at the images.")
+            raise DataError(f"Class folder {folder} has no images. Every class needs images; "
+                            f"re-download the dataset or remove the empty class. {hint}".strip())
+        mask_stems = {}
+        for m in masks:
+            stem = m.stem[: m.stem.lower().rfind("_mask")]
+            mask_stems[stem] = mask_stems.get(stem, 0) + 1
+        it = tqdm(images, desc=f"checking {cls}", unit="img", disable=not (progress and check), leave=False)
+        for p in it:
+            w = h = None
+            if check:
+                try:
+                    w, h = check_image(p)
+                except CorruptImageError:
+                    if not skip_bad:
+                        raise
+                    skipped.append(str(p))
+                    continue
+            rows.append(dict(path=str(p), class_name=cls, width=w, height=h, n_masks=mask_stems.get(p.stem, 0)))
+    df = make_records(rows, source)
+    df.attrs["skipped"] = skipped
+    df.attrs["root"] = str(root)
+    if skipped:
+        print(f"Skipped {len(skipped)} unreadable file(s), e.g. {skipped[0]}")
+    return df

@@ -1,0 +1,76 @@
+"""The record table every source yields: one row per image.
+
+Columns: `path | label | class_name | group | source` (+ `split`, `fold` once assigned).
+`group` is the near-duplicate group id: images in one group must never be on both sides
+of a split. Class ids follow the WGAN study: benign = 0, normal = 1, malignant = 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+RECORD_COLUMNS = ["path", "label", "class_name", "group", "source"]
+
+CLASS_NAMES = {
+    "busi": ["benign", "normal", "malignant"],
+    "phantom": ["benign", "normal", "malignant"],
+    # BreastMNIST is binary: MedMNIST merges "normal" and "benign" into one class.
+    "breastmnist": ["benign", "malignant"],
+}
+
+
+class DataError(Exception):
+    """Bad or missing input data. The message names the file and says what to do next."""
+
+
+def make_records(rows: list[dict], source: str) -> pd.DataFrame:
+    """Build a record table from dicts with at least `path` and `class_name`."""
+    names = CLASS_NAMES[source]
+    df = pd.DataFrame(rows)
+    if df.empty:
+        raise DataError(f"No images found for source {source!r}.")
+    df["label"] = df["class_name"].map({c: i for i, c in enumerate(names)}).astype(int)
+    df["source"] = source
+    if "group" not in df:
+        df["group"] = range(len(df))  # every image its own group until duplicates are found
+    df = df.sort_values(["label", "path"], key=_natural_key).reset_index(drop=True)
+    extra = [c for c in df.columns if c not in RECORD_COLUMNS]
+    return df[RECORD_COLUMNS + extra]
+
+
+def _natural_key(col: pd.Series) -> pd.Series:
+    # "benign (10).png" after "benign (9).png": sort by zero-padded numbers.
+    if col.dtype == object:
+        return col.str.replace(r"\d+", lambda m: m.group(0).zfill(8), regex=True)
+    return col
+
+
+def validate_records(df: pd.DataFrame) -> None:
+    missing = [c for c in RECORD_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(f"Record table lacks columns {missing}; rebuild it with `python -m helpers prepare`.")
+
+
+def class_counts(df: pd.DataFrame) -> dict:
+    return df["class_name"].value_counts().to_dict()
+
+
+def read_records(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"No record table at {path}. Run `python -m helpers prepare ...` "
+                        "(or the preprocessing notebook) first.")
+    df = pd.read_csv(path)
+    validate_records(df)
+    return df
+
+
+def write_records(df: pd.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    df.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,121 @@
+"""Synthetic image sets: PNGs plus a manifest, the only way classifiers see synthetic data.
+
+A set lives in `RUNS/synthetic/<generator>/`: `<class>/<generator>_<class>_<i>.png` and
+`manifest.csv` with one row per image: path (relative to the manifest), class_name, label,
+generator, checkpoint (sha256 of the weights file that made it), seed, size, index. The
+experiment table can then name exactly which images it used, and a test can prove no
+synthetic image reaches an evaluation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from helpers.data.records import CLASS_NAMES, DataError
+
+MANIFEST = "manifest.csv"
+TRAINED_ON = "trained_on.csv"
+MANIFEST_COLUMNS = ["path", "class_name", "label", "generator", "checkpoint", "seed", "size", "index"]
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def balance_counts(counts: dict, target: int | None = None, extra: int = 0) -> dict:
+    """How many synthetic images each class needs to reach `target` (default: the largest
+    class) plus `extra`. The WGAN study balanced BUSI to 487 per class (437 + 50 for benign);
+    the DCGAN study to 437, i.e. `extra=50` vs `extra=0` on the full set."""
+    goal = (max(counts.values()) if target is None else int(target)) + int(extra)
+    return {c: max(0, goal - int(n)) for c, n in counts.items()}
+
+
+def synthetic_dir(runs_dir: str | Path, generator: str) -> Path:
+    return Path(runs_dir) / "synthetic" / generator
+
+
+def write_synthetic_set(out_dir: str | Path, generator: str, sample_fn: Callable[[str, int, int], np.ndarray],
+                        counts: dict, dataset: str = "busi", checkpoint: str | Path | None = None,
+                        seed: int = 0, batch: int = 64, progress: bool = True,
+                        trained_on: list[str] | None = None) -> Path:
+    """Generate `counts[class]` images per class with `sample_fn(class_name, n, seed)`
+    (-> uint8 array (n, H, W)) and write them with their manifest. Returns the manifest path.
+
+    `trained_on` lists the real images the generator was trained on; it is saved as
+    `trained_on.csv` so that an evaluation can prove none of its test images was seen.
+    The manifest is written last, so a set without one is known to be incomplete."""
+    from tqdm.auto import tqdm
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MANIFEST).unlink(missing_ok=True)
+    ck_hash = sha256_file(checkpoint) if checkpoint else ""
+    labels = {c: i for i, c in enumerate(CLASS_NAMES[dataset])}
+    rows = []
+    with tqdm(total=sum(counts.values()), desc=f"exporting {generator}", unit="img", disable=not progress) as bar:
+        for cls, n in counts.items():
+            (out_dir / cls).mkdir(exist_ok=True)
+            done = 0
+            while done < n:
+                k = min(batch, n - done)
+                imgs = np.asarray(sample_fn(cls, k, seed * 100_003 + labels[cls] * 10_007 + done))
+                if imgs.dtype != np.uint8 or imgs.ndim != 3 or len(imgs) != k:
+                    raise ValueError(f"sample_fn must return uint8 (n, H, W); got {imgs.dtype} {imgs.shape}")
+                for j, im in enumerate(imgs):
+                    rel = Path(cls) / f"{generator}_{cls}_{done + j:05d}.png"
+                    Image.fromarray(im, mode="L").save(out_dir / rel)
+                    rows.append(dict(path=rel.as_posix(), class_name=cls, label=labels[cls], generator=generator,
+                                     checkpoint=ck_hash, seed=seed, size=im.shape[0], index=done + j))
+                done += k
+                bar.update(k)
+    if trained_on is not None:
+        pd.DataFrame({"path": [str(Path(p).resolve()) for p in trained_on]}).to_csv(out_dir / TRAINED_ON, index=False)
+    manifest = out_dir / MANIFEST
+    pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(manifest, index=False)
+    return manifest
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """A manifest with absolute paths; every listed file must exist."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST
+    if not path.exists():
+        raise DataError(f"No synthetic-set manifest at {path}. Train and export a generator first "
+                        "(`python -m helpers train <generator> ...`).")
+    df = pd.read_csv(path)
+    missing_cols = [c for c in MANIFEST_COLUMNS if c not in df.columns]
+    if missing_cols:
+        raise DataError(f"{path} lacks columns {missing_cols}; re-export the synthetic set.")
+    df["path"] = [str((path.parent / p).resolve()) for p in df["path"]]
+    missing = [p for p in df["path"] if not Path(p).exists()]
+    if missing:
+        raise DataError(f"{len(missing)} image(s) listed in {path} are missing (e.g. {missing[0]}); re-export the set.")
+    df["source"] = "synthetic"
+    return df
+
+
+def read_trained_on(manifest: str | Path) -> set[str]:
+    """The real images the set's generator saw in training (absolute paths)."""
+    path = Path(manifest)
+    path = (path if path.is_dir() else path.parent) / TRAINED_ON
+    if not path.exists():
+        raise DataError(f"{path} is missing: the set does not say what its generator was trained on, so it "
+                        "cannot be shown to be free of test images. Re-export it.")
+    return set(pd.read_csv(path)["path"])
+
+
+def find_manifests(runs_dir: str | Path) -> dict[str, Path]:
+    """Every complete synthetic set under RUNS/synthetic/, by generator name."""
+    root = Path(runs_dir) / "synthetic"
+    return {p.parent.name: p for p in sorted(root.glob(f"*/{MANIFEST}"))}

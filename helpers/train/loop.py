@@ -1,0 +1,225 @@
+"""The bookkeeping every course training loop shares.
+
+A loop written with `Trainer` only has to say what one *step* is (one generator step for
+a GAN, with its critic steps inside; one optimizer step for a diffusion model). The
+Trainer then gives it:
+
+- resume: `run_dir/checkpoint.pt` is written atomically every `checkpoint_every` steps with
+  the weights, optimizer states and the random-number generator; rerunning the same call
+  continues from there and, on CPU with a fixed seed, ends with the same weights as an
+  uninterrupted run. Loading uses `torch.load(weights_only=True)`;
+- `run_dir/history.csv`: one row per step (losses, gradient norms, ...), cut back to the
+  checkpoint on resume so no step is counted twice;
+- `run_dir/samples/step_XXXXXX.png`: grids from fixed noise every `sample_every` steps;
+- a progress bar, and a clear stop when a metric becomes NaN/inf or explodes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.csv"
+# Settings that may change between a run and its resumption (e.g. training for longer).
+RESUMABLE_CHANGES = {"steps", "total_steps", "sample_every", "checkpoint_every"}
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN/inf or exploded. The message says where and what to try."""
+
+
+@dataclass
+class History:
+    """What a training run returns: the per-step metrics and where its files are."""
+
+    run_dir: Path
+    frame: pd.DataFrame = field(repr=False)
+    resumed_from: int = 0
+
+    @property
+    def steps(self) -> int:
+        return int(self.frame["step"].max()) if len(self.frame) else 0
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.run_dir / CHECKPOINT
+
+    def samples(self) -> list[Path]:
+        return sorted((self.run_dir / "samples").glob("step_*.png"))
+
+
+def autocast(device: str):
+    """bf16 autocast on CUDA (fast on tensor cores, no loss scaling needed); nothing elsewhere."""
+    if str(device).startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def grad_norm(module: nn.Module) -> float:
+    norms = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
+
+
+def atomic_save(obj, path: Path) -> None:
+    """Write to a temporary file and rename: a kill mid-write never corrupts the checkpoint."""
+    tmp = path.with_name(path.name + ".part")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """Owns checkpoints, history, sample grids, the progress bar and the NaN guard.
+
+    modules / optimizers: what to checkpoint, by name. generator: the torch.Generator the
+    loop draws all its randomness from (batches, noise), so resuming restores it exactly.
+    sample_fn(step) -> tensor (N, C, H, W) in [-1, 1] for the grid, or None.
+    """
+
+    def __init__(self, run_dir: str | Path, total_steps: int, modules: dict[str, nn.Module],
+                 optimizers: dict[str, torch.optim.Optimizer], generator: torch.Generator,
+                 checkpoint_every: int = 100, sample_every: int = 100, sample_fn: Callable | None = None,
+                 config: dict | None = None, desc: str = "training", progress: bool = True,
+                 explode_at: float = 1e6, nrow: int = 8):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.total_steps = int(total_steps)
+        self.modules, self.optimizers, self.generator = modules, optimizers, generator
+        self.checkpoint_every = max(1, int(checkpoint_every))
+        self.sample_every = max(1, int(sample_every))
+        self.sample_fn, self.config, self.desc = sample_fn, dict(config or {}), desc
+        self.progress, self.explode_at, self.nrow = progress, explode_at, nrow
+        self.extra_state: dict = {}  # loops may keep small extra state here (saved with weights)
+
+    # -- checkpoints -------------------------------------------------------------------
+    def state(self, step: int) -> dict:
+        return dict(step=step, config=self.config, rng=self.generator.get_state(),
+                    torch_rng=torch.get_rng_state(), extra=self.extra_state,
+                    modules={k: m.state_dict() for k, m in self.modules.items()},
+                    optimizers={k: o.state_dict() for k, o in self.optimizers.items()})
+
+    def save(self, step: int) -> None:
+        atomic_save(self.state(step), self.run_dir / CHECKPOINT)
+
+    def resume(self) -> int:
+        """Load the checkpoint if there is one; returns the step to continue from."""
+        path = self.run_dir / CHECKPOINT
+        if not path.exists():
+            return 0
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+        old = {k: v for k, v in ck.get("config", {}).items() if k not in RESUMABLE_CHANGES}
+        new = {k: v for k, v in self.config.items() if k not in RESUMABLE_CHANGES}
+        if old != new:
+            diff = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+            raise ValueError(f"{path} was written by a run with other settings ({', '.join(diff)}). "
+                             "Use another run folder, or delete it to start over.")
+        for k, m in self.modules.items():
+            m.load_state_dict(ck["modules"][k])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(ck["optimizers"][k])
+        self.generator.set_state(ck["rng"])
+        torch.set_rng_state(ck["torch_rng"])
+        self.extra_state.update(ck.get("extra", {}))
+        return int(ck["step"])
+
+    # -- history -----------------------------------------------------------------------
+    def _history_path(self) -> Path:
+        return self.run_dir / HISTORY
+
+    def _trim_history(self, step: int) -> None:
+        """Keep only rows up to `step` (those after the checkpoint will be redone)."""
+        path = self._history_path()
+        if not path.exists():
+            return
+        df = pd.read_csv(path)
+        df[df["step"] <= step].to_csv(path, index=False)
+
+    def _append(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        path = self._history_path()
+        new = not path.exists() or path.stat().st_size == 0
+        fields = list(rows[0].keys())
+        if not new:
+            with open(path) as f:
+                fields = next(csv.reader(f))
+        with open(path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+            if new:
+                w.writeheader()
+            w.writerows(rows)
+
+    def history(self, resumed_from: int = 0) -> History:
+        path = self._history_path()
+        frame = pd.read_csv(path) if path.exists() else pd.DataFrame({"step": []})
+        return History(self.run_dir, frame, resumed_from)
+
+    # -- guard and samples -------------------------------------------------------------
+    def check(self, metrics: dict, step: int) -> None:
+        for k, v in metrics.items():
+            if isinstance(v, (int, float)) and (not math.isfinite(v) or abs(v) > self.explode_at):
+                raise TrainingDiverged(
+                    f"{self.desc}: '{k}' = {v} at step {step}. Training diverged; try a lower learning "
+                    f"rate or, for a WGAN, a smaller clip value / larger gradient penalty. The last good "
+                    f"checkpoint is {self.run_dir / CHECKPOINT} (delete it to start over).")
+
+    def save_samples(self, step: int) -> None:
+        if self.sample_fn is None:
+            return
+        from torchvision.utils import save_image
+
+        imgs = self.sample_fn(step)
+        if imgs is None:
+            return
+        out = self.run_dir / "samples"
+        out.mkdir(exist_ok=True)
+        save_image(imgs.float().cpu(), out / f"step_{step:06d}.png", nrow=self.nrow, normalize=True,
+                   value_range=(-1, 1), pad_value=1.0)
+
+    # -- the loop ----------------------------------------------------------------------
+    def run(self, step_fn: Callable[[int], dict]) -> History:
+        """Call `step_fn(step)` until `total_steps`; it returns a dict of floats to log."""
+        start = self.resume()
+        self._trim_history(start)
+        if start == 0:
+            self.save_samples(0)
+        buffer: list[dict] = []
+        bar = tqdm(total=self.total_steps, initial=start, desc=self.desc, unit="step", disable=not self.progress,
+                   leave=False)
+        try:
+            for step in range(start + 1, self.total_steps + 1):
+                metrics = step_fn(step)
+                self.check(metrics, step)
+                buffer.append({"step": step, **metrics})
+                bar.update(1)
+                if step % 10 == 0:
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in list(metrics.items())[:3]}, refresh=False)
+                if step % self.sample_every == 0 or step == self.total_steps:
+                    self.save_samples(step)
+                if step % self.checkpoint_every == 0 or step == self.total_steps:
+                    self._append(buffer)
+                    buffer = []
+                    self.save(step)
+        finally:
+            bar.close()
+        return self.history(resumed_from=start)
+
+
+def load_weights(run_dir: str | Path, name: str, module: nn.Module) -> nn.Module:
+    """Load one module's weights from a run's checkpoint (for sampling or export)."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(f"No checkpoint at {path}; train first (it is written every few steps).")
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    module.load_state_dict(ck["modules"][name])
+    return module

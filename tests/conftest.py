@@ -1,0 +1,41 @@
+"""Shared fixtures. Tests run offline on CPU; the real BUSI copy is opt-in (COURSE_BUSI_DIR)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("COURSE_DEVICE", "cpu")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def phantom_dir(tmp_path_factory) -> Path:
+    """The smoke profile's tiny phantom set in the BUSI layout (masks beside images)."""
+    from helpers.config import PROFILE_DATA
+    from helpers.data.phantom import write_phantom_dataset
+
+    d = tmp_path_factory.mktemp("phantom")
+    pd_ = PROFILE_DATA["smoke"]
+    write_phantom_dataset(d, pd_["phantom_counts"], seed=0, size=pd_["phantom_size"], progress=False)
+    return d
+
+
+@pytest.fixture
+def smoke_cfg(tmp_path, phantom_dir):
+    from helpers.config import resolve
+
+    return resolve("smoke", "phantom", phantom_dir, tmp_path / "runs", seed=0)
+
+
+@pytest.fixture(scope="session")
+def busi_dir() -> Path:
+    d = os.environ.get("COURSE_BUSI_DIR")
+    if not d or not Path(d).is_dir():
+        pytest.skip("set COURSE_BUSI_DIR to a BUSI folder to run this test")
+    return Path(d)
