@@ -201,14 +201,15 @@ def make_phantom(kind: str, index: int, seed: int = 0, size: int = 256) -> Phant
     img = np.clip(img * rng.uniform(0.8, 1.0), 0, 1) ** 1.3
     if source != index:  # another frame: small probe motion and gain change
         frame = np.random.default_rng([seed, _CLASS_SALT[kind], index, 3])
-        dy, dx = frame.integers(-2, 3, size=2) * max(1, s // 128)
-        img = np.roll(img, (dy, dx), axis=(0, 1)) * frame.uniform(0.95, 1.05)
+        dy, dx = frame.integers(-1, 2, size=2) * (s // 256)  # a pixel or so at full size
+        img = np.roll(img, (dy, dx), axis=(0, 1)) * frame.uniform(0.97, 1.03)
         mask = np.roll(mask, (dy, dx), axis=(0, 1))
     # Frame: a black band at the top for text and thin black side margins.
     top, margin = int(s * 0.06), int(s * 0.02)
     img[:top], img[:, :margin], img[:, s - margin:] = 0, 0, 0
     out = Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8), mode="L")
-    overlay_rng = np.random.default_rng([seed, _CLASS_SALT[kind], index, 4])
+    # A frame keeps its scan's annotation and calipers (same operator, same screen).
+    overlay_rng = np.random.default_rng([seed, _CLASS_SALT[kind], source, 4])
     out = _overlays(out, overlay_rng, kind, bbox, s)
     return Phantom(np.asarray(out), (mask * 255).astype(np.uint8), source)
 

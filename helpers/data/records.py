@@ -42,7 +42,7 @@ def make_records(rows: list[dict], source: str) -> pd.DataFrame:
 
 def _natural_key(col: pd.Series) -> pd.Series:
     # "benign (10).png" after "benign (9).png": sort by zero-padded numbers.
-    if col.dtype == object:
+    if pd.api.types.is_string_dtype(col):
         return col.str.replace(r"\d+", lambda m: m.group(0).zfill(8), regex=True)
     return col
 

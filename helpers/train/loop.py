@@ -83,7 +83,8 @@ class Trainer:
 
     modules / optimizers: what to checkpoint, by name. generator: the torch.Generator the
     loop draws all its randomness from (batches, noise), so resuming restores it exactly.
-    sample_fn(step) -> tensor (N, C, H, W) in [-1, 1] for the grid, or None.
+    sample_fn(step) -> tensor (N, C, H, W) in [-1, 1] for the grid, or None; it should use
+    fixed noise and leave the models as it found them (eval mode inside, train mode after).
     """
 
     def __init__(self, run_dir: str | Path, total_steps: int, modules: dict[str, nn.Module],
@@ -178,7 +179,14 @@ class Trainer:
             return
         from torchvision.utils import save_image
 
-        imgs = self.sample_fn(step)
+        # Sampling must not change the training run: keep its random streams untouched, so a
+        # run that stopped (and sampled) at step k continues exactly like one that did not.
+        g_state, cpu_state = self.generator.get_state(), torch.get_rng_state()
+        try:
+            imgs = self.sample_fn(step)
+        finally:
+            self.generator.set_state(g_state)
+            torch.set_rng_state(cpu_state)
         if imgs is None:
             return
         out = self.run_dir / "samples"
