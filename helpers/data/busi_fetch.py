@@ -1,0 +1,114 @@
+"""Getting BUSI onto disk: the official archive, another URL, or a copy the user already has.
+
+The result is `<dest>/Dataset_BUSI_with_GT/{benign,malignant,normal}/` (masks beside the
+images, as released), which `load_records("busi", dest)` reads. No checksum is published
+for the archive, so what can be verified is the size the server announces and, after
+unpacking, the class counts of the release (437 benign / 210 malignant / 133 normal).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+from helpers.data.download import copy_tree, download, is_complete, safe_extract_zip
+from helpers.data.images import is_image_file
+from helpers.data.records import CLASS_NAMES, DataError
+from helpers.data.registry import load_records
+
+BUSI_URL = "https://scholar.cu.edu.eg/Dataset_BUSI.zip"
+FOLDER = "Dataset_BUSI_with_GT"
+# Al-Dhabyani et al., Data in Brief 28:104863 (2020).
+EXPECTED_COUNTS = {"benign": 437, "malignant": 210, "normal": 133}
+CLASSES = CLASS_NAMES["busi"]
+
+
+def find_class_root_deep(folder: Path, depth: int = 4) -> Path:
+    """The shallowest folder under `folder` holding a class folder (archives wrap them in
+    one or more folders whose names vary between copies)."""
+    level = [folder]
+    for _ in range(depth + 1):
+        for cand in level:
+            if any((cand / c).is_dir() for c in CLASSES):
+                return cand
+        level = [d for p in level for d in sorted(p.iterdir())
+                 if d.is_dir() and not d.name.startswith((".", "__MACOSX"))]
+    raise DataError(f"No class folders ({', '.join(CLASSES)}) found in {folder}. Is this the BUSI "
+                    "dataset? Expected e.g. Dataset_BUSI_with_GT/benign/benign (1).png.")
+
+
+def archive_name(url: str) -> str:
+    name = Path(urlparse(url).path).name
+    return name if name.lower().endswith(".zip") else "Dataset_BUSI.zip"
+
+
+def fetch_busi(dest: str | Path, url: str = BUSI_URL, from_path: str | Path | None = None,
+               in_place: bool = False, keep_archive: bool = True, check: bool = True,
+               progress: bool = True) -> dict:
+    """Put BUSI under `dest` (or accept `from_path` where it is) and check its class counts.
+
+    Returns a dict with `data_dir` (what to pass as the data folder), `counts`, `expected`,
+    `matches` and a printable `report`.
+    """
+    dest = Path(dest).expanduser()
+    target = dest / FOLDER
+    if from_path is not None:
+        src = Path(from_path).expanduser()
+        if not src.exists():
+            raise DataError(f"--from {src}: no such file or folder. Give the BUSI zip archive or the "
+                            "folder holding benign/, malignant/, normal/.")
+        if src.is_dir():
+            root = find_class_root_deep(src)
+            if in_place:
+                data_dir = root
+            else:
+                copy_tree(root, target, keep=is_image_file, progress=progress)
+                data_dir = dest
+        elif zipfile.is_zipfile(src):
+            if in_place:
+                raise DataError(f"--in-place needs a folder, but {src} is an archive. Drop --in-place "
+                                "to unpack it into --dest.")
+            safe_extract_zip(src, target, select=find_class_root_deep, progress=progress)
+            data_dir = dest
+        else:
+            raise DataError(f"--from {src} is neither a zip archive nor a folder. Unpack it yourself and "
+                            "pass the folder holding benign/, malignant/, normal/.")
+    elif is_complete(target):
+        print(f"{target} is already complete; skipping download and extraction.")
+        data_dir = dest
+    else:
+        archive = download(url, dest / archive_name(url), progress=progress)
+        safe_extract_zip(archive, target, select=find_class_root_deep, progress=progress)
+        if not keep_archive:
+            archive.unlink()
+        data_dir = dest
+    df = load_records("busi", data_dir, check=check, progress=progress)
+    counts = {c: int((df["class_name"] == c).sum()) for c in CLASSES}
+    result = dict(data_dir=Path(data_dir), counts=counts, expected=dict(EXPECTED_COUNTS),
+                  matches=counts == {c: EXPECTED_COUNTS[c] for c in CLASSES})
+    n_masked = int((df["n_masks"] > 0).sum()) if "n_masks" in df else 0
+    result["report"] = count_report(counts, EXPECTED_COUNTS, n_masked=n_masked, root=df.attrs.get("root"))
+    return result
+
+
+def count_report(counts: dict, expected: dict, n_masked: int = 0, root: str | None = None) -> str:
+    """A small table of images per class against the release, with a verdict."""
+    lines = [f"BUSI images in {root}:" if root else "BUSI images:",
+             f"  {'class':<10}{'found':>7}{'expected':>10}{'diff':>7}"]
+    for c in CLASSES:
+        d = counts.get(c, 0) - expected[c]
+        lines.append(f"  {c:<10}{counts.get(c, 0):>7}{expected[c]:>10}{d:>+7d}")
+    total, want = sum(counts.values()), sum(expected.values())
+    lines.append(f"  {'total':<10}{total:>7}{want:>10}{total - want:>+7d}")
+    if n_masked:
+        lines.append(f"  {n_masked} of {total} images have a mask file beside them (masks are not "
+                     "counted as images).")
+    if all(counts.get(c, 0) == expected[c] for c in CLASSES):
+        lines.append("Class counts match the official release.")
+    else:
+        lines.append("WARNING: class counts differ from the official release (437 benign / 210 "
+                     "malignant / 133 normal). This copy may be a subset, be cleaned of duplicates, or "
+                     "be incomplete; results on it are not comparable with published ones. Re-download "
+                     "it, or go on knowingly.")
+    return "\n".join(lines)
