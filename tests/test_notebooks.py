@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 
 from helpers.course import execute, notebooks, parameters
 from helpers.student import BEGIN, student_notebook
 
-from .conftest import ROOT
+ROOT = Path(__file__).resolve().parents[1]
 
 NOTEBOOKS = notebooks(ROOT / "notebooks")
 
