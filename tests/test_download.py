@@ -6,7 +6,10 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import stat
+import urllib.error
+import urllib.request
 import zipfile
 
 import pytest
@@ -25,6 +28,11 @@ from helpers.data.download import (
 DATA = os.urandom(300_000)
 MD5 = hashlib.md5(DATA).hexdigest()
 SHA = hashlib.sha256(DATA).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def no_retry_wait(monkeypatch):
+    monkeypatch.setattr(dl, "RETRY_WAIT", 0.0)
 
 
 @pytest.fixture
@@ -59,6 +67,33 @@ def test_cut_download_is_kept_and_resumed_by_the_next_run(server, tmp_path):
     assert dest.read_bytes() == DATA
     assert server.requests[-1] == ("/data.bin", "bytes=120000-")
     assert not (tmp_path / "data.bin.part").exists()
+
+
+def test_connection_error_is_retried_from_where_it_stopped(server, tmp_path):
+    server.cut_after, server.cuts_left = 70_000, 1
+    calls = []
+
+    def flaky(req, timeout):  # the second request dies before any byte arrives
+        calls.append(req.get_header("Range"))
+        if len(calls) == 2:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        return urllib.request.urlopen(req, timeout=timeout)
+
+    out = download(server.url("/data.bin"), tmp_path / "data.bin", md5=MD5, opener=flaky, progress=False)
+    assert out.read_bytes() == DATA
+    assert calls == [None, "bytes=70000-", "bytes=70000-"]
+
+
+def test_unreachable_host_fails_at_once_with_advice(tmp_path):
+    calls = []
+
+    def offline(req, timeout):  # what urlopen raises when the name does not resolve (no DNS query here)
+        calls.append(req)
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    with pytest.raises(DownloadError, match="Cannot reach no-such-host.invalid.*--from"):
+        download("http://no-such-host.invalid/x.zip", tmp_path / "x.zip", opener=offline, progress=False)
+    assert len(calls) == 1 and list(tmp_path.iterdir()) == []
 
 
 def test_server_that_ignores_range_restarts_from_zero(server, tmp_path):

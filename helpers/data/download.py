@@ -19,18 +19,22 @@ import json
 import os
 import re
 import shutil
+import socket
 import stat
+import time
 import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlparse
 
 from helpers.data.records import DataError
 
 CHUNK = 1 << 20
 USER_AGENT = "breast-synth-course/0.1 (+data_download.py)"
 MARKER = ".complete.json"
+RETRY_WAIT = 1.0  # seconds, times the attempt number, after a connection error
 # Errors worth another attempt: the connection broke, the server hiccupped.
 _TRANSIENT = (ConnectionError, TimeoutError, urllib.error.URLError, http.client.HTTPException)
 
@@ -101,14 +105,19 @@ def download(url: str, dest: str | Path, *, size: int | None = None, md5: str | 
             if isinstance(e, urllib.error.HTTPError) and e.code not in (408, 429, 500, 502, 503, 504):
                 raise DownloadError(f"Download of {url} failed: HTTP {e.code} {e.reason}. Check the "
                                     "URL (--url) or fetch the file yourself and pass it with --from.") from None
+            have = part.stat().st_size if part.exists() else 0
+            if isinstance(getattr(e, "reason", None), socket.gaierror):
+                raise DownloadError(f"Cannot reach {urlparse(url).hostname} ({_reason(e)}). Check the "
+                                    "network connection, or fetch the file on another machine and pass "
+                                    "it with --from.") from None
             attempt += 1
             if attempt > retries:
-                have = part.stat().st_size if part.exists() else 0
+                kept = f"{have} bytes are kept in {part}; " if have else ""
                 raise DownloadError(
-                    f"Download of {url} failed: {_reason(e)}. {have} bytes are kept in {part}; run "
-                    "the same command again to resume, or fetch the file yourself and pass it with "
-                    "--from.") from None
-            print(f"Connection problem ({_reason(e)}); resuming (attempt {attempt}/{retries}).")
+                    f"Download of {url} failed: {_reason(e)}. {kept}run the same command again to "
+                    "resume, or fetch the file yourself and pass it with --from.") from None
+            print(f"Connection problem ({_reason(e)}); retrying (attempt {attempt}/{retries}).")
+            time.sleep(RETRY_WAIT * attempt)
             continue
         if total is None or part.stat().st_size >= total:
             break
@@ -144,7 +153,8 @@ def _forget_other_url(part: Path, meta: Path, url: str) -> None:
             old = {}
         if old.get("url") != url:
             part.unlink()
-    meta.write_text(json.dumps({"url": url}))
+    elif meta.exists():
+        meta.unlink()
 
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")

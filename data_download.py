@@ -1,0 +1,242 @@
+#!/usr/bin/env python
+"""Get the course's data: procedural phantoms (offline), BUSI, or BreastMNIST.
+
+Run `python data_download.py --help` (or `<source> --help`) for every option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+# Running `python data_download.py` from the project folder works without installing.
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from helpers.config import default_data_dir as _default_data_dir  # noqa: E402
+from helpers.data.records import DataError  # noqa: E402
+
+
+def default_data_dir(dataset: str) -> Path:
+    """Where the notebooks look when DATA_DIR is empty: COURSE_DATA_ROOT or <project>/data."""
+    return _default_data_dir(dataset, "quick", os.environ.get("COURSE_DATA_ROOT") or ROOT / "data")
+
+DESCRIPTION = """\
+Get the images the course trains on. Three sources, one folder layout
+(<dest>/<class>/<image>.png, which `python -m helpers prepare` and the notebooks read):
+
+  phantom      procedural, BUSI-like ultrasound images made in code: offline, deterministic
+               by seed, 437 benign / 133 normal / 210 malignant by default. The default
+               dataset of the course (the notebooks also make it on their own when missing).
+  busi         the Breast Ultrasound Images dataset (Al-Dhabyani et al., Data in Brief 2020):
+               downloads the official archive, or takes an archive/folder you already have
+               (--from), unpacks it to <dest>/Dataset_BUSI_with_GT/, and checks the class
+               counts against the release (437 benign / 210 malignant / 133 normal).
+  breastmnist  MedMNIST's BreastMNIST (28/64/128/224 px, binary: benign+normal vs
+               malignant), checked against MedMNIST's published MD5 and unpacked to PNGs
+               with MedMNIST's own train/val/test split in <dest>/splits.csv.
+
+Downloads stream with a progress bar, resume after an interruption (run the same command
+again), are verified before they count as finished, and re-running skips finished work.
+Archives are checked so that no entry can land outside the destination folder.
+Each source has its own options: `python data_download.py SOURCE --help`.
+"""
+
+EXAMPLES = """\
+examples:
+  python data_download.py phantom --dest data/phantom
+  python data_download.py phantom --dest /tmp/tiny --size 64 --counts benign=20,normal=10,malignant=10
+  python data_download.py busi --dest data/busi
+  python data_download.py busi --dest data/busi --from ~/Downloads/archive.zip     # the Kaggle copy
+  python data_download.py busi --from ~/data/busi-256 --in-place                   # use a folder as is
+  python data_download.py breastmnist --size 128 --dest data/breastmnist-128
+
+then, e.g.:
+  python -m helpers prepare --dataset busi --data-dir data/busi --size 128 --runs-dir runs/paper-busi
+  python -m helpers course --profile paper --dataset busi --data-dir data/busi
+  (in a notebook: COURSE_DATASET=busi COURSE_DATA_DIR=data/busi before starting JupyterLab)
+"""
+
+PHANTOM_CLASSES = ("benign", "normal", "malignant")
+PHANTOM_MARKER = ".phantom.json"  # same marker helpers.data.registry.ensure_dataset writes
+
+
+def parse_counts(text: str) -> dict:
+    counts = {}
+    for item in text.split(","):
+        key, sep, value = item.strip().partition("=")
+        if not sep or key not in PHANTOM_CLASSES or not value.strip().isdigit():
+            raise DataError(f"--counts {text!r}: expected CLASS=N for each of "
+                            f"{', '.join(PHANTOM_CLASSES)}, e.g. benign=437,normal=133,malignant=210.")
+        counts[key] = int(value)
+    missing = [c for c in PHANTOM_CLASSES if c not in counts]
+    if missing or min(counts.values()) < 1:
+        raise DataError(f"--counts {text!r}: give at least one image for every class "
+                        f"({', '.join(PHANTOM_CLASSES)}); the readers need all of them.")
+    return counts
+
+
+def cmd_phantom(args) -> None:
+    from helpers.data.phantom import DEFAULT_COUNTS, write_phantom_dataset
+    from helpers.data.registry import load_records
+
+    dest = Path(args.dest).expanduser()
+    counts = parse_counts(args.counts) if args.counts else dict(DEFAULT_COUNTS)
+    if args.size < 16:
+        raise DataError(f"--size {args.size}: phantoms need at least 16 px.")
+    marker = dest / PHANTOM_MARKER
+    settings = dict(counts=counts, size=args.size, seed=args.seed)
+    old = json.loads(marker.read_text()) if marker.exists() else None
+    class_dirs = [dest / c for c in PHANTOM_CLASSES if (dest / c).exists()]
+    if old is None and class_dirs:
+        raise DataError(f"{dest} already holds class folders not made by this command (no "
+                        f"{PHANTOM_MARKER}). Delete them or choose another --dest.")
+    if old is not None and (old.get("size"), old.get("seed")) != (args.size, args.seed):
+        print(f"{dest} holds phantoms of size {old.get('size')} / seed {old.get('seed')}; "
+              "making them again.")
+        for d in class_dirs:
+            shutil.rmtree(d)
+    dest.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({**settings, "complete": False}))  # until every image is written
+    t0 = time.perf_counter()
+    write_phantom_dataset(dest, counts, seed=args.seed, size=args.size, masks=not args.no_masks,
+                          progress=not args.quiet)
+    marker.write_text(json.dumps(settings))
+    found = load_records("phantom", dest, check=False, progress=False)["class_name"].value_counts()
+    found = {c: int(found.get(c, 0)) for c in PHANTOM_CLASSES}
+    print(f"Wrote {sum(counts.values())} phantom images ({', '.join(f'{c} {n}' for c, n in counts.items())}), "
+          f"{args.size} px, seed {args.seed}, to {dest} in {time.perf_counter() - t0:.1f} s.")
+    if found != counts:
+        print(f"Note: {dest} holds {found} images (files from an earlier, larger run are kept).")
+    _next_steps("phantom", dest)
+
+
+def cmd_busi(args) -> None:
+    from helpers.data.busi_fetch import fetch_busi
+
+    if args.in_place and args.from_path is None:
+        raise DataError("--in-place needs --from FOLDER (the folder to use where it is).")
+    res = fetch_busi(args.dest, url=args.url, from_path=args.from_path, in_place=args.in_place,
+                     keep_archive=not args.remove_archive, check=not args.no_check,
+                     progress=not args.quiet)
+    print(res["report"])
+    _next_steps("busi", res["data_dir"])
+
+
+def cmd_breastmnist(args) -> None:
+    from helpers.data.breastmnist import fetch_breastmnist
+
+    dest = args.dest or default_data_dir("breastmnist")
+    if not args.dest and args.size != 28:
+        dest = dest.with_name(f"breastmnist-{args.size}")
+    res = fetch_breastmnist(dest, size=args.size, url=args.url, md5=args.md5, from_path=args.from_path,
+                            progress=not args.quiet)
+    print(res["report"])
+    _next_steps("breastmnist", res["data_dir"])
+
+
+def _next_steps(dataset: str, data_dir: Path) -> None:
+    print(f"Data folder: {data_dir}\nUse it with `python -m helpers course --dataset {dataset} "
+          f"--data-dir {data_dir}` (or `prepare`), or in notebooks with COURSE_DATASET={dataset} "
+          f"COURSE_DATA_DIR={data_dir}.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="data_download.py", description=DESCRIPTION, epilog=EXAMPLES,
+                                formatter_class=fmt)
+    sub = p.add_subparsers(dest="source", metavar="{phantom,busi,breastmnist}", required=True)
+
+    def common(sp, dataset, dest_help=None):
+        sp.add_argument("--dest", default=None if dest_help else default_data_dir(dataset),
+                        help=dest_help or "folder to write into (default: %(default)s)")
+        sp.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    ph = sub.add_parser("phantom", help="procedural ultrasound-like images (offline, deterministic)",
+                        formatter_class=fmt, description=(
+                            "Write procedural BUSI-like phantoms in the BUSI layout: "
+                            "<dest>/<class>/<class> (i).png with <class> (i)_mask.png beside.\n"
+                            "Deterministic in (seed, class, index): re-running finishes an "
+                            "interrupted run, and larger counts add images without changing "
+                            "existing ones."),
+                        epilog="example:\n  python data_download.py phantom --dest data/phantom --size 128")
+    common(ph, "phantom")
+    ph.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    ph.add_argument("--size", type=int, default=256, help="image side in pixels (default: %(default)s)")
+    ph.add_argument("--counts", default=None, metavar="benign=N,normal=N,malignant=N",
+                    help="images per class (default: BUSI's benign=437,normal=133,malignant=210)")
+    ph.add_argument("--no-masks", action="store_true", help="do not write the lesion masks")
+    ph.set_defaults(func=cmd_phantom)
+
+    from helpers.data.busi_fetch import BUSI_URL
+
+    bu = sub.add_parser("busi", help="the BUSI dataset: official archive, another URL, or your copy",
+                        formatter_class=fmt, description=(
+                            "Get BUSI into <dest>/Dataset_BUSI_with_GT/{benign,malignant,normal}/ "
+                            "(masks beside images)\nand report its class counts against the release "
+                            "(437 / 210 / 133).\n\nThe archive (about 200 MB) downloads to "
+                            "<dest>/Dataset_BUSI.zip; an interrupted download resumes\nwhen the "
+                            "command is run again. No checksum is published for it: the size the "
+                            "server\nannounces is verified. Entries that would land outside <dest> are "
+                            "refused."),
+                        epilog=("examples:\n  python data_download.py busi --dest data/busi\n"
+                                "  python data_download.py busi --dest data/busi --from archive.zip\n"
+                                "  python data_download.py busi --from ~/data/busi-256 --in-place"))
+    common(bu, "busi")
+    bu.add_argument("--url", default=BUSI_URL, help="where to download the zip from (default: %(default)s)")
+    bu.add_argument("--from", dest="from_path", default=None, metavar="PATH",
+                    help="use a BUSI zip archive or folder you already have (e.g. Kaggle's "
+                         "'Breast Ultrasound Images Dataset' archive, or a resized copy) instead of "
+                         "downloading; it is unpacked/copied into --dest")
+    bu.add_argument("--in-place", action="store_true",
+                    help="with --from FOLDER: check the folder and use it where it is (no copy)")
+    bu.add_argument("--remove-archive", action="store_true",
+                    help="delete the downloaded zip after it is unpacked (default: keep it)")
+    bu.add_argument("--no-check", action="store_true",
+                    help="count the images without decoding each one (faster; corrupt files show later)")
+    bu.set_defaults(func=cmd_busi)
+
+    from helpers.data.breastmnist import SIZES
+
+    bm = sub.add_parser("breastmnist", help="MedMNIST's BreastMNIST npz (28/64/128/224 px), MD5-checked",
+                        formatter_class=fmt, description=(
+                            "Download BreastMNIST (MedMNIST v3, Zenodo record 10519652) at one size, "
+                            "check its MD5,\nand unpack it to <dest>/{benign,malignant}/<split>_<i>.png "
+                            "plus <dest>/splits.csv\n(MedMNIST's train/val/test split). 'benign' is "
+                            "MedMNIST's label 1 ('normal, benign'),\n'malignant' its label 0."),
+                        epilog="example:\n  python data_download.py breastmnist --size 64 --dest data/breastmnist-64")
+    common(bm, "breastmnist", dest_help="folder to write into (default: data/breastmnist for 28 px, "
+                                        "data/breastmnist-<size> otherwise)")
+    bm.add_argument("--size", type=int, choices=SIZES, default=28, help="image side in pixels (default: 28)")
+    bm.add_argument("--url", default=None, help="download from here instead of Zenodo")
+    bm.add_argument("--md5", default=None,
+                    help="expected MD5 (default: MedMNIST's published one for --size; '' skips the check)")
+    bm.add_argument("--from", dest="from_path", default=None, metavar="FILE.npz",
+                    help="use an npz you already have instead of downloading (its MD5 is checked)")
+    bm.set_defaults(func=cmd_breastmnist)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"error: {e}. Check the path and free disk space, then run the command again.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: run the same command again to continue where it stopped.", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

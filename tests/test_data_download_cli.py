@@ -1,0 +1,111 @@
+"""The top-level `data_download.py` command: help, the phantom source, one-line errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.data import load_records
+
+SCRIPT = Path(__file__).resolve().parents[1] / "data_download.py"
+SMALL = "benign=3,normal=2,malignant=2"
+
+
+@pytest.fixture(scope="module")
+def cli():
+    spec = importlib.util.spec_from_file_location("data_download", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _help(cli, capsys, *argv) -> str:
+    with pytest.raises(SystemExit) as e:
+        cli.main([*argv, "--help"])
+    assert e.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_help_documents_every_source_and_option(cli, capsys):
+    top = _help(cli, capsys)
+    for word in ("phantom", "busi", "breastmnist", "examples:", "--from", "resume"):
+        assert word in top
+    options = {
+        "phantom": ["--dest", "--seed", "--size", "--counts", "--no-masks", "--quiet"],
+        "busi": ["--dest", "--url", "--from", "--in-place", "--remove-archive", "--no-check",
+                 "https://scholar.cu.edu.eg/Dataset_BUSI.zip", "437"],
+        "breastmnist": ["--dest", "--size", "--url", "--md5", "--from", "{28,64,128,224}", "splits.csv"],
+    }
+    for source, words in options.items():
+        text = _help(cli, capsys, source)
+        missing = [w for w in words if w not in text]
+        assert not missing, f"{source} --help lacks {missing}"
+
+
+def test_phantom_writes_busi_layout_with_marker(cli, tmp_path, capsys):
+    dest = tmp_path / "ph"
+    assert cli.main(["phantom", "--dest", str(dest), "--size", "32", "--counts", SMALL, "--quiet"]) == 0
+    assert "Wrote 7 phantom images" in capsys.readouterr().out
+    df = load_records("phantom", dest, progress=False)
+    assert df["class_name"].value_counts().to_dict() == {"benign": 3, "normal": 2, "malignant": 2}
+    assert len(list(dest.glob("*/*_mask.png"))) == 7
+    marker = json.loads((dest / ".phantom.json").read_text())
+    assert marker == {"counts": {"benign": 3, "normal": 2, "malignant": 2}, "size": 32, "seed": 0}
+
+
+def test_phantom_folder_is_accepted_by_ensure_dataset(cli, tmp_path, monkeypatch):
+    """A folder written by the command is what the notebooks' ensure_dataset expects: no regeneration."""
+    from helpers.config import PROFILE_DATA, resolve
+    from helpers.data import phantom, registry
+
+    pd_ = PROFILE_DATA["smoke"]
+    counts = ",".join(f"{k}={v}" for k, v in pd_["phantom_counts"].items())
+    dest = tmp_path / "ph"
+    cli.main(["phantom", "--dest", str(dest), "--size", str(pd_["phantom_size"]), "--counts", counts, "--quiet"])
+    monkeypatch.setattr(phantom, "write_phantom_dataset", lambda *a, **k: pytest.fail("regenerated"))
+    registry.ensure_dataset(resolve("smoke", "phantom", dest, tmp_path / "runs"), progress=False)
+
+
+def test_phantom_rerun_and_options(cli, tmp_path):
+    dest = tmp_path / "ph"
+    cli.main(["phantom", "--dest", str(dest), "--size", "32", "--counts", SMALL, "--quiet", "--no-masks"])
+    assert not list(dest.glob("*/*_mask*.png"))
+    first = (dest / "benign" / "benign (1).png").read_bytes()
+    cli.main(["phantom", "--dest", str(dest), "--size", "32", "--counts", SMALL, "--quiet", "--no-masks"])
+    assert (dest / "benign" / "benign (1).png").read_bytes() == first
+    cli.main(["phantom", "--dest", str(dest), "--size", "32", "--counts", SMALL, "--quiet", "--seed", "1"])
+    assert (dest / "benign" / "benign (1).png").read_bytes() != first  # other seed: made again
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["phantom", "--counts", "benign=3,normal=2"], "give at least one image for every class"),
+    (["phantom", "--counts", "benign=x"], "expected CLASS=N"),
+    (["busi", "--from", "/nonexistent/busi.zip"], "no such file or folder"),
+    (["busi", "--in-place"], "--in-place needs --from"),
+])
+def test_bad_input_is_one_line_and_nonzero(cli, tmp_path, capsys, argv, message):
+    assert cli.main([*argv, "--dest", str(tmp_path / "d")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_foreign_folder_is_not_overwritten(cli, tmp_path, capsys):
+    (tmp_path / "benign").mkdir()
+    assert cli.main(["phantom", "--dest", str(tmp_path), "--counts", SMALL, "--size", "32"]) == 1
+    assert "not made by this command" in capsys.readouterr().err
+
+
+def test_script_runs_as_a_program(tmp_path):
+    """The real entry point: `python data_download.py ...` from any folder, no traceback on errors."""
+    ok = subprocess.run([sys.executable, str(SCRIPT), "phantom", "--dest", str(tmp_path / "p"), "--size", "32",
+                         "--counts", SMALL, "--quiet"], capture_output=True, text=True, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert len([p for p in (tmp_path / "p").glob("*/*.png") if "_mask" not in p.name]) == 7
+    bad = subprocess.run([sys.executable, str(SCRIPT), "breastmnist", "--from", str(tmp_path / "none.npz"),
+                          "--dest", str(tmp_path / "b")], capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr and "none.npz" in bad.stderr
