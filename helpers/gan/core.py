@@ -1,0 +1,204 @@
+"""What the GAN loops share: data on the device, networks and optimizers from a preset,
+batches and noise drawn from the one checkpointed random generator, fixed-noise samples,
+generator EMA, and the Trainer that makes every run resumable."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from helpers.gan.nets import Critic, Generator, check_size
+from helpers.gan.presets import GanPreset
+from helpers.train.loop import Trainer
+
+N_FIXED = 32  # images in each fixed-noise grid (unconditional)
+
+
+def as_images(data) -> torch.Tensor:
+    """uint8 (N, H, W) [0, 255] or float (N, H, W) / (N, 1, H, W) in [-1, 1] -> float32 (N, 1, H, W)."""
+    if isinstance(data, np.ndarray):
+        t = torch.from_numpy(data.astype(np.float32) / 127.5 - 1.0) if data.dtype == np.uint8 \
+            else torch.from_numpy(np.asarray(data, np.float32))
+    elif isinstance(data, torch.Tensor):
+        t = data.float() / 127.5 - 1.0 if data.dtype == torch.uint8 else data.float()
+    else:
+        raise TypeError(f"GAN training data must be a numpy array or tensor of images; got {type(data).__name__}.")
+    if t.ndim == 3:
+        t = t[:, None]
+    if t.ndim != 4 or t.shape[1] != 1 or t.shape[2] != t.shape[3]:
+        raise ValueError(f"GAN training data must be square grayscale images (N, H, W); got shape {tuple(t.shape)}.")
+    if len(t) == 0:
+        raise ValueError("GAN training data is empty: this class has no training images.")
+    check_size(t.shape[-1])
+    return t.contiguous()
+
+
+def fingerprint(x: torch.Tensor) -> str:
+    """A short hash of the training images, so a run folder is never resumed on other data."""
+    return hashlib.sha1(x.detach().cpu().numpy().tobytes()).hexdigest()[:16]
+
+
+def to_device(x: torch.Tensor, device: str) -> torch.Tensor:
+    x = x.to(device)
+    return x.contiguous(memory_format=torch.channels_last) if str(device).startswith("cuda") else x
+
+
+def build_nets(preset: GanPreset, size: int, n_classes: int = 0) -> tuple[Generator, Critic]:
+    g = Generator(size, preset.latent, preset.g_width, n_classes, preset.embed_dim)
+    d = Critic(size, preset.d_width, preset.critic_norm, preset.dropout, n_classes)
+    return g, d
+
+
+def make_optimizer(params, preset: GanPreset, lr: float) -> torch.optim.Optimizer:
+    if preset.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    if preset.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=tuple(preset.betas))
+    raise ValueError(f"Unknown optimizer {preset.optimizer!r}; use 'adam' or 'rmsprop'.")
+
+
+def set_requires_grad(module: nn.Module, flag: bool) -> None:
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(pm, 1.0 - decay)
+    for be, bm in zip(ema.buffers(), model.buffers()):
+        be.copy_(bm)
+
+
+def grad_norm(module: nn.Module) -> float:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return 0.0
+    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
+
+
+@dataclass
+class GanRun:
+    """One GAN being trained: its data on the device, networks, optimizers, random stream."""
+
+    preset: GanPreset
+    x: torch.Tensor                 # (N, 1, H, W) on device
+    labels: torch.Tensor | None     # (N,) on device (conditional) or None
+    G: Generator
+    D: Critic
+    G_ema: Generator | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    gen: torch.Generator            # CPU; everything random in training is drawn from it
+    device: str
+    n_classes: int = 0
+    class_starts: torch.Tensor | None = None
+    class_counts: torch.Tensor | None = None
+
+    # -- random draws (all from `gen`, so a resumed run draws the same numbers) --
+    def noise(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.preset.latent, generator=self.gen).to(self.device)
+
+    def batch(self, n: int):
+        """n real images (and their labels): uniform over images, or over classes first when
+        conditional (class-balanced batches)."""
+        if self.labels is None:
+            idx = torch.randint(len(self.x), (n,), generator=self.gen)
+            return self.x[idx.to(self.device)], None
+        y = torch.randint(self.n_classes, (n,), generator=self.gen)
+        u = torch.rand(n, generator=self.gen)
+        idx = self.class_starts[y] + (u * self.class_counts[y]).long().clamp_max(self.class_counts[y] - 1)
+        return self.x[idx.to(self.device)], y.to(self.device)
+
+    def sampler(self) -> Generator:
+        return self.G_ema if self.G_ema is not None else self.G
+
+    def after_generator_step(self) -> None:
+        if self.G_ema is not None:
+            ema_update(self.G_ema, self.G, self.preset.ema)
+
+    def fixed_sample_fn(self, seed: int):
+        """sample_fn for the Trainer: the same noise every time, eval mode, models left as found."""
+        g = torch.Generator().manual_seed(seed + 7919)
+        if self.n_classes:
+            per = 8
+            labels = torch.arange(self.n_classes).repeat_interleave(per)
+            z = torch.randn(len(labels), self.preset.latent, generator=g)
+        else:
+            labels, z = None, torch.randn(N_FIXED, self.preset.latent, generator=g)
+
+        def sample_fn(step: int) -> torch.Tensor:
+            return generate(self.sampler(), z, labels, self.device)
+
+        return sample_fn
+
+
+@torch.no_grad()
+def generate(G: Generator, z: torch.Tensor, labels: torch.Tensor | None = None, device: str = "cpu",
+             batch: int = 256) -> torch.Tensor:
+    """Images in [-1, 1] (N, 1, H, W) on CPU from noise `z`, in eval mode; restores the mode."""
+    was_training = G.training
+    G.eval()
+    out = []
+    try:
+        for i in range(0, len(z), batch):
+            zi = z[i:i + batch].to(device)
+            yi = labels[i:i + batch].to(device) if labels is not None else None
+            out.append(G(zi, yi).float().cpu())
+    finally:
+        G.train(was_training)
+    return torch.cat(out)
+
+
+def make_run(preset: GanPreset, data, seed: int, device: str, labels=None, n_classes: int = 0) -> GanRun:
+    """Set up a run: data on the device, networks initialised from `seed`, optimizers."""
+    x = as_images(data)
+    size = x.shape[-1]
+    class_starts = class_counts = None
+    y = None
+    if labels is not None:
+        y = torch.tensor(np.array(labels), dtype=torch.long)
+        if len(y) != len(x):
+            raise ValueError(f"{len(x)} images but {len(y)} labels.")
+        n_classes = n_classes or int(y.max()) + 1
+        order = torch.sort(y, stable=True).indices  # group images by class for balanced draws
+        x, y = x[order], y[order]
+        class_counts = torch.bincount(y, minlength=n_classes)
+        if (class_counts == 0).any():
+            missing = [i for i, c in enumerate(class_counts.tolist()) if c == 0]
+            raise ValueError(f"Class id(s) {missing} have no training images; a conditional GAN needs every class.")
+        class_starts = torch.cumsum(class_counts, 0) - class_counts
+    torch.manual_seed(seed)  # network initialisation (and dropout) follow the seed
+    G, D = build_nets(preset, size, n_classes)
+    G, D = G.to(device), D.to(device)
+    if str(device).startswith("cuda"):
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    G_ema = None
+    if preset.ema:
+        G_ema = copy.deepcopy(G)
+        set_requires_grad(G_ema, False)
+    return GanRun(preset=preset, x=to_device(x, device), labels=None if y is None else y.to(device), G=G, D=D,
+                  G_ema=G_ema, opt_g=make_optimizer(G.parameters(), preset, preset.lr_g),
+                  opt_d=make_optimizer(D.parameters(), preset, preset.lr_d),
+                  gen=torch.Generator().manual_seed(seed), device=device, n_classes=n_classes,
+                  class_starts=class_starts, class_counts=class_counts)
+
+
+def make_trainer(run: GanRun, run_dir: str | Path, steps: int, seed: int, desc: str, progress: bool,
+                 extra_config: dict | None = None) -> Trainer:
+    modules = {"generator": run.G, "critic": run.D}
+    if run.G_ema is not None:
+        modules["generator_ema"] = run.G_ema
+    config = dict(run.preset.as_dict(), steps=int(steps), size=int(run.x.shape[-1]), seed=int(seed),
+                  n_classes=int(run.n_classes), n_images=int(len(run.x)), data=fingerprint(run.x),
+                  **(extra_config or {}))
+    return Trainer(run_dir, steps, modules, {"generator": run.opt_g, "critic": run.opt_d}, run.gen,
+                   checkpoint_every=run.preset.checkpoint_every, sample_every=run.preset.sample_every,
+                   sample_fn=run.fixed_sample_fn(seed), config=config, desc=desc, progress=progress,
+                   nrow=8)

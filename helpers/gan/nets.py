@@ -1,0 +1,124 @@
+"""Single-channel generator / critic pairs for square images of 32, 64, 128 or 256 px.
+
+The generator is DCGAN-shaped: latent -> dense -> 4x4 feature map -> transposed convolutions
+that double the size (batch norm + LeakyReLU) -> 1 channel, tanh. The critic mirrors it with
+strided convolutions down to 4x4 and a linear score with no sigmoid: the Wasserstein losses
+want an unbounded score, and the DCGAN loss applies the sigmoid inside BCE-with-logits.
+The normalisation in the critic is a choice: batch norm for DCGAN / clipped WGAN, none (or
+layer norm) for WGAN-GP, whose penalty is per sample and so must not mix samples in a batch.
+
+The conditional pair (cWGAN-GP) adds a label embedding to the generator's input and a
+projection term to the critic's score (Miyato & Koyama 2018): score = w.h + embed(y).h.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+SIZES = (32, 64, 128, 256)
+NORMS = ("batch", "layer", "none")
+
+
+def check_size(size: int) -> int:
+    size = int(size)
+    if size not in SIZES:
+        raise ValueError(f"GAN image size must be one of {SIZES} px (a power of two); got {size}. "
+                         "Pass --size 64 (or another of those) or change the profile.")
+    return size
+
+
+def _channels(size: int, width: int) -> list[int]:
+    """Feature channels at 4, 8, ..., size/2 px: widest (8 x width at most) at 4x4."""
+    n = int(math.log2(size)) - 2
+    return [width * min(8, 2 ** (n - 1 - i)) for i in range(n)]
+
+
+def _norm(kind: str, ch: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(ch)
+    if kind == "layer":  # layer norm over (C, H, W) of each sample
+        return nn.GroupNorm(1, ch)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"Unknown norm {kind!r}; choose one of {NORMS}.")
+
+
+def init_weights(m: nn.Module) -> None:
+    """DCGAN initialisation: N(0, 0.02) for convolutions and dense layers, N(1, 0.02) for norm scales."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class Generator(nn.Module):
+    """z (N, latent) [+ labels (N,)] -> images (N, 1, size, size) in [-1, 1]."""
+
+    def __init__(self, size: int = 64, latent: int = 128, width: int = 32, n_classes: int = 0,
+                 embed_dim: int = 32):
+        super().__init__()
+        self.size, self.latent, self.n_classes = check_size(size), int(latent), int(n_classes)
+        ch = _channels(self.size, width)
+        self.embed = nn.Embedding(n_classes, embed_dim) if n_classes else None
+        z_in = latent + (embed_dim if n_classes else 0)
+        self.fc = nn.Sequential(nn.Linear(z_in, ch[0] * 16, bias=False))
+        self.fc_norm = nn.Sequential(nn.BatchNorm2d(ch[0]), nn.LeakyReLU(0.2, inplace=True))
+        layers = []
+        for c_in, c_out in zip(ch[:-1], ch[1:]):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
+                       nn.LeakyReLU(0.2, inplace=True)]
+        layers += [nn.ConvTranspose2d(ch[-1], 1, 4, 2, 1), nn.Tanh()]
+        self.up = nn.Sequential(*layers)
+        self.apply(init_weights)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            if labels is None:
+                raise ValueError("This generator is conditional: pass the class labels too.")
+            z = torch.cat([z, self.embed(labels).to(z.dtype)], dim=1)
+        h = self.fc(z).view(z.shape[0], -1, 4, 4)
+        return self.up(self.fc_norm(h))
+
+
+class Critic(nn.Module):
+    """images (N, 1, size, size) [+ labels] -> one unbounded score per image (N,).
+
+    With `n_classes` > 0 the score gains a projection term embed(label) . features."""
+
+    def __init__(self, size: int = 64, width: int = 32, norm: str = "none", dropout: float = 0.0,
+                 n_classes: int = 0):
+        super().__init__()
+        self.size, self.n_classes = check_size(size), int(n_classes)
+        ch = _channels(self.size, width)[::-1]  # widths at size/2, ..., 4 px
+        layers = [nn.Conv2d(1, ch[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        for c_in, c_out in zip(ch[:-1], ch[1:]):
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), _norm(norm, c_out),
+                       nn.LeakyReLU(0.2, inplace=True)]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+        self.features = nn.Sequential(*layers)
+        n_feat = ch[-1] * 16
+        self.score = nn.Linear(n_feat, 1)
+        self.embed = nn.Embedding(n_classes, n_feat) if n_classes else None
+        self.apply(init_weights)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x).flatten(1)
+        out = self.score(h).squeeze(1)
+        if self.embed is not None:
+            if labels is None:
+                raise ValueError("This critic is conditional: pass the class labels too.")
+            out = out + (self.embed(labels).to(h.dtype) * h).sum(1)
+        return out
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

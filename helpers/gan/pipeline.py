@@ -1,0 +1,148 @@
+"""Train a GAN on the training records and export a class-balanced synthetic set.
+
+Unconditional GANs (wgan, wgan-gp, dcgan) train one model per class, as the studies did,
+under `RUNS/generators/<out_name>/<class>/`; the conditional one (cwgan) trains one model
+under `.../all/`. Each run is resumable, so rerunning after an interruption continues, and
+rerunning a finished run only re-exports (and only if the set is stale). The set goes to
+`RUNS/synthetic/<out_name>/manifest.csv` with one checkpoint hash per image.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.data.preprocess import load_images
+from helpers.data.records import CLASS_NAMES
+from helpers.gan.cwgan import train_cwgan
+from helpers.gan.dcgan import train_dcgan
+from helpers.gan.presets import KINDS, get_preset
+from helpers.gan.sampling import load_generator, sample_uint8
+from helpers.gan.wgan import train_wgan, train_wgan_gp
+from helpers.synth import MANIFEST, balance_counts, sha256_file, synthetic_dir, write_synthetic_set
+from helpers.train.loop import CHECKPOINT, History
+
+TRAINERS = {"wgan": train_wgan, "wgan-gp": train_wgan_gp, "dcgan": train_dcgan}
+ALL = "all"  # run folder of the conditional model
+
+
+def _check(name: str) -> None:
+    if name not in KINDS:
+        raise ValueError(f"Unknown GAN {name!r}; choose one of {', '.join(KINDS)}.")
+
+
+def _classes(cfg, train_records: pd.DataFrame) -> list[str]:
+    if train_records is None or len(train_records) == 0:
+        raise ValueError("No training records: pass the training part of the prepared split.")
+    present = set(train_records["class_name"])
+    return [c for c in CLASS_NAMES[cfg.dataset] if c in present]
+
+
+def export_counts(name: str, cfg, train_records: pd.DataFrame, **changes) -> dict:
+    """Synthetic images per class: the training counts balanced to the largest class plus the
+    preset's `balance_extra` (the WGAN study: 437 + 50 = 487; the DCGAN study: 437)."""
+    preset = get_preset(name, cfg.profile, **changes)
+    counts = train_records["class_name"].value_counts().to_dict()
+    counts = {c: counts[c] for c in _classes(cfg, train_records)}
+    return balance_counts(counts, extra=preset.balance_extra)
+
+
+def run_dirs(name: str, cfg, train_records: pd.DataFrame | None = None, out_name: str | None = None,
+             classes: list[str] | None = None) -> dict[str, Path]:
+    """Where each model of generator `name` lives: {class: folder}, or {'all': folder} for cwgan."""
+    _check(name)
+    root = cfg.runs_dir / "generators" / (out_name or name)
+    if name == "cwgan":
+        return {ALL: root / ALL}
+    classes = classes or (_classes(cfg, train_records) if train_records is not None else CLASS_NAMES[cfg.dataset])
+    return {c: root / c for c in classes}
+
+
+def train(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None, steps: int | None = None,
+          progress: bool = True, classes: list[str] | None = None, **changes) -> dict[str, History]:
+    """Train generator `name` on `train_records` only; returns {class or 'all': History}.
+    `changes` override preset settings (e.g. gp_weight=1.0); use a distinct `out_name` for them."""
+    _check(name)
+    images = load_images(train_records, cfg.size, cfg.cache_dir, progress=progress)
+    dirs = run_dirs(name, cfg, train_records, out_name, classes)
+    if name == "cwgan":
+        n_classes = len(CLASS_NAMES[cfg.dataset])
+        missing = [c for c in CLASS_NAMES[cfg.dataset] if c not in set(train_records["class_name"])]
+        if missing:
+            raise ValueError(f"The conditional GAN needs every class in its training records; {missing} missing.")
+        return {ALL: train_cwgan((images, train_records["label"].to_numpy()), cfg, dirs[ALL], steps=steps,
+                                 progress=progress, n_classes=n_classes, **changes)}
+    histories = {}
+    labels = {c: i for i, c in enumerate(CLASS_NAMES[cfg.dataset])}
+    for cls, folder in dirs.items():
+        mask = (train_records["class_name"] == cls).to_numpy()
+        # each class's model gets its own seed, so classes do not share noise streams
+        histories[cls] = TRAINERS[name](images[mask], cfg, folder, steps=steps, progress=progress,
+                                        seed=cfg.seed * 1000 + labels[cls], **changes)
+    return histories
+
+
+def _current(manifest: Path, counts: dict, hashes: dict, cfg) -> bool:
+    """Whether an existing set was made by these checkpoints, with these counts and size."""
+    if not manifest.exists():
+        return False
+    df = pd.read_csv(manifest)
+    if dict(df["class_name"].value_counts()) != {c: n for c, n in counts.items() if n}:
+        return False
+    if len(df) and (set(df["size"]) != {cfg.size} or set(df["seed"]) != {cfg.seed}):
+        return False
+    for cls, part in df.groupby("class_name"):
+        if set(part["checkpoint"]) != {hashes[cls]}:
+            return False
+    return all((manifest.parent / p).exists() for p in df["path"])
+
+
+def export(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None, progress: bool = True,
+           counts: dict | None = None, force: bool = False, **changes) -> Path:
+    """Write the balanced synthetic set of trained generator `name`; returns the manifest path.
+    Skips the work when the set on disk was already made by the same checkpoints."""
+    counts = counts if counts is not None else export_counts(name, cfg, train_records, **changes)
+    dirs = run_dirs(name, cfg, train_records, out_name, [c for c, n in counts.items() if n] or None)
+    ck = {c: dirs[ALL if name == "cwgan" else c] / CHECKPOINT for c, n in counts.items() if n}
+    for c, p in ck.items():
+        if not p.exists():
+            raise FileNotFoundError(f"No trained {name} for class {c!r} at {p}; train it first.")
+    hashes = {c: sha256_file(p) for c, p in ck.items()}
+    out_dir = synthetic_dir(cfg.runs_dir, out_name or name)
+    manifest = out_dir / MANIFEST
+    if not force and _current(manifest, counts, hashes, cfg):
+        return manifest
+    models = {}
+    labels = {c: i for i, c in enumerate(CLASS_NAMES[cfg.dataset])}
+
+    def sample_fn(cls: str, n: int, seed: int):
+        key = ALL if name == "cwgan" else cls
+        if key not in models:
+            models[key] = load_generator(dirs[key], cfg.device)
+        return sample_uint8(models[key], n, seed, labels[cls] if name == "cwgan" else None, cfg.device)
+
+    manifest = write_synthetic_set(out_dir, out_name or name, sample_fn, counts, dataset=cfg.dataset,
+                                   seed=cfg.seed, progress=progress, trained_on=list(train_records["path"]))
+    # one checkpoint per class model: record each image's own
+    df = pd.read_csv(manifest)
+    df["checkpoint"] = df["class_name"].map(hashes)
+    tmp = manifest.with_name(MANIFEST + ".part")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, manifest)
+    return manifest
+
+
+def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None, steps: int | None = None,
+        progress: bool = True, **changes) -> Path:
+    """What `helpers.generators` calls: train (or resume, or skip if finished) and export.
+    Unconditional GANs only train the classes that need synthetic images."""
+    _check(name)
+    counts = export_counts(name, cfg, train_records, **changes)
+    needed = [c for c, n in counts.items() if n]
+    if name != "cwgan" and not needed:
+        raise ValueError("No class needs synthetic images with these counts.")
+    train(name, cfg, train_records, out_name, steps, progress, classes=None if name == "cwgan" else needed,
+          **changes)
+    return export(name, cfg, train_records, out_name, progress, counts=counts, **changes)

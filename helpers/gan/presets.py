@@ -1,0 +1,115 @@
+"""GAN hyperparameters per profile and generator.
+
+`smoke` is for the tests (32 px, tiny nets, a handful of steps); `quick` is sized to learn
+visibly on a 2-core CPU in a few minutes at 64 px; `paper` carries each study's own settings
+(see SEEDS.md): the WGAN study's RMSProp 5e-5 / batch 128 / n_critic 5 / clip 0.01 / latent
+128, WGAN-GP's Adam (0, 0.9) 1e-4 with lambda 10, the DCGAN study's Adam 1e-3 (beta1 0.5) with
+latent 100, and the cWGAN study's best penalty weight (gamma 1.0) and batch 32.
+Budgets count generator steps (each with `n_critic` critic steps inside).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+KINDS = ("wgan", "wgan-gp", "dcgan", "cwgan")
+
+
+@dataclass(frozen=True)
+class GanPreset:
+    kind: str
+    steps: int = 1000              # generator steps
+    batch: int = 64
+    latent: int = 128
+    g_width: int = 32              # generator channels at its last hidden layer (x8 at 4x4 at most)
+    d_width: int = 32
+    optimizer: str = "adam"        # adam | rmsprop
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    betas: tuple = (0.0, 0.9)
+    n_critic: int = 5              # critic steps per generator step
+    clip: float = 0.0              # WGAN weight clipping (0: off)
+    gp_weight: float = 0.0         # gradient-penalty weight lambda (0: off)
+    critic_norm: str = "none"      # batch | layer | none
+    dropout: float = 0.0
+    embed_dim: int = 32            # label embedding of the conditional generator
+    ema: float = 0.0               # generator EMA decay (0: off); samples use the EMA copy
+    sample_every: int = 100
+    checkpoint_every: int = 100
+    balance_extra: int = 0         # export: classes balanced to (largest class + extra)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def with_(self, **changes) -> GanPreset:
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"Unknown GAN setting(s) {unknown}; known: {', '.join(sorted(known))}.")
+        if "betas" in changes:
+            changes["betas"] = tuple(changes["betas"])
+        return replace(self, **changes)
+
+
+# The algorithm's own defaults, per generator.
+DEFAULTS = {
+    "wgan": GanPreset("wgan", optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, n_critic=5, clip=0.01,
+                      critic_norm="batch", balance_extra=50),
+    "wgan-gp": GanPreset("wgan-gp", optimizer="adam", lr_g=1e-4, lr_d=1e-4, betas=(0.0, 0.9), n_critic=5,
+                         gp_weight=10.0, critic_norm="none", balance_extra=50),
+    "dcgan": GanPreset("dcgan", optimizer="adam", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), n_critic=1,
+                       latent=100, critic_norm="batch", balance_extra=0),
+    "cwgan": GanPreset("cwgan", optimizer="adam", lr_g=1e-4, lr_d=1e-4, betas=(0.0, 0.9), n_critic=5,
+                       gp_weight=10.0, critic_norm="none", balance_extra=50),
+}
+
+# Per profile: changes to the defaults.
+PROFILE_CHANGES = {
+    "smoke": {
+        "wgan": dict(steps=6, batch=16, g_width=8, d_width=8, sample_every=3, checkpoint_every=3,
+                     n_critic=2, lr_g=5e-4, lr_d=5e-4),
+        "wgan-gp": dict(steps=6, batch=16, g_width=8, d_width=8, sample_every=3, checkpoint_every=3, n_critic=2),
+        "dcgan": dict(steps=8, batch=16, g_width=8, d_width=8, sample_every=4, checkpoint_every=4),
+        "cwgan": dict(steps=6, batch=16, g_width=8, d_width=8, sample_every=3, checkpoint_every=3, n_critic=2),
+    },
+    "quick": {
+        # Clipping learns slowly at the study's 5e-5; a larger step is what makes a few CPU
+        # minutes visible (the paper preset keeps 5e-5).
+        "wgan": dict(steps=300, batch=32, g_width=16, d_width=16, lr_g=2e-4, lr_d=2e-4,
+                     sample_every=50, checkpoint_every=50),
+        "wgan-gp": dict(steps=300, batch=32, g_width=16, d_width=16, lr_g=2e-4, lr_d=2e-4,
+                        sample_every=50, checkpoint_every=50),
+        "dcgan": dict(steps=600, batch=32, g_width=16, d_width=16, sample_every=100, checkpoint_every=100),
+        "cwgan": dict(steps=400, batch=48, g_width=16, d_width=16, lr_g=2e-4, lr_d=2e-4,
+                      sample_every=50, checkpoint_every=50),
+    },
+    "paper": {
+        "wgan": dict(steps=5000, batch=128, latent=128, g_width=64, d_width=64, critic_norm="none",
+                     dropout=0.3, sample_every=250, checkpoint_every=250),
+        "wgan-gp": dict(steps=5000, batch=64, g_width=64, d_width=64, sample_every=250, checkpoint_every=250),
+        "dcgan": dict(steps=4000, batch=128, g_width=64, d_width=64, lr_g=1e-3, lr_d=1e-3,
+                      sample_every=250, checkpoint_every=250),
+        "cwgan": dict(steps=8000, batch=32, g_width=64, d_width=64, gp_weight=1.0,
+                      sample_every=250, checkpoint_every=250),
+    },
+}
+
+# Named variants beside the profile presets, e.g. the DCGAN study's learning rate on any profile.
+VARIANTS = {
+    "dcgan-study-lr": dict(lr_g=1e-3, lr_d=1e-3),
+    "textbook": {},
+}
+
+
+def get_preset(kind: str, profile: str = "quick", variant: str | None = None, **changes) -> GanPreset:
+    """The preset for generator `kind` on `profile`, with a named variant and changes applied."""
+    if kind not in DEFAULTS:
+        raise ValueError(f"Unknown GAN {kind!r}; choose one of {', '.join(KINDS)}.")
+    if profile not in PROFILE_CHANGES:
+        raise ValueError(f"Unknown profile {profile!r}; choose one of {', '.join(PROFILE_CHANGES)}.")
+    preset = DEFAULTS[kind].with_(**PROFILE_CHANGES[profile][kind])
+    if variant:
+        if variant not in VARIANTS:
+            raise ValueError(f"Unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
+        preset = preset.with_(**VARIANTS[variant])
+    return preset.with_(**changes) if changes else preset
