@@ -1,0 +1,52 @@
+"""Score every synthetic set under RUNS/synthetic/ (FID, KID, precision/recall beside a
+real-vs-real baseline, memorisation, train-on-synthetic accuracy) and write
+RUNS/quality/quality.csv. Works offline: the default features come from a small classifier
+trained on the real training images; Inception-v3 only from a local weights file."""
+
+from helpers.cli import add_common, config_from_args
+
+NAME = "quality"
+HELP = "score all synthetic sets: FID/KID/precision/recall, memorisation, TSTR"
+
+
+def add_arguments(p):
+    from helpers.quality.features import INCEPTION_ENV, KINDS
+
+    add_common(p)
+    p.add_argument("--features", choices=KINDS, default="domain",
+                   help="feature extractor: domain (default, trained on the real training images), "
+                        f"inception (local weights: --inception-weights or ${INCEPTION_ENV}), random")
+    p.add_argument("--inception-weights", default=None, help="torchvision inception_v3 state dict (.pth)")
+    p.add_argument("--only", nargs="*", default=None, help="score only these generators' sets")
+
+
+def run(args):
+    import time
+
+    import pandas as pd
+
+    from helpers.data.records import DataError
+    from helpers.prepare import load_prepared
+    from helpers.quality.report import score_sets, summary
+    from helpers.synth import find_manifests
+
+    t0 = time.perf_counter()
+    cfg = config_from_args(args)
+    manifests = find_manifests(cfg.runs_dir)
+    if args.only:
+        unknown = sorted(set(args.only) - set(manifests))
+        if unknown:
+            raise DataError(f"No synthetic set for {', '.join(unknown)} under {cfg.runs_dir / 'synthetic'} "
+                            f"(found: {', '.join(manifests) or 'none'}).")
+        manifests = {g: m for g, m in manifests.items() if g in args.only}
+    if not manifests:
+        raise DataError(f"No synthetic sets (*/manifest.csv) under {cfg.runs_dir / 'synthetic'}. Train and export "
+                        "one first, e.g. `python -m helpers train wgan --runs-dir ...`.")
+    records = load_prepared(cfg)
+    report = score_sets(cfg, records, manifests, kind=args.features, weights=args.inception_weights)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(f"\nfeatures: {report.extractor}; every metric beside its real-vs-real value (two halves of "
+              "the training images)")
+        print(summary(report.table).to_string())
+    print(f"\n{len(manifests)} set(s) scored in {time.perf_counter() - t0:.1f} s; table: {report.csv}")
+    return 0

@@ -1,0 +1,247 @@
+"""Feature extractors for the quality metrics: images in, one feature vector per image out.
+
+FID, KID and precision/recall compare *distributions of features*, so the extractor decides
+what "similar" means. Three are pluggable behind one interface (`extractor(images) ->
+(N, D) float64`, images uint8 (N, H, W)):
+
+- `DomainExtractor` (default): a small CNN trained to tell the classes apart on the real
+  *training* images of the split (the images the generators learnt from), cached under
+  `RUNS/quality/extractor/`. Its pooled features know what ultrasound lesions look like; the
+  cWGAN study likewise computed FID on its own classifier's features. Kept low-dimensional
+  (32-64) because a covariance matrix needs more images than dimensions and BUSI has 133
+  normal images.
+- `InceptionExtractor`: torchvision's Inception-v3 architecture with weights read from a local
+  file (argument, or the COURSE_INCEPTION_WEIGHTS environment variable); the 2048-d pool
+  features the FID literature uses. Nothing is ever downloaded. Note that torchvision's
+  ImageNet weights differ from the TensorFlow "FID Inception" weights, so values are
+  comparable with each other, not with published FIDs.
+- `RandomExtractor`: the same small CNN with fixed random weights: no training, for tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from helpers.data.records import DataError
+
+INCEPTION_ENV = "COURSE_INCEPTION_WEIGHTS"
+KINDS = ("domain", "inception", "random")
+
+
+class SmallCNN(nn.Module):
+    """Four conv stages (3x3 conv, batch norm, ReLU, 2x2 max-pool) -> global average pool ->
+    `dim` features -> linear class scores. Works at any input size >= 16 px."""
+
+    def __init__(self, n_classes: int = 3, width: int = 16, dim: int = 64):
+        super().__init__()
+        chans = [1, width, 2 * width, 4 * width, dim]
+        layers = []
+        for i, o in zip(chans[:-1], chans[1:]):
+            layers += [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True),
+                       nn.MaxPool2d(2)]
+        self.body = nn.Sequential(*layers[:-1])  # no pooling after the last stage
+        self.head = nn.Linear(dim, n_classes)
+        self.dim = dim
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(self.body(x), 1).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W) -> float32 (N, 1, H, W) in [-1, 1] (the generators' range)."""
+    images = np.asarray(images)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images (N, H, W); got {images.dtype} {images.shape}")
+    return torch.tensor(images, dtype=torch.float32).div_(127.5).sub_(1.0)[:, None]
+
+
+@torch.no_grad()
+def _batched(fn, x: torch.Tensor, device: str, batch: int) -> np.ndarray:
+    out = [fn(x[i:i + batch].to(device)).float().cpu() for i in range(0, len(x), batch)]
+    return torch.cat(out).double().numpy() if out else np.zeros((0, 0))
+
+
+class Extractor:
+    """Base: `extractor(images uint8 (N, H, W)) -> float64 (N, dim)`."""
+
+    name = "base"
+    dim = 0
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _CNNExtractor(Extractor):
+    def __init__(self, model: SmallCNN, device: str = "cpu", batch: int = 256):
+        self.model = model.to(device).eval()
+        self.device, self.batch, self.dim = device, batch, model.dim
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        self.model.eval()
+        return _batched(self.model.features, to_tensor(images), self.device, self.batch)
+
+
+class RandomExtractor(_CNNExtractor):
+    """A SmallCNN with fixed random weights (seeded): features without any training."""
+
+    name = "random"
+
+    def __init__(self, width: int = 16, dim: int = 64, seed: int = 0, device: str = "cpu"):
+        g = torch.random.fork_rng()  # do not disturb the caller's random stream
+        with g:
+            torch.manual_seed(seed)
+            model = SmallCNN(1, width, dim)
+        super().__init__(model, device)
+
+
+class DomainExtractor(_CNNExtractor):
+    """A SmallCNN trained on real training images; features = its pooled last stage."""
+
+    name = "domain"
+
+    def __init__(self, model: SmallCNN, device: str = "cpu", run_dir: Path | None = None):
+        super().__init__(model, device)
+        self.run_dir = run_dir
+
+
+def train_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str | Path, steps: int,
+                            width: int = 16, dim: int = 64, batch: int = 32, lr: float = 1e-3,
+                            n_classes: int | None = None, seed: int = 0, device: str = "cpu",
+                            progress: bool = True, desc: str = "classifier") -> SmallCNN:
+    """Train a SmallCNN to classify `images` (class-balanced batches, random horizontal flips),
+    resumably in `run_dir` (helpers.train.Trainer). Returns the trained model (eval mode)."""
+    from helpers.train.loop import Trainer
+
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(images) != len(labels) or len(images) == 0:
+        raise ValueError(f"need as many labels as images (got {len(images)} images, {len(labels)} labels)")
+    n_classes = int(n_classes or labels.max() + 1)
+    x, y = to_tensor(images).to(device), torch.tensor(labels).to(device)
+    # Each class drawn equally often: otherwise the majority class (benign) dominates the features.
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    w = torch.from_numpy(1.0 / counts[labels]).float()
+    torch.manual_seed(seed)
+    model = SmallCNN(n_classes, width, dim).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+
+    def step(_):
+        model.train()
+        idx = torch.multinomial(w, batch, replacement=True, generator=gen).to(device)
+        xb = x[idx]
+        flip = (torch.rand(len(idx), generator=gen) < 0.5).to(device)
+        xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+        loss = F.cross_entropy(model(xb), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item()}
+
+    config = dict(kind="small-cnn", width=width, dim=dim, batch=batch, lr=lr, n_classes=n_classes, seed=seed,
+                  total_steps=steps)
+    trainer = Trainer(run_dir, steps, {"model": model}, {"opt": opt}, gen, checkpoint_every=max(10, steps // 5),
+                      sample_every=10**9, config=config, desc=desc, progress=progress)
+    trainer.run(step)
+    return model.eval()
+
+
+def _key(paths, **settings) -> str:
+    h = hashlib.sha1(json.dumps(settings, sort_keys=True).encode())
+    for p in paths:
+        h.update(f"{p}\n".encode())
+    return h.hexdigest()[:12]
+
+
+def domain_extractor(cfg, records, steps: int | None = None, progress: bool = True) -> DomainExtractor:
+    """Train (or load from `RUNS/quality/extractor/<key>/`) the default extractor on the
+    records' training split. The key covers the image list and settings, so a new split or
+    size gets its own classifier; an interrupted training resumes."""
+    from helpers.data.preprocess import load_images
+    from helpers.quality.presets import preset
+
+    p = preset(cfg)
+    train = records[records["split"] == "train"] if "split" in records else records
+    if len(train) == 0:
+        raise DataError("No training images to train the feature extractor on; run `python -m helpers prepare`.")
+    steps = int(steps or p["extractor_steps"])
+    key = _key(sorted(map(str, train["path"])), size=cfg.size, width=p["extractor_width"],
+               dim=p["extractor_dim"], seed=cfg.seed)
+    run_dir = cfg.runs_dir / "quality" / "extractor" / key
+    images = load_images(train, cfg.size, cfg.cache_dir, progress=progress)
+    model = train_domain_classifier(images, train["label"].to_numpy(), run_dir, steps, width=p["extractor_width"],
+                                    dim=p["extractor_dim"], batch=p["extractor_batch"], seed=cfg.seed,
+                                    device=cfg.device, progress=progress, desc="feature extractor")
+    return DomainExtractor(model, cfg.device, run_dir)
+
+
+class InceptionExtractor(Extractor):
+    """Inception-v3 pool features (2048-d) from a local torchvision-format weights file."""
+
+    name = "inception"
+    dim = 2048
+
+    def __init__(self, weights: str | Path | None = None, device: str = "cpu", batch: int = 32):
+        from torchvision.models import inception_v3
+
+        path = weights or os.environ.get(INCEPTION_ENV)
+        if not path:
+            raise DataError(f"No Inception-v3 weights file given. Pass its path, or set {INCEPTION_ENV} to a "
+                            "local torchvision inception_v3 state dict (.pth); nothing is downloaded. "
+                            "Otherwise use the default extractor ('domain').")
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise DataError(f"Inception-v3 weights file {path} does not exist. Point {INCEPTION_ENV} (or the "
+                            "argument) at a torchvision inception_v3 state dict.")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        # transform_input: the weights were ported from TensorFlow and expect [-1, 1]; this converts
+        # from the ImageNet mean/std input we feed, as torchvision does for its pretrained model.
+        model = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=True)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as e:
+            raise DataError(f"{path} is not a torchvision inception_v3 state dict ({str(e).splitlines()[0]}). "
+                            "FID-Inception files from other packages use another layout.") from None
+        model.fc = nn.Identity()
+        self.model = model.to(device).eval()
+        self.device, self.batch, self.weights = device, batch, path
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        from helpers.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
+
+        x = F.interpolate((x + 1) / 2, size=(299, 299), mode="bilinear", align_corners=False).repeat(1, 3, 1, 1)
+        mean = torch.tensor(IMAGENET_MEAN, device=x.device)[None, :, None, None]
+        std = torch.tensor(IMAGENET_STD, device=x.device)[None, :, None, None]
+        return self.model((x - mean) / std)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return _batched(self._forward, to_tensor(images), self.device, self.batch)
+
+
+def get_extractor(cfg, records=None, kind: str = "domain", weights: str | Path | None = None,
+                  progress: bool = True) -> Extractor:
+    """The extractor named by `kind` for this run: 'domain' (default; trains or loads the
+    domain classifier, needs `records`), 'inception' (local weights file) or 'random'."""
+    from helpers.quality.presets import preset
+
+    if kind == "domain":
+        if records is None:
+            raise ValueError("the domain extractor is trained on the prepared records; pass `records`")
+        return domain_extractor(cfg, records, progress=progress)
+    if kind == "inception":
+        return InceptionExtractor(weights, cfg.device)
+    if kind == "random":
+        p = preset(cfg)
+        return RandomExtractor(p["extractor_width"], p["extractor_dim"], cfg.seed, cfg.device)
+    raise ValueError(f"Unknown feature extractor {kind!r}; choose one of {', '.join(KINDS)}.")

@@ -1,0 +1,168 @@
+"""Every quality measure for every synthetic set, in one per-generator, per-class table.
+
+Reference images: the real *training* split, because that is what every generator was
+trained on (a generator is judged against the distribution it was shown). Held-out real
+images (val + test) serve where "new real images" are needed: to calibrate the
+memorisation threshold (val + test) and as the test set of train-on-synthetic (test only).
+
+The first rows (generator `real`) are the yardstick: half of the training images against
+the other half (FID, KID, precision, recall), the share of held-out real images flagged as
+"memorised" (about 1 - quantile by construction) and a classifier trained on real images.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers.data.records import CLASS_NAMES
+
+COLUMNS = ["generator", "class_name", "n_synthetic", "n_ref", "n_compared", "fid", "fid_sd", "fid_real",
+           "kid", "kid_sd", "kid_real", "precision", "precision_real", "recall", "recall_real", "memorised",
+           "tstr", "tstr_real", "tstr_balanced"]
+
+
+@dataclass
+class QualityReport:
+    """The table plus what the notebook's figures need (images, nearest neighbours)."""
+
+    table: pd.DataFrame
+    threshold: float
+    heldout_scores: np.ndarray
+    extractor: str
+    train_images: np.ndarray = field(repr=False)
+    train_labels: np.ndarray = field(repr=False)
+    sets: dict = field(default_factory=dict, repr=False)  # generator -> dict(images, labels, memorisation)
+    csv: Path | None = None
+
+
+def _classes(cfg) -> dict:
+    return dict(enumerate(CLASS_NAMES[cfg.dataset]))
+
+
+def load_set(manifest, size: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """A synthetic set's manifest and its images at `size` px (read only through the manifest)."""
+    from helpers.data.preprocess import load_images
+    from helpers.synth import read_manifest
+
+    df = read_manifest(manifest)
+    return df, load_images(df, size, None, progress=False)
+
+
+def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind: str = "domain",
+               weights=None, progress: bool = True, out_dir: str | Path | None = None,
+               verbose: bool = True) -> QualityReport:
+    """Score each synthetic set in `manifests` ({generator: manifest path}) against the real
+    training images of `records`; writes `<out_dir or RUNS/quality>/quality.csv`."""
+    from tqdm.auto import tqdm
+
+    from helpers.data.duplicates import THUMB_SIZE
+    from helpers.data.preprocess import load_images
+    from helpers.quality import memorisation as mem
+    from helpers.quality.features import get_extractor
+    from helpers.quality.metrics import halves, protocol_scores
+    from helpers.quality.presets import preset
+    from helpers.quality.tstr import train_test
+    from helpers.synth import read_trained_on
+
+    p = preset(cfg)
+    classes = _classes(cfg)
+    out_dir = Path(out_dir) if out_dir else cfg.stage_dir("quality")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train = records[records["split"] == "train"].reset_index(drop=True)
+    heldout = records[records["split"] != "train"].reset_index(drop=True)
+    test = records[records["split"] == "test"].reset_index(drop=True)
+    if extractor is None:
+        extractor = get_extractor(cfg, records, kind, weights, progress=progress)
+
+    x_train = load_images(train, cfg.size, cfg.cache_dir, progress=progress)
+    y_train = train["label"].to_numpy()
+    x_test = load_images(test, cfg.size, cfg.cache_dir, progress=progress)
+    f_train = extractor(x_train)
+    splits = halves(y_train, p["repeats"], cfg.seed)
+    score_kw = dict(k=p["pr_k"], kid_subsets=p["kid_subsets"], seed=cfg.seed)
+    base = protocol_scores(f_train, y_train, splits, classes, **score_kw).set_index("class_name")
+
+    thumb = lambda df: load_images(df, THUMB_SIZE, cfg.cache_dir, progress=False, resample="bilinear")  # noqa: E731
+    t_train = thumb(train)
+    threshold, held_scores = mem.calibrate(thumb(heldout), t_train, p["calib_quantile"])
+    held_flag = pd.Series(held_scores > threshold).groupby(heldout["label"].map(classes)).mean()
+
+    tstr_kw = dict(steps=p["tstr_steps"], n_classes=len(classes), classes=classes, width=p["extractor_width"],
+                   dim=p["extractor_dim"], batch=p["tstr_batch"], seed=cfg.seed, device=cfg.device,
+                   progress=progress)
+    run_root = cfg.runs_dir / "quality" / "tstr"
+    real_t = train_test(x_train, y_train, x_test, test["label"], run_root, desc="tstr: real", **tstr_kw)
+    real_t = real_t.set_index("class_name")
+
+    def _row(gen, name, sc, n_syn, memorised, tt):
+        b = base.loc[name]
+        return dict(generator=gen, class_name=name, n_synthetic=n_syn, n_ref=int(b["n_ref"]),
+                    n_compared=int(sc["n_compared"]), fid=sc["fid"], fid_sd=sc["fid_sd"], fid_real=b["fid"],
+                    kid=sc["kid"], kid_sd=sc["kid_sd"], kid_real=b["kid"], precision=sc["precision"],
+                    precision_real=b["precision"], recall=sc["recall"], recall_real=b["recall"],
+                    memorised=memorised, tstr=tt["tstr"], tstr_real=real_t.loc[name, "tstr"],
+                    tstr_balanced=tt.get("tstr_balanced", np.nan))
+
+    rows = []
+    for name in [*classes.values(), "all"]:
+        flagged = float((held_scores > threshold).mean()) if name == "all" else float(held_flag.get(name, np.nan))
+        n_held = int((heldout["label"].map(classes) == name).sum()) if name != "all" else len(heldout)
+        rows.append(_row("real", name, base.loc[name], n_held, flagged, real_t.loc[name]))
+
+    sets = {}
+    for gen, manifest in tqdm(list(manifests.items()), desc="scoring synthetic sets", disable=not progress):
+        df, x_syn = load_set(manifest, cfg.size)
+        y_syn = df["label"].to_numpy()
+        try:
+            seen = read_trained_on(manifest)
+            leaked = len(seen & set(map(str, heldout["path"])))
+            if leaked and verbose:
+                print(f"warning: {gen} was trained on {leaked} held-out image(s); its memorisation and TSTR "
+                      "numbers are not trustworthy. Retrain it on the training split.")
+        except Exception:  # older sets without trained_on.csv: nothing to check
+            pass
+        sc = protocol_scores(f_train, y_train, splits, classes, extractor(x_syn), y_syn, **score_kw)
+        sc = sc.set_index("class_name")
+        m = mem.check(thumb(df), t_train, threshold)
+        m.table["label"] = y_syn
+        tt = train_test(x_syn, y_syn, x_test, test["label"], run_root, desc=f"tstr: {gen}", **tstr_kw)
+        tt = tt.set_index("class_name")
+        m.table.assign(path=df["path"].to_numpy(), nearest_path=train["path"].to_numpy()[m.table["nearest"]]).to_csv(
+            out_dir / f"memorisation_{gen}.csv", index=False)
+        for name in [*classes.values(), "all"]:
+            sel = m.table["flagged"] if name == "all" else m.table.loc[m.table["label"].map(classes) == name, "flagged"]
+            n_syn = len(df) if name == "all" else int((df["class_name"] == name).sum())
+            rows.append(_row(gen, name, sc.loc[name], n_syn, float(sel.mean()) if len(sel) else np.nan, tt.loc[name]))
+        sets[gen] = dict(images=x_syn, labels=y_syn, memorisation=m, manifest=Path(manifest))
+
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    csv = out_dir / "quality.csv"
+    table.to_csv(csv, index=False)
+    info = dict(extractor=extractor.name, feature_dim=int(getattr(extractor, "dim", 0)), threshold=threshold,
+                calib_quantile=p["calib_quantile"], repeats=p["repeats"], size=cfg.size,
+                sets={g: str(v) for g, v in manifests.items()})
+    (out_dir / "quality.json").write_text(json.dumps(info, indent=1))
+    if verbose:
+        print(f"memorisation threshold (quantile {p['calib_quantile']} of {len(heldout)} held-out images): "
+              f"corr > {threshold:.3f}")
+        print(f"wrote {csv}")
+    return QualityReport(table, threshold, held_scores, extractor.name, x_train, y_train, sets, csv)
+
+
+def summary(table: pd.DataFrame, class_name: str = "all") -> pd.DataFrame:
+    """A readable view: one row per generator, each metric beside its real-vs-real value."""
+    t = table[table["class_name"] == class_name].set_index("generator")
+    out = pd.DataFrame(index=t.index)
+    out["n"] = t["n_synthetic"]
+    out["FID (real)"] = [f"{a:.2f} ({b:.2f})" for a, b in zip(t["fid"], t["fid_real"])]
+    out["KID x1e3 (real)"] = [f"{1e3 * a:.1f} ({1e3 * b:.1f})" for a, b in zip(t["kid"], t["kid_real"])]
+    out["precision"] = t["precision"].round(2)
+    out["recall"] = t["recall"].round(2)
+    out["memorised"] = t["memorised"].map(lambda v: f"{100 * v:.0f}%")
+    out["TSTR"] = t["tstr"].round(2)
+    return out
