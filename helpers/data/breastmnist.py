@@ -141,7 +141,9 @@ def fetch_breastmnist(dest: str | Path, size: int = 28, url: str | None = None, 
             npz = Path(from_path).expanduser()
             if not npz.is_file():
                 raise DataError(f"--from {npz}: no such file. Give a BreastMNIST .npz file.")
-            verify_file(npz, md5=md5, what=str(npz))
+            verify_file(npz, md5=md5, what=str(npz), advice=(
+                f"It is not MedMNIST's breastmnist file for {size} px: check --size, fetch the file "
+                "again, or pass --md5 '' to use it unchecked."))
         else:
             npz = download(url or default_url, dest / npz_name(size), md5=md5, progress=progress)
         info = unpack_npz(npz, dest, size=size, progress=progress)

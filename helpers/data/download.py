@@ -56,22 +56,25 @@ def file_digest(path: str | Path, algo: str = "md5") -> str:
 
 
 def verify_file(path: Path, size: int | None = None, md5: str | None = None,
-                sha256: str | None = None, what: str = "") -> None:
-    """Raise ChecksumError/DownloadError unless `path` has the expected size and digests."""
+                sha256: str | None = None, what: str = "", advice: str = "") -> None:
+    """Raise DownloadError (ChecksumError for a digest) unless `path` has the expected size
+    and digests. `advice` (what to do next) ends the message."""
+    path = Path(path)
+    what = what or str(path)
     actual_size = path.stat().st_size
     if size is not None and actual_size != size:
-        raise DownloadError(f"{what or path}: size is {actual_size} bytes, expected {size}. The "
-                            "download is incomplete or the file changed on the server; delete "
-                            f"{path} and run the command again.")
+        raise DownloadError(f"{what}: size is {actual_size} bytes, expected {size}. {advice}".strip())
     for algo, want in (("md5", md5), ("sha256", sha256)):
         if want:
             got = file_digest(path, algo)
             if got.lower() != want.lower():
-                raise ChecksumError(
-                    f"{what or path}: {algo.upper()} mismatch: expected {want.lower()}, got {got}. "
-                    "The file is damaged or is not the expected release; it was not kept. Run the "
-                    "command again; if it fails the same way, the source changed: check the URL "
-                    "or fetch the file yourself and pass it with --from.")
+                raise ChecksumError(f"{what}: {algo.upper()} mismatch: expected {want.lower()}, got {got}. "
+                                    f"{advice}".strip())
+
+
+_AFTER_BAD_DOWNLOAD = ("The file is damaged or is not the expected release; it was deleted. Run the "
+                       "command again; if it fails the same way, the file at the URL changed: check "
+                       "--url, or fetch the file yourself and pass it with --from.")
 
 
 def download(url: str, dest: str | Path, *, size: int | None = None, md5: str | None = None,
@@ -91,7 +94,7 @@ def download(url: str, dest: str | Path, *, size: int | None = None, md5: str | 
             verify_file(dest, size, md5, sha256, what=str(dest))
             return dest
         except DownloadError as e:  # a stale or damaged copy: fetch it again
-            print(f"{e}\nDownloading {dest.name} again.")
+            print(f"{e} Downloading {dest.name} again.")
             dest.unlink()
     part = dest.with_name(dest.name + ".part")
     meta = dest.with_name(dest.name + ".part.json")
@@ -130,7 +133,8 @@ def download(url: str, dest: str | Path, *, size: int | None = None, md5: str | 
         print(f"Connection cut at {part.stat().st_size} of {total} bytes; resuming "
               f"(attempt {attempt}/{retries}).")
     try:
-        verify_file(part, size if size is not None else total, md5, sha256, what=f"{dest.name} from {url}")
+        verify_file(part, size if size is not None else total, md5, sha256,
+                    what=f"{dest.name} from {url}", advice=_AFTER_BAD_DOWNLOAD)
     except DownloadError:
         part.unlink(missing_ok=True)  # nothing that looks finished, nothing to resume from
         meta.unlink(missing_ok=True)
