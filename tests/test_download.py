@@ -84,6 +84,18 @@ def test_connection_error_is_retried_from_where_it_stopped(server, tmp_path):
     assert calls == [None, "bytes=70000-", "bytes=70000-"]
 
 
+def test_persistent_connection_errors_give_up_with_advice(tmp_path):
+    calls = []
+
+    def broken(req, timeout):
+        calls.append(req)
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    with pytest.raises(DownloadError, match="reset by peer. Run the same command again to resume"):
+        download("http://127.0.0.1:9/x.zip", tmp_path / "x.zip", retries=2, opener=broken, progress=False)
+    assert len(calls) == 3
+
+
 def test_unreachable_host_fails_at_once_with_advice(tmp_path):
     calls = []
 

@@ -115,9 +115,9 @@ def download(url: str, dest: str | Path, *, size: int | None = None, md5: str | 
                                     "it with --from.") from None
             attempt += 1
             if attempt > retries:
-                kept = f"{have} bytes are kept in {part}; " if have else ""
+                kept = f"{have} bytes are kept in {part}. " if have else ""
                 raise DownloadError(
-                    f"Download of {url} failed: {_reason(e)}. {kept}run the same command again to "
+                    f"Download of {url} failed: {_reason(e)}. {kept}Run the same command again to "
                     "resume, or fetch the file yourself and pass it with --from.") from None
             print(f"Connection problem ({_reason(e)}); retrying (attempt {attempt}/{retries}).")
             time.sleep(RETRY_WAIT * attempt)
