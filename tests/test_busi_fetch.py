@@ -94,6 +94,13 @@ def test_rerun_skips_download_and_extraction(server, tmp_path, capsys):
     assert "already complete" in capsys.readouterr().out
 
 
+def test_downloaded_archive_is_reused_when_only_extraction_is_missing(server, tmp_path):
+    bf.fetch_busi(tmp_path, url=server.url("/Dataset_BUSI.zip"), progress=False)
+    shutil.rmtree(tmp_path / "Dataset_BUSI_with_GT")
+    res = bf.fetch_busi(tmp_path, url=server.url("/Dataset_BUSI.zip"), progress=False)
+    assert len(server.requests) == 1 and res["counts"] == COUNTS
+
+
 def test_remove_archive_after_extraction(server, tmp_path):
     bf.fetch_busi(tmp_path, url=server.url("/Dataset_BUSI.zip"), keep_archive=False, progress=False)
     assert not (tmp_path / "Dataset_BUSI.zip").exists() and is_complete(tmp_path / "Dataset_BUSI_with_GT")
