@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -106,14 +107,26 @@ def cmd_phantom(args) -> None:
     t0 = time.perf_counter()
     write_phantom_dataset(dest, counts, seed=args.seed, size=args.size, masks=not args.no_masks,
                           progress=not args.quiet)
+    _drop_extra_phantoms(dest, counts)
     marker.write_text(json.dumps(settings))
     found = load_records("phantom", dest, check=False, progress=False)["class_name"].value_counts()
     found = {c: int(found.get(c, 0)) for c in PHANTOM_CLASSES}
-    print(f"Wrote {sum(counts.values())} phantom images ({', '.join(f'{c} {n}' for c, n in counts.items())}), "
-          f"{args.size} px, seed {args.seed}, to {dest} in {time.perf_counter() - t0:.1f} s.")
     if found != counts:
-        print(f"Note: {dest} holds {found} images (files from an earlier, larger run are kept).")
+        raise DataError(f"{dest} holds {found} images, not the {counts} asked for: files were added or "
+                        "removed while it ran. Delete the folder and run the command again.")
+    print(f"Phantom set ready: {sum(found.values())} images ({', '.join(f'{c} {n}' for c, n in found.items())}), "
+          f"{args.size} px, seed {args.seed}, in {dest} ({time.perf_counter() - t0:.1f} s).")
     _next_steps("phantom", dest)
+
+
+def _drop_extra_phantoms(dest: Path, counts: dict) -> None:
+    # A folder made earlier with larger counts keeps its images; the set must match `counts`.
+    for cls, n in counts.items():
+        pattern = re.compile(rf"{cls} \((\d+)\)(_mask)?\.png")
+        for p in (dest / cls).iterdir():
+            m = pattern.fullmatch(p.name)
+            if m and int(m.group(1)) > n:
+                p.unlink()
 
 
 def cmd_busi(args) -> None:

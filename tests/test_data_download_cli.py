@@ -50,7 +50,7 @@ def test_help_documents_every_source_and_option(cli, capsys):
 def test_phantom_writes_busi_layout_with_marker(cli, tmp_path, capsys):
     dest = tmp_path / "ph"
     assert cli.main(["phantom", "--dest", str(dest), "--size", "32", "--counts", SMALL, "--quiet"]) == 0
-    assert "Wrote 7 phantom images" in capsys.readouterr().out
+    assert "Phantom set ready: 7 images (benign 3, normal 2, malignant 2)" in capsys.readouterr().out
     df = load_records("phantom", dest, progress=False)
     assert df["class_name"].value_counts().to_dict() == {"benign": 3, "normal": 2, "malignant": 2}
     assert len(list(dest.glob("*/*_mask.png"))) == 7
@@ -80,6 +80,12 @@ def test_phantom_rerun_and_options(cli, tmp_path):
     assert (dest / "benign" / "benign (1).png").read_bytes() == first
     cli.main(["phantom", "--dest", str(dest), "--size", "32", "--counts", SMALL, "--quiet", "--seed", "1"])
     assert (dest / "benign" / "benign (1).png").read_bytes() != first  # other seed: made again
+    assert cli.main(["phantom", "--dest", str(dest), "--size", "32", "--counts", "benign=1,normal=1,malignant=2",
+                     "--quiet", "--seed", "1"]) == 0
+    names = sorted(p.relative_to(dest).as_posix() for p in dest.glob("*/*.png"))
+    assert names == ["benign/benign (1).png", "benign/benign (1)_mask.png", "malignant/malignant (1).png",
+                     "malignant/malignant (1)_mask.png", "malignant/malignant (2).png",
+                     "malignant/malignant (2)_mask.png", "normal/normal (1).png", "normal/normal (1)_mask.png"]
 
 
 @pytest.mark.parametrize("argv, message", [
