@@ -1,0 +1,110 @@
+"""fastai DataLoaders for the classifiers, built from the record table.
+
+Training set = the real training part of a split/fold, plus any synthetic images read
+through their manifests (never from a folder listing), plus an augmentation policy from
+`helpers.data.augment` applied to training images only. Evaluation images are the held-out
+real part, never augmented.
+
+Images are loaded once as uint8 grayscale arrays (`helpers.data.preprocess.load_images`,
+cached). A pretrained backbone expects 3 ImageNet-normalised channels, so each gray image is
+copied into the 3 channels and normalised with ImageNet's mean and std
+(`helpers.data.preprocess.imagenet_normalize`), after augmentation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from helpers.data.augment import policy
+from helpers.data.preprocess import imagenet_normalize, load_images
+from helpers.synth import read_manifest
+
+TRAIN_COLUMNS = ["path", "label", "class_name", "group", "source"]
+
+
+class GrayImages(Dataset):
+    """(image, label) pairs: uint8 (N, H, W) -> float (3, H, W) ImageNet-normalised."""
+
+    def __init__(self, images: np.ndarray, labels, augment=None):
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise ValueError(f"expected uint8 (N, H, W) images, got {images.dtype} {images.shape}")
+        self.images = torch.from_numpy(np.ascontiguousarray(images))
+        self.labels = torch.tensor(np.array(labels, dtype=np.int64))
+        self.augment = augment
+        # Without augmentation the normalised tensor is the same every epoch: compute it once.
+        self._fixed = None if augment is not None else torch.from_numpy(imagenet_normalize(images))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        if self._fixed is not None:
+            return self._fixed[i], self.labels[i]
+        x = self.augment(self.images[i][None])  # (1, H, W) uint8; transforms keep the dtype
+        return torch.from_numpy(imagenet_normalize(x.numpy()))[0], self.labels[i]
+
+
+def plain(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy without `attrs` (a freshly prepared table carries its duplicate report there,
+    which pandas cannot compare when concatenating)."""
+    out = df.copy()
+    out.attrs = {}
+    return out
+
+
+def synthetic_rows(manifest, per_class: int | None = None, classes: list[str] | None = None) -> pd.DataFrame:
+    """A manifest as training rows (source='synthetic', group = -1 - index so synthetic images
+    never share a real group). per_class: keep the first n of each class (None: all)."""
+    df = read_manifest(manifest)
+    if classes is not None:
+        df = df[df["class_name"].isin(classes)]
+    if per_class is not None:
+        df = df.sort_values(["class_name", "index"]).groupby("class_name", sort=False).head(int(per_class))
+    df = df.reset_index(drop=True)
+    df["group"] = -1 - np.arange(len(df))
+    return df[TRAIN_COLUMNS + ["generator"]]
+
+
+def training_table(train_records: pd.DataFrame, manifests=(), per_class: int | None = None) -> pd.DataFrame:
+    """Real training rows followed by the rows of each synthetic manifest."""
+    parts = [plain(train_records).assign(generator="")[TRAIN_COLUMNS + ["generator"]]]
+    classes = sorted(train_records["class_name"].unique())
+    for m in manifests:
+        parts.append(synthetic_rows(m, per_class, classes))
+    return pd.concat(parts, ignore_index=True)
+
+
+def load_table(table: pd.DataFrame, size: int, cache_dir=None, progress: bool = False) -> np.ndarray:
+    """uint8 images of a table that may mix real and synthetic rows (each source cached apart)."""
+    out = np.empty((len(table), size, size), dtype=np.uint8)
+    src = table["source"].astype(str).to_numpy()
+    for s in pd.unique(src):
+        idx = np.flatnonzero(src == s)
+        out[idx] = load_images(table.iloc[idx], size, cache_dir, progress=progress)
+    return out
+
+
+def class_weights(labels, n_classes: int) -> torch.Tensor:
+    """'balanced' weights n / (k * n_c) (the DDPM study's choice), 0 for absent classes."""
+    counts = np.bincount(np.asarray(labels, dtype=int), minlength=n_classes).astype(np.float64)
+    w = np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def make_dataloaders(train_table: pd.DataFrame, eval_records: pd.DataFrame, size: int, augment: str = "none",
+                     bs: int = 32, cache_dir=None, device: str = "cpu", seed: int = 0, progress: bool = False):
+    """fastai DataLoaders: train (shuffled, augmented) and valid (the real held-out images)."""
+    from fastai.data.core import DataLoaders
+
+    x_tr = load_table(train_table, size, cache_dir, progress)
+    x_ev = load_table(eval_records, size, cache_dir, progress)
+    aug = None if augment in (None, "none") else policy(augment)
+    train_ds = GrayImages(x_tr, train_table["label"].to_numpy(), aug)
+    eval_ds = GrayImages(x_ev, eval_records["label"].to_numpy(), None)
+    torch.manual_seed(seed)
+    bs = max(2, min(bs, len(train_ds)))
+    return DataLoaders.from_dsets(train_ds, eval_ds, bs=bs, num_workers=0, device=torch.device(device),
+                                  drop_last=[len(train_ds) > bs, False])

@@ -1,0 +1,346 @@
+"""The experiment grid: architecture x data setting x fold x seed, resumable.
+
+Data settings (the BUSI study's four columns, per generator):
+    real              the real training part only
+    real+trad         + traditional augmentation (`helpers.data.augment`)
+    real+syn:G        + the synthetic set of generator G (class-balanced, as exported)
+    real+trad+syn:G   both
+and the DDPM study's scenario sweep `real+syn:G@n`: n synthetic images per class
+(0 / 50 / 125 / 250; n = 0 is the `real` cell, so it is not trained twice).
+
+Every cell trains on the training part of ONE fold (all other folds) and is scored on that
+fold's real images. Generators for a fold are trained on that fold's training part only
+(`helpers.generators.train_and_export(..., out_name=f"{G}-fold{k}")`), and
+`helpers.classify.protocol.check_evaluation` proves it before anything is scored.
+
+Outputs under RUNS/classify/:
+    results.csv              one row per finished cell (a rerun skips those cells)
+    cells/<cell>/preds.csv   the cell's test predictions (recompute any CI or ROC from them)
+    cells/<cell>/history.csv per-epoch train/valid loss and accuracy (training curves)
+An interrupted cell restarts from its last finished epoch (checkpoint in the cell folder).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers.classify.metrics import HEADLINE, bootstrap, metric_names, paired_difference, score
+from helpers.classify.protocol import check_evaluation
+
+RESULTS = "results.csv"
+
+# Per-profile grid presets. fold count None = every fold of the prepared table.
+PRESETS = {
+    "smoke": dict(archs=("tiny",), folds=2, seeds=(0,), epochs=1, bs=16, lr=3e-3, n_boot=200,
+                  augment="busi_study", scenario=(0, 5, 10), scenario_folds=1, class_weights=True),
+    "quick": dict(archs=("resnet18",), folds=3, seeds=(0,), epochs=8, bs=32, lr=2e-3, n_boot=1000,
+                  augment="busi_study", scenario=(0, 50, 125, 250), scenario_folds=1, class_weights=True),
+    "paper": dict(archs=("vgg16_bn", "resnet50", "mobilenet_v2", "efficientnet_v2_s", "densenet201",
+                         "inception_v3", "alexnet_style", "fusion"), folds=None, seeds=(0, 1, 2), epochs=None,
+                  bs=32, lr=None, n_boot=2000, augment="busi_study", scenario=(0, 50, 125, 250),
+                  scenario_folds=None, class_weights=True),
+}
+GENERATOR_PREFERENCE = ("cwgan", "wgan", "wgan-gp", "dcgan", "ddpm")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What a classifier trains on: augmentation policy and an optional synthetic set."""
+
+    name: str
+    augment: str = "none"
+    generator: str | None = None
+    per_class: int | None = None  # None: the whole (balanced) exported set
+
+    @classmethod
+    def parse(cls, name: str, augment: str = "busi_study") -> Setting:
+        m = re.fullmatch(r"real(\+trad)?(?:\+syn:([\w.-]+)(?:@(\d+))?)?", name)
+        if not m:
+            raise ValueError(f"Unknown data setting {name!r}: use real, real+trad, real+syn:<generator>, "
+                             "real+trad+syn:<generator> or real+syn:<generator>@<n per class>.")
+        trad, gen, n = m.groups()
+        if n is not None and int(n) == 0:
+            return cls("real+trad" if trad else "real", augment if trad else "none")
+        return cls(name, augment if trad else "none", gen, int(n) if n is not None else None)
+
+
+def four_settings(generators=(), augment: str = "busi_study") -> list[Setting]:
+    """The BUSI study's columns: none, traditional, GAN, traditional + GAN (per generator)."""
+    names = ["real", "real+trad"] + [s for g in generators for s in (f"real+syn:{g}", f"real+trad+syn:{g}")]
+    return [Setting.parse(n, augment) for n in names]
+
+
+def scenario_settings(generator: str, per_class=(0, 50, 125, 250)) -> list[Setting]:
+    """The DDPM study's sweep: n synthetic images per class added to the real training part."""
+    return [Setting.parse(f"real+syn:{generator}@{n}") for n in per_class]
+
+
+def available_generators(preference=GENERATOR_PREFERENCE) -> list[str]:
+    """Registered generators whose code is importable, in order of preference."""
+    import importlib
+
+    from helpers.generators import GENERATORS
+
+    out = []
+    for name in preference:
+        if name in GENERATORS:
+            try:
+                importlib.import_module(GENERATORS[name].split(":")[0])
+                out.append(name)
+            except ImportError:
+                pass
+    return out
+
+
+def cell_id(arch: str, setting: str, fold: int, seed: int) -> str:
+    return f"{arch}|{setting}|fold{fold}|seed{seed}"
+
+
+def cell_dirname(cid: str) -> str:
+    return re.sub(r"[^\w.@+-]+", "_", cid)
+
+
+def classify_dir(cfg) -> Path:
+    return cfg.stage_dir("classify")
+
+
+def read_results(out_dir) -> pd.DataFrame:
+    path = Path(out_dir) / RESULTS
+    return pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame(columns=["cell"])
+
+
+def _append_result(out_dir: Path, row: dict) -> None:
+    """Rewrite results.csv with the new row (atomic rename: an interrupted write loses nothing)."""
+    df = pd.concat([read_results(out_dir), pd.DataFrame([row])], ignore_index=True)
+    tmp = out_dir / (RESULTS + ".part")
+    df.to_csv(tmp, index=False)
+    tmp.replace(out_dir / RESULTS)
+
+
+# -- synthetic sets per fold -----------------------------------------------------------------
+def fold_synthetic(cfg, generator: str, fold: int, train_records: pd.DataFrame, progress: bool = True) -> Path:
+    """The manifest of `generator` trained on this fold's training part: reused from
+    RUNS/synthetic/<G>-fold<k>/ when it was trained on exactly these images, else trained now."""
+    from helpers.synth import MANIFEST, read_trained_on, synthetic_dir
+
+    out_name = f"{generator}-fold{fold}"
+    manifest = synthetic_dir(cfg.runs_dir, out_name) / MANIFEST
+    train_paths = {str(Path(p).resolve()) for p in train_records["path"]}
+    if manifest.exists():
+        try:
+            if read_trained_on(manifest) <= train_paths:
+                return manifest
+        except Exception:  # no trained_on.csv: cannot be trusted, retrain
+            pass
+    from helpers.generators import train_and_export
+
+    return Path(train_and_export(generator, cfg, train_records=train_records.reset_index(drop=True),
+                                 out_name=out_name, progress=progress))
+
+
+# -- one cell ---------------------------------------------------------------------------------
+def _history_callback(path: Path, start_epoch: int = 0, ckpt_every: bool = True):
+    from fastai.callback.core import Callback
+
+    class EpochLog(Callback):
+        order = 60  # after the Recorder has written the epoch's log
+
+        def after_epoch(self):
+            if self.epoch < start_epoch:  # an epoch fastai skips when resuming
+                return
+            rec = self.learn.recorder
+            names = [n.replace(" ", "_") for n in rec.metric_names[1:-1]]  # epoch, ..., time
+            vals = dict(zip(names, rec.log[1:len(names) + 1]))
+            row = dict(epoch=self.epoch + 1, **{k: float(v) if v is not None else np.nan for k, v in vals.items()})
+            header = not path.exists()
+            pd.DataFrame([row]).to_csv(path, mode="a", header=header, index=False)
+            if ckpt_every:
+                self.learn.save("checkpoint", with_opt=True)
+                (path.parent / "checkpoint.json").write_text(json.dumps({"epochs_done": self.epoch + 1}))
+
+    return EpochLog()
+
+
+def train_cell(cfg, arch: str, setting: Setting, fold: int, seed: int, records: pd.DataFrame, preset: dict,
+               cell_dir: Path, manifest: Path | None, pretrained="auto", progress: bool = False) -> dict:
+    """Train one classifier and score it on the fold's real images; returns the result row
+    and writes preds.csv / history.csv into cell_dir."""
+    import torch
+
+    from helpers.classify.data import class_weights, make_dataloaders, plain, training_table
+    from helpers.classify.models import STUDY_TRAINING, make_learner
+    from helpers.config import seed_everything
+    from helpers.data.records import CLASS_NAMES
+
+    classes = CLASS_NAMES[cfg.dataset]
+    records = plain(records)
+    train_real = records[records["fold"] != fold].reset_index(drop=True)
+    test = records[records["fold"] == fold].reset_index(drop=True)
+    manifests = [manifest] if manifest is not None else []
+    table = training_table(train_real, manifests, setting.per_class)
+    check_evaluation(test, table, manifests, all_records=records)
+
+    study = STUDY_TRAINING.get(arch, {})
+    epochs = int(preset.get("epochs") or study.get("epochs", 10))
+    lr = float(preset.get("lr") or study.get("lr", 1e-3))
+    bs = int(study.get("bs", preset["bs"]) if preset.get("epochs") is None else preset["bs"])
+    seed_everything(seed)
+    dls = make_dataloaders(table, test, cfg.size, setting.augment, bs, cfg.cache_dir, cfg.device, seed)
+    w = class_weights(table["label"], len(classes)) if preset.get("class_weights") else None
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    learn = make_learner(dls, arch, len(classes), pretrained, w, path=cell_dir)
+
+    hist = cell_dir / "history.csv"
+    state = cell_dir / "checkpoint.json"
+    done = json.loads(state.read_text())["epochs_done"] if state.exists() and (cell_dir / "checkpoint.pth").exists() else 0
+    if done:
+        learn.load("checkpoint", with_opt=True)
+        if hist.exists():  # drop epochs logged after the checkpoint
+            h = pd.read_csv(hist)
+            h[h["epoch"] <= done].to_csv(hist, index=False)
+    else:
+        hist.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    log_cb = _history_callback(hist, done)
+    learn.add_cb(log_cb)
+    ctx = [learn.no_logging()] + ([] if progress else [learn.no_bar()])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*epoch parameter.*")
+        for c in ctx:
+            c.__enter__()
+        try:
+            if done < epochs:
+                learn.fit_one_cycle(epochs, lr, start_epoch=done)
+            learn.remove_cb(log_cb)
+            probs, targs = learn.get_preds(dl=dls.valid)
+        finally:
+            for c in reversed(ctx):
+                c.__exit__(None, None, None)
+    seconds = time.perf_counter() - t0
+    probs = probs.float().numpy()
+    preds = pd.DataFrame(dict(path=test["path"], group=test["group"], label=targs.numpy(), fold=fold, seed=seed))
+    for c, name in enumerate(classes):
+        preds[f"p_{name}"] = probs[:, c]
+    preds["pred"] = probs.argmax(1)
+    preds.to_csv(cell_dir / "preds.csv", index=False)
+    ci = bootstrap(preds["label"], probs, classes, n_boot=preset.get("n_boot", 1000), seed=seed,
+                   groups=preds["group"]).set_index("metric")
+    (cell_dir / "checkpoint.pth").unlink(missing_ok=True)  # the predictions are what we keep
+    state.unlink(missing_ok=True)
+    syn = table[table["source"] == "synthetic"]
+    row = dict(arch=arch, setting=setting.name, generator=setting.generator or "",
+               per_class=setting.per_class if setting.per_class is not None else "",
+               augment=setting.augment, fold=fold, seed=seed, epochs=epochs, lr=lr, bs=bs,
+               pretrained=bool(learn.used_imagenet_weights), n_train_real=len(train_real), n_train_synth=len(syn),
+               n_test=len(test), seconds=round(seconds, 1), manifest=str(manifest or ""),
+               device=str(cfg.device), threads=torch.get_num_threads())
+    for m in HEADLINE:
+        row[m], row[f"{m}_lo"], row[f"{m}_hi"] = ci.loc[m, "value"], ci.loc[m, "lo"], ci.loc[m, "hi"]
+    return row
+
+
+# -- the grid ---------------------------------------------------------------------------------
+def plan(records: pd.DataFrame, archs, settings, folds=None, seeds=(0,)) -> list[tuple]:
+    """Every (arch, setting, fold, seed) cell, settings' duplicates removed."""
+    all_folds = sorted(int(f) for f in records["fold"].unique())
+    folds = all_folds if folds is None else [f for f in folds if f in all_folds]
+    uniq = list(dict.fromkeys(settings))
+    return [(a, s, f, sd) for a in archs for s in uniq for f in folds for sd in seeds]
+
+
+def run_grid(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict | None = None, pretrained="auto",
+             progress: bool = True, out_dir: Path | None = None) -> pd.DataFrame:
+    """Run every cell not yet in RUNS/classify/results.csv; returns the full results table."""
+    from tqdm.auto import tqdm
+
+    preset = dict(PRESETS[cfg.profile], **(preset or {}))
+    out_dir = Path(out_dir) if out_dir else classify_dir(cfg)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    finished = set(read_results(out_dir)["cell"])
+    todo = [c for c in cells if cell_id(c[0], c[1].name, c[2], c[3]) not in finished]
+    if len(todo) < len(cells):
+        print(f"{len(cells) - len(todo)} of {len(cells)} cells already in {out_dir / RESULTS}; running {len(todo)}")
+    manifests: dict = {}
+    with tqdm(total=len(todo), desc="classifier grid", unit="cell", disable=not progress) as bar:
+        for arch, setting, fold, seed in todo:
+            cid = cell_id(arch, setting.name, fold, seed)
+            bar.set_postfix_str(cid)
+            manifest = None
+            if setting.generator:
+                key = (setting.generator, fold)
+                if key not in manifests:
+                    manifests[key] = fold_synthetic(cfg, setting.generator, fold,
+                                                    records[records["fold"] != fold], progress=progress)
+                manifest = manifests[key]
+            row = train_cell(cfg, arch, setting, fold, seed, records, preset, out_dir / "cells" / cell_dirname(cid),
+                             manifest, pretrained, progress=False)
+            _append_result(out_dir, dict(cell=cid, **row))
+            bar.update(1)
+    return read_results(out_dir)
+
+
+# -- analysis ---------------------------------------------------------------------------------
+def load_predictions(out_dir, results: pd.DataFrame) -> pd.DataFrame:
+    """Every finished cell's test predictions, with its arch / setting columns."""
+    parts = []
+    for r in results.itertuples():
+        p = pd.read_csv(Path(out_dir) / "cells" / cell_dirname(r.cell) / "preds.csv")
+        parts.append(p.assign(cell=r.cell, arch=r.arch, setting=r.setting))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _proba(df: pd.DataFrame, classes) -> np.ndarray:
+    return df[[f"p_{c}" for c in classes]].to_numpy()
+
+
+def pooled_table(preds: pd.DataFrame, classes, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """One row per (arch, setting): metrics on all folds' test predictions pooled (each image
+    scored once per seed by the model that never saw it), with a bootstrap CI that draws whole
+    near-duplicate groups. Also the number of folds/seeds and the spread over folds."""
+    rows = []
+    for (arch, setting), d in preds.groupby(["arch", "setting"], sort=False):
+        ci = bootstrap(d["label"], _proba(d, classes), classes, n_boot, seed, groups=d["group"])
+        per_fold = [score(g["label"], _proba(g, classes), classes)["accuracy"] for _, g in d.groupby(["fold", "seed"])]
+        row = dict(arch=arch, setting=setting, n_folds=d["fold"].nunique(), n_seeds=d["seed"].nunique(),
+                   n_test=len(d), acc_fold_sd=float(np.std(per_fold, ddof=1)) if len(per_fold) > 1 else np.nan)
+        for r in ci.itertuples():
+            row[r.metric], row[f"{r.metric}_lo"], row[f"{r.metric}_hi"] = r.value, r.lo, r.hi
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_table(preds: pd.DataFrame, classes, baseline: str = "real", metrics=HEADLINE, n_boot: int = 1000,
+                 seed: int = 0) -> pd.DataFrame:
+    """Each setting minus `baseline` on the same test images (same folds and seeds), with a
+    paired bootstrap CI over near-duplicate groups."""
+    rows = []
+    key = ["path", "fold", "seed"]
+    for arch, da in preds.groupby("arch", sort=False):
+        base = da[da["setting"] == baseline]
+        if base.empty:
+            continue
+        for setting, d in da.groupby("setting", sort=False):
+            if setting == baseline:
+                continue
+            m = base.merge(d, on=key, suffixes=("_a", "_b"))
+            if m.empty:
+                continue
+            pa = m[[f"p_{c}_a" for c in classes]].to_numpy()
+            pb = m[[f"p_{c}_b" for c in classes]].to_numpy()
+            diff = paired_difference(m["label_a"], pa, pb, classes, n_boot, seed, groups=m["group_a"], metrics=metrics)
+            for r in diff.itertuples():
+                rows.append(dict(arch=arch, setting=setting, baseline=baseline, metric=r.metric, diff=r.diff,
+                                 lo=r.lo, hi=r.hi, p=r.p, n_test=len(m)))
+    return pd.DataFrame(rows)
+
+
+def all_metric_names(classes) -> list[str]:
+    return metric_names(classes)

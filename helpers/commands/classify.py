@@ -1,0 +1,91 @@
+"""Run the classifier grid (architecture x data setting x fold x seed) for a profile and write
+RUNS/classify/results.csv, one row per cell with bootstrap 95% CIs. Rerunning skips finished
+cells; an interrupted cell restarts from its last epoch. Generators for the synthetic settings
+are trained per fold on that fold's training part (reused when already exported)."""
+
+from helpers.cli import add_common, config_from_args
+
+NAME = "classify"
+HELP = "classifier comparison grid: real / +traditional / +synthetic, per fold, with CIs"
+
+
+def _ints(text):
+    return [int(t) for t in text.split(",") if t.strip()] if text else None
+
+
+def add_arguments(p):
+    add_common(p)
+    p.add_argument("--archs", default=None, help="comma-separated architectures (default: the profile's)")
+    p.add_argument("--generators", default=None,
+                   help="comma-separated generators for the synthetic settings (default: the first available "
+                        "of cwgan, wgan, wgan-gp, dcgan, ddpm); 'none' for real-only settings")
+    p.add_argument("--settings", default=None,
+                   help="comma-separated data settings, e.g. real,real+trad,real+syn:cwgan,real+trad+syn:cwgan "
+                        "(default: the four settings for each generator)")
+    p.add_argument("--scenario", action="store_true",
+                   help="also run the DDPM study's sweep (0/50/125/250 synthetic per class) for the first generator")
+    p.add_argument("--folds", default=None,
+                   help="fold ids, e.g. 0,1,2 (default: the profile's number of folds, from 0)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the profile's)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per cell (default: the profile's)")
+    p.add_argument("--augment", default=None, help="traditional augmentation policy (default: busi_study)")
+    p.add_argument("--pretrained", choices=["auto", "yes", "no"], default="auto",
+                   help="ImageNet weights: auto = only if already in the torch hub cache (default)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+
+
+def run(args):
+    import torch
+
+    from helpers.classify.grid import (
+        PRESETS,
+        Setting,
+        available_generators,
+        classify_dir,
+        four_settings,
+        plan,
+        run_grid,
+        scenario_settings,
+    )
+    from helpers.prepare import load_prepared
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = config_from_args(args)
+    records = load_prepared(cfg)
+    preset = dict(PRESETS[cfg.profile])
+    if args.epochs:
+        preset["epochs"] = args.epochs
+    if args.augment:
+        preset["augment"] = args.augment
+    archs = args.archs.split(",") if args.archs else list(preset["archs"])
+    if args.generators == "none":
+        gens = []
+    elif args.generators:
+        gens = args.generators.split(",")
+    else:
+        gens = available_generators()[:1]
+        if not gens:
+            print("no generator is available yet: running the real-only settings")
+    if args.settings:
+        settings = [Setting.parse(s, preset["augment"]) for s in args.settings.split(",")]
+    else:
+        settings = four_settings(gens, preset["augment"])
+    folds = _ints(args.folds)
+    n_all = records["fold"].nunique()
+    if folds is None:
+        folds = list(range(min(preset["folds"] or n_all, n_all)))
+    seeds = _ints(args.seeds) or list(preset["seeds"])
+    cells = plan(records, archs, settings, folds, seeds)
+    if args.scenario and gens:
+        sc_folds = folds[: preset["scenario_folds"]] if preset["scenario_folds"] else folds
+        cells += [c for c in plan(records, archs, scenario_settings(gens[0], preset["scenario"]), sc_folds, seeds)
+                  if c not in cells]
+    pretrained = {"auto": "auto", "yes": True, "no": False}[args.pretrained]
+    print(f"{len(cells)} cells: archs={archs} settings={[s.name for s in dict.fromkeys(c[1] for c in cells)]} "
+          f"folds={folds} seeds={seeds} epochs={preset['epochs']} threads={torch.get_num_threads()}")
+    results = run_grid(cfg, records, cells, preset, pretrained=pretrained)
+    cols = ["arch", "setting", "fold", "seed", "accuracy", "accuracy_lo", "accuracy_hi", "f1_macro", "seconds"]
+    print(results[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"wrote {classify_dir(cfg) / 'results.csv'}")
+    return 0

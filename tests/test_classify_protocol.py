@@ -1,0 +1,90 @@
+"""The guard: nothing synthetic, and nothing a generator saw, ever reaches an evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.classify.data import plain
+from helpers.classify.grid import PRESETS, Setting, train_cell
+from helpers.classify.protocol import ProtocolError, check_evaluation
+from helpers.prepare import load_prepared
+from helpers.synth import read_manifest, synthetic_dir, write_synthetic_set
+
+
+def _fake_set(runs_dir, name, trained_on, counts=None):
+    """A synthetic set from a 'generator' that draws noise, saying what it was trained on."""
+    def sample(cls, n, seed):
+        return np.random.default_rng(seed).integers(0, 256, size=(n, 32, 32), dtype=np.uint8)
+
+    counts = counts or {"benign": 4, "normal": 4, "malignant": 4}
+    return write_synthetic_set(synthetic_dir(runs_dir, name), name, sample, counts, dataset="phantom",
+                               progress=False, trained_on=list(trained_on))
+
+
+@pytest.fixture
+def records(smoke_cfg):
+    return plain(load_prepared(smoke_cfg, progress=False, verbose=False))
+
+
+def test_clean_fold_passes(smoke_cfg, records):
+    train, test = records[records.fold != 0], records[records.fold == 0]
+    m = _fake_set(smoke_cfg.runs_dir, "fake-fold0", train["path"])
+    syn = read_manifest(m)
+    check_evaluation(test, train, [m], all_records=records)
+    check_evaluation(test, pd.concat([train, syn]), [m], all_records=records)
+
+
+def test_synthetic_image_in_evaluation_raises(smoke_cfg, records):
+    train, test = records[records.fold != 0], records[records.fold == 0]
+    m = _fake_set(smoke_cfg.runs_dir, "fake-fold0", train["path"])
+    syn = read_manifest(m)
+    with pytest.raises(ProtocolError, match="synthetic image"):
+        check_evaluation(pd.concat([test, syn.iloc[:1]]), train, [m])
+    # the same image relabelled as real is still caught through the manifest
+    with pytest.raises(ProtocolError, match="listed in the synthetic manifest"):
+        check_evaluation(pd.concat([test, syn.iloc[:1].assign(source="phantom")]), train, [m])
+
+
+def test_generator_trained_on_test_images_raises(smoke_cfg, records):
+    train, test = records[records.fold != 0], records[records.fold == 0]
+    leaky = _fake_set(smoke_cfg.runs_dir, "leaky", records["path"])  # trained on ALL images (the DCGAN study)
+    with pytest.raises(ProtocolError, match="trained on .* evaluation image"):
+        check_evaluation(test, train, [leaky], all_records=records)
+
+
+def test_generator_trained_on_a_near_duplicate_of_a_test_image_raises(smoke_cfg, records):
+    test = records[records.fold == 0]
+    multi = test.groupby("group").filter(lambda g: len(g) > 1)
+    if multi.empty:
+        pytest.skip("no near-duplicate group in this fold")
+    g = multi["group"].iloc[0]
+    twin = multi[multi.group == g]["path"].iloc[0]
+    # pretend the twin sits in training: move it out of the evaluation set
+    eval_records = test[test.path != twin]
+    train = records[records.fold != 0]
+    m = _fake_set(smoke_cfg.runs_dir, "near", list(train["path"]) + [twin])
+    with pytest.raises(ProtocolError, match="near-duplicates"):
+        check_evaluation(eval_records, train, [m], all_records=records)
+
+
+def test_missing_trained_on_and_overlaps_raise(smoke_cfg, records):
+    train, test = records[records.fold != 0], records[records.fold == 0]
+    m = _fake_set(smoke_cfg.runs_dir, "fake", train["path"])
+    (m.parent / "trained_on.csv").unlink()
+    with pytest.raises(Exception, match="trained_on.csv is missing"):
+        check_evaluation(test, train, [m], all_records=records)
+    with pytest.raises(ProtocolError, match="both the training and the evaluation"):
+        check_evaluation(test, pd.concat([train, test.iloc[:1]]))
+    with pytest.raises(ProtocolError, match="empty"):
+        check_evaluation(test.iloc[:0], train)
+
+
+def test_training_a_cell_with_a_leaky_generator_is_refused(smoke_cfg, records, tmp_path):
+    """End to end: the grid will not score a classifier that used a generator which saw the test fold."""
+    leaky = _fake_set(smoke_cfg.runs_dir, "leaky-fold0", records["path"])
+    with pytest.raises(ProtocolError, match="evaluation image"):
+        train_cell(smoke_cfg, "tiny", Setting.parse("real+syn:leaky"), 0, 0, records, PRESETS["smoke"],
+                   tmp_path / "cell", leaky)
+    assert not (tmp_path / "cell" / "preds.csv").exists()
