@@ -1,0 +1,78 @@
+"""DDPM settings per profile (smoke / quick / paper).
+
+smoke: tests, seconds on 2 CPU cores. quick: 64 px on a laptop CPU in a few minutes (the
+samples are blurry but already class-dependent). paper: one GPU, 128 px, a U-Net in the
+size range of the DDPM study's and enough steps for sharp samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class DDPMPreset:
+    # network
+    base: int = 32
+    mults: tuple = (1, 2, 2, 2)
+    n_res: int = 1
+    attn_levels: tuple | None = None  # None: the lowest resolution only
+    dropout: float = 0.0
+    # diffusion
+    T: int = 1000
+    schedule: str = "linear"
+    objective: str = "eps"
+    p_uncond: float = 0.1  # label dropout that trains the unconditional model for guidance
+    # class balance: "weights" (loss x n / (k n_c), as the DDPM study), "sampling" (draw
+    # each class equally often) or "none"
+    balance: str = "weights"
+    # optimisation
+    steps: int = 2000
+    batch: int = 32
+    lr: float = 2e-4
+    warmup: int = 100
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    # bookkeeping
+    checkpoint_every: int = 200
+    sample_every: int = 500
+    grid_per_class: int = 8
+    # sampling for grids and export
+    ddim_steps: int = 50
+    eta: float = 0.0
+    guidance: float = 2.0
+    export_batch: int = 64
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["mults"] = list(self.mults)
+        d["attn_levels"] = None if self.attn_levels is None else list(self.attn_levels)
+        return d
+
+    def net_kwargs(self) -> dict:
+        return dict(base=self.base, mults=tuple(self.mults), n_res=self.n_res, attn_levels=self.attn_levels,
+                    dropout=self.dropout)
+
+
+PRESETS = {
+    "smoke": DDPMPreset(base=16, mults=(1, 2, 2), steps=30, batch=8, lr=1e-3, warmup=5, ema_decay=0.8,
+                        checkpoint_every=10, sample_every=30, grid_per_class=3, ddim_steps=8,
+                        guidance=2.0, export_batch=16),
+    "quick": DDPMPreset(base=16, mults=(1, 2, 4, 4), steps=600, batch=16, lr=1e-3, warmup=50, ema_decay=0.99,
+                        checkpoint_every=100, sample_every=300, grid_per_class=6, ddim_steps=25,
+                        guidance=2.0, export_batch=64),
+    "paper": DDPMPreset(base=64, mults=(1, 1, 2, 2, 4), n_res=2, attn_levels=(3, 4), dropout=0.1, steps=60_000,
+                        batch=64, lr=1e-4, warmup=1000, ema_decay=0.9999, checkpoint_every=1000,
+                        sample_every=5000, grid_per_class=8, ddim_steps=100, guidance=2.0, export_batch=128),
+}
+
+
+def preset(profile: str, **overrides) -> DDPMPreset:
+    """The profile's preset with `overrides` (None values are ignored, e.g. steps=None)."""
+    if profile not in PRESETS:
+        raise ValueError(f"No DDPM preset for profile {profile!r}; choose one of {', '.join(PRESETS)}.")
+    known = {f.name for f in fields(DDPMPreset)}
+    bad = sorted(set(overrides) - known)
+    if bad:
+        raise ValueError(f"Unknown DDPM setting(s) {bad}; known: {sorted(known)}")
+    return replace(PRESETS[profile], **{k: v for k, v in overrides.items() if v is not None})
