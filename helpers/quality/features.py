@@ -91,6 +91,11 @@ class _CNNExtractor(Extractor):
         self.model.eval()
         return _batched(self.model.features, to_tensor(images), self.device, self.batch)
 
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Class predictions of the network's own head (meaningful for the trained extractor)."""
+        self.model.eval()
+        return _batched(self.model, to_tensor(images), self.device, self.batch).argmax(axis=1)
+
 
 class RandomExtractor(_CNNExtractor):
     """A SmallCNN with fixed random weights (seeded): features without any training."""

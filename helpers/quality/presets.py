@@ -4,8 +4,8 @@ from __future__ import annotations
 
 PRESETS = {
     # smoke: a handful of images per class, so the numbers only show that the code runs.
-    "smoke": dict(extractor_steps=40, extractor_width=8, extractor_dim=32, extractor_batch=32, repeats=2, kid_subsets=20,
-                  pr_k=3, thumb=32, calib_quantile=0.99, tstr_steps=30, tstr_batch=32,
+    "smoke": dict(extractor_steps=30, extractor_width=8, extractor_dim=32, extractor_batch=32, repeats=2, kid_subsets=20,
+                  pr_k=3, thumb=32, calib_quantile=0.99, tstr_steps=15, tstr_batch=32,
                   generators=("wgan", "wgan-gp", "dcgan", "cwgan", "ddpm"), gallery=6),
     "quick": dict(extractor_steps=400, extractor_width=16, extractor_dim=64, extractor_batch=64, repeats=5, kid_subsets=100,
                   pr_k=3, thumb=32, calib_quantile=0.99, tstr_steps=300, tstr_batch=64,

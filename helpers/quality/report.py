@@ -166,3 +166,30 @@ def summary(table: pd.DataFrame, class_name: str = "all") -> pd.DataFrame:
     out["memorised"] = t["memorised"].map(lambda v: f"{100 * v:.0f}%")
     out["TSTR"] = t["tstr"].round(2)
     return out
+
+
+def ensure_sets(cfg, generators, progress: bool = True) -> dict:
+    """{generator: manifest} for `generators`: an existing set under RUNS/synthetic/ is reused,
+    a missing one is trained and exported at the profile's budget
+    (`helpers.generators.train_and_export`). A generator whose code cannot be imported is
+    skipped with a message, so the other sets are still scored."""
+    import time
+
+    from helpers.generators import train_and_export
+    from helpers.synth import find_manifests
+
+    found = find_manifests(cfg.runs_dir)
+    out = {}
+    for name in generators:
+        if name in found:
+            print(f"{name}: using {found[name]}")
+            out[name] = found[name]
+            continue
+        t0 = time.perf_counter()
+        try:
+            out[name] = train_and_export(name, cfg, progress=progress)
+        except ImportError as e:
+            print(f"{name}: SKIPPED, its code is not available ({e}).")
+            continue
+        print(f"{name}: trained and exported in {time.perf_counter() - t0:.0f} s -> {out[name]}")
+    return out
