@@ -32,7 +32,9 @@ def sets(smoke_cfg):
     root = smoke_cfg.runs_dir / "synthetic"
     kw = dict(dataset="phantom", progress=False)
     write_synthetic_set(root / "copies", "copies", _from(x_train, train["class_name"].to_numpy(), True), counts, **kw)
-    write_synthetic_set(root / "heldout", "heldout", _from(x_held, held["class_name"].to_numpy()), counts, **kw)
+    # a "generator" that saw the held-out images: the report must warn about it
+    write_synthetic_set(root / "heldout", "heldout", _from(x_held, held["class_name"].to_numpy()), counts, **kw,
+                        trained_on=list(held["path"]))
     noise = lambda cls, n, seed: np.random.default_rng(seed).integers(0, 256, (n, size, size)).astype(np.uint8)  # noqa: E731
     write_synthetic_set(root / "noise", "noise", noise, counts, **kw)
     return smoke_cfg
@@ -57,6 +59,7 @@ def test_quality_command_scores_every_set(sets, capsys):
     assert (sets.runs_dir / "quality" / "memorisation_copies.csv").exists()
     out = capsys.readouterr().out
     assert "FID (real)" in out and "noise" in out
+    assert "warning: heldout was trained on" in out and "warning: copies" not in out
 
 
 def test_quality_command_without_sets_says_what_to_do(smoke_cfg, capsys):

@@ -53,6 +53,17 @@ def load_set(manifest, size: int) -> tuple[pd.DataFrame, np.ndarray]:
     return df, load_images(df, size, None, progress=False)
 
 
+def _heldout_seen(manifest, heldout: pd.DataFrame, read_trained_on) -> int:
+    """How many held-out (val/test) images the set's generator was trained on (0 if unknown)."""
+    from helpers.data.records import DataError
+
+    try:
+        seen = read_trained_on(manifest)
+    except DataError:  # a set without trained_on.csv: nothing to check
+        return 0
+    return len(seen & {str(Path(p).resolve()) for p in heldout["path"]})
+
+
 def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind: str = "domain",
                weights=None, progress: bool = True, out_dir: str | Path | None = None,
                verbose: bool = True) -> QualityReport:
@@ -118,14 +129,11 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
     for gen, manifest in tqdm(list(manifests.items()), desc="scoring synthetic sets", disable=not progress):
         df, x_syn = load_set(manifest, cfg.size)
         y_syn = df["label"].to_numpy()
-        try:
-            seen = read_trained_on(manifest)
-            leaked = len(seen & set(map(str, heldout["path"])))
-            if leaked and verbose:
-                print(f"warning: {gen} was trained on {leaked} held-out image(s); its memorisation and TSTR "
-                      "numbers are not trustworthy. Retrain it on the training split.")
-        except Exception:  # older sets without trained_on.csv: nothing to check
-            pass
+        leaked = _heldout_seen(manifest, heldout, read_trained_on)
+        if leaked and verbose:
+            print(f"warning: {gen} was trained on {leaked} image(s) of the val/test split (a fold's set, or a "
+                  "leak). It is still scored against the training split, but its memorisation and TSTR "
+                  "numbers are not comparable with the others'.")
         sc = protocol_scores(f_train, y_train, splits, classes, extractor(x_syn), y_syn, **score_kw)
         sc = sc.set_index("class_name")
         m = mem.check(thumb(df), t_train, threshold)
