@@ -194,3 +194,43 @@ def test_class_weights_multiply_per_image_losses():
     twice = diffusion_loss(m, x, y, s, torch.Generator().manual_seed(0), weights=torch.full((4,), 2.0),
                            p_uncond=0.0)
     assert torch.allclose(plain, ones) and torch.allclose(twice, 2 * plain)
+
+
+# -- the notebook's exercise checks and the quality measure ----------------------------------
+def test_exercise_checks_accept_right_and_reject_wrong_answers():
+    from helpers.exercises.ddpm import check_ddim_step, check_q_sample
+
+    def right_q(x0, t, noise, ab):
+        a = ab[t].reshape(-1, 1, 1, 1)
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+    def wrong_q(x0, t, noise, ab):  # forgot the square roots
+        a = ab[t].reshape(-1, 1, 1, 1)
+        return a * x0 + (1 - a) * noise
+
+    def right_ddim(x, eps, ab_t, ab_prev, eta, z):
+        x0 = (x - (1 - ab_t) ** 0.5 * eps) / ab_t**0.5
+        sigma = eta * ((1 - ab_prev) / (1 - ab_t)) ** 0.5 * (1 - ab_t / ab_prev) ** 0.5
+        return ab_prev**0.5 * x0 + (1 - ab_prev - sigma**2) ** 0.5 * eps + sigma * z
+
+    def deterministic_only(x, eps, ab_t, ab_prev, eta, z):  # ignores eta
+        return right_ddim(x, eps, ab_t, ab_prev, 0.0, z)
+
+    assert check_q_sample(right_q) and check_ddim_step(right_ddim)
+    with pytest.raises(AssertionError, match="q_sample"):
+        check_q_sample(wrong_q)
+    with pytest.raises(AssertionError, match="eta=1.0"):
+        check_ddim_step(deterministic_only)
+
+
+def test_sliced_wasserstein_orders_distances():
+    from helpers.ddpm.distance import real_vs_real, sliced_wasserstein
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(200, 16, 16, generator=g) * 2 - 1
+    b = torch.rand(200, 16, 16, generator=g) * 2 - 1
+    assert sliced_wasserstein(a, a) < 1e-9
+    near, far = sliced_wasserstein(a, b), sliced_wasserstein(a, (b + 0.5).clamp(-1, 1))
+    assert 0 < near < far
+    assert sliced_wasserstein((a + 1) * 127.5, a) < 1e-3  # uint8-range input is rescaled
+    assert real_vs_real(a.numpy(), 100) > 0

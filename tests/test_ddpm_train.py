@@ -75,14 +75,19 @@ def test_class_weights_balance_the_classes():
     assert abs(float(w[y].mean()) - 1.0) < 1e-6
 
 
-def test_pipeline_exports_a_balanced_set_from_train_records(smoke_cfg):
-    from helpers.generators import train_and_export
+def test_cli_trains_and_exports_a_balanced_set_from_train_records(smoke_cfg, phantom_dir, capsys):
+    """`python -m helpers train ddpm` end to end on the smoke profile; a rerun reuses it all."""
+    from helpers.cli import main
     from helpers.prepare import load_prepared
     from helpers.synth import balance_counts, read_manifest, read_trained_on
 
+    argv = ["train", "ddpm", "--profile", "smoke", "--dataset", "phantom", "--data-dir", str(phantom_dir),
+            "--runs-dir", str(smoke_cfg.runs_dir), "--steps", "2"]
+    assert main(argv) == 0
+    manifest = smoke_cfg.runs_dir / "synthetic" / "ddpm" / "manifest.csv"
+    assert str(manifest) in capsys.readouterr().out
     records = load_prepared(smoke_cfg, progress=False, verbose=False)
-    train = records[records["split"] == "train"].reset_index(drop=True)
-    manifest = train_and_export("ddpm", smoke_cfg, train, steps=2, progress=False)
+    train = records[records["split"] == "train"]
     df = read_manifest(manifest)
     want = {c: n for c, n in balance_counts(train["class_name"].value_counts().to_dict()).items() if n}
     assert df["class_name"].value_counts().to_dict() == want
@@ -90,5 +95,5 @@ def test_pipeline_exports_a_balanced_set_from_train_records(smoke_cfg):
     assert read_trained_on(manifest) == {str(Path(p).resolve()) for p in train["path"]}
     assert (smoke_cfg.runs_dir / "generators" / "ddpm" / "all" / CHECKPOINT).exists()
     stamp = manifest.stat().st_mtime_ns
-    assert train_and_export("ddpm", smoke_cfg, train, steps=2, progress=False) == manifest
+    assert main(argv) == 0
     assert manifest.stat().st_mtime_ns == stamp, "a finished run and its set are reused"
