@@ -121,7 +121,7 @@ def test_fold_synthetic_reuses_only_a_set_trained_on_that_fold(smoke_cfg, record
     trained = []
     import helpers.generators as gens
 
-    monkeypatch.setattr(gens, "train_and_export", lambda name, cfg, train_records, out_name, progress:
+    monkeypatch.setattr(gens, "train_and_export", lambda name, cfg, train_records, out_name, steps, progress:
                         trained.append((name, out_name, len(train_records))) or m)
     _fake_set(smoke_cfg.runs_dir, "fake-fold1", records["path"])  # saw fold 1's test images: not reused
     G.fold_synthetic(smoke_cfg, "fake", 1, records[records.fold != 1])
@@ -140,3 +140,10 @@ def test_classify_command_on_smoke(smoke_cfg, records, capsys):
     assert "wrote" in capsys.readouterr().out
     assert main(args) == 0
     assert "4 of 4 cells already" in capsys.readouterr().out
+    # the split instead of folds: the generator notebooks' set (trained on the train part) is reused
+    _fake_set(smoke_cfg.runs_dir, "fake", records[records.split == "train"]["path"])
+    assert main(args[:-4] + ["--folds", "split", "--settings", "real,real+syn:fake", "--threads", "1"]) == 0
+    res = pd.read_csv(smoke_cfg.runs_dir / "classify" / "results.csv")
+    split = res[res["cell"].str.contains("|split|", regex=False)]
+    assert len(split) == 2 and (split["n_test"] == (records.split == "test").sum()).all()
+    assert split["manifest"].str.endswith("synthetic/fake/manifest.csv").any()

@@ -13,7 +13,7 @@ from helpers.classify.data import GrayImages, class_weights
 from helpers.data.preprocess import imagenet_normalize
 
 
-@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "inception_v3", "alexnet_style", "tiny",
+@pytest.mark.parametrize("name", ["resnet18", "resnet18_small", "mobilenet_v2", "inception_v3", "alexnet_style", "tiny",
                                   "fusion_small"])
 def test_architectures_give_logits_for_small_inputs(name):
     with warnings.catch_warnings():

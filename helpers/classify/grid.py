@@ -12,6 +12,9 @@ Every cell trains on the training part of ONE fold (all other folds) and is scor
 fold's real images. Generators for a fold are trained on that fold's training part only
 (`helpers.generators.train_and_export(..., out_name=f"{G}-fold{k}")`), and
 `helpers.classify.protocol.check_evaluation` proves it before anything is scored.
+"Fold" SPLIT (-1) means the prepared train/val/test split instead: train on train + val, score
+on test, with the generator the course's generator notebooks train on the train part
+(`RUNS/synthetic/<G>/`, reused), which keeps the smoke and quick profiles to minutes.
 
 Outputs under RUNS/classify/:
     results.csv              one row per finished cell (a rerun skips those cells)
@@ -22,7 +25,9 @@ An interrupted cell restarts from its last finished epoch (checkpoint in the cel
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import time
 import warnings
@@ -39,9 +44,10 @@ RESULTS = "results.csv"
 
 # Per-profile grid presets. fold count None = every fold of the prepared table.
 PRESETS = {
-    "smoke": dict(archs=("tiny",), folds=2, seeds=(0,), epochs=1, bs=16, lr=3e-3, n_boot=200,
-                  augment="busi_study", scenario=(0, 5, 10), scenario_folds=1, class_weights=True),
-    "quick": dict(archs=("resnet18",), folds=3, seeds=(0,), epochs=8, bs=32, lr=2e-3, n_boot=1000,
+    "smoke": dict(archs=("tiny",), folds="split", seeds=(0,), epochs=1, bs=16, lr=3e-3, n_boot=200,
+                  augment="busi_study", scenario=(0, 5, 10), scenario_folds=1, class_weights=True,
+                  threads=1),  # tiny tensors: a second thread only adds overhead
+    "quick": dict(archs=("resnet18_small",), folds="split", seeds=(0,), epochs=6, bs=32, lr=2e-3, n_boot=1000,
                   augment="busi_study", scenario=(0, 50, 125, 250), scenario_folds=1, class_weights=True),
     "paper": dict(archs=("vgg16_bn", "resnet50", "mobilenet_v2", "efficientnet_v2_s", "densenet201",
                          "inception_v3", "alexnet_style", "fusion"), folds=None, seeds=(0, 1, 2), epochs=None,
@@ -49,6 +55,32 @@ PRESETS = {
                   scenario_folds=None, class_weights=True),
 }
 GENERATOR_PREFERENCE = ("cwgan", "wgan", "wgan-gp", "dcgan", "ddpm")
+SPLIT = -1  # the "fold" of the train/val/test split
+
+
+def parts(records: pd.DataFrame, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(real training records, evaluation records) of a fold, or of the split for SPLIT."""
+    if fold == SPLIT:
+        train, test = records[records["split"] != "test"], records[records["split"] == "test"]
+    else:
+        train, test = records[records["fold"] != fold], records[records["fold"] == fold]
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def generator_records(records: pd.DataFrame, fold: int) -> pd.DataFrame:
+    """What a generator for this fold trains on: the fold's training part (for SPLIT, the
+    split's train part, exactly what the generator notebooks use)."""
+    if fold == SPLIT:
+        return records[records["split"] == "train"].reset_index(drop=True)
+    return parts(records, fold)[0]
+
+
+def fold_list(records: pd.DataFrame, folds) -> list[int]:
+    """A preset's `folds` as fold ids: "split" -> [SPLIT], n -> the first n folds, None -> all."""
+    all_folds = sorted(int(f) for f in records["fold"].unique())
+    if folds == "split":
+        return [SPLIT]
+    return all_folds if folds is None else all_folds[: int(folds)]
 
 
 @dataclass(frozen=True)
@@ -101,7 +133,7 @@ def available_generators(preference=GENERATOR_PREFERENCE) -> list[str]:
 
 
 def cell_id(arch: str, setting: str, fold: int, seed: int) -> str:
-    return f"{arch}|{setting}|fold{fold}|seed{seed}"
+    return f"{arch}|{setting}|{'split' if fold == SPLIT else f'fold{fold}'}|seed{seed}"
 
 
 def cell_dirname(cid: str) -> str:
@@ -118,20 +150,38 @@ def read_results(out_dir) -> pd.DataFrame:
 
 
 def _append_result(out_dir: Path, row: dict) -> None:
-    """Rewrite results.csv with the new row (atomic rename: an interrupted write loses nothing)."""
-    df = pd.concat([read_results(out_dir), pd.DataFrame([row])], ignore_index=True)
-    tmp = out_dir / (RESULTS + ".part")
-    df.to_csv(tmp, index=False)
-    tmp.replace(out_dir / RESULTS)
+    """Rewrite results.csv with the new row (atomic rename: an interrupted write loses nothing).
+    A lock file lets several grid processes (e.g. one per fold) share one results file."""
+    with _locked(out_dir / (RESULTS + ".lock")):
+        df = pd.concat([read_results(out_dir), pd.DataFrame([row])], ignore_index=True)
+        tmp = out_dir / (RESULTS + f".{os.getpid()}.part")
+        df.to_csv(tmp, index=False)
+        tmp.replace(out_dir / RESULTS)
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    try:
+        import fcntl
+    except ImportError:  # Windows: one grid process at a time
+        yield
+        return
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 # -- synthetic sets per fold -----------------------------------------------------------------
-def fold_synthetic(cfg, generator: str, fold: int, train_records: pd.DataFrame, progress: bool = True) -> Path:
+def fold_synthetic(cfg, generator: str, fold: int, train_records: pd.DataFrame, progress: bool = True,
+                   steps: int | None = None) -> Path:
     """The manifest of `generator` trained on this fold's training part: reused from
     RUNS/synthetic/<G>-fold<k>/ when it was trained on exactly these images, else trained now."""
     from helpers.synth import MANIFEST, read_trained_on, synthetic_dir
 
-    out_name = f"{generator}-fold{fold}"
+    out_name = generator if fold == SPLIT else f"{generator}-fold{fold}"
     manifest = synthetic_dir(cfg.runs_dir, out_name) / MANIFEST
     train_paths = {str(Path(p).resolve()) for p in train_records["path"]}
     if manifest.exists():
@@ -143,7 +193,7 @@ def fold_synthetic(cfg, generator: str, fold: int, train_records: pd.DataFrame, 
     from helpers.generators import train_and_export
 
     return Path(train_and_export(generator, cfg, train_records=train_records.reset_index(drop=True),
-                                 out_name=out_name, progress=progress))
+                                 out_name=out_name, steps=steps, progress=progress))
 
 
 # -- one cell ---------------------------------------------------------------------------------
@@ -182,8 +232,7 @@ def train_cell(cfg, arch: str, setting: Setting, fold: int, seed: int, records: 
 
     classes = CLASS_NAMES[cfg.dataset]
     records = plain(records)
-    train_real = records[records["fold"] != fold].reset_index(drop=True)
-    test = records[records["fold"] == fold].reset_index(drop=True)
+    train_real, test = parts(records, fold)
     manifests = [manifest] if manifest is not None else []
     table = training_table(train_real, manifests, setting.per_class)
     check_evaluation(test, table, manifests, all_records=records)
@@ -249,17 +298,17 @@ def train_cell(cfg, arch: str, setting: Setting, fold: int, seed: int, records: 
 
 # -- the grid ---------------------------------------------------------------------------------
 def plan(records: pd.DataFrame, archs, settings, folds=None, seeds=(0,)) -> list[tuple]:
-    """Every (arch, setting, fold, seed) cell, settings' duplicates removed."""
-    all_folds = sorted(int(f) for f in records["fold"].unique())
-    folds = all_folds if folds is None else [f for f in folds if f in all_folds]
+    """Every (arch, setting, fold, seed) cell, settings' duplicates removed. Ordered fold by
+    fold, so a grid stopped early leaves whole folds (every setting on the same test images)."""
+    all_folds = sorted(int(f) for f in records["fold"].unique()) + [SPLIT]
+    folds = all_folds[:-1] if folds is None else [f for f in folds if f in all_folds]
     uniq = list(dict.fromkeys(settings))
-    return [(a, s, f, sd) for a in archs for s in uniq for f in folds for sd in seeds]
+    return [(a, s, f, sd) for f in folds for sd in seeds for a in archs for s in uniq]
 
 
 def run_grid(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict | None = None, pretrained="auto",
              progress: bool = True, out_dir: Path | None = None) -> pd.DataFrame:
     """Run every cell not yet in RUNS/classify/results.csv; returns the full results table."""
-    from tqdm.auto import tqdm
 
     preset = dict(PRESETS[cfg.profile], **(preset or {}))
     out_dir = Path(out_dir) if out_dir else classify_dir(cfg)
@@ -269,6 +318,21 @@ def run_grid(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict | None
     if len(todo) < len(cells):
         print(f"{len(cells) - len(todo)} of {len(cells)} cells already in {out_dir / RESULTS}; running {len(todo)}")
     manifests: dict = {}
+    import torch
+
+    threads = torch.get_num_threads()
+    if preset.get("threads"):
+        torch.set_num_threads(int(preset["threads"]))
+    try:
+        _run_cells(cfg, records, todo, preset, pretrained, progress, out_dir, manifests)
+    finally:
+        torch.set_num_threads(threads)
+    return read_results(out_dir)
+
+
+def _run_cells(cfg, records, todo, preset, pretrained, progress, out_dir, manifests) -> None:
+    from tqdm.auto import tqdm
+
     with tqdm(total=len(todo), desc="classifier grid", unit="cell", disable=not progress) as bar:
         for arch, setting, fold, seed in todo:
             cid = cell_id(arch, setting.name, fold, seed)
@@ -277,14 +341,13 @@ def run_grid(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict | None
             if setting.generator:
                 key = (setting.generator, fold)
                 if key not in manifests:
-                    manifests[key] = fold_synthetic(cfg, setting.generator, fold,
-                                                    records[records["fold"] != fold], progress=progress)
+                    manifests[key] = fold_synthetic(cfg, setting.generator, fold, generator_records(records, fold),
+                                                    progress=progress, steps=preset.get("gen_steps"))
                 manifest = manifests[key]
             row = train_cell(cfg, arch, setting, fold, seed, records, preset, out_dir / "cells" / cell_dirname(cid),
                              manifest, pretrained, progress=False)
             _append_result(out_dir, dict(cell=cid, **row))
             bar.update(1)
-    return read_results(out_dir)
 
 
 # -- analysis ---------------------------------------------------------------------------------

@@ -25,9 +25,12 @@ def add_arguments(p):
     p.add_argument("--scenario", action="store_true",
                    help="also run the DDPM study's sweep (0/50/125/250 synthetic per class) for the first generator")
     p.add_argument("--folds", default=None,
-                   help="fold ids, e.g. 0,1,2 (default: the profile's number of folds, from 0)")
+                   help="fold ids, e.g. 0,1,2, or 'split' for the prepared train/test split "
+                        "(default: the profile's: split on smoke and quick, every fold on paper)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the profile's)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per cell (default: the profile's)")
+    p.add_argument("--gen-steps", type=int, default=None,
+                   help="generator steps per fold (default: the generator's preset for the profile)")
     p.add_argument("--augment", default=None, help="traditional augmentation policy (default: busi_study)")
     p.add_argument("--pretrained", choices=["auto", "yes", "no"], default="auto",
                    help="ImageNet weights: auto = only if already in the torch hub cache (default)")
@@ -39,9 +42,11 @@ def run(args):
 
     from helpers.classify.grid import (
         PRESETS,
+        SPLIT,
         Setting,
         available_generators,
         classify_dir,
+        fold_list,
         four_settings,
         plan,
         run_grid,
@@ -56,6 +61,8 @@ def run(args):
     preset = dict(PRESETS[cfg.profile])
     if args.epochs:
         preset["epochs"] = args.epochs
+    if args.gen_steps:
+        preset["gen_steps"] = args.gen_steps
     if args.augment:
         preset["augment"] = args.augment
     archs = args.archs.split(",") if args.archs else list(preset["archs"])
@@ -71,14 +78,14 @@ def run(args):
         settings = [Setting.parse(s, preset["augment"]) for s in args.settings.split(",")]
     else:
         settings = four_settings(gens, preset["augment"])
-    folds = _ints(args.folds)
-    n_all = records["fold"].nunique()
-    if folds is None:
-        folds = list(range(min(preset["folds"] or n_all, n_all)))
+    if args.folds == "split":
+        folds = [SPLIT]
+    else:
+        folds = _ints(args.folds) or fold_list(records, preset["folds"])
     seeds = _ints(args.seeds) or list(preset["seeds"])
     cells = plan(records, archs, settings, folds, seeds)
     if args.scenario and gens:
-        sc_folds = folds[: preset["scenario_folds"]] if preset["scenario_folds"] else folds
+        sc_folds = folds[: preset["scenario_folds"] or None]
         cells += [c for c in plan(records, archs, scenario_settings(gens[0], preset["scenario"]), sc_folds, seeds)
                   if c not in cells]
     pretrained = {"auto": "auto", "yes": True, "no": False}[args.pretrained]
