@@ -81,3 +81,33 @@ def test_yolo_is_an_optional_extra():
             Mo.build_model("yolov8_cls", 3)
     else:
         pytest.skip("ultralytics is installed")
+
+
+def test_every_study_architecture_names_a_real_torchvision_model():
+    import torchvision.models as tvm
+
+    for name, (builder, weights, _head) in Mo.TORCHVISION.items():
+        assert callable(getattr(tvm, builder)), name
+        assert getattr(tvm, weights).DEFAULT.url.endswith(".pth"), name
+    study = {"vgg16_bn", "resnet50", "mobilenet_v2", "efficientnet_v2_s", "efficientnet_v2_l", "densenet201",
+             "inception_v3", "alexnet_style", "fusion", "resnet18", "yolov8_cls"}
+    assert study <= set(Mo.ARCHITECTURES)
+    assert set(Mo.FUSION_BACKBONES["paper"]) <= set(Mo.TORCHVISION)
+
+
+def test_published_numbers_are_the_studies_and_sit_beside_ours():
+    import pandas as pd
+
+    from helpers.classify import published as P
+
+    busi = P.published("BUSI", "accuracy")
+    resnet = busi[busi.model == "ResNet"].set_index("setting")["value"]
+    assert resnet.to_dict() == pytest.approx({"real": 0.79, "real+trad": 0.82, "real+syn": 0.89, "real+trad+syn": 0.93})
+    assert P.published("DCGAN").query("setting == 'real+syn' and metric == 'accuracy'")["value"].item() == 0.9493
+    assert P.base_setting("real+trad+syn:cwgan") == "real+trad+syn"
+    assert P.base_setting("real+syn:ddpm@50") == "real+syn@50"
+    ours = pd.DataFrame([dict(arch="resnet18", setting="real+syn:cwgan", accuracy=0.7, accuracy_lo=0.6,
+                              accuracy_hi=0.8)])
+    table = P.beside(ours, "accuracy")
+    assert table.loc[0, "ours accuracy [95% CI]"] == "0.700 [0.600, 0.800]"
+    assert table.loc[0, "BUSI: ResNet"] == "0.890" and table.loc[0, "WGAN: VGG16"] == "0.833"
