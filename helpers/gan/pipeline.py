@@ -146,3 +146,18 @@ def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None
     train(name, cfg, train_records, out_name, steps, progress, classes=None if name == "cwgan" else needed,
           **changes)
     return export(name, cfg, train_records, out_name, progress, counts=counts, **changes)
+
+
+def samples(name: str, cfg, n: int = 5, seed: int = 0, out_name: str | None = None,
+            classes: list[str] | None = None) -> dict:
+    """{class: uint8 (n, H, W)} drawn from trained generator `name` (fixed seed per class)."""
+    labels = {c: i for i, c in enumerate(CLASS_NAMES[cfg.dataset])}
+    classes = classes or list(labels)
+    dirs = run_dirs(name, cfg, None, out_name, classes)
+    out = {}
+    for cls in classes:
+        folder = dirs[ALL if name == "cwgan" else cls]
+        if (folder / CHECKPOINT).exists():
+            G = load_generator(folder, cfg.device)
+            out[cls] = sample_uint8(G, n, seed + labels[cls], labels[cls] if name == "cwgan" else None, cfg.device)
+    return out
