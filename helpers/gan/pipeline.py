@@ -19,7 +19,7 @@ from helpers.data.records import CLASS_NAMES
 from helpers.gan.cwgan import train_cwgan
 from helpers.gan.dcgan import train_dcgan
 from helpers.gan.presets import KINDS, get_preset
-from helpers.gan.sampling import load_generator, sample_uint8
+from helpers.gan.sampling import load_generator, sample_uint8  # noqa: F401  (re-exported for notebooks)
 from helpers.gan.wgan import train_wgan, train_wgan_gp
 from helpers.synth import MANIFEST, balance_counts, sha256_file, synthetic_dir, write_synthetic_set
 from helpers.train.loop import CHECKPOINT, History

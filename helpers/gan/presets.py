@@ -128,3 +128,18 @@ def table(kinds=KINDS, profiles=("smoke", "quick", "paper"), columns=None):
             rows.append({"generator": k, "profile": p, **d})
     df = pd.DataFrame(rows).drop(columns=["kind"]).set_index(["generator", "profile"])
     return df[list(columns)] if columns else df
+
+
+# Notebook 05's penalty-weight sweep (the cWGAN study swept gamma from 0.5 to 6.55, Table 8).
+# The preset's own gp_weight is always included, so the main model is one row of the table.
+SWEEPS = {
+    "smoke": dict(gp_weights=(1.0,)),
+    "quick": dict(gp_weights=(1.0,)),
+    "paper": dict(gp_weights=(0.5, 2.0, 5.0, 10.0)),
+}
+
+
+def sweep_weights(profile: str) -> list[float]:
+    """The gradient-penalty weights notebook 05 compares on this profile (sorted)."""
+    base = get_preset("cwgan", profile).gp_weight
+    return sorted({float(base), *map(float, SWEEPS[profile]["gp_weights"])})

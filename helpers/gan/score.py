@@ -50,3 +50,10 @@ def real_baseline(real: np.ndarray, repeats: int = 3, seed: int = 0, **kw) -> fl
         h = len(real) // 2
         out.append(sliced_wasserstein(real[idx[:h]], real[idx[h:]], seed=seed + r, **kw))
     return float(np.mean(out))
+
+
+def score_classes(synthetic: dict, real: dict, **kw) -> dict:
+    """{class: SWD(synthetic, real)} plus 'mean' over classes."""
+    out = {c: sliced_wasserstein(synthetic[c], real[c], **kw) for c in synthetic if c in real}
+    out["mean"] = float(np.mean(list(out.values())))
+    return out
