@@ -369,6 +369,8 @@ def pooled_table(preds: pd.DataFrame, classes, n_boot: int = 1000, seed: int = 0
     scored once per seed by the model that never saw it), with a bootstrap CI that draws whole
     near-duplicate groups. Also the number of folds/seeds and the spread over folds."""
     rows = []
+    if preds.empty:
+        return pd.DataFrame()
     for (arch, setting), d in preds.groupby(["arch", "setting"], sort=False):
         ci = bootstrap(d["label"], _proba(d, classes), classes, n_boot, seed, groups=d["group"])
         per_fold = [score(g["label"], _proba(g, classes), classes)["accuracy"] for _, g in d.groupby(["fold", "seed"])]
@@ -385,6 +387,8 @@ def paired_table(preds: pd.DataFrame, classes, baseline: str = "real", metrics=H
     """Each setting minus `baseline` on the same test images (same folds and seeds), with a
     paired bootstrap CI over near-duplicate groups."""
     rows = []
+    if preds.empty:
+        return pd.DataFrame()
     key = ["path", "fold", "seed"]
     for arch, da in preds.groupby("arch", sort=False):
         base = da[da["setting"] == baseline]
