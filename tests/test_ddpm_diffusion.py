@@ -234,3 +234,14 @@ def test_sliced_wasserstein_orders_distances():
     assert 0 < near < far
     assert sliced_wasserstein((a + 1) * 127.5, a) < 1e-3  # uint8-range input is rescaled
     assert real_vs_real(a.numpy(), 100) > 0
+
+
+def test_stats_distance_flags_noise():
+    from helpers.ddpm.distance import stats_distance
+
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
+    smooth = torch.stack([0.5 * torch.sin(3 * xx + k) * torch.cos(2 * yy) for k in torch.rand(40, generator=g)])
+    other_smooth = torch.stack([0.5 * torch.sin(3 * xx + k) * torch.cos(2 * yy) for k in torch.rand(8, generator=g)])
+    noisy = (other_smooth + 0.5 * torch.randn(other_smooth.shape, generator=g)).clamp(-1, 1)
+    assert stats_distance(other_smooth, smooth) < 1.0 < stats_distance(noisy, smooth)

@@ -71,8 +71,21 @@ def build_model(preset: DDPMPreset, size: int, n_classes: int) -> UNet:
     return UNet(size=size, n_classes=n_classes, **preset.net_kwargs())
 
 
+def ema_with_warmup(decay: float):
+    """`get_ema_multi_avg_fn(decay)` with the usual warm-up: after n updates the decay is
+    min(decay, (1 + n) / (10 + n)), so in a run of a few hundred steps the average does not
+    lag far behind the model (with a fixed 0.995 it would still weigh the first steps)."""
+
+    @torch.no_grad()
+    def update(ema_params, params, n_averaged):
+        d = min(decay, (1 + float(n_averaged)) / (10 + float(n_averaged)))
+        get_ema_multi_avg_fn(d)(ema_params, params, n_averaged)
+
+    return update
+
+
 def make_ema(model: torch.nn.Module, decay: float) -> AveragedModel:
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    return AveragedModel(model, multi_avg_fn=ema_with_warmup(decay), use_buffers=True)
 
 
 def _as_tensor(images) -> torch.Tensor:
