@@ -52,7 +52,7 @@ def check_gradient_penalty(fn) -> bool:
         return report(False, "gradient penalty", "The value is right but it has no gradient: the critic must be "
                       "trained through it, so use torch.autograd.grad(..., create_graph=True).")
     return report(ok, "gradient penalty matches helpers.gan.losses.gradient_penalty",
-                  f"Got {float(got):.6f}, expected {float(want):.6f}. Norm per image over all pixels, "
+                  f"Got {float(got.detach()):.6f}, expected {float(want.detach()):.6f}. Norm per image over all pixels, "
                   "then the mean of (norm - 1)^2.")
 
 
