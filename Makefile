@@ -33,7 +33,7 @@ lint: setup
 	$(PY) -m ruff check helpers tests benchmarks data_download.py
 
 test: setup lint
-	$(PY) -m pytest -n $(JOBS) tests
+	$(PY) -m pytest -n $(JOBS) --durations=15 tests
 
 # Student copies: solution blocks replaced by `raise NotImplementedError`.
 student: setup
