@@ -64,7 +64,7 @@ PRESETS = {
                         checkpoint_every=10, sample_every=30, grid_per_class=3, ddim_steps=8, eta=1.0,
                         guidance=2.0, export_batch=16),
     "quick": DDPMPreset(base=8, mults=(1, 2, 4, 8), steps=400, batch=16, lr=1e-3, warmup=40, ema_decay=0.99,
-                        checkpoint_every=100, sample_every=200, grid_per_class=6, ddim_steps=20, eta=1.0,
+                        checkpoint_every=100, sample_every=200, grid_per_class=6, ddim_steps=10, eta=1.0,
                         guidance=2.0, export_batch=64),
     "paper": DDPMPreset(base=64, mults=(1, 1, 2, 2, 4), n_res=2, attn_levels=(3, 4), dropout=0.1, steps=60_000,
                         batch=64, lr=1e-4, warmup=1000, ema_decay=0.9999, checkpoint_every=1000,
