@@ -9,6 +9,8 @@ bit-identical weights. The EMA copy of the weights (what we sample from) is kept
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +67,47 @@ def class_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     w = torch.zeros(n_classes, dtype=torch.float64)
     w[present] = len(labels) / (present.sum() * counts[present])
     return w.float()
+
+
+LOCK = "training.lock"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path):
+    """One training process per run folder: two at once would overwrite each other's
+    checkpoint and mix their histories. A lock left by a process that died is taken over."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = run_dir / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            text = lock.read_text().strip()
+            pid = int(text) if text.isdigit() else 0
+            if pid and pid != os.getpid() and _alive(pid):
+                raise RuntimeError(f"{run_dir} is being trained by process {pid} right now. Wait for it to "
+                                   "finish (a finished run is then reused), or train into another folder "
+                                   "(out_name=...).") from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+    else:
+        raise RuntimeError(f"could not take the training lock {lock}")
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def build_model(preset: DDPMPreset, size: int, n_classes: int) -> UNet:
@@ -158,7 +201,8 @@ def train_ddpm(images, labels, run_dir: str | Path, preset: DDPMPreset, n_classe
     trainer = Trainer(run_dir, p.steps, modules={"model": model, "ema": ema}, optimizers={"opt": opt},
                       generator=gen, checkpoint_every=p.checkpoint_every, sample_every=p.sample_every,
                       sample_fn=grid, config=config, desc="ddpm", progress=progress, nrow=p.grid_per_class)
-    history = trainer.run(step)
+    with run_lock(Path(run_dir)):
+        history = trainer.run(step)
     ema.eval()
     return TrainedDDPM(ema.module, sched, p, size, Path(run_dir), history)
 
