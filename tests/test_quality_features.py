@@ -78,3 +78,18 @@ def test_inception_errors_say_what_to_do(tmp_path, monkeypatch, smoke_cfg):
         InceptionExtractor(bad)
     with pytest.raises(ValueError, match="Unknown feature extractor"):
         get_extractor(smoke_cfg, kind="clip")
+
+
+def test_batchnorm_recalibration_uses_the_exact_data_statistics(real):
+    from helpers.quality.features import SmallCNN, recalibrate_batchnorm, to_tensor
+
+    _, _, x = real
+    torch.manual_seed(0)
+    model = SmallCNN(3, 8, 16)
+    xt = to_tensor(x)
+    recalibrate_batchnorm(model, xt, batch=7)  # several uneven batches: still the exact mean
+    conv, bn = model.body[0], model.body[1]
+    with torch.no_grad():
+        h = conv(xt)
+    torch.testing.assert_close(bn.running_mean, h.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
+    assert not model.training and bn.momentum == 0.1

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
@@ -141,7 +142,12 @@ def train_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
 
-    def step(_):
+    def step(i):
+        # Cosine decay to 0: with batch norm, the eval-mode accuracy of a constant-rate run swings
+        # from one step to the next (measured on BUSI: 0.81, 0.46, 0.74 test accuracy at steps
+        # 200, 300, 400); a decayed rate ends in a stable model.
+        for group in opt.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (i - 1) / steps))
         model.train()
         idx = torch.multinomial(w, batch, replacement=True, generator=gen).to(device)
         xb = x[idx]
@@ -153,12 +159,33 @@ def train_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str
         opt.step()
         return {"loss": loss.item()}
 
-    config = dict(kind="small-cnn", width=width, dim=dim, batch=batch, lr=lr, n_classes=n_classes, seed=seed,
+    config = dict(kind="small-cnn", schedule="cosine", width=width, dim=dim, batch=batch, lr=lr,
+                  n_classes=n_classes, seed=seed,
                   total_steps=steps)
     trainer = Trainer(run_dir, steps, {"model": model}, {"opt": opt}, gen, checkpoint_every=max(10, steps // 5),
                       sample_every=10**9, config=config, desc=desc, progress=progress)
     trainer.run(step)
+    recalibrate_batchnorm(model, x)
     return model.eval()
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch: int = 256) -> None:
+    """Replace batch norm's running statistics (an average over the last training batches) by
+    the exact statistics of `x`, so that eval mode matches the data the model was trained on."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    model.train()
+    for i in range(0, len(x), batch):
+        model(x[i:i + batch])
+    for m, mom in zip(bns, momenta):
+        m.momentum = mom
+    model.eval()
 
 
 def _key(paths, **settings) -> str:
@@ -180,7 +207,8 @@ def domain_extractor(cfg, records, steps: int | None = None, progress: bool = Tr
     if len(train) == 0:
         raise DataError("No training images to train the feature extractor on; run `python -m helpers prepare`.")
     steps = int(steps or p["extractor_steps"])
-    key = _key(sorted(map(str, train["path"])), size=cfg.size, width=p["extractor_width"],
+    key = _key(sorted(map(str, train["path"])), size=cfg.size, schedule="cosine",
+               width=p["extractor_width"],
                dim=p["extractor_dim"], seed=cfg.seed)
     run_dir = cfg.runs_dir / "quality" / "extractor" / key
     images = load_images(train, cfg.size, cfg.cache_dir, progress=progress)

@@ -38,7 +38,8 @@ def train_test(train_images: np.ndarray, train_labels, test_images: np.ndarray, 
     """Train on (train_images, train_labels), test on the real test images. Returns one row per
     class (its recall on the real test images) and 'all' (accuracy, and balanced accuracy)."""
     train_labels, test_labels = np.asarray(train_labels), np.asarray(test_labels)
-    run_dir = Path(run_root) / key(train_images, train_labels, steps=None, width=width, dim=dim, batch=batch,
+    run_dir = Path(run_root) / key(train_images, train_labels, steps=None, schedule="cosine", width=width,
+                                   dim=dim, batch=batch,
                                    seed=seed, n_classes=n_classes)
     model = train_domain_classifier(train_images, train_labels, run_dir, steps, width=width, dim=dim, batch=batch,
                                     n_classes=n_classes, seed=seed, device=device, progress=progress, desc=desc)
