@@ -111,7 +111,7 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--images", type=int, default=437, help="training images (BUSI's largest class)")
     p.add_argument("--steps", type=int, default=0, help="generator steps per timing (default: by device)")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1, help="CPU threads (the machine is shared)")
     p.add_argument("--kinds", default="wgan-gp,dcgan")
     a = p.parse_args(argv)
@@ -125,7 +125,8 @@ def main(argv=None):
         # the algorithm's own settings (n_critic 5 for WGAN-GP), small networks
         preset = DEFAULTS[kind].with_(batch=a.batch, g_width=a.width, d_width=a.width, ema=0.0,
                                       checkpoint_every=10**9, sample_every=10**9)
-        steps = a.steps or ((8 if kind == "wgan-gp" else 30) if cpu else (200 if kind == "wgan-gp" else 1000))
+        # long enough that per-run costs (first and last sample grid, checkpoint) weigh as in a real run
+        steps = a.steps or ((24 if kind == "wgan-gp" else 60) if cpu else (200 if kind == "wgan-gp" else 1000))
         per_step = preset.batch * (preset.n_critic if kind == "wgan-gp" else 1)
         ours(kind, preset, x, 2, cfg), reference(kind, preset, x, 2, a.device)  # warm-up
         t_ours, t_ref = [], []
