@@ -25,7 +25,8 @@ def _meta(cfg) -> dict:
 def prepare(cfg, skip_bad: bool = False, progress: bool = True, verbose: bool = True) -> pd.DataFrame:
     ensure_dataset(cfg, progress=progress)
     records = load_records(cfg.dataset, cfg.data_dir, skip_bad=skip_bad, progress=progress)
-    skipped = records.attrs.get("skipped", [])
+    skipped, root = records.attrs.get("skipped", []), records.attrs.get("root", cfg.data_dir)
+    records.attrs.clear()  # plain table: attrs would make every later pd.concat compare them
     thumbs = thumbnails(records, cfg.cache_dir, progress=progress)
     records, report = find_groups(records, thumbs, cfg.dup_threshold)
     records["split"] = grouped_split(records, cfg.val_frac, cfg.test_frac, seed=cfg.seed)
@@ -38,7 +39,7 @@ def prepare(cfg, skip_bad: bool = False, progress: bool = True, verbose: bool = 
     (out / "meta.json").write_text(json.dumps(dict(_meta(cfg), skipped=skipped), indent=1))
     if verbose:
         counts = records["class_name"].value_counts().to_dict()
-        print(f"{len(records)} images {counts} from {records.attrs.get('root', cfg.data_dir)}")
+        print(f"{len(records)} images {counts} from {root}")
         print(report.summary())
         for r in report.cross_class_pairs.itertuples():
             print(f"  across classes: {r.path_i} ({r.class_i}) ~ {r.path_j} ({r.class_j}), r={r.corr:.3f}")
@@ -47,7 +48,6 @@ def prepare(cfg, skip_bad: bool = False, progress: bool = True, verbose: bool = 
         if skipped:
             print(f"skipped {len(skipped)} unreadable file(s)")
         print(f"wrote {out / 'records.csv'}")
-    records.attrs["duplicates"] = report
     return records
 
 
