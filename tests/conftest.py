@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("COURSE_DEVICE", "cpu")
+# Tests run two workers on two cores: one thread each (and in each notebook kernel they start)
+# avoids oversubscription, which makes small networks many times slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
