@@ -38,22 +38,29 @@ def forward_process(images: torch.Tensor, sched, ts=(0, 50, 100, 200, 400, 600, 
 
 
 def forward_slider(images: torch.Tensor, sched, seed: int = 0):
-    """An ipywidgets slider over t (needs a live kernel); returns the widget."""
+    """A slider over t (ipywidgets, needs a live kernel); returns the widget. Nothing is drawn
+    until the slider moves, so a headless run (papermill, tests) only creates the widget."""
     import ipywidgets as widgets
 
     x0 = images[:, None] if images.ndim == 3 else images
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+    slider = widgets.IntSlider(value=0, min=0, max=sched.T - 1, step=10, description="t",
+                               continuous_update=False)
+    out = widgets.Output()
 
-    def show(t=0):
+    def show(change):
+        t = int(change["new"])
         xt = q_sample(x0, torch.full((len(x0),), t), noise, sched)
-        fig, axes = plt.subplots(1, len(x0), figsize=(1.8 * len(x0), 2), squeeze=False)
-        for i in range(len(x0)):
-            _img(axes[0, i], xt[i, 0])
-        fig.suptitle(f"t = {t}, alpha_bar = {float(sched.alpha_bar[t]):.4f}, "
-                     f"signal-to-noise = {float(sched.alpha_bar[t] / (1 - sched.alpha_bar[t])):.3g}")
-        plt.show()
+        with out:
+            out.clear_output(wait=True)
+            fig, axes = plt.subplots(1, len(x0), figsize=(1.8 * len(x0), 2), squeeze=False)
+            for i in range(len(x0)):
+                _img(axes[0, i], xt[i, 0])
+            fig.suptitle(f"t = {t}, alpha_bar = {float(sched.alpha_bar[t]):.4f}")
+            plt.show()
 
-    return widgets.interactive(show, t=widgets.IntSlider(0, 0, sched.T - 1, 10, continuous_update=False))
+    slider.observe(show, names="value")
+    return widgets.VBox([slider, out])
 
 
 def trajectory(trained, labels: list[int], seed: int = 0, method: str = "ddim", steps: int | None = None,
