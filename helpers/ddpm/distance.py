@@ -14,31 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-
-def _flat(images, max_side: int = 32) -> torch.Tensor:
-    x = torch.as_tensor(np.asarray(images.detach().cpu() if torch.is_tensor(images) else images)).float()
-    if x.dtype == torch.uint8 or x.max() > 1.5:  # uint8 -> [-1, 1]
-        x = x / 127.5 - 1
-    x = x[:, None] if x.ndim == 3 else x
-    if x.shape[-1] > max_side:
-        x = F.adaptive_avg_pool2d(x, max_side)
-    return x.flatten(1).double()
-
-
-def sliced_wasserstein(a, b, n_proj: int = 256, seed: int = 0, max_side: int = 32) -> float:
-    """SWD between two image sets ((N,H,W) or (N,1,H,W); uint8 or float in [-1, 1])."""
-    xa, xb = _flat(a, max_side), _flat(b, max_side)
-    if xa.shape[1] != xb.shape[1]:
-        raise ValueError(f"image sets differ in size: {xa.shape[1]} vs {xb.shape[1]} pixels")
-    g = torch.Generator().manual_seed(seed)
-    dirs = torch.randn(xa.shape[1], n_proj, generator=g, dtype=torch.float64)
-    dirs /= dirs.norm(dim=0, keepdim=True)
-    pa, pb = (xa @ dirs).sort(dim=0).values, (xb @ dirs).sort(dim=0).values
-    q = torch.linspace(0, 1, max(len(xa), len(xb)), dtype=torch.float64)
-    qa, qb = torch.quantile(pa, q, dim=0), torch.quantile(pb, q, dim=0)
-    return float((qa - qb).abs().mean())
+from helpers.quality.swd import sliced_wasserstein  # noqa: F401  (shared with the GAN notebooks)
 
 
 def real_vs_real(images, n: int, seed: int = 0, **kw) -> float:
