@@ -45,12 +45,14 @@ def synthetic_dir(runs_dir: str | Path, generator: str) -> Path:
 
 
 def write_synthetic_set(out_dir: str | Path, generator: str, sample_fn: Callable[[str, int, int], np.ndarray],
-                        counts: dict, dataset: str = "busi", checkpoint: str | Path | None = None,
+                        counts: dict, dataset: str = "busi", checkpoint: str | Path | dict | None = None,
                         seed: int = 0, batch: int = 64, progress: bool = True,
                         trained_on: list[str] | None = None) -> Path:
     """Generate `counts[class]` images per class with `sample_fn(class_name, n, seed)`
     (-> uint8 array (n, H, W)) and write them with their manifest. Returns the manifest path.
 
+    `checkpoint` is the weights file that made the images, or {class: file} when each class
+    has its own model (the per-class GANs); its sha256 is recorded per image.
     `trained_on` lists the real images the generator was trained on; it is saved as
     `trained_on.csv` so that an evaluation can prove none of its test images was seen.
     The manifest is written last, so a set without one is known to be incomplete."""
@@ -59,7 +61,10 @@ def write_synthetic_set(out_dir: str | Path, generator: str, sample_fn: Callable
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)
-    ck_hash = sha256_file(checkpoint) if checkpoint else ""
+    if isinstance(checkpoint, dict):
+        ck_hash = {c: sha256_file(p) for c, p in checkpoint.items()}
+    else:
+        ck_hash = dict.fromkeys(counts, sha256_file(checkpoint) if checkpoint else "")
     labels = {c: i for i, c in enumerate(CLASS_NAMES[dataset])}
     rows = []
     with tqdm(total=sum(counts.values()), desc=f"exporting {generator}", unit="img", disable=not progress) as bar:
@@ -75,7 +80,7 @@ def write_synthetic_set(out_dir: str | Path, generator: str, sample_fn: Callable
                     rel = Path(cls) / f"{generator}_{cls}_{done + j:05d}.png"
                     Image.fromarray(im, mode="L").save(out_dir / rel)
                     rows.append(dict(path=rel.as_posix(), class_name=cls, label=labels[cls], generator=generator,
-                                     checkpoint=ck_hash, seed=seed, size=im.shape[0], index=done + j))
+                                     checkpoint=ck_hash.get(cls, ""), seed=seed, size=im.shape[0], index=done + j))
                 done += k
                 bar.update(k)
     if trained_on is not None:

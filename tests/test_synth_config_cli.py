@@ -102,3 +102,18 @@ def test_strip_solutions():
     assert out.endswith("print(f(2))")
     with pytest.raises(ValueError):
         strip_solutions("### BEGIN SOLUTION\nx = 1")
+
+
+def test_manifest_records_each_class_model(tmp_path):
+    """Per-class generators: each image carries the hash of its own class's checkpoint."""
+    from helpers.synth import sha256_file
+
+    paths = {}
+    for cls in ("normal", "malignant"):
+        paths[cls] = tmp_path / f"{cls}.pt"
+        paths[cls].write_bytes(cls.encode())
+    m = write_synthetic_set(tmp_path / "set", "gan", lambda c, n, s: np.zeros((n, 8, 8), np.uint8),
+                            {"normal": 2, "malignant": 3}, checkpoint=paths, progress=False)
+    df = read_manifest(m)
+    for cls, p in paths.items():
+        assert set(df.loc[df.class_name == cls, "checkpoint"]) == {sha256_file(p)}

@@ -9,7 +9,6 @@ rerunning a finished run only re-exports (and only if the set is stale). The set
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -123,15 +122,8 @@ def export(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = N
             models[key] = load_generator(dirs[key], cfg.device)
         return sample_uint8(models[key], n, seed, labels[cls] if name == "cwgan" else None, cfg.device)
 
-    manifest = write_synthetic_set(out_dir, out_name or name, sample_fn, counts, dataset=cfg.dataset,
-                                   seed=cfg.seed, progress=progress, trained_on=list(train_records["path"]))
-    # one checkpoint per class model: record each image's own
-    df = pd.read_csv(manifest)
-    df["checkpoint"] = df["class_name"].map(hashes)
-    tmp = manifest.with_name(MANIFEST + ".part")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, manifest)
-    return manifest
+    return write_synthetic_set(out_dir, out_name or name, sample_fn, counts, dataset=cfg.dataset, checkpoint=ck,
+                               seed=cfg.seed, progress=progress, trained_on=list(train_records["path"]))
 
 
 def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None, steps: int | None = None,
