@@ -17,6 +17,17 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One math thread per test even when torch was imported before OMP_NUM_THREADS was set."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def phantom_dir(tmp_path_factory) -> Path:
     """The smoke profile's tiny phantom set in the BUSI layout (masks beside images)."""

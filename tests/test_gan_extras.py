@@ -10,14 +10,6 @@ from helpers.gan import presets
 from helpers.gan.score import real_baseline, sliced_wasserstein
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_swd_orders_distances():
     rng = np.random.default_rng(0)
     a = rng.integers(0, 200, (60, 32, 32)).astype(np.uint8)

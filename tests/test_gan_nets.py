@@ -18,14 +18,6 @@ from helpers.gan.losses import (
 from helpers.gan.nets import Critic, Generator
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("size", [32, 64, 128])
 @pytest.mark.parametrize("norm", ["batch", "layer", "none"])
 def test_shapes(size, norm):

@@ -19,14 +19,6 @@ from helpers.gan.wgan import train_wgan, train_wgan_gp
 from helpers.train.loop import CHECKPOINT, TrainingDiverged
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _images(n=12, size=32, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, size, size), dtype=np.uint8)
 
