@@ -269,6 +269,16 @@ def temp_sibling(target: Path) -> Path:
     return tmp
 
 
+def _finished_or_free(target: Path, what: str) -> bool:
+    """True when `target` holds a finished result; raises when a half-done one is in the way."""
+    if is_complete(target):
+        return True
+    if target.exists():
+        raise DownloadError(f"{target} exists but is not a finished {what} (no {MARKER}); it may be left "
+                            "from an interrupted run. Delete it and run the command again.")
+    return False
+
+
 def safe_extract_zip(archive: str | Path, target: str | Path, select: Callable[[Path], Path] | None = None,
                      progress: bool = True) -> Path:
     """Extract `archive` so that `target` appears only when complete.
@@ -280,11 +290,8 @@ def safe_extract_zip(archive: str | Path, target: str | Path, select: Callable[[
     from tqdm.auto import tqdm
 
     archive, target = Path(archive), Path(target)
-    if is_complete(target):
+    if _finished_or_free(target, "extraction"):
         return target
-    if target.exists():
-        raise DownloadError(f"{target} exists but is not a finished extraction (no {MARKER}); it may "
-                            "be left from an interrupted run. Delete it and run the command again.")
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as e:
@@ -336,11 +343,8 @@ def copy_tree(src: str | Path, target: str | Path, keep: Callable[[Path], bool] 
     from tqdm.auto import tqdm
 
     src, target = Path(src), Path(target)
-    if is_complete(target):
+    if _finished_or_free(target, "copy"):
         return target
-    if target.exists():
-        raise DownloadError(f"{target} exists but is not a finished copy (no {MARKER}). Delete it "
-                            "and run the command again.")
     files = [p for p in sorted(src.rglob("*")) if p.is_file() and (keep is None or keep(p))]
     tmp = temp_sibling(target)
     try:
