@@ -46,3 +46,27 @@ def savefig(fig, cfg_or_dir, name: str, dpi: int = 110) -> Path:
     path = folder / f"{name}.png"
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     return path
+
+
+def real_vs_synthetic_set(manifest, train_records, size: int, n: int = 8, seed: int = 0,
+                          title: str | None = None):
+    """Per class, a row of real training images then a row of images from a synthetic set
+    (any generator: read back from its manifest), drawn at random but fixed by `seed`."""
+    from PIL import Image
+
+    from helpers.data.preprocess import load_images
+    from helpers.synth import read_manifest
+
+    synth = read_manifest(manifest)
+    # two streams, so the real rows are the same images whichever generator is shown
+    rng_real, rng_synth = np.random.default_rng(seed), np.random.default_rng(seed + 1)
+    rows = {}
+    for cls in dict.fromkeys(train_records["class_name"]):
+        real = train_records[train_records["class_name"] == cls]
+        fake = synth[synth["class_name"] == cls]
+        pick = rng_real.choice(len(real), min(n, len(real)), replace=False)
+        rows[f"{cls}\nreal"] = load_images(real.iloc[pick], size, progress=False)  # a few: no cache
+        if len(fake):
+            pick = rng_synth.choice(len(fake), min(n, len(fake)), replace=False)
+            rows[f"{cls}\nsynthetic"] = [np.asarray(Image.open(p).convert("L")) for p in fake["path"].iloc[pick]]
+    return class_grid(rows, n=n, title=title)

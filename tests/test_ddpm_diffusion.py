@@ -13,6 +13,7 @@ from helpers.ddpm.diffusion import (
     ddpm_step,
     diffusion_loss,
     guided_output,
+    min_snr_weight,
     q_sample,
     sample,
     target,
@@ -196,6 +197,25 @@ def test_class_weights_multiply_per_image_losses():
     assert torch.allclose(plain, ones) and torch.allclose(twice, 2 * plain)
 
 
+def test_min_snr_weights_cap_the_clean_steps():
+    s = Schedule.make("linear")
+    t = torch.tensor([0, 100, 500, 999])
+    ab = s.alpha_bar[t]
+    snr = ab / (1 - ab)
+    want_eps = torch.minimum(snr, torch.tensor(5.0, dtype=torch.float64)) / snr
+    assert torch.allclose(min_snr_weight(t, s, 5.0, "eps").double(), want_eps, rtol=1e-5)
+    w = min_snr_weight(t, s, 5.0, "eps")
+    assert w[0] < 0.01 and w[-1] == 1.0  # nearly clean steps count little, noisy ones fully
+    assert torch.allclose(min_snr_weight(t, s, 5.0, "v").double(),
+                          torch.minimum(snr, torch.tensor(5.0, dtype=torch.float64)) / (snr + 1), rtol=1e-5)
+    m = _model()
+    x, y = torch.rand(4, 1, 16, 16) * 2 - 1, torch.tensor([0, 0, 1, 2])
+    plain = diffusion_loss(m, x, y, s, torch.Generator().manual_seed(0), p_uncond=0.0)
+    huge = diffusion_loss(m, x, y, s, torch.Generator().manual_seed(0), p_uncond=0.0, min_snr=1e9)
+    capped = diffusion_loss(m, x, y, s, torch.Generator().manual_seed(0), p_uncond=0.0, min_snr=1.0)
+    assert torch.allclose(plain, huge) and capped < plain and capped.dtype == torch.float32
+
+
 # -- the notebook's exercise checks and the quality measure ----------------------------------
 def test_exercise_checks_accept_right_and_reject_wrong_answers():
     from helpers.exercises.ddpm import check_ddim_step, check_q_sample
@@ -245,3 +265,15 @@ def test_stats_distance_flags_noise():
     other_smooth = torch.stack([0.5 * torch.sin(3 * xx + k) * torch.cos(2 * yy) for k in torch.rand(8, generator=g)])
     noisy = (other_smooth + 0.5 * torch.randn(other_smooth.shape, generator=g)).clamp(-1, 1)
     assert stats_distance(other_smooth, smooth) < 1.0 < stats_distance(noisy, smooth)
+
+
+def test_presets_and_variants_are_valid():
+    from helpers.ddpm.presets import PRESETS, VARIANTS, preset
+
+    for name, changes in VARIANTS.items():
+        p = preset("quick", **changes)
+        assert all(getattr(p, k) == v for k, v in changes.items()), name
+    for p in PRESETS.values():
+        assert p.schedule in ("linear", "cosine") and p.objective in ("eps", "v") and p.min_snr >= 0
+    with pytest.raises(ValueError, match="Unknown DDPM setting"):
+        preset("quick", min_snr_gamma=5)

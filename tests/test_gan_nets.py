@@ -38,6 +38,27 @@ def test_conditional_shapes(size):
         g(torch.randn(4, 8))
 
 
+@pytest.mark.parametrize("size", [32, 64, 128])
+def test_resize_generator_shapes_and_layers(size):
+    g = Generator(size, latent=8, width=4, upsample="resize")
+    assert g(torch.randn(2, 8)).shape == (2, 1, size, size)
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in g.modules())
+    assert sum(isinstance(m, nn.Upsample) for m in g.modules()) == int(math.log2(size)) - 2
+    with pytest.raises(ValueError, match="upsampling"):
+        Generator(32, upsample="bilinear-ish")
+
+
+def test_resize_generator_has_no_checkerboard_at_initialisation():
+    """A constant input map through a 4x4 stride-2 transposed convolution gives a periodic
+    pattern (pixels covered by different kernel taps); resize + conv gives a flat interior."""
+    torch.manual_seed(0)
+    for kind, flat in (("deconv", False), ("resize", True)):
+        up = nn.Sequential(*__import__("helpers.gan.nets", fromlist=["_up"])._up(1, 1, kind, bias=False))
+        nn.init.uniform_(up[-1].weight, 0.5, 1.5)
+        out = up(torch.ones(1, 1, 8, 8))[0, 0, 2:-2, 2:-2]  # interior, away from the zero padding
+        assert bool(torch.allclose(out, out.mean().expand_as(out), atol=1e-5)) is flat, kind
+
+
 def test_256_and_bad_sizes():
     assert Generator(256, latent=8, width=2)(torch.randn(2, 8)).shape == (2, 1, 256, 256)
     for bad in (48, 16, 512):

@@ -205,3 +205,25 @@ def test_cli_train(smoke_cfg, capsys):
     assert rc == 0
     assert (smoke_cfg.runs_dir / "synthetic" / "wgan" / "manifest.csv").exists()
     assert "synthetic set:" in capsys.readouterr().out
+
+
+def test_cli_train_with_settings_and_out_name(smoke_cfg, capsys):
+    import torch
+
+    from helpers.cli import main
+    from helpers.commands.train import parse_settings, parse_value
+
+    assert parse_value("5") == 5 and parse_value("1e-4") == 1e-4 and parse_value("1,2,4") == (1, 2, 4)
+    assert parse_value("resize") == "resize" and parse_value("true") is True
+    base = ["train", "wgan-gp", "--profile", "smoke", "--dataset", "phantom", "--data-dir",
+            str(smoke_cfg.data_dir), "--runs-dir", str(smoke_cfg.runs_dir), "--steps", "2"]
+    assert main(base + ["--set", "n_critc=5"]) == 2  # a typo is named, nothing is trained
+    assert "no setting 'n_critc'" in capsys.readouterr().out
+    assert not (smoke_cfg.runs_dir / "generators" / "wgan-gp").exists()
+    assert main(base + ["--set", "n_critic=3", "--set", "upsample=resize", "--out-name", "wgp-nc3"]) == 0
+    ck = torch.load(smoke_cfg.runs_dir / "generators" / "wgp-nc3" / "benign" / "checkpoint.pt", weights_only=True)
+    assert ck["config"]["n_critic"] == 3 and ck["config"]["upsample"] == "resize"
+    assert (smoke_cfg.runs_dir / "synthetic" / "wgp-nc3" / "manifest.csv").exists()
+    assert (smoke_cfg.runs_dir / "figures" / "wgp-nc3_real_vs_synthetic.png").stat().st_size > 1000
+    assert parse_settings(["base=16", "mults=1,2,4,4"], "ddpm") == {"base": 16, "mults": (1, 2, 4, 4)}
+    assert main(base + ["--variant", "no-such"]) == 2 and "no variant 'no-such'" in capsys.readouterr().out

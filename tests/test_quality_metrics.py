@@ -110,3 +110,21 @@ def test_protocol_baseline_far_below_a_bad_set_and_nan_for_tiny_classes():
         assert worse.loc[c, "precision"] < base.loc[c, "precision"]
     assert np.isnan(base.loc["c", "fid"])  # one image per half: no covariance
     assert worse.loc["a", "n_compared"] == 30  # subsampled to the size of half B
+
+
+def test_all_row_compares_the_same_class_mix():
+    """A set that copies two classes perfectly and lacks the third (as a set that balances a
+    split lacks its largest class) must not look worse over 'all' than per class."""
+    labels = np.array([0] * 80 + [1] * 40 + [2] * 40)
+    real = _features(len(labels), seed=3) + 3 * labels[:, None]
+    splits = M.halves(labels, repeats=2, seed=0)
+    classes = {0: "a", 1: "b", 2: "c"}
+    base = M.protocol_scores(real, labels, splits, classes, kid_subsets=10).set_index("class_name")
+    keep = labels > 0
+    copy = M.protocol_scores(real, labels, splits, classes, real[keep] + 1e-3, labels[keep],
+                             kid_subsets=10).set_index("class_name")
+    assert np.isnan(copy.loc["a", "fid"]) and copy.loc["all", "n_compared"] == 40
+    a, _ = splits[0]
+    pooled = M.fid(real[a], real[keep])  # what pooling every class of half A would score
+    assert copy.loc["all", "fid"] < 2 * base.loc["all", "fid"] and pooled > 20 * copy.loc["all", "fid"]
+    assert copy.loc["all", "precision"] > 0.9

@@ -80,10 +80,11 @@ def export(trained: TrainedDDPM, cfg, train_records: pd.DataFrame, out_name: str
 
 
 def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None, steps: int | None = None,
-        progress: bool = True) -> Path:
-    """Train on `train_records` only, then export; returns the manifest path."""
+        progress: bool = True, **overrides) -> Path:
+    """Train on `train_records` only, then export; returns the manifest path.
+    `overrides` change preset settings (e.g. base=16); give them their own out_name."""
     if name != "ddpm":
         raise ValueError(f"helpers.ddpm.pipeline trains 'ddpm', not {name!r}")
     out_name = out_name or name
-    trained = train(cfg, train_records, out_name, steps=steps, progress=progress)
+    trained = train(cfg, train_records, out_name, steps=steps, progress=progress, **overrides)
     return export(trained, cfg, train_records, out_name, progress=progress)

@@ -181,7 +181,7 @@ def train_ddpm(images, labels, run_dir: str | Path, preset: DDPMPreset, n_classe
             idx = torch.randint(0, len(x), (p.batch,), generator=gen, device=device)
         w = weights[y[idx]] if p.balance == "weights" else None
         with autocast(device):
-            loss = diffusion_loss(model, x[idx], y[idx], sched, gen, p.objective, w, p.p_uncond)
+            loss = diffusion_loss(model, x[idx], y[idx], sched, gen, p.objective, w, p.p_uncond, p.min_snr)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)

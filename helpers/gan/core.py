@@ -50,7 +50,7 @@ def to_device(x: torch.Tensor, device: str) -> torch.Tensor:
 
 
 def build_nets(preset: GanPreset, size: int, n_classes: int = 0) -> tuple[Generator, Critic]:
-    g = Generator(size, preset.latent, preset.g_width, n_classes, preset.embed_dim)
+    g = Generator(size, preset.latent, preset.g_width, n_classes, preset.embed_dim, preset.upsample)
     d = Critic(size, preset.d_width, preset.critic_norm, preset.dropout, n_classes)
     return g, d
 

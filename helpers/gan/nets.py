@@ -1,7 +1,11 @@
 """Single-channel generator / critic pairs for square images of 32, 64, 128 or 256 px.
 
-The generator is DCGAN-shaped: latent -> dense -> 4x4 feature map -> transposed convolutions
-that double the size (batch norm + LeakyReLU) -> 1 channel, tanh. The critic mirrors it with
+The generator is DCGAN-shaped: latent -> dense -> 4x4 feature map -> layers that double the
+size (batch norm + LeakyReLU) -> 1 channel, tanh. Each doubling is a transposed convolution
+(`upsample="deconv"`, as in DCGAN) or a nearest-neighbour resize followed by a 3x3 convolution
+(`upsample="resize"`, Odena et al. 2016): a 4x4 stride-2 transposed convolution covers some
+output pixels with more kernel taps than others, which shows as a checkerboard on flat,
+speckled ultrasound texture; resizing first gives every pixel the same number of taps. The critic mirrors it with
 strided convolutions down to 4x4 and a linear score with no sigmoid: the Wasserstein losses
 want an unbounded score, and the DCGAN loss applies the sigmoid inside BCE-with-logits.
 The normalisation in the critic is a choice: batch norm for DCGAN / clipped WGAN, none (or
@@ -20,6 +24,7 @@ from torch import nn
 
 SIZES = (32, 64, 128, 256)
 NORMS = ("batch", "layer", "none")
+UPSAMPLES = ("deconv", "resize")
 
 
 def check_size(size: int) -> int:
@@ -34,6 +39,15 @@ def _channels(size: int, width: int) -> list[int]:
     """Feature channels at 4, 8, ..., size/2 px: widest (8 x width at most) at 4x4."""
     n = int(math.log2(size)) - 2
     return [width * min(8, 2 ** (n - 1 - i)) for i in range(n)]
+
+
+def _up(c_in: int, c_out: int, kind: str, bias: bool) -> list[nn.Module]:
+    """Layers that double the spatial size and map c_in -> c_out channels."""
+    if kind == "deconv":
+        return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)]
+    if kind == "resize":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)]
+    raise ValueError(f"Unknown upsampling {kind!r}; choose one of {UPSAMPLES}.")
 
 
 def _norm(kind: str, ch: int) -> nn.Module:
@@ -61,7 +75,7 @@ class Generator(nn.Module):
     """z (N, latent) [+ labels (N,)] -> images (N, 1, size, size) in [-1, 1]."""
 
     def __init__(self, size: int = 64, latent: int = 128, width: int = 32, n_classes: int = 0,
-                 embed_dim: int = 32):
+                 embed_dim: int = 32, upsample: str = "deconv"):
         super().__init__()
         self.size, self.latent, self.n_classes = check_size(size), int(latent), int(n_classes)
         ch = _channels(self.size, width)
@@ -71,9 +85,9 @@ class Generator(nn.Module):
         self.fc_norm = nn.Sequential(nn.BatchNorm2d(ch[0]), nn.LeakyReLU(0.2, inplace=True))
         layers = []
         for c_in, c_out in zip(ch[:-1], ch[1:]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
+            layers += [*_up(c_in, c_out, upsample, bias=False), nn.BatchNorm2d(c_out),
                        nn.LeakyReLU(0.2, inplace=True)]
-        layers += [nn.ConvTranspose2d(ch[-1], 1, 4, 2, 1), nn.Tanh()]
+        layers += [*_up(ch[-1], 1, upsample, bias=True), nn.Tanh()]
         self.up = nn.Sequential(*layers)
         self.apply(init_weights)
 

@@ -14,6 +14,8 @@
 Protocol (`protocol_scores`): the real training images of each class are split into two
 random halves A and B. The baseline compares A with B; a generator's set is compared with
 the same A, using a random subset of its images as large as B (same class proportions).
+The 'all' row pools the classes with the same number of images per class on both sides
+(classes a set lacks are left out), so it scores realism, not a different class mix.
 Both numbers then share the small-sample bias, so "FID 40 beside a real-vs-real 25" means
 something; repeating over several random halvings gives a spread.
 """
@@ -127,6 +129,26 @@ def halves(labels: np.ndarray, repeats: int = 5, seed: int = 0) -> list[tuple[np
     return out
 
 
+def _same_class_mix(parts_a: dict, parts_b: dict, rng) -> tuple[np.ndarray, np.ndarray]:
+    """The 'all' comparison with the same number of images per class on both sides.
+
+    A synthetic set often covers only some classes, or in other proportions (a set that
+    balances a split has no images of the largest class). Pooling all of half A against it
+    would score the difference in class mix, not realism; so each class enters both sides
+    with min(n_A, n_B) images, and a class missing from one side is left out of both."""
+    ref, other = [], []
+    for name in parts_a:
+        a, b = parts_a[name], parts_b[name]
+        n = min(len(a), len(b))
+        if n == 0:
+            continue
+        ref.append(a if n == len(a) else a[rng.choice(len(a), n, replace=False)])
+        other.append(b if n == len(b) else b[rng.choice(len(b), n, replace=False)])
+    if not ref:
+        return parts_a[next(iter(parts_a))][:0], parts_b[next(iter(parts_b))][:0]
+    return np.concatenate(ref), np.concatenate(other)
+
+
 def protocol_scores(real: np.ndarray, real_labels, splits, classes: dict, other: np.ndarray | None = None,
                     other_labels=None, k: int = 3, kid_subsets: int = 100, seed: int = 0) -> pd.DataFrame:
     """Scores per class and over all classes ('all'), mean and sd over the halvings in `splits`.
@@ -137,6 +159,7 @@ def protocol_scores(real: np.ndarray, real_labels, splits, classes: dict, other:
     real_labels = np.asarray(real_labels)
     other_labels = None if other is None else np.asarray(other_labels)
     rng = np.random.default_rng(seed + 1)
+    mix_rng = np.random.default_rng(seed + 2)  # its own stream: per-class draws stay as they were
     per = {name: [] for name in [*classes.values(), "all"]}
     sizes = {name: (0, 0) for name in per}
     for r, (a, b) in enumerate(splits):
@@ -150,8 +173,7 @@ def protocol_scores(real: np.ndarray, real_labels, splits, classes: dict, other:
                 pool = np.flatnonzero(other_labels == lab)
                 pick = rng.choice(pool, min(len(ib), len(pool)), replace=False)
                 parts_b[name] = other[pick]
-        parts_a["all"] = np.concatenate(list(parts_a.values()))
-        parts_b["all"] = np.concatenate(list(parts_b.values()))
+        parts_a["all"], parts_b["all"] = _same_class_mix(parts_a, parts_b, mix_rng)
         for name in per:
             per[name].append(score_pair(parts_a[name], parts_b[name], k, kid_subsets, seed + r))
             sizes[name] = (len(parts_a[name]), len(parts_b[name]))
