@@ -200,7 +200,8 @@ def train_ddpm(images, labels, run_dir: str | Path, preset: DDPMPreset, n_classe
                   total_steps=p.steps)
     trainer = Trainer(run_dir, p.steps, modules={"model": model, "ema": ema}, optimizers={"opt": opt},
                       generator=gen, checkpoint_every=p.checkpoint_every, sample_every=p.sample_every,
-                      sample_fn=grid, config=config, desc="ddpm", progress=progress, nrow=p.grid_per_class)
+                      sample_fn=grid, config=config, desc="ddpm", progress=progress, nrow=p.grid_per_class,
+                      diverge_hint="try a lower learning rate (lr), a longer warm-up or a smaller grad_clip")
     with run_lock(Path(run_dir)):
         history = trainer.run(step)
     ema.eval()

@@ -190,6 +190,14 @@ def make_run(preset: GanPreset, data, seed: int, device: str, labels=None, n_cla
                   class_starts=class_starts, class_counts=class_counts)
 
 
+def _diverge_hint(p: GanPreset) -> str:
+    if p.clip:
+        return "try lower learning rates (lr_g, lr_d) or a smaller clip value"
+    if p.gp_weight:
+        return "try lower learning rates (lr_g, lr_d) or a larger gradient-penalty weight (gp_weight)"
+    return "try lower learning rates (lr_g, lr_d) or a generator EMA (ema=0.99)"
+
+
 def make_trainer(run: GanRun, run_dir: str | Path, steps: int, seed: int, desc: str, progress: bool,
                  extra_config: dict | None = None) -> Trainer:
     modules = {"generator": run.G, "critic": run.D}
@@ -201,4 +209,4 @@ def make_trainer(run: GanRun, run_dir: str | Path, steps: int, seed: int, desc: 
     return Trainer(run_dir, steps, modules, {"generator": run.opt_g, "critic": run.opt_d}, run.gen,
                    checkpoint_every=run.preset.checkpoint_every, sample_every=run.preset.sample_every,
                    sample_fn=run.fixed_sample_fn(seed), config=config, desc=desc, progress=progress,
-                   nrow=8)
+                   nrow=8, diverge_hint=_diverge_hint(run.preset))

@@ -85,13 +85,14 @@ class Trainer:
     loop draws all its randomness from (batches, noise), so resuming restores it exactly.
     sample_fn(step) -> tensor (N, C, H, W) in [-1, 1] for the grid, or None; it should use
     fixed noise and leave the models as it found them (eval mode inside, train mode after).
+    diverge_hint: the advice the NaN guard's message gives (it depends on the model).
     """
 
     def __init__(self, run_dir: str | Path, total_steps: int, modules: dict[str, nn.Module],
                  optimizers: dict[str, torch.optim.Optimizer], generator: torch.Generator,
                  checkpoint_every: int = 100, sample_every: int = 100, sample_fn: Callable | None = None,
                  config: dict | None = None, desc: str = "training", progress: bool = True,
-                 explode_at: float = 1e6, nrow: int = 8):
+                 explode_at: float = 1e6, nrow: int = 8, diverge_hint: str = "try a lower learning rate"):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.total_steps = int(total_steps)
@@ -100,6 +101,7 @@ class Trainer:
         self.sample_every = max(1, int(sample_every))
         self.sample_fn, self.config, self.desc = sample_fn, dict(config or {}), desc
         self.progress, self.explode_at, self.nrow = progress, explode_at, nrow
+        self.diverge_hint = diverge_hint  # what to try, in the words of the model being trained
         self.extra_state: dict = {}  # loops may keep small extra state here (saved with weights)
 
     # -- checkpoints -------------------------------------------------------------------
@@ -170,9 +172,8 @@ class Trainer:
         for k, v in metrics.items():
             if isinstance(v, (int, float)) and (not math.isfinite(v) or abs(v) > self.explode_at):
                 raise TrainingDiverged(
-                    f"{self.desc}: '{k}' = {v} at step {step}. Training diverged; try a lower learning "
-                    f"rate or, for a WGAN, a smaller clip value / larger gradient penalty. The last good "
-                    f"checkpoint is {self.run_dir / CHECKPOINT} (delete it to start over).")
+                    f"{self.desc}: '{k}' = {v} at step {step}. Training diverged; {self.diverge_hint}. "
+                    f"The last good checkpoint is {self.run_dir / CHECKPOINT} (delete it to start over).")
 
     def save_samples(self, step: int) -> None:
         if self.sample_fn is None:
