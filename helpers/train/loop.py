@@ -66,11 +66,6 @@ def autocast(device: str):
     return contextlib.nullcontext()
 
 
-def grad_norm(module: nn.Module) -> float:
-    norms = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
-    return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
-
-
 def atomic_save(obj, path: Path) -> None:
     """Write to a temporary file and rename: a kill mid-write never corrupts the checkpoint."""
     tmp = path.with_name(path.name + ".part")
