@@ -117,3 +117,19 @@ def test_cli_trains_and_exports_a_balanced_set_from_train_records(smoke_cfg, pha
     stamp = manifest.stat().st_mtime_ns
     assert main(argv) == 0
     assert manifest.stat().st_mtime_ns == stamp, "a finished run and its set are reused"
+
+
+def test_cli_variant_with_settings_on_top(smoke_cfg, phantom_dir):
+    """--variant applies a named preset change; --set wins over it; --steps over its budget."""
+    import torch
+
+    from helpers.cli import main
+
+    argv = ["train", "ddpm", "--profile", "smoke", "--dataset", "phantom", "--data-dir", str(phantom_dir),
+            "--runs-dir", str(smoke_cfg.runs_dir), "--variant", "busi-cpu", "--steps", "2",
+            "--set", "ddim_steps=2", "--set", "mults=1,2", "--out-name", "ddpm-v"]
+    assert main(argv) == 0
+    c = torch.load(smoke_cfg.runs_dir / "generators" / "ddpm-v" / "all" / CHECKPOINT, weights_only=True)["config"]
+    assert (c["base"], c["balance"], c["guidance"]) == (16, "sampling", 3.0)  # from the variant
+    assert (c["ddim_steps"], c["mults"], c["total_steps"]) == (2, [1, 2], 2)  # --set and --steps win
+    assert (smoke_cfg.runs_dir / "figures" / "ddpm-v_real_vs_synthetic.png").exists()
