@@ -1,9 +1,10 @@
 """The generators the course trains, behind one call.
 
 Each entry names a function `run(name, cfg, train_records, out_name=None, steps=None,
-progress=True, **changes) -> manifest path` (changes: preset settings) that trains generator `name` on `train_records` only (the
-training part of a split or fold), writes its runs under `RUNS/generators/<out_name>/` and
-exports a class-balanced synthetic set to `RUNS/synthetic/<out_name>/manifest.csv`.
+progress=True, **changes) -> manifest path` (changes: preset settings) that trains
+generator `name` on `train_records` only (the training part of a split or fold), writes its
+runs under `RUNS/generators/<out_name>/` and exports a class-balanced synthetic set to
+`RUNS/synthetic/<out_name>/manifest.csv`.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ from helpers.exercises import report
 CLASSES = ["benign", "normal", "malignant"]
 
 
-def _fixed(n=60, seed=0, skill=1.0):
+def toy_predictions(n=60, seed=0, skill=1.0):
+    """(labels, probabilities) of a fake 3-class classifier: softmax of Gaussian logits with
+    `skill` added to the true class's logit (0: chance, larger: better)."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)
     logits = rng.normal(size=(n, 3))
@@ -25,7 +27,7 @@ def check_sensitivity_specificity(fn) -> bool:
     from helpers.classify.metrics import one_vs_rest
 
     for seed in range(3):
-        y, p = _fixed(seed=seed)
+        y, p = toy_predictions(seed=seed)
         pred = p.argmax(1)
         cm = confusion_matrix(y, pred, labels=[0, 1, 2])
         sens, spec = (np.asarray(v, dtype=float) for v in fn(cm))
@@ -50,7 +52,7 @@ def check_bootstrap_accuracy(fn) -> bool:
     compared with helpers.classify.metrics.bootstrap on the same resamples."""
     from helpers.classify.metrics import bootstrap
 
-    y, p = _fixed(n=80, seed=5)
+    y, p = toy_predictions(n=80, seed=5)
     lo, hi = (float(v) for v in fn(y, p.argmax(1), 500, 7))
     ref = bootstrap(y, p, CLASSES, n_boot=500, seed=7).set_index("metric").loc["accuracy"]
     if not (np.isclose(lo, ref["lo"]) and np.isclose(hi, ref["hi"])):

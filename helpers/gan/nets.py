@@ -5,9 +5,11 @@ size (batch norm + LeakyReLU) -> 1 channel, tanh. Each doubling is a transposed 
 (`upsample="deconv"`, as in DCGAN) or a nearest-neighbour resize followed by a 3x3 convolution
 (`upsample="resize"`, Odena et al. 2016): a 4x4 stride-2 transposed convolution covers some
 output pixels with more kernel taps than others, which shows as a checkerboard on flat,
-speckled ultrasound texture; resizing first gives every pixel the same number of taps. The critic mirrors it with
-strided convolutions down to 4x4 and a linear score with no sigmoid: the Wasserstein losses
-want an unbounded score, and the DCGAN loss applies the sigmoid inside BCE-with-logits.
+speckled ultrasound texture; resizing first gives every pixel the same number of taps.
+
+The critic mirrors the generator with strided convolutions down to 4x4 and a linear score
+with no sigmoid: the Wasserstein losses want an unbounded score, and the DCGAN loss applies
+the sigmoid inside BCE-with-logits.
 The normalisation in the critic is a choice: batch norm for DCGAN / clipped WGAN, none (or
 layer norm) for WGAN-GP, whose penalty is per sample and so must not mix samples in a batch.
 

@@ -1,12 +1,6 @@
-"""A simple, stated distance between synthetic and real images: the sliced Wasserstein
-distance (SWD) on downsampled pixels.
-
-Each image is average-pooled to `size` px and flattened into a vector in [0, 1]. For many
-random unit directions, both image sets are projected onto the direction and the two 1-D
-distributions are compared with the Wasserstein-1 distance (mean absolute difference of
-their quantiles). SWD is the mean over directions: 0 for identical distributions, larger
-when brightness, layout or texture differ. It sees pixels, not semantics, so it is a coarse
-check, not FID; its scale is read against the distance between two halves of the real set.
+"""A simple, stated distance between synthetic and real images for the GAN notebooks: the
+sliced Wasserstein distance (SWD) on downsampled pixels (`helpers.quality.swd`, where the
+measure is explained), read against the distance between two halves of the real set.
 """
 
 from __future__ import annotations

@@ -53,9 +53,10 @@ def load_set(manifest, size: int) -> tuple[pd.DataFrame, np.ndarray]:
     return df, load_images(df, size, None, progress=False)
 
 
-def _heldout_seen(manifest, heldout: pd.DataFrame, read_trained_on) -> int:
+def _heldout_seen(manifest, heldout: pd.DataFrame) -> int:
     """How many held-out (val/test) images the set's generator was trained on (0 if unknown)."""
     from helpers.data.records import DataError
+    from helpers.synth import read_trained_on
 
     try:
         seen = read_trained_on(manifest)
@@ -78,7 +79,6 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
     from helpers.quality.metrics import halves, protocol_scores
     from helpers.quality.presets import preset
     from helpers.quality.tstr import train_test
-    from helpers.synth import read_trained_on
 
     p = preset(cfg)
     classes = _classes(cfg)
@@ -129,7 +129,7 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
     for gen, manifest in tqdm(list(manifests.items()), desc="scoring synthetic sets", disable=not progress):
         df, x_syn = load_set(manifest, cfg.size)
         y_syn = df["label"].to_numpy()
-        leaked = _heldout_seen(manifest, heldout, read_trained_on)
+        leaked = _heldout_seen(manifest, heldout)
         if leaked and verbose:
             print(f"warning: {gen} was trained on {leaked} image(s) of the val/test split (a fold's set, or a "
                   "leak). It is still scored against the training split, but its memorisation and TSTR "
