@@ -7,10 +7,7 @@ Run `python data_download.py --help` (or `<source> --help`) for every option.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -64,7 +61,6 @@ then, e.g.:
 """
 
 PHANTOM_CLASSES = ("benign", "normal", "malignant")
-PHANTOM_MARKER = ".phantom.json"  # same marker helpers.data.registry.ensure_dataset writes
 
 
 def parse_counts(text: str) -> dict:
@@ -83,50 +79,28 @@ def parse_counts(text: str) -> dict:
 
 
 def cmd_phantom(args) -> None:
-    from helpers.data.phantom import DEFAULT_COUNTS, write_phantom_dataset
+    from helpers.data.phantom import DEFAULT_COUNTS
+    from helpers.data.phantom_folder import ensure_phantom
     from helpers.data.registry import load_records
 
     dest = Path(args.dest).expanduser()
     counts = parse_counts(args.counts) if args.counts else dict(DEFAULT_COUNTS)
     if args.size < 16:
         raise DataError(f"--size {args.size}: phantoms need at least 16 px.")
-    marker = dest / PHANTOM_MARKER
-    settings = dict(counts=counts, size=args.size, seed=args.seed)
-    old = json.loads(marker.read_text()) if marker.exists() else None
-    class_dirs = [dest / c for c in PHANTOM_CLASSES if (dest / c).exists()]
-    if old is None and class_dirs:
-        raise DataError(f"{dest} already holds class folders not made by this command (no "
-                        f"{PHANTOM_MARKER}). Delete them or choose another --dest.")
-    if old is not None and (old.get("size"), old.get("seed")) != (args.size, args.seed):
-        print(f"{dest} holds phantoms of size {old.get('size')} / seed {old.get('seed')}; "
-              "making them again.")
-        for d in class_dirs:
-            shutil.rmtree(d)
-    dest.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps({**settings, "complete": False}))  # until every image is written
     t0 = time.perf_counter()
-    write_phantom_dataset(dest, counts, seed=args.seed, size=args.size, masks=not args.no_masks,
-                          progress=not args.quiet)
-    _drop_extra_phantoms(dest, counts)
-    marker.write_text(json.dumps(settings))
+    # Refuses a folder it did not make (real images are never overwritten); finishes an
+    # interrupted set; remakes a set made with other settings or an older phantom version.
+    wrote = ensure_phantom(dest, counts, args.size, seed=args.seed, masks=not args.no_masks, progress=not args.quiet,
+                          option="--dest")
     found = load_records("phantom", dest, check=False, progress=False)["class_name"].value_counts()
     found = {c: int(found.get(c, 0)) for c in PHANTOM_CLASSES}
     if found != counts:
         raise DataError(f"{dest} holds {found} images, not the {counts} asked for: files were added or "
                         "removed while it ran. Delete the folder and run the command again.")
+    state = f"written in {time.perf_counter() - t0:.1f} s" if wrote else "already there"
     print(f"Phantom set ready: {sum(found.values())} images ({', '.join(f'{c} {n}' for c, n in found.items())}), "
-          f"{args.size} px, seed {args.seed}, in {dest} ({time.perf_counter() - t0:.1f} s).")
+          f"{args.size} px, seed {args.seed}, in {dest} ({state}).")
     _next_steps("phantom", dest)
-
-
-def _drop_extra_phantoms(dest: Path, counts: dict) -> None:
-    # A folder made earlier with larger counts keeps its images; the set must match `counts`.
-    for cls, n in counts.items():
-        pattern = re.compile(rf"{cls} \((\d+)\)(_mask)?\.png")
-        for p in (dest / cls).iterdir():
-            m = pattern.fullmatch(p.name)
-            if m and int(m.group(1)) > n:
-                p.unlink()
 
 
 def cmd_busi(args) -> None:
@@ -136,7 +110,7 @@ def cmd_busi(args) -> None:
         raise DataError("--in-place needs --from FOLDER (the folder to use where it is).")
     res = fetch_busi(args.dest, url=args.url, from_path=args.from_path, in_place=args.in_place,
                      keep_archive=not args.remove_archive, check=not args.no_check,
-                     progress=not args.quiet)
+                     progress=not args.quiet, skip_bad=args.skip_bad)
     print(res["report"])
     _next_steps("busi", res["data_dir"])
 
@@ -212,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="delete the downloaded zip after it is unpacked (default: keep it)")
     bu.add_argument("--no-check", action="store_true",
                     help="count the images without decoding each one (faster; corrupt files show later)")
+    bu.add_argument("--skip-bad", action="store_true",
+                    help="leave unreadable images out (listed) instead of stopping at the first one")
     bu.set_defaults(func=cmd_busi)
 
     from helpers.data.breastmnist import SIZES
@@ -239,12 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except DataError as e:
+    except DataError as e:  # a user error: one line, status 2 (as `python -m helpers`)
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     except OSError as e:
         print(f"error: {e}. Check the path and free disk space, then run the command again.", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print("\ninterrupted: run the same command again to continue where it stopped.", file=sys.stderr)
         return 130

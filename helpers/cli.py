@@ -2,6 +2,10 @@
 
 Each module in `helpers/commands/` defines NAME, HELP, `add_arguments(parser)` and
 `run(args) -> int`; they are found automatically, so a new stage is one new file.
+
+A user error (bad data, a bad setting, a busy or damaged run folder, a run that diverged)
+prints one line starting with `error:` and exits with status 2; Ctrl-C says where training
+stopped and exits with 130. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +16,40 @@ import pkgutil
 import sys
 
 import helpers.commands
-from helpers.data.records import DataError
+from helpers.errors import CourseError, SettingError
+
+SIZE_RANGE = (16, 1024)  # what any stage can be asked for; each stage may narrow it
+
+
+def image_size(text: str) -> int:
+    """argparse type for --size: a power of two within SIZE_RANGE."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants a whole number of pixels, got {text!r}") from None
+    lo, hi = SIZE_RANGE
+    if v < lo or v > hi or v & (v - 1):
+        raise argparse.ArgumentTypeError(f"wants a power of two from {lo} to {hi} px, got {v} (e.g. 32, 64, 128)")
+    return v
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"wants a whole number >= 1, got {v}")
+    return v
+
+
+def plain_name_arg(text: str) -> str:
+    from helpers.config import plain_name
+
+    try:
+        return plain_name(text, "name")
+    except SettingError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -24,18 +61,26 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="dataset folder (default: data/<dataset> in the project)")
     p.add_argument("--runs-dir", default=None, help="where outputs go (default: runs/<profile>-<dataset>)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--size", type=int, default=None, help="image size in px (default: the profile's)")
+    p.add_argument("--size", type=image_size, default=None,
+                   help="image size in px, a power of two (default: the profile's)")
 
 
 def config_from_args(args):
     from helpers.config import setup
 
-    over = {"size": args.size} if getattr(args, "size", None) else {}
+    over = {"size": args.size} if getattr(args, "size", None) is not None else {}
     return setup(args.profile, args.dataset, args.data_dir, args.runs_dir, args.seed, **over)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line (what is wrong, where to look), not the usage."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m helpers", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(helpers.commands.__path__), key=lambda m: m.name):
         mod = importlib.import_module(f"helpers.commands.{info.name}")
@@ -49,6 +94,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except DataError as e:  # bad input: a clear message, no traceback
+    except CourseError as e:  # a user error: one clear line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:  # helpers.errors.Interrupted says where training stopped
+        text = str(e) or "interrupted; run the same command to go on where it stopped"
+        print(f"\n{text}", file=sys.stderr)
+        return 130

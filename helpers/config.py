@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from helpers.errors import SettingError
 
 PROFILES = ("smoke", "quick", "paper")
 DATASETS = ("phantom", "busi", "breastmnist")
@@ -70,6 +73,18 @@ class Config:
         return d
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def plain_name(name: str, what: str = "name") -> str:
+    """`name` if it is a plain folder name (letters, digits, '.', '_', '-', not starting with a
+    dot), so that a run or set named by the user stays inside the runs folder."""
+    if not isinstance(name, str) or not _PLAIN.fullmatch(name) or set(name) == {"."}:
+        raise SettingError(f"{what} {name!r} is not a plain name: use letters, digits, '.', '_' and '-' "
+                           "(no '/', no '..', not starting with '.'), e.g. wgan-lr2e4.")
+    return name
+
+
 def pick_device() -> str:
     """cuda > mps > cpu, chosen once. COURSE_DEVICE overrides (e.g. to force 'cpu')."""
     forced = os.environ.get("COURSE_DEVICE")
@@ -109,9 +124,9 @@ def resolve(profile: str = "quick", dataset: str = "phantom", data_dir: str | os
             runs_dir: str | os.PathLike | None = None, seed: int = 0, **overrides) -> Config:
     """Turn the notebook parameters (or CLI flags) into a Config, validating each value."""
     if profile not in PROFILES:
-        raise ValueError(f"Unknown profile {profile!r}; choose one of {', '.join(PROFILES)}.")
+        raise SettingError(f"Unknown profile {profile!r}; choose one of {', '.join(PROFILES)}.")
     if dataset not in DATASETS:
-        raise ValueError(f"Unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}.")
+        raise SettingError(f"Unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}.")
     pd = dict(PROFILE_DATA[profile])
     data_dir = Path(data_dir) if data_dir else default_data_dir(dataset, profile)
     runs_dir = Path(runs_dir) if runs_dir else _project_root() / "runs" / f"{profile}-{dataset}"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from helpers.errors import DataError
+
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
 
@@ -58,7 +60,8 @@ def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str |
     rows = []
     todo = [nb for nb in notebooks(notebooks_dir) if not only or any(nb.name.startswith(o) for o in only)]
     if not todo:
-        raise FileNotFoundError(f"No notebooks matching {NOTEBOOK_GLOB} in {notebooks_dir}.")
+        raise DataError(f"No notebooks matching {NOTEBOOK_GLOB} in {notebooks_dir}; run from the course folder or "
+                        "pass --notebooks-dir.")
     print(f"Running {len(todo)} notebooks on profile={profile} dataset={dataset}; executed copies -> {out_dir}")
     for nb in todo:
         t0 = time.perf_counter()

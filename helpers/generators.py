@@ -23,7 +23,9 @@ GENERATORS = {
 
 def _resolve(name: str):
     if name not in GENERATORS:
-        raise ValueError(f"Unknown generator {name!r}; choose one of {', '.join(GENERATORS)}.")
+        from helpers.errors import SettingError
+
+        raise SettingError(f"Unknown generator {name!r}; choose one of {', '.join(GENERATORS)}.")
     module, fn = GENERATORS[name].split(":")
     return getattr(importlib.import_module(module), fn)
 

@@ -13,13 +13,14 @@ import pandas as pd
 
 from helpers.data.duplicates import find_groups, thumbnails
 from helpers.data.records import read_records, write_records
-from helpers.data.registry import ensure_dataset, load_records
+from helpers.data.registry import data_signature, ensure_dataset, load_records
 from helpers.data.splits import assert_grouped, grouped_folds, grouped_split
 
 
 def _meta(cfg) -> dict:
     return dict(dataset=cfg.dataset, data_dir=str(cfg.data_dir.resolve()), seed=cfg.seed, n_folds=cfg.n_folds,
-                val_frac=cfg.val_frac, test_frac=cfg.test_frac, dup_threshold=cfg.dup_threshold)
+                val_frac=cfg.val_frac, test_frac=cfg.test_frac, dup_threshold=cfg.dup_threshold,
+                data=data_signature(cfg.data_dir))
 
 
 def prepare(cfg, skip_bad: bool = False, progress: bool = True, verbose: bool = True) -> pd.DataFrame:
@@ -52,7 +53,8 @@ def prepare(cfg, skip_bad: bool = False, progress: bool = True, verbose: bool = 
 
 
 def load_prepared(cfg, progress: bool = True, verbose: bool = True) -> pd.DataFrame:
-    """The prepared record table for cfg, rebuilt if missing or made for other settings."""
+    """The prepared record table for cfg, rebuilt if missing or made for other settings or data."""
+    ensure_dataset(cfg, progress=progress)  # a phantom folder is (re)made first; cheap when current
     meta_path = cfg.runs_dir / "data" / "meta.json"
     if cfg.records_path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import nbformat
 
+from helpers.errors import DataError
+
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _HINT = re.compile(r"#\s*HINT:\s*(.*)")
 
@@ -54,10 +56,14 @@ def student_notebook(nb):
 def build_student(notebooks_dir: str | Path, out_dir: str | Path) -> list[Path]:
     from helpers.course import notebooks
 
+    paths = notebooks(notebooks_dir)
+    if not paths:
+        raise DataError(f"No course notebooks (NN_*.ipynb) in {notebooks_dir}; run from the course folder or pass "
+                        "--notebooks-dir.")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in notebooks(notebooks_dir):
+    for path in paths:
         nb = student_notebook(nbformat.read(path, as_version=4))
         nbformat.write(nb, out_dir / path.name)
         written.append(out_dir / path.name)

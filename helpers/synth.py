@@ -41,7 +41,9 @@ def balance_counts(counts: dict, target: int | None = None, extra: int = 0) -> d
 
 
 def synthetic_dir(runs_dir: str | Path, generator: str) -> Path:
-    return Path(runs_dir) / "synthetic" / generator
+    from helpers.config import plain_name
+
+    return Path(runs_dir) / "synthetic" / plain_name(generator, "synthetic-set name")
 
 
 def write_synthetic_set(out_dir: str | Path, generator: str, sample_fn: Callable[[str, int, int], np.ndarray],
@@ -56,10 +58,18 @@ def write_synthetic_set(out_dir: str | Path, generator: str, sample_fn: Callable
     `trained_on` lists the real images the generator was trained on; it is saved as
     `trained_on.csv` so that an evaluation can prove none of its test images was seen.
     The manifest is written last, so a set without one is known to be incomplete."""
-    from tqdm.auto import tqdm
+    from helpers.train.lock import run_lock
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(out_dir, what="exported"):  # two exports into one folder would mix their images
+        return _write_set(out_dir, generator, sample_fn, counts, dataset, checkpoint, seed, batch, progress,
+                          trained_on)
+
+
+def _write_set(out_dir: Path, generator, sample_fn, counts, dataset, checkpoint, seed, batch, progress,
+               trained_on) -> Path:
+    from tqdm.auto import tqdm
+
     (out_dir / MANIFEST).unlink(missing_ok=True)
     if isinstance(checkpoint, dict):
         ck_hash = {c: sha256_file(p) for c, p in checkpoint.items()}
@@ -75,7 +85,7 @@ def write_synthetic_set(out_dir: str | Path, generator: str, sample_fn: Callable
                 k = min(batch, n - done)
                 imgs = np.asarray(sample_fn(cls, k, seed * 100_003 + labels[cls] * 10_007 + done))
                 if imgs.dtype != np.uint8 or imgs.ndim != 3 or len(imgs) != k:
-                    raise ValueError(f"sample_fn must return uint8 (n, H, W); got {imgs.dtype} {imgs.shape}")
+                    raise TypeError(f"sample_fn must return uint8 (n, H, W); got {imgs.dtype} {imgs.shape}")
                 for j, im in enumerate(imgs):
                     rel = Path(cls) / f"{generator}_{cls}_{done + j:05d}.png"
                     Image.fromarray(im, mode="L").save(out_dir / rel)

@@ -32,11 +32,11 @@ def one_thread():
 def phantom_dir(tmp_path_factory) -> Path:
     """The smoke profile's tiny phantom set in the BUSI layout (masks beside images)."""
     from helpers.config import PROFILE_DATA
-    from helpers.data.phantom import write_phantom_dataset
+    from helpers.data.phantom_folder import ensure_phantom
 
     d = tmp_path_factory.mktemp("phantom")
     pd_ = PROFILE_DATA["smoke"]
-    write_phantom_dataset(d, pd_["phantom_counts"], seed=0, size=pd_["phantom_size"], progress=False)
+    ensure_phantom(d, pd_["phantom_counts"], seed=0, size=pd_["phantom_size"], progress=False)
     return d
 
 

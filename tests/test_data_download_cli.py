@@ -48,6 +48,8 @@ def test_help_documents_every_source_and_option(cli, capsys):
 
 
 def test_phantom_writes_busi_layout_with_marker(cli, tmp_path, capsys):
+    from helpers.data.phantom_folder import version
+
     dest = tmp_path / "ph"
     assert cli.main(["phantom", "--dest", str(dest), "--size", "32", "--counts", SMALL, "--quiet"]) == 0
     assert "Phantom set ready: 7 images (benign 3, normal 2, malignant 2)" in capsys.readouterr().out
@@ -55,7 +57,8 @@ def test_phantom_writes_busi_layout_with_marker(cli, tmp_path, capsys):
     assert df["class_name"].value_counts().to_dict() == {"benign": 3, "normal": 2, "malignant": 2}
     assert len(list(dest.glob("*/*_mask.png"))) == 7
     marker = json.loads((dest / ".phantom.json").read_text())
-    assert marker == {"counts": {"benign": 3, "normal": 2, "malignant": 2}, "size": 32, "seed": 0}
+    assert marker == {"counts": {"benign": 3, "normal": 2, "malignant": 2}, "size": 32, "seed": 0,
+                      "version": version()}
 
 
 def test_phantom_folder_is_accepted_by_ensure_dataset(cli, tmp_path, monkeypatch):
@@ -95,15 +98,15 @@ def test_phantom_rerun_and_options(cli, tmp_path):
     (["busi", "--in-place"], "--in-place needs --from"),
 ])
 def test_bad_input_is_one_line_and_nonzero(cli, tmp_path, capsys, argv, message):
-    assert cli.main([*argv, "--dest", str(tmp_path / "d")]) == 1
+    assert cli.main([*argv, "--dest", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
 def test_foreign_folder_is_not_overwritten(cli, tmp_path, capsys):
     (tmp_path / "benign").mkdir()
-    assert cli.main(["phantom", "--dest", str(tmp_path), "--counts", SMALL, "--size", "32"]) == 1
-    assert "not made by this command" in capsys.readouterr().err
+    assert cli.main(["phantom", "--dest", str(tmp_path), "--counts", SMALL, "--size", "32"]) == 2
+    assert "is not a phantom folder" in capsys.readouterr().err
 
 
 def test_script_runs_as_a_program(tmp_path):
@@ -114,4 +117,4 @@ def test_script_runs_as_a_program(tmp_path):
     assert len([p for p in (tmp_path / "p").glob("*/*.png") if "_mask" not in p.name]) == 7
     bad = subprocess.run([sys.executable, str(SCRIPT), "breastmnist", "--from", str(tmp_path / "none.npz"),
                           "--dest", str(tmp_path / "b")], capture_output=True, text=True, cwd=tmp_path)
-    assert bad.returncode == 1 and "Traceback" not in bad.stderr and "none.npz" in bad.stderr
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "none.npz" in bad.stderr

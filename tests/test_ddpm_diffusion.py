@@ -275,5 +275,5 @@ def test_presets_and_variants_are_valid():
         assert all(getattr(p, k) == v for k, v in changes.items()), name
     for p in PRESETS.values():
         assert p.schedule in ("linear", "cosine") and p.objective in ("eps", "v") and p.min_snr >= 0
-    with pytest.raises(ValueError, match="Unknown DDPM setting"):
+    with pytest.raises(ValueError, match="The DDPM has no setting"):
         preset("quick", min_snr_gamma=5)

@@ -75,7 +75,7 @@ def test_presets():
     assert presets.get_preset("dcgan", "paper").latent == 100
     assert presets.get_preset("wgan", "paper").balance_extra == 50 and presets.get_preset("dcgan", "paper").balance_extra == 0
     assert 1.0 in presets.sweep_weights("paper") and presets.get_preset("cwgan", "paper").gp_weight == 1.0
-    with pytest.raises(ValueError, match="Unknown GAN setting"):
+    with pytest.raises(ValueError, match="has no setting 'nonsense'"):
         presets.get_preset("wgan", "quick", nonsense=1)
     with pytest.raises(ValueError, match="Unknown GAN"):
         presets.get_preset("stylegan", "quick")

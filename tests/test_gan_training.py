@@ -218,7 +218,7 @@ def test_cli_train_with_settings_and_out_name(smoke_cfg, capsys):
     base = ["train", "wgan-gp", "--profile", "smoke", "--dataset", "phantom", "--data-dir",
             str(smoke_cfg.data_dir), "--runs-dir", str(smoke_cfg.runs_dir), "--steps", "2"]
     assert main(base + ["--set", "n_critc=5"]) == 2  # a typo is named, nothing is trained
-    assert "no setting 'n_critc'" in capsys.readouterr().out
+    assert "no setting 'n_critc'" in capsys.readouterr().err
     assert not (smoke_cfg.runs_dir / "generators" / "wgan-gp").exists()
     assert main(base + ["--set", "n_critic=3", "--set", "upsample=resize", "--out-name", "wgp-nc3"]) == 0
     ck = torch.load(smoke_cfg.runs_dir / "generators" / "wgp-nc3" / "benign" / "checkpoint.pt", weights_only=True)
@@ -226,4 +226,4 @@ def test_cli_train_with_settings_and_out_name(smoke_cfg, capsys):
     assert (smoke_cfg.runs_dir / "synthetic" / "wgp-nc3" / "manifest.csv").exists()
     assert (smoke_cfg.runs_dir / "figures" / "wgp-nc3_real_vs_synthetic.png").stat().st_size > 1000
     assert parse_settings(["base=16", "mults=1,2,4,4"], "ddpm") == {"base": 16, "mults": (1, 2, 4, 4)}
-    assert main(base + ["--variant", "no-such"]) == 2 and "no variant 'no-such'" in capsys.readouterr().out
+    assert main(base + ["--variant", "no-such"]) == 2 and "no variant 'no-such'" in capsys.readouterr().err

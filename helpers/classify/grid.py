@@ -39,6 +39,7 @@ import pandas as pd
 
 from helpers.classify.metrics import HEADLINE, bootstrap, metric_names, paired_difference, score
 from helpers.classify.protocol import check_evaluation
+from helpers.errors import SettingError
 
 RESULTS = "results.csv"
 
@@ -96,7 +97,7 @@ class Setting:
     def parse(cls, name: str, augment: str = "busi_study") -> Setting:
         m = re.fullmatch(r"real(\+trad)?(?:\+syn:([\w.-]+)(?:@(\d+))?)?", name)
         if not m:
-            raise ValueError(f"Unknown data setting {name!r}: use real, real+trad, real+syn:<generator>, "
+            raise SettingError(f"Unknown data setting {name!r}: use real, real+trad, real+syn:<generator>, "
                              "real+trad+syn:<generator> or real+syn:<generator>@<n per class>.")
         trad, gen, n = m.groups()
         if n is not None and int(n) == 0:

@@ -32,6 +32,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from helpers.errors import SettingError
+
 TORCHVISION = {  # name -> (builder, weights enum, attribute path of the last Linear)
     "resnet18": ("resnet18", "ResNet18_Weights", "fc"),
     "resnet50": ("resnet50", "ResNet50_Weights", "fc"),
@@ -247,7 +249,7 @@ def build_model(name: str, n_classes: int, pretrained="auto") -> tuple[nn.Module
     if name == "yolov8_cls":
         m = YoloCls(n_classes, pretrained)
         return m, m.used_weights
-    raise ValueError(f"Unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}.")
+    raise SettingError(f"Unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}.")
 
 
 def make_learner(dls, arch: str, n_classes: int, pretrained="auto", weights: torch.Tensor | None = None,

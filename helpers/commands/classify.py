@@ -3,17 +3,49 @@ RUNS/classify/results.csv, one row per cell with bootstrap 95% CIs. Rerunning sk
 cells; an interrupted cell restarts from its last epoch. Generators for the synthetic settings
 are trained per fold on that fold's training part (reused when already exported)."""
 
-from helpers.cli import add_common, config_from_args
+from helpers.cli import add_common, config_from_args, positive_int
+from helpers.errors import SettingError
 
 NAME = "classify"
 HELP = "classifier comparison grid: real / +traditional / +synthetic, per fold, with CIs"
 
 
-def _ints(text):
-    return [int(t) for t in text.split(",") if t.strip()] if text else None
+def _ints(text, option="--seeds"):
+    if not text:
+        return None
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise SettingError(f"{option} wants comma-separated whole numbers, e.g. 0,1,2; got {text!r}.") from None
+
+
+def _check_names(cfg, archs, gens, settings, folds, records):
+    """Refuse unknown architectures, generators and folds before any cell trains. A generator
+    is known when the course can train it or a synthetic set of that name is already exported."""
+    import re
+
+    from helpers.classify.grid import SPLIT
+    from helpers.classify.models import ARCHITECTURES
+    from helpers.generators import GENERATORS
+    from helpers.synth import find_manifests
+
+    for a in archs:
+        if a not in ARCHITECTURES:
+            raise SettingError(f"--archs: unknown architecture {a!r}; choose from {', '.join(ARCHITECTURES)}.")
+    exported = {re.sub(r"-fold\d+$", "", name) for name in find_manifests(cfg.runs_dir)}
+    for g in list(gens) + [s.generator for s in settings if s.generator]:
+        if g not in GENERATORS and g not in exported:
+            raise SettingError(f"unknown generator {g!r}; choose from {', '.join(GENERATORS)}, or a synthetic set "
+                               f"under {cfg.runs_dir / 'synthetic'} (or --generators none).")
+    have = sorted(int(f) for f in records["fold"].unique())
+    bad = [f for f in folds if f != SPLIT and f not in have]
+    if bad:
+        raise SettingError(f"--folds: the prepared table has folds {have[0]}-{have[-1]}, not {bad}.")
 
 
 def add_arguments(p):
+    from helpers.data.augment import POLICIES
+
     add_common(p)
     p.add_argument("--archs", default=None, help="comma-separated architectures (default: the profile's)")
     p.add_argument("--generators", default=None,
@@ -28,13 +60,14 @@ def add_arguments(p):
                    help="fold ids, e.g. 0,1,2, or 'split' for the prepared train/test split "
                         "(default: the profile's: split on smoke and quick, every fold on paper)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the profile's)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs per cell (default: the profile's)")
-    p.add_argument("--gen-steps", type=int, default=None,
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs per cell (default: the profile's)")
+    p.add_argument("--gen-steps", type=positive_int, default=None,
                    help="generator steps per fold (default: the generator's preset for the profile)")
-    p.add_argument("--augment", default=None, help="traditional augmentation policy (default: busi_study)")
+    p.add_argument("--augment", default=None, choices=POLICIES,
+                   help="traditional augmentation policy (default: busi_study)")
     p.add_argument("--pretrained", choices=["auto", "yes", "no"], default="auto",
                    help="ImageNet weights: auto = only if already in the torch hub cache (default)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
 
 
 def run(args):
@@ -81,8 +114,9 @@ def run(args):
     if args.folds == "split":
         folds = [SPLIT]
     else:
-        folds = _ints(args.folds) or fold_list(records, preset["folds"])
+        folds = _ints(args.folds, "--folds") or fold_list(records, preset["folds"])
     seeds = _ints(args.seeds) or list(preset["seeds"])
+    _check_names(cfg, archs, gens, settings, folds, records)
     cells = plan(records, archs, settings, folds, seeds)
     if args.scenario and gens:
         sc_folds = folds[: preset["scenario_folds"] or None]

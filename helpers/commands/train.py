@@ -7,48 +7,44 @@ setting on top, e.g. `--set n_critic=5` for a GAN or `--set base=16 --set mults=
 DDPM. A run folder refuses to resume with other settings: give a changed run its own
 `--out-name`."""
 
-import argparse
-import dataclasses
-
-from helpers.cli import add_common, config_from_args
+from helpers.cli import add_common, config_from_args, plain_name_arg, positive_int
+from helpers.errors import SettingError
 from helpers.generators import GENERATORS
+from helpers.settings import parse_text as parse_value  # noqa: F401  (the --set value parser)
 
 NAME = "train"
 HELP = "train a generator (wgan, wgan-gp, dcgan, cwgan, ddpm) and export synthetic images"
 
 
-def parse_value(text: str):
-    """'5' -> 5, '1e-4' -> 0.0001, 'true' -> True, '1,2,4' -> (1, 2, 4), else the text."""
-    if "," in text:
-        return tuple(parse_value(t) for t in text.split(",") if t)
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_settings(pairs: list[str], generator: str) -> dict:
-    """KEY=VALUE strings -> {key: value}, checked against the generator's preset fields."""
-    from helpers.ddpm.presets import DDPMPreset
-    from helpers.gan.presets import GanPreset
-
-    known = {f.name for f in dataclasses.fields(DDPMPreset if generator == "ddpm" else GanPreset)} - {"kind"}
+def parse_settings(pairs: list[str], generator: str, profile: str = "quick") -> dict:
+    """KEY=VALUE strings -> {key: value}, each converted to its preset field's type and checked
+    against its range (SettingError names the setting, what it wants and what it got)."""
     out = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key:
-            raise argparse.ArgumentTypeError(f"--set wants KEY=VALUE, got {pair!r}")
-        if key not in known:
-            raise argparse.ArgumentTypeError(f"{generator} has no setting {key!r}; known: {', '.join(sorted(known))}")
-        out[key] = parse_value(value.strip())
+            raise SettingError(f"--set wants KEY=VALUE, got {pair!r}")
+        out[key] = value.strip()
+    return checked(generator, profile, out)
+
+
+def checked(generator: str, profile: str, changes: dict) -> dict:
+    """`changes` as the preset's types; refused by the preset's rules before anything trains."""
+    from helpers.ddpm.presets import RULES as DDPM_RULES
+    from helpers.ddpm.presets import DDPMPreset
+    from helpers.gan.presets import RULES as GAN_RULES
+    from helpers.gan.presets import GanPreset, get_preset
+    from helpers.settings import check_changes
+
+    if generator == "ddpm":
+        out = check_changes(DDPMPreset, changes, DDPM_RULES, "The DDPM")
+        from helpers.ddpm.presets import preset
+
+        preset(profile, **out)  # cross-field checks (e.g. ddim_steps <= T)
+        return out
+    out = check_changes(GanPreset, changes, GAN_RULES, f"The {generator} GAN")
+    get_preset(generator, profile, **out)
     return out
 
 
@@ -59,34 +55,48 @@ def variants(generator: str) -> dict:
     return DDPM_VARIANTS if generator == "ddpm" else GAN_VARIANTS
 
 
+def check_size(generator: str, size: int, changes: dict, profile: str) -> None:
+    """The image sizes this generator's networks can be built for."""
+    if generator == "ddpm":
+        from helpers.ddpm.presets import preset
+
+        levels = len(preset(profile, **changes).mults) - 1
+        if size % 2 ** levels or size // 2 ** levels < 4:
+            raise SettingError(f"--size {size}: the DDPM's U-Net halves the image {levels} times and needs at "
+                               f"least 4 px at the bottom, so --size must be at least {4 * 2 ** levels}.")
+        return
+    from helpers.gan.nets import SIZES
+
+    if size not in SIZES:
+        raise SettingError(f"--size {size}: the GANs are built for {', '.join(map(str, SIZES))} px.")
+
+
 def add_arguments(p):
     p.add_argument("generator", choices=list(GENERATORS), help="which generator")
     add_common(p)
-    p.add_argument("--steps", type=int, default=None, help="generator steps (default: the profile's preset)")
+    p.add_argument("--steps", type=positive_int, default=None, help="generator steps (default: the profile's preset)")
     p.add_argument("--variant", default=None, help="a named set of preset changes (see the presets modules)")
     p.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE",
                    help="change one preset setting (repeatable), e.g. --set n_critic=5")
-    p.add_argument("--out-name", default=None,
-                   help="name of the run and synthetic-set folders (default: the generator's name)")
+    p.add_argument("--out-name", default=None, type=plain_name_arg,
+                   help="name of the run and synthetic-set folders (default: the generator's name); "
+                        "a plain name: letters, digits, '.', '_', '-'")
 
 
 def run(args):
     from helpers.generators import train_and_export
 
-    try:
-        changes = parse_settings(args.settings, args.generator)
-    except argparse.ArgumentTypeError as e:
-        print(f"error: {e}")
-        return 2
+    changes = parse_settings(args.settings, args.generator, args.profile)
     if args.variant:
         known = variants(args.generator)
         if args.variant not in known:
-            print(f"error: {args.generator} has no variant {args.variant!r}; known: {', '.join(known) or 'none'}")
-            return 2
-        changes = {**known[args.variant], **changes}
+            raise SettingError(f"{args.generator} has no variant {args.variant!r}; known: "
+                               f"{', '.join(known) or 'none'}")
+        changes = checked(args.generator, args.profile, {**known[args.variant], **changes})
     steps = changes.pop("steps", None)  # a variant's budget; --steps wins
     steps = args.steps or steps
     cfg = config_from_args(args)
+    check_size(args.generator, cfg.size, changes, cfg.profile)
     manifest = train_and_export(args.generator, cfg, out_name=args.out_name, steps=steps, **changes)
     print(f"synthetic set: {manifest}")
     print(f"figure: {write_figure(cfg, manifest, args.out_name or args.generator)}")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from torchvision.transforms import v2
 
+from helpers.errors import SettingError
+
 POLICIES = ("none", "mild", "busi_study", "cwgan_study")
 
 
@@ -36,4 +38,4 @@ def policy(name: str = "mild") -> v2.Transform:
             v2.RandomHorizontalFlip(),
             v2.RandomVerticalFlip(),
         ])
-    raise ValueError(f"Unknown augmentation policy {name!r}; choose one of {', '.join(POLICIES)}.")
+    raise SettingError(f"Unknown augmentation policy {name!r}; choose one of {', '.join(POLICIES)}.")

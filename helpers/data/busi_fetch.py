@@ -8,12 +8,20 @@ unpacking, the class counts of the release (437 benign / 210 malignant / 133 nor
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
-from helpers.data.download import copy_tree, download, is_complete, safe_extract_zip
-from helpers.data.images import is_image_file
+from helpers.data.download import (
+    DownloadError,
+    copy_tree,
+    download,
+    is_complete,
+    safe_extract_zip,
+    validate_zip,
+)
+from helpers.data.images import CorruptImageError, check_image, is_image_file
 from helpers.data.records import CLASS_NAMES, DataError
 from helpers.data.registry import load_records
 
@@ -43,16 +51,34 @@ def archive_name(url: str) -> str:
     return name if name.lower().endswith(".zip") else "Dataset_BUSI.zip"
 
 
+def _image_check(path: Path) -> None:
+    """What extraction and copying check on each file: images must decode (masks too)."""
+    if is_image_file(path):
+        check_image(path)
+
+
+def _bad_archive(archive: Path, e: DownloadError) -> DownloadError:
+    """A downloaded archive that cannot be extracted is moved aside, so the next run fetches a
+    fresh copy instead of failing on the same file."""
+    bad = archive.with_name(archive.name + ".bad")
+    os.replace(archive, bad)
+    return DownloadError(f"{e} The downloaded file was renamed to {bad} (delete it when done); run the same "
+                         "command to download it again, or fetch the archive yourself and pass it with --from.")
+
+
 def fetch_busi(dest: str | Path, url: str = BUSI_URL, from_path: str | Path | None = None,
                in_place: bool = False, keep_archive: bool = True, check: bool = True,
-               progress: bool = True) -> dict:
+               progress: bool = True, skip_bad: bool = False) -> dict:
     """Put BUSI under `dest` (or accept `from_path` where it is) and check its class counts.
 
+    Every image is decoded before a copy or an extraction is marked complete (unless
+    `check` is false); with `skip_bad` unreadable images are left out instead of stopping.
     Returns a dict with `data_dir` (what to pass as the data folder), `counts`, `expected`,
     `matches` and a printable `report`.
     """
     dest = Path(dest).expanduser()
     target = dest / FOLDER
+    file_check = _image_check if check else None
     if from_path is not None:
         src = Path(from_path).expanduser()
         if not src.exists():
@@ -63,13 +89,14 @@ def fetch_busi(dest: str | Path, url: str = BUSI_URL, from_path: str | Path | No
             if in_place:
                 data_dir = root
             else:
-                copy_tree(root, target, keep=is_image_file, progress=progress)
+                copy_tree(root, target, keep=is_image_file, progress=progress, check=file_check, skip_bad=skip_bad)
                 data_dir = dest
         elif zipfile.is_zipfile(src):
             if in_place:
                 raise DataError(f"--in-place needs a folder, but {src} is an archive. Drop --in-place "
                                 "to unpack it into --dest.")
-            safe_extract_zip(src, target, select=find_class_root_deep, progress=progress)
+            safe_extract_zip(src, target, select=find_class_root_deep, progress=progress, check=file_check,
+                             skip_bad=skip_bad)
             data_dir = dest
         else:
             raise DataError(f"--from {src} is neither a zip archive nor a folder. Unpack it yourself and "
@@ -78,12 +105,20 @@ def fetch_busi(dest: str | Path, url: str = BUSI_URL, from_path: str | Path | No
         print(f"{target} is already complete; skipping download and extraction.")
         data_dir = dest
     else:
-        archive = download(url, dest / archive_name(url), progress=progress)
-        safe_extract_zip(archive, target, select=find_class_root_deep, progress=progress)
+        archive = download(url, dest / archive_name(url), progress=progress, validate=validate_zip)
+        try:
+            safe_extract_zip(archive, target, select=find_class_root_deep, progress=progress, check=file_check,
+                             skip_bad=skip_bad)
+        except DownloadError as e:
+            raise _bad_archive(archive, e) from None
         if not keep_archive:
             archive.unlink()
         data_dir = dest
-    df = load_records("busi", data_dir, check=check, progress=progress)
+    try:
+        df = load_records("busi", data_dir, check=check and in_place, skip_bad=skip_bad, progress=progress)
+    except CorruptImageError as e:
+        raise DataError(f"{str(e).split(' Re-download')[0]} Delete or replace that file, or run again with "
+                        "--skip-bad to leave unreadable images out.") from None
     counts = {c: int((df["class_name"] == c).sum()) for c in CLASSES}
     result = dict(data_dir=Path(data_dir), counts=counts, expected=dict(EXPECTED_COUNTS),
                   matches=counts == {c: EXPECTED_COUNTS[c] for c in CLASSES})

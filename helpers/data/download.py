@@ -5,10 +5,16 @@ Downloads stream into `<file>.part` with a progress bar. A cut download resumes 
 size and, when known, the MD5/SHA-256 digest are checked before the file is renamed into
 place, so a file under its final name is always complete and verified.
 
-Extraction checks every entry first (no absolute paths, no `..`, no links), writes into a
-temporary sibling folder, and renames it into place with a completion marker only once
-everything is out: a half-extracted folder never looks finished. Re-running either step
-skips work that is already done.
+A download may also be checked for what it holds (`validate`, e.g. "is a readable zip"):
+a file that fails is never left under its final name, so a rerun fetches it again instead
+of failing the same way on the same bad file.
+
+Extraction checks every entry first (no absolute paths, no `..`, no links, no entry larger
+than MAX_ENTRY_BYTES or compressed more than MAX_RATIO:1, no more than MAX_TOTAL_BYTES in
+all), writes into a temporary sibling folder, optionally checks each file (`check`, e.g. that
+an image decodes), and renames the folder into place with a completion marker only once
+everything is out and checked: a half-extracted or damaged folder never looks finished.
+Re-running either step skips work that is already done.
 """
 
 from __future__ import annotations
@@ -35,6 +41,12 @@ CHUNK = 1 << 20
 USER_AGENT = "breast-synth-course/0.1 (+data_download.py)"
 MARKER = ".complete.json"
 RETRY_WAIT = 1.0  # seconds, times the attempt number, after a connection error
+# Extraction limits against archive bombs. Image datasets compress little (PNG/JPEG ~1:1,
+# raw PGM/BMP rarely beyond 20:1); an entry packed 100 times or more is refused.
+MAX_RATIO = 100
+RATIO_FLOOR = 64 * 1024  # entries smaller than this are too small to matter
+MAX_ENTRY_BYTES = 4 << 30
+MAX_TOTAL_BYTES = 64 << 30
 # Errors worth another attempt: the connection broke, the server hiccupped.
 _TRANSIENT = (ConnectionError, TimeoutError, urllib.error.URLError, http.client.HTTPException)
 
@@ -79,22 +91,26 @@ _AFTER_BAD_DOWNLOAD = ("The file is damaged or is not the expected release; it w
 
 def download(url: str, dest: str | Path, *, size: int | None = None, md5: str | None = None,
              sha256: str | None = None, retries: int = 3, timeout: float = 60, progress: bool = True,
-             opener: Callable | None = None) -> Path:
+             opener: Callable | None = None, validate: Callable[[Path], None] | None = None) -> Path:
     """Download `url` to `dest` (resuming `<dest>.part`) and verify it. Returns `dest`.
 
     `size`, `md5`, `sha256` are checked when given; otherwise the size the server announces
     (Content-Length) is checked. An existing `dest` that verifies is kept without any
     network access. `retries` is how many times a cut connection is resumed within this
-    call; after that the partial file stays for the next run to resume.
+    call; after that the partial file stays for the next run to resume. `validate(path)`
+    raises DownloadError when the file's contents are not usable (checked on the finished
+    download and on an existing `dest`).
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists():
         try:
             verify_file(dest, size, md5, sha256, what=str(dest))
+            if validate:
+                validate(dest)
             return dest
         except DownloadError as e:  # a stale or damaged copy: fetch it again
-            print(f"{e} Downloading {dest.name} again.")
+            print(f"{e} Deleting it and downloading {dest.name} again.")
             dest.unlink()
     part = dest.with_name(dest.name + ".part")
     meta = dest.with_name(dest.name + ".part.json")
@@ -135,6 +151,11 @@ def download(url: str, dest: str | Path, *, size: int | None = None, md5: str | 
     try:
         verify_file(part, size if size is not None else total, md5, sha256,
                     what=f"{dest.name} from {url}", advice=_AFTER_BAD_DOWNLOAD)
+        if validate:
+            try:
+                validate(part)
+            except DownloadError as e:
+                raise DownloadError(f"{dest.name} from {url}: {e} {_AFTER_BAD_DOWNLOAD}") from None
     except DownloadError:
         part.unlink(missing_ok=True)  # nothing that looks finished, nothing to resume from
         meta.unlink(missing_ok=True)
@@ -225,8 +246,21 @@ def _is_link(info: zipfile.ZipInfo) -> bool:
 
 
 def check_zip_entries(zf: zipfile.ZipFile, archive: Path) -> list[zipfile.ZipInfo]:
-    """All entries, after refusing any that would land outside the target folder."""
+    """All entries, after refusing any that would land outside the target folder or that
+    unpack to far more than they take in the archive."""
+    total = 0
     for info in zf.infolist():
+        total += info.file_size
+        ratio = info.file_size / max(1, info.compress_size)
+        if info.file_size > MAX_ENTRY_BYTES or (info.file_size >= RATIO_FLOOR and ratio > MAX_RATIO):
+            raise DownloadError(f"Refusing to extract {archive}: entry {info.filename!r} unpacks to "
+                                f"{info.file_size:,} bytes from {info.compress_size:,} ({ratio:,.0f}:1; the limit is "
+                                f"{MAX_RATIO}:1 and {MAX_ENTRY_BYTES >> 30} GiB per entry). Image datasets do not "
+                                "compress like that: the archive is damaged or not the expected dataset; nothing "
+                                "was extracted.")
+        if total > MAX_TOTAL_BYTES:
+            raise DownloadError(f"Refusing to extract {archive}: it unpacks to more than {MAX_TOTAL_BYTES >> 30} "
+                                "GiB. It is not the expected dataset; nothing was extracted.")
         name = info.filename.replace("\\", "/")
         parts = PurePosixPath(name).parts
         bad = None
@@ -240,6 +274,52 @@ def check_zip_entries(zf: zipfile.ZipFile, archive: Path) -> list[zipfile.ZipInf
             raise DownloadError(f"Refusing to extract {archive}: entry {info.filename!r} {bad}. The "
                                 "archive is damaged or not the expected dataset; nothing was extracted.")
     return zf.infolist()
+
+
+def validate_zip(path: Path) -> None:
+    """DownloadError unless `path` is a zip archive whose entries pass `check_zip_entries` and
+    whose data are intact (CRC of every entry): catches an HTML page saved as the archive, a
+    cut download, and an archive bomb, before anything is extracted."""
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            head = f.read(512).lstrip().lower()
+        what = "an HTML page, not a zip archive" if head.startswith((b"<!doctype html", b"<html")) \
+            else "not a zip archive (or a cut one)"
+        raise DownloadError(f"it is {what}.")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            check_zip_entries(zf, path)
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise DownloadError(f"it is a damaged zip archive ({e}).") from None
+    if bad is not None:
+        raise DownloadError(f"it is a damaged zip archive (entry {bad!r} fails its CRC check).")
+
+
+def _check_files(tmp: Path, check: Callable[[Path], None] | None, skip_bad: bool, progress: bool,
+                 what: str) -> list[str]:
+    """Run `check` on every file in `tmp`; a DataError removes the folder and stops, or with
+    `skip_bad` deletes that file and lists it."""
+    from tqdm.auto import tqdm
+
+    if check is None:
+        return []
+    skipped = []
+    files = [p for p in sorted(tmp.rglob("*")) if p.is_file()]
+    for p in tqdm(files, desc="checking images", unit="file", disable=not progress):
+        try:
+            check(p)
+        except DataError as e:
+            if not skip_bad:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise DataError(f"{e} Nothing was kept from {what}: fix or delete that file at the source, "
+                                "or run again with --skip-bad to leave unreadable images out.") from None
+            skipped.append(p.relative_to(tmp).as_posix())
+            p.unlink()
+    if skipped:
+        print(f"Left out {len(skipped)} unreadable file(s), e.g. {skipped[0]}.")
+    return skipped
 
 
 def is_complete(folder: str | Path) -> bool:
@@ -280,12 +360,14 @@ def _finished_or_free(target: Path, what: str) -> bool:
 
 
 def safe_extract_zip(archive: str | Path, target: str | Path, select: Callable[[Path], Path] | None = None,
-                     progress: bool = True) -> Path:
+                     progress: bool = True, check: Callable[[Path], None] | None = None,
+                     skip_bad: bool = False) -> Path:
     """Extract `archive` so that `target` appears only when complete.
 
     `select(tmp)` may pick the sub-folder of the extracted tree that becomes `target` (e.g. the
-    folder holding the class folders); by default the whole tree does. Returns `target`;
-    if `target` already carries the completion marker, nothing is done.
+    folder holding the class folders); by default the whole tree does. `check(file)` is run on
+    every file kept (see `_check_files`). Returns `target`; if `target` already carries the
+    completion marker, nothing is done.
     """
     from tqdm.auto import tqdm
 
@@ -334,12 +416,14 @@ def safe_extract_zip(archive: str | Path, target: str | Path, select: Callable[[
         os.replace(chosen, inner)
         shutil.rmtree(tmp)
         tmp = inner
+    info["skipped"] = _check_files(tmp, check, skip_bad, progress, str(archive))
     return publish_folder(tmp, target, info)
 
 
 def copy_tree(src: str | Path, target: str | Path, keep: Callable[[Path], bool] | None = None,
-              progress: bool = True) -> Path:
-    """Copy folder `src` to `target` with the same all-or-nothing guarantee as extraction."""
+              progress: bool = True, check: Callable[[Path], None] | None = None, skip_bad: bool = False) -> Path:
+    """Copy folder `src` to `target` with the same all-or-nothing guarantee as extraction,
+    `check` included."""
     from tqdm.auto import tqdm
 
     src, target = Path(src), Path(target)
@@ -355,4 +439,6 @@ def copy_tree(src: str | Path, target: str | Path, keep: Callable[[Path], bool] 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return publish_folder(tmp, target, {"copied_from": str(src), "files": len(files)})
+    skipped = _check_files(tmp, check, skip_bad, progress, str(src))
+    return publish_folder(tmp, target, {"copied_from": str(src), "files": len(files) - len(skipped),
+                                        "skipped": skipped})

@@ -33,23 +33,63 @@ RESAMPLING = {"lanczos": Image.Resampling.LANCZOS, "bilinear": Image.Resampling.
 
 def load_gray(path: str | Path, size: int | None = None, resample: str = "lanczos") -> np.ndarray:
     """An image as uint8 grayscale (H, W), optionally resized to size x size (Lanczos by
-    default, as the BUSI study). BUSI stores grayscale scans as RGB; "L" keeps them intact."""
+    default, as the BUSI study). BUSI stores grayscale scans as RGB; "L" keeps them intact.
+    16-bit, 12-bit, 32-bit and float images are scaled to 0-255 (see `to_gray8`), not clipped."""
     path = Path(path)
     try:
         with Image.open(path) as im:
             im.load()
-            g = im.convert("L")
+            g = to_gray8(im, path)
     except FileNotFoundError:
         raise DataError(f"Image file {path} does not exist. Rebuild the record table "
                         "(`python -m helpers prepare ...`) if the data folder moved.") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        if isinstance(e, DataError):
+            raise
         raise CorruptImageError(
             f"Cannot read image {path}: {e}. The file is corrupt or not an image. Re-download the "
-            "dataset (`python data_download.py ...`), delete the file, or pass skip_bad=True "
-            "(`--skip-bad`) to skip unreadable files.") from None
+            "dataset (`python data_download.py ...`), delete the file, or skip unreadable files "
+            "(`python -m helpers prepare --skip-bad`, skip_bad=True in Python).") from None
     if size is not None and g.size != (size, size):
         g = g.resize((size, size), RESAMPLING[resample])
     return np.asarray(g, dtype=np.uint8)
+
+
+HIGH_DEPTH = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+BIT_DEPTHS = (8, 10, 12, 14, 16)
+
+
+def to_gray8(im: Image.Image, path: str | Path = "image") -> Image.Image:
+    """Any PIL image as an 8-bit grayscale ("L") image, without losing its contrast.
+
+    - 16-bit ("I;16*") and 32-bit integer ("I") scans: divided by the full scale of the
+      smallest bit depth that holds their maximum (8, 10, 12, 14 or 16 bits), so a 12-bit
+      scan stored in 16 bits keeps its brightness; values beyond 16 bits or below 0 are
+      stretched from their minimum to their maximum. (Converting with PIL's "L" clips at 255:
+      a 16-bit scan would come out solid white.)
+    - float ("F"): [0, 1] kept as is, any other range stretched; NaN/inf are refused.
+    - colour, palette and alpha ("RGB", "RGBA", "LA", "P", "CMYK", "1"): luminance, with
+      transparent parts laid over black.
+    """
+    if im.mode in HIGH_DEPTH:
+        a = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(a).all():
+            raise DataError(f"Image {path} ({im.mode}) holds NaN or infinite pixels; it cannot be shown as a "
+                            "scan. Re-export it, or remove it from the data folder.")
+        lo, hi = float(a.min()), float(a.max())
+        if im.mode == "F" and lo >= 0 and hi <= 1:
+            scaled = a * 255
+        elif im.mode != "F" and lo >= 0 and hi < 2 ** 16:
+            bits = next(b for b in BIT_DEPTHS if hi < 2 ** b)
+            scaled = a * (255 / (2 ** bits - 1))
+        else:
+            scaled = (a - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(a)
+        return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(black, rgba).convert("L")
+    return im.convert("L")
 
 
 def check_image(path: str | Path) -> tuple[int, int]:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from helpers.errors import DataError  # noqa: F401  (re-exported: most modules import it from here)
+
 RECORD_COLUMNS = ["path", "label", "class_name", "group", "source"]
 
 CLASS_NAMES = {
@@ -19,10 +21,6 @@ CLASS_NAMES = {
     # BreastMNIST is binary: MedMNIST merges "normal" and "benign" into one class.
     "breastmnist": ["benign", "malignant"],
 }
-
-
-class DataError(Exception):
-    """Bad or missing input data. The message names the file and says what to do next."""
 
 
 def make_records(rows: list[dict], source: str) -> pd.DataFrame:
@@ -47,10 +45,31 @@ def _natural_key(col: pd.Series) -> pd.Series:
     return col
 
 
-def validate_records(df: pd.DataFrame) -> None:
+def validate_records(df: pd.DataFrame, where: str = "the record table") -> None:
+    """Refuse a table a stage cannot use: missing columns, or a row whose class is not one
+    of its source's classes or whose label is not that class's id (a label of 3 would
+    otherwise crash training far from here; a wrong name would be trained on silently)."""
     missing = [c for c in RECORD_COLUMNS if c not in df.columns]
     if missing:
-        raise DataError(f"Record table lacks columns {missing}; rebuild it with `python -m helpers prepare`.")
+        raise DataError(f"{where} lacks columns {missing}; rebuild it with `python -m helpers prepare`.")
+    for i, row in enumerate(df[["path", "label", "class_name", "source"]].itertuples(index=False)):
+        names = CLASS_NAMES.get(row.source)
+        if names is None:
+            raise DataError(f"{where}, row {i + 1} ({row.path}): unknown source {row.source!r}; expected one of "
+                            f"{', '.join(CLASS_NAMES)}. Rebuild it with `python -m helpers prepare`.")
+        if row.class_name not in names:
+            raise DataError(f"{where}, row {i + 1} ({row.path}): class {row.class_name!r} is not a class of "
+                            f"{row.source} ({', '.join(names)}). Fix or remove the row, or rebuild the table "
+                            "with `python -m helpers prepare`.")
+        try:
+            label = float(row.label)
+        except (TypeError, ValueError):
+            label = float("nan")
+        if label != names.index(row.class_name):
+            raise DataError(f"{where}, row {i + 1} ({row.path}): label {row.label!r} does not match class "
+                            f"{row.class_name!r}, whose label is {names.index(row.class_name)} "
+                            f"({', '.join(f'{n}={k}' for k, n in enumerate(names))}). Fix the row, or rebuild "
+                            "the table with `python -m helpers prepare`.")
 
 
 def class_counts(df: pd.DataFrame) -> dict:
@@ -63,7 +82,7 @@ def read_records(path: str | Path) -> pd.DataFrame:
         raise DataError(f"No record table at {path}. Run `python -m helpers prepare ...` "
                         "(or the preprocessing notebook) first.")
     df = pd.read_csv(path)
-    validate_records(df)
+    validate_records(df, where=str(path))
     return df
 
 

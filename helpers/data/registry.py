@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -33,24 +31,33 @@ def load_records(dataset: str, data_dir: str | Path, check: bool = True, skip_ba
 
 
 def ensure_dataset(cfg, progress: bool = True) -> Path:
-    """Make sure `cfg.data_dir` holds the dataset. Phantoms are generated on the spot (a
-    marker file records what was made); real datasets must be downloaded by the user."""
+    """Make sure `cfg.data_dir` holds the dataset. Phantoms are generated on the spot, but only
+    into a missing or empty folder or one marked as the course's phantom folder (any other
+    folder is refused, never written to); real datasets must be downloaded by the user."""
     data_dir = Path(cfg.data_dir)
     if cfg.dataset == "phantom":
-        from helpers.data.phantom import write_phantom_dataset
+        from helpers.data.phantom_folder import ensure_phantom
 
-        marker = data_dir / ".phantom.json"
-        want = dict(counts=cfg.phantom_counts, size=cfg.phantom_size, seed=0)
-        old = json.loads(marker.read_text()) if marker.exists() else None
-        if old != want:
-            if old is not None and (old["size"], old["seed"]) != (want["size"], want["seed"]):
-                for cls in CLASS_NAMES["phantom"]:  # other pixels: start the folder over
-                    shutil.rmtree(data_dir / cls, ignore_errors=True)
-            write_phantom_dataset(data_dir, cfg.phantom_counts, seed=0, size=cfg.phantom_size, progress=progress)
-            marker.write_text(json.dumps(want))
+        ensure_phantom(data_dir, cfg.phantom_counts, cfg.phantom_size, seed=0, progress=progress)
         return data_dir
     if not data_dir.exists():
         raise DataError(f"Data folder {data_dir} for dataset {cfg.dataset!r} does not exist. "
                         f"{HINTS[cfg.dataset]} Then set COURSE_DATA_DIR (or DATA_DIR in the "
                         "parameters cell) to that folder.")
     return data_dir
+
+
+def data_signature(data_dir: str | Path) -> str:
+    """A short hash of the image files under `data_dir` (names, sizes, modification times):
+    a prepared record table is rebuilt when the folder's contents change."""
+    import hashlib
+
+    from helpers.data.images import is_image_file
+
+    h = hashlib.sha1()
+    root = Path(data_dir)
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and is_image_file(p):
+            st = p.stat()
+            h.update(f"{p.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]

@@ -29,14 +29,16 @@ def grouped_split(records: pd.DataFrame, val_frac: float = 0.15, test_frac: floa
     """A `split` column (train / val / test), ~70/15/15 by default, groups kept whole."""
     if not (0 < test_frac < 1 and 0 <= val_frac < 1 and val_frac + test_frac < 1):
         raise ValueError("val_frac and test_frac must be in [0, 1) and sum to less than 1.")
-    _check_enough(records, 3)
     labels, groups = records["label"].to_numpy(), records["group"].to_numpy()
     split = np.array(["train"] * len(records), dtype=object)
-    rest, test = _one_fold(labels, groups, max(2, round(1 / test_frac)), seed)
+    n_test = max(2, round(1 / test_frac))
+    _check_enough(records, n_test)  # a test part of 1/n needs n groups per class
+    rest, test = _one_fold(labels, groups, n_test, seed)
     split[test] = "test"
     if val_frac > 0:
         # val is val_frac of the whole, i.e. val_frac / (1 - test_frac) of what remains.
         n = max(2, round((1 - test_frac) / val_frac))
+        _check_enough(records.iloc[rest], n)
         _, val = _one_fold(labels[rest], groups[rest], n, seed + 1)
         split[rest[val]] = "val"
     return pd.Series(split, index=records.index, name="split")
@@ -83,8 +85,9 @@ def _check_enough(records: pd.DataFrame, n_parts: int) -> None:
     per_class = records.groupby("class_name")["group"].nunique()
     small = per_class[per_class < n_parts]
     if len(small):
-        raise DataError(f"Class '{small.index[0]}' has only {small.iloc[0]} independent image group(s), too few "
-                        f"to split into {n_parts} parts. Use fewer folds or add images of that class.")
+        raise DataError(f"Class '{small.index[0]}' has only {small.iloc[0]} independent image group(s) (near-"
+                        f"duplicates count once), too few to split into {n_parts} parts. Use fewer folds or add "
+                        "images of that class.")
 
 
 def composition(records: pd.DataFrame, column: str = "split") -> pd.DataFrame:

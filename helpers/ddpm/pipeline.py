@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from helpers.config import plain_name
 from helpers.data.preprocess import from_generator_range, load_images
-from helpers.data.records import CLASS_NAMES, DataError
+from helpers.data.records import CLASS_NAMES, DataError, validate_records
 from helpers.ddpm.presets import preset
 from helpers.ddpm.train import TrainedDDPM, load_trained, train_ddpm
+from helpers.errors import SettingError
 from helpers.synth import (
     MANIFEST,
     TRAINED_ON,
@@ -28,7 +30,7 @@ from helpers.synth import (
 
 
 def run_dir(cfg, out_name: str = "ddpm") -> Path:
-    return cfg.runs_dir / "generators" / out_name / "all"
+    return cfg.runs_dir / "generators" / plain_name(out_name, "run name") / "all"
 
 
 def train(cfg, train_records: pd.DataFrame, out_name: str = "ddpm", steps: int | None = None,
@@ -36,6 +38,7 @@ def train(cfg, train_records: pd.DataFrame, out_name: str = "ddpm", steps: int |
     """Train (or resume / load) the DDPM of this profile on `train_records`."""
     if len(train_records) == 0:
         raise DataError("No training images were given to the DDPM; check the split in RUNS/data/records.csv.")
+    validate_records(train_records, "the training records")
     names = CLASS_NAMES[cfg.dataset]
     p = preset(cfg.profile, steps=steps, **overrides)
     images = load_images(train_records, cfg.size, cfg.cache_dir, progress=progress)
@@ -84,7 +87,7 @@ def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None
     """Train on `train_records` only, then export; returns the manifest path.
     `overrides` change preset settings (e.g. base=16); give them their own out_name."""
     if name != "ddpm":
-        raise ValueError(f"helpers.ddpm.pipeline trains 'ddpm', not {name!r}")
+        raise SettingError(f"helpers.ddpm.pipeline trains 'ddpm', not {name!r}")
     out_name = out_name or name
     trained = train(cfg, train_records, out_name, steps=steps, progress=progress, **overrides)
     return export(trained, cfg, train_records, out_name, progress=progress)

@@ -12,7 +12,10 @@ in the size range of common DDPM baselines and enough steps for sharp samples.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
+
+from helpers.errors import SettingError
+from helpers.settings import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, Rule, check_changes
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,21 @@ TABLE_IMAGES = {"smoke": 6, "quick": 4, "paper": 64}
 def preset(profile: str, **overrides) -> DDPMPreset:
     """The profile's preset with `overrides` (None values are ignored, e.g. steps=None)."""
     if profile not in PRESETS:
-        raise ValueError(f"No DDPM preset for profile {profile!r}; choose one of {', '.join(PRESETS)}.")
-    known = {f.name for f in fields(DDPMPreset)}
-    bad = sorted(set(overrides) - known)
-    if bad:
-        raise ValueError(f"Unknown DDPM setting(s) {bad}; known: {sorted(known)}")
-    return replace(PRESETS[profile], **{k: v for k, v in overrides.items() if v is not None})
+        raise SettingError(f"No DDPM preset for profile {profile!r}; choose one of {', '.join(PRESETS)}.")
+    changes = check_changes(DDPMPreset, {k: v for k, v in overrides.items() if v is not None}, RULES, "The DDPM")
+    p = replace(PRESETS[profile], **changes)
+    if p.ddim_steps > p.T:
+        raise SettingError(f"The DDPM setting ddim_steps ({p.ddim_steps}) cannot exceed T ({p.T}).")
+    return p
+
+
+# What each setting accepts (helpers.settings): `--set batch=0` is refused before training.
+RULES = {
+    "base": POSITIVE_INT, "mults": Rule(lo=1), "n_res": POSITIVE_INT, "attn_levels": NON_NEGATIVE,
+    "dropout": FRACTION, "T": Rule(lo=2), "schedule": Rule(choices=("linear", "cosine")),
+    "objective": Rule(choices=("eps", "v")), "min_snr": NON_NEGATIVE, "p_uncond": FRACTION,
+    "balance": Rule(choices=("weights", "sampling", "none")), "steps": POSITIVE_INT, "batch": POSITIVE_INT,
+    "lr": POSITIVE, "warmup": NON_NEGATIVE, "grad_clip": POSITIVE, "ema_decay": FRACTION,
+    "checkpoint_every": POSITIVE_INT, "sample_every": POSITIVE_INT, "grid_per_class": POSITIVE_INT,
+    "ddim_steps": POSITIVE_INT, "eta": Rule(lo=0, hi=1), "guidance": NON_NEGATIVE, "export_batch": POSITIVE_INT,
+}

@@ -9,8 +9,6 @@ bit-identical weights. The EMA copy of the weights (what we sample from) is kept
 
 from __future__ import annotations
 
-import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,8 @@ from helpers.ddpm.diffusion import diffusion_loss, sample
 from helpers.ddpm.presets import DDPMPreset
 from helpers.ddpm.schedules import Schedule
 from helpers.ddpm.unet import UNet
+from helpers.errors import CheckpointError, SettingError
+from helpers.train.checkpoint import load_checkpoint
 from helpers.train.loop import CHECKPOINT, History, Trainer, autocast
 
 BALANCE = ("weights", "sampling", "none")
@@ -69,47 +69,6 @@ def class_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     return w.float()
 
 
-LOCK = "training.lock"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextlib.contextmanager
-def run_lock(run_dir: Path):
-    """One training process per run folder: two at once would overwrite each other's
-    checkpoint and mix their histories. A lock left by a process that died is taken over."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    lock = run_dir / LOCK
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            text = lock.read_text().strip()
-            pid = int(text) if text.isdigit() else 0
-            if pid and pid != os.getpid() and _alive(pid):
-                raise RuntimeError(f"{run_dir} is being trained by process {pid} right now. Wait for it to "
-                                   "finish (a finished run is then reused), or train into another folder "
-                                   "(out_name=...).") from None
-            lock.unlink(missing_ok=True)  # stale: its process is gone
-    else:
-        raise RuntimeError(f"could not take the training lock {lock}")
-    os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
 def build_model(preset: DDPMPreset, size: int, n_classes: int) -> UNet:
     return UNet(size=size, n_classes=n_classes, **preset.net_kwargs())
 
@@ -148,7 +107,7 @@ def train_ddpm(images, labels, run_dir: str | Path, preset: DDPMPreset, n_classe
     Returns the EMA model ready for sampling, with the History of the run."""
     p = preset
     if p.balance not in BALANCE:
-        raise ValueError(f"Unknown balance {p.balance!r}; choose one of {', '.join(BALANCE)}.")
+        raise SettingError(f"Unknown balance {p.balance!r}; choose one of {', '.join(BALANCE)}.")
     x = _as_tensor(images)
     y = torch.tensor(np.array(labels), dtype=torch.long)
     if len(x) != len(y) or len(x) == 0:
@@ -202,8 +161,7 @@ def train_ddpm(images, labels, run_dir: str | Path, preset: DDPMPreset, n_classe
                       generator=gen, checkpoint_every=p.checkpoint_every, sample_every=p.sample_every,
                       sample_fn=grid, config=config, desc="ddpm", progress=progress, nrow=p.grid_per_class,
                       diverge_hint="try a lower learning rate (lr), a longer warm-up or a smaller grad_clip")
-    with run_lock(Path(run_dir)):
-        history = trainer.run(step)
+    history = trainer.run(step)  # the Trainer holds the run folder's lock
     ema.eval()
     return TrainedDDPM(ema.module, sched, p, size, Path(run_dir), history)
 
@@ -213,9 +171,9 @@ def load_trained(run_dir: str | Path, device: str = "cpu") -> TrainedDDPM:
     run_dir = Path(run_dir)
     path = run_dir / CHECKPOINT
     if not path.exists():
-        raise FileNotFoundError(f"No DDPM checkpoint at {path}; train one first "
-                                "(`python -m helpers train ddpm ...` or helpers.ddpm.pipeline.run).")
-    ck = torch.load(path, map_location="cpu", weights_only=True)
+        raise CheckpointError(f"No DDPM checkpoint at {path}; train one first "
+                              "(`python -m helpers train ddpm ...` or helpers.ddpm.pipeline.run).")
+    ck, _ = load_checkpoint(path)
     c = ck["config"]
     known = {f for f in DDPMPreset.__dataclass_fields__}
     kw = {k: v for k, v in c.items() if k in known}

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from helpers.errors import DataError, SettingError
 from helpers.gan.nets import Critic, Generator, check_size
 from helpers.gan.presets import GanPreset
 from helpers.train.loop import Trainer
@@ -34,7 +35,7 @@ def as_images(data) -> torch.Tensor:
     if t.ndim != 4 or t.shape[1] != 1 or t.shape[2] != t.shape[3]:
         raise ValueError(f"GAN training data must be square grayscale images (N, H, W); got shape {tuple(t.shape)}.")
     if len(t) == 0:
-        raise ValueError("GAN training data is empty: this class has no training images.")
+        raise DataError("GAN training data is empty: this class has no training images.")
     check_size(t.shape[-1])
     return t.contiguous()
 
@@ -60,7 +61,7 @@ def make_optimizer(params, preset: GanPreset, lr: float) -> torch.optim.Optimize
         return torch.optim.RMSprop(params, lr=lr)
     if preset.optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, betas=tuple(preset.betas))
-    raise ValueError(f"Unknown optimizer {preset.optimizer!r}; use 'adam' or 'rmsprop'.")
+    raise SettingError(f"Unknown optimizer {preset.optimizer!r}; use 'adam' or 'rmsprop'.")
 
 
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
@@ -172,7 +173,7 @@ def make_run(preset: GanPreset, data, seed: int, device: str, labels=None, n_cla
         class_counts = torch.bincount(y, minlength=n_classes)
         if (class_counts == 0).any():
             missing = [i for i, c in enumerate(class_counts.tolist()) if c == 0]
-            raise ValueError(f"Class id(s) {missing} have no training images; a conditional GAN needs every class.")
+            raise DataError(f"Class id(s) {missing} have no training images; a conditional GAN needs every class.")
         class_starts = torch.cumsum(class_counts, 0) - class_counts
     torch.manual_seed(seed)  # network initialisation (and dropout) follow the seed
     G, D = build_nets(preset, size, n_classes)
@@ -198,6 +199,15 @@ def _diverge_hint(p: GanPreset) -> str:
     return "try lower learning rates (lr_g, lr_d) or a generator EMA (ema=0.99)"
 
 
+def _stall(p: GanPreset) -> dict:
+    """The collapse guard's metrics: a generator without gradient, or (DCGAN) a discriminator
+    whose loss is exactly 0, i.e. that wins outright, leave nothing to learn from."""
+    out = {"grad_norm_g": "the generator receives no gradient at all"}
+    if not (p.clip or p.gp_weight):
+        out["loss_d"] = "the discriminator tells real from generated images perfectly, so the generator learns nothing"
+    return out
+
+
 def make_trainer(run: GanRun, run_dir: str | Path, steps: int, seed: int, desc: str, progress: bool,
                  extra_config: dict | None = None) -> Trainer:
     modules = {"generator": run.G, "critic": run.D}
@@ -209,4 +219,4 @@ def make_trainer(run: GanRun, run_dir: str | Path, steps: int, seed: int, desc: 
     return Trainer(run_dir, steps, modules, {"generator": run.opt_g, "critic": run.opt_d}, run.gen,
                    checkpoint_every=run.preset.checkpoint_every, sample_every=run.preset.sample_every,
                    sample_fn=run.fixed_sample_fn(seed), config=config, desc=desc, progress=progress,
-                   nrow=8, diverge_hint=_diverge_hint(run.preset))
+                   nrow=8, diverge_hint=_diverge_hint(run.preset), stall=_stall(run.preset))

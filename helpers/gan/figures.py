@@ -81,11 +81,12 @@ def critic_weights(runs: dict, bins: int = 80, title: str | None = None):
     them up at +-c; the gradient penalty leaves them free."""
     import torch
 
+    from helpers.train.checkpoint import load_checkpoint
     from helpers.train.loop import CHECKPOINT
 
     fig, axes = plt.subplots(1, len(runs), figsize=(3.8 * len(runs), 2.6), squeeze=False)
     for ax, (name, run_dir) in zip(axes[0], runs.items()):
-        ck = torch.load(Path(run_dir) / CHECKPOINT, map_location="cpu", weights_only=True)
+        ck, _ = load_checkpoint(Path(run_dir) / CHECKPOINT)
         w = torch.cat([v.flatten() for k, v in ck["modules"]["critic"].items()
                        if k.endswith("weight") and v.ndim >= 2]).numpy()
         ax.hist(w, bins=bins, color="tab:gray")

@@ -24,6 +24,8 @@ import math
 import torch
 from torch import nn
 
+from helpers.errors import SettingError
+
 SIZES = (32, 64, 128, 256)
 NORMS = ("batch", "layer", "none")
 UPSAMPLES = ("deconv", "resize")
@@ -32,7 +34,7 @@ UPSAMPLES = ("deconv", "resize")
 def check_size(size: int) -> int:
     size = int(size)
     if size not in SIZES:
-        raise ValueError(f"GAN image size must be one of {SIZES} px (a power of two); got {size}. "
+        raise SettingError(f"GAN image size must be one of {SIZES} px (a power of two); got {size}. "
                          "Pass --size 64 (or another of those) or change the profile.")
     return size
 

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from helpers.config import plain_name
 from helpers.data.preprocess import load_images
-from helpers.data.records import CLASS_NAMES
+from helpers.data.records import CLASS_NAMES, validate_records
+from helpers.errors import CheckpointError, DataError, SettingError
 from helpers.gan.cwgan import train_cwgan
 from helpers.gan.dcgan import train_dcgan
 from helpers.gan.presets import KINDS, get_preset
@@ -29,12 +31,13 @@ ALL = "all"  # run folder of the conditional model
 
 def _check(name: str) -> None:
     if name not in KINDS:
-        raise ValueError(f"Unknown GAN {name!r}; choose one of {', '.join(KINDS)}.")
+        raise SettingError(f"Unknown GAN {name!r}; choose one of {', '.join(KINDS)}.")
 
 
 def _classes(cfg, train_records: pd.DataFrame) -> list[str]:
     if train_records is None or len(train_records) == 0:
-        raise ValueError("No training records: pass the training part of the prepared split.")
+        raise DataError("No training records: pass the training part of the prepared split.")
+    validate_records(train_records, "the training records")
     present = set(train_records["class_name"])
     return [c for c in CLASS_NAMES[cfg.dataset] if c in present]
 
@@ -52,7 +55,7 @@ def run_dirs(name: str, cfg, train_records: pd.DataFrame | None = None, out_name
              classes: list[str] | None = None) -> dict[str, Path]:
     """Where each model of generator `name` lives: {class: folder}, or {'all': folder} for cwgan."""
     _check(name)
-    root = cfg.runs_dir / "generators" / (out_name or name)
+    root = cfg.runs_dir / "generators" / plain_name(out_name or name, "run name")
     if name == "cwgan":
         return {ALL: root / ALL}
     classes = classes or (_classes(cfg, train_records) if train_records is not None else CLASS_NAMES[cfg.dataset])
@@ -70,7 +73,7 @@ def train(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = No
         n_classes = len(CLASS_NAMES[cfg.dataset])
         missing = [c for c in CLASS_NAMES[cfg.dataset] if c not in set(train_records["class_name"])]
         if missing:
-            raise ValueError(f"The conditional GAN needs every class in its training records; {missing} missing.")
+            raise DataError(f"The conditional GAN needs every class in its training records; {missing} missing.")
         return {ALL: train_cwgan((images, train_records["label"].to_numpy()), cfg, dirs[ALL], steps=steps,
                                  progress=progress, n_classes=n_classes, **changes)}
     histories = {}
@@ -107,7 +110,7 @@ def export(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = N
     ck = {c: dirs[ALL if name == "cwgan" else c] / CHECKPOINT for c, n in counts.items() if n}
     for c, p in ck.items():
         if not p.exists():
-            raise FileNotFoundError(f"No trained {name} for class {c!r} at {p}; train it first.")
+            raise CheckpointError(f"No trained {name} for class {c!r} at {p}; train it first.")
     hashes = {c: sha256_file(p) for c, p in ck.items()}
     out_dir = synthetic_dir(cfg.runs_dir, out_name or name)
     manifest = out_dir / MANIFEST
@@ -134,7 +137,7 @@ def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None
     counts = export_counts(name, cfg, train_records, **changes)
     needed = [c for c, n in counts.items() if n]
     if name != "cwgan" and not needed:
-        raise ValueError("No class needs synthetic images with these counts.")
+        raise DataError("No class needs synthetic images with these counts.")
     train(name, cfg, train_records, out_name, steps, progress, classes=None if name == "cwgan" else needed,
           **changes)
     return export(name, cfg, train_records, out_name, progress, counts=counts, **changes)

@@ -10,7 +10,10 @@ Budgets count generator steps (each with `n_critic` critic steps inside).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
+
+from helpers.errors import SettingError
+from helpers.settings import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, Rule, check_changes
 
 KINDS = ("wgan", "wgan-gp", "dcgan", "cwgan")
 
@@ -43,13 +46,19 @@ class GanPreset:
         return asdict(self)
 
     def with_(self, **changes) -> GanPreset:
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"Unknown GAN setting(s) {unknown}; known: {', '.join(sorted(known))}.")
-        if "betas" in changes:
-            changes["betas"] = tuple(changes["betas"])
-        return replace(self, **changes)
+        """A copy with `changes`, each converted to its field's type and checked (SettingError)."""
+        return replace(self, **check_changes(GanPreset, changes, RULES, f"The {self.kind} GAN"))
+
+
+# What each setting accepts (helpers.settings): `--set batch=0` is refused before training.
+RULES = {
+    "steps": POSITIVE_INT, "batch": POSITIVE_INT, "latent": POSITIVE_INT, "g_width": POSITIVE_INT,
+    "d_width": POSITIVE_INT, "optimizer": Rule(choices=("adam", "rmsprop")), "lr_g": POSITIVE, "lr_d": POSITIVE,
+    "betas": Rule(lo=0, hi=1, open_hi=True, length=2), "n_critic": POSITIVE_INT, "clip": NON_NEGATIVE,
+    "gp_weight": NON_NEGATIVE, "critic_norm": Rule(choices=("batch", "layer", "none")), "dropout": FRACTION,
+    "embed_dim": POSITIVE_INT, "upsample": Rule(choices=("deconv", "resize")), "ema": FRACTION,
+    "sample_every": POSITIVE_INT, "checkpoint_every": POSITIVE_INT, "balance_extra": NON_NEGATIVE,
+}
 
 
 # The algorithm's own defaults, per generator.
@@ -110,13 +119,13 @@ VARIANTS = {
 def get_preset(kind: str, profile: str = "quick", variant: str | None = None, **changes) -> GanPreset:
     """The preset for generator `kind` on `profile`, with a named variant and changes applied."""
     if kind not in DEFAULTS:
-        raise ValueError(f"Unknown GAN {kind!r}; choose one of {', '.join(KINDS)}.")
+        raise SettingError(f"Unknown GAN {kind!r}; choose one of {', '.join(KINDS)}.")
     if profile not in PROFILE_CHANGES:
-        raise ValueError(f"Unknown profile {profile!r}; choose one of {', '.join(PROFILE_CHANGES)}.")
+        raise SettingError(f"Unknown profile {profile!r}; choose one of {', '.join(PROFILE_CHANGES)}.")
     preset = DEFAULTS[kind].with_(**PROFILE_CHANGES[profile][kind])
     if variant:
         if variant not in VARIANTS:
-            raise ValueError(f"Unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
+            raise SettingError(f"Unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
         preset = preset.with_(**VARIANTS[variant])
     return preset.with_(**changes) if changes else preset
 

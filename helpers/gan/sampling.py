@@ -8,8 +8,10 @@ import numpy as np
 import torch
 
 from helpers.data.preprocess import from_generator_range
+from helpers.errors import CheckpointError
 from helpers.gan.core import build_nets, generate
 from helpers.gan.presets import GanPreset
+from helpers.train.checkpoint import load_checkpoint
 from helpers.train.loop import CHECKPOINT
 
 
@@ -18,9 +20,9 @@ def load_generator(run_dir: str | Path, device: str = "cpu", ema: bool = True) -
     its checkpoint; the EMA copy when the run kept one (and `ema`)."""
     path = Path(run_dir) / CHECKPOINT
     if not path.exists():
-        raise FileNotFoundError(f"No checkpoint at {path}; train this generator first "
-                                "(`python -m helpers train <gan> ...` or helpers.gan.pipeline.train).")
-    ck = torch.load(path, map_location="cpu", weights_only=True)
+        raise CheckpointError(f"No checkpoint at {path}; train this generator first "
+                              "(`python -m helpers train <gan> ...` or helpers.gan.pipeline.train).")
+    ck, _ = load_checkpoint(path)
     conf = ck["config"]
     preset = GanPreset(**{k: v for k, v in conf.items() if k in GanPreset.__dataclass_fields__})
     G, _ = build_nets(preset, conf["size"], conf.get("n_classes", 0))

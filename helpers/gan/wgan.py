@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from helpers.errors import SettingError
 from helpers.gan.core import GanRun, grad_norm, make_run, make_trainer, set_requires_grad
 from helpers.gan.losses import clip_weights, critic_loss, generator_loss, gradient_penalty
 from helpers.gan.presets import GanPreset, get_preset
@@ -86,7 +87,7 @@ def _train(kind: str, data, cfg, run_dir, steps, progress, seed, preset, labels=
            desc=None, **changes) -> History:
     preset = preset if isinstance(preset, GanPreset) else get_preset(kind, cfg.profile, **changes)
     if kind in ("wgan-gp", "cwgan") and preset.critic_norm == "batch":
-        raise ValueError("The gradient penalty is per image: use critic_norm 'none' or 'layer', not 'batch'.")
+        raise SettingError("The gradient penalty is per image: use critic_norm 'none' or 'layer', not 'batch'.")
     steps = int(steps or preset.steps)
     seed = cfg.seed if seed is None else int(seed)
     run = make_run(preset, data, seed, cfg.device, labels=labels, n_classes=n_classes)

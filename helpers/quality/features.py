@@ -236,7 +236,9 @@ class InceptionExtractor(Extractor):
         if not path.is_file():
             raise DataError(f"Inception-v3 weights file {path} does not exist. Point {INCEPTION_ENV} (or the "
                             "argument) at a torchvision inception_v3 state dict.")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        from helpers.train.checkpoint import load_checkpoint
+
+        state, _ = load_checkpoint(path, what="Inception-v3 weights file")
         state = state.get("state_dict", state) if isinstance(state, dict) else state
         # transform_input: the weights were ported from TensorFlow and expect [-1, 1]; this converts
         # from the ImageNet mean/std input we feed, as torchvision does for its pretrained model.

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,14 +28,17 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from helpers.errors import CheckpointError, Interrupted, SettingError, TrainingDiverged  # noqa: F401
+from helpers.train.checkpoint import atomic_save, load_checkpoint  # noqa: F401  (atomic_save re-exported)
+from helpers.train.lock import run_lock
+
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
 # Settings that may change between a run and its resumption (e.g. training for longer).
 RESUMABLE_CHANGES = {"steps", "total_steps", "sample_every", "checkpoint_every"}
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN/inf or exploded. The message says where and what to try."""
+# A GAN whose watched metric sits at exactly 0 for this many steps in a row has collapsed
+# (a discriminator that wins outright, a generator that gets no gradient): stop and say so.
+STALL_STEPS = 10
 
 
 @dataclass
@@ -66,13 +68,6 @@ def autocast(device: str):
     return contextlib.nullcontext()
 
 
-def atomic_save(obj, path: Path) -> None:
-    """Write to a temporary file and rename: a kill mid-write never corrupts the checkpoint."""
-    tmp = path.with_name(path.name + ".part")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 class Trainer:
     """Owns checkpoints, history, sample grids, the progress bar and the NaN guard.
 
@@ -81,13 +76,16 @@ class Trainer:
     sample_fn(step) -> tensor (N, C, H, W) in [-1, 1] for the grid, or None; it should use
     fixed noise and leave the models as it found them (eval mode inside, train mode after).
     diverge_hint: the advice the NaN guard's message gives (it depends on the model).
+    stall: {metric: what it means when exactly 0}: the collapse guard stops the run when one
+    of these metrics is exactly 0 for STALL_STEPS steps in a row.
     """
 
     def __init__(self, run_dir: str | Path, total_steps: int, modules: dict[str, nn.Module],
                  optimizers: dict[str, torch.optim.Optimizer], generator: torch.Generator,
                  checkpoint_every: int = 100, sample_every: int = 100, sample_fn: Callable | None = None,
                  config: dict | None = None, desc: str = "training", progress: bool = True,
-                 explode_at: float = 1e6, nrow: int = 8, diverge_hint: str = "try a lower learning rate"):
+                 explode_at: float = 1e6, nrow: int = 8, diverge_hint: str = "try a lower learning rate",
+                 stall: dict[str, str] | None = None):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.total_steps = int(total_steps)
@@ -98,6 +96,9 @@ class Trainer:
         self.progress, self.explode_at, self.nrow = progress, explode_at, nrow
         self.diverge_hint = diverge_hint  # what to try, in the words of the model being trained
         self.extra_state: dict = {}  # loops may keep small extra state here (saved with weights)
+        self.stall = dict(stall or {})
+        self._zero_run: dict[str, int] = {}
+        self.saved_step = 0  # the step of the checkpoint on disk (0: none yet)
 
     # -- checkpoints -------------------------------------------------------------------
     def state(self, step: int) -> dict:
@@ -108,19 +109,21 @@ class Trainer:
 
     def save(self, step: int) -> None:
         atomic_save(self.state(step), self.run_dir / CHECKPOINT)
+        self.saved_step = step
 
     def resume(self) -> int:
-        """Load the checkpoint if there is one; returns the step to continue from."""
+        """Load the checkpoint if there is one; returns the step to continue from. A damaged
+        newest checkpoint falls back to the one written before it."""
         path = self.run_dir / CHECKPOINT
         if not path.exists():
             return 0
-        ck = torch.load(path, map_location="cpu", weights_only=True)
+        ck, _ = load_checkpoint(path, fallback=True)
         old = {k: v for k, v in ck.get("config", {}).items() if k not in RESUMABLE_CHANGES}
         new = {k: v for k, v in self.config.items() if k not in RESUMABLE_CHANGES}
         if old != new:
             diff = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-            raise ValueError(f"{path} was written by a run with other settings ({', '.join(diff)}). "
-                             "Use another run folder, or delete it to start over.")
+            raise SettingError(f"{path} was written by a run with other settings ({', '.join(diff)}). "
+                               "Use another run folder (--out-name NAME), or delete it to start over.")
         for k, m in self.modules.items():
             m.load_state_dict(ck["modules"][k])
         for k, o in self.optimizers.items():
@@ -128,7 +131,8 @@ class Trainer:
         self.generator.set_state(ck["rng"])
         torch.set_rng_state(ck["torch_rng"])
         self.extra_state.update(ck.get("extra", {}))
-        return int(ck["step"])
+        self.saved_step = int(ck["step"])
+        return self.saved_step
 
     # -- history -----------------------------------------------------------------------
     def _history_path(self) -> Path:
@@ -163,12 +167,29 @@ class Trainer:
         return History(self.run_dir, frame, resumed_from)
 
     # -- guard and samples -------------------------------------------------------------
+    def _where_to_go_on(self) -> str:
+        if self.saved_step:
+            return (f"The last checkpoint ({self.run_dir / CHECKPOINT}) is from step {self.saved_step}, "
+                    "before this happened")
+        return f"No checkpoint was written yet in {self.run_dir}"
+
     def check(self, metrics: dict, step: int) -> None:
         for k, v in metrics.items():
             if isinstance(v, (int, float)) and (not math.isfinite(v) or abs(v) > self.explode_at):
                 raise TrainingDiverged(
                     f"{self.desc}: '{k}' = {v} at step {step}. Training diverged; {self.diverge_hint}. "
-                    f"The last good checkpoint is {self.run_dir / CHECKPOINT} (delete it to start over).")
+                    f"{self._where_to_go_on()}; to start over with other settings, delete {self.run_dir} "
+                    "or train under another --out-name.")
+        for k, meaning in self.stall.items():
+            if k not in metrics:
+                continue
+            self._zero_run[k] = self._zero_run.get(k, 0) + 1 if metrics[k] == 0 else 0
+            if self._zero_run[k] >= STALL_STEPS:
+                raise TrainingDiverged(
+                    f"{self.desc} collapsed: '{k}' has been exactly 0 for {STALL_STEPS} steps in a row "
+                    f"(steps {step - STALL_STEPS + 1}-{step}): {meaning}. Its images would be useless; "
+                    f"{self.diverge_hint}. {self._where_to_go_on()}; to start over with other settings, "
+                    f"delete {self.run_dir} or train under another --out-name.")
 
     def save_samples(self, step: int) -> None:
         if self.sample_fn is None:
@@ -192,7 +213,12 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------
     def run(self, step_fn: Callable[[int], dict]) -> History:
-        """Call `step_fn(step)` until `total_steps`; it returns a dict of floats to log."""
+        """Call `step_fn(step)` until `total_steps`; it returns a dict of floats to log.
+        Only one process at a time may train in a run folder (the second is refused)."""
+        with run_lock(self.run_dir):
+            return self._run(step_fn)
+
+    def _run(self, step_fn: Callable[[int], dict]) -> History:
         start = self.resume()
         self._trim_history(start)
         if start == 0:
@@ -200,6 +226,7 @@ class Trainer:
         buffer: list[dict] = []
         bar = tqdm(total=self.total_steps, initial=start, desc=self.desc, unit="step", disable=not self.progress,
                    leave=False)
+        step = start
         try:
             for step in range(start + 1, self.total_steps + 1):
                 metrics = step_fn(step)
@@ -214,6 +241,10 @@ class Trainer:
                     self._append(buffer)
                     buffer = []
                     self.save(step)
+        except KeyboardInterrupt:
+            saved = f"the last checkpoint is step {self.saved_step}" if self.saved_step else "no checkpoint yet"
+            raise Interrupted(f"{self.desc}: interrupted at step {step} of {self.total_steps} ({saved}); run "
+                              "the same command to resume.") from None
         finally:
             bar.close()
         return self.history(resumed_from=start)
@@ -223,7 +254,7 @@ def load_weights(run_dir: str | Path, name: str, module: nn.Module) -> nn.Module
     """Load one module's weights from a run's checkpoint (for sampling or export)."""
     path = Path(run_dir) / CHECKPOINT
     if not path.exists():
-        raise FileNotFoundError(f"No checkpoint at {path}; train first (it is written every few steps).")
-    ck = torch.load(path, map_location="cpu", weights_only=True)
+        raise CheckpointError(f"No checkpoint at {path}; train first (it is written every few steps).")
+    ck, _ = load_checkpoint(path)
     module.load_state_dict(ck["modules"][name])
     return module

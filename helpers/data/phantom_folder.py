@@ -1,0 +1,118 @@
+"""Where phantoms may be written: a folder the course made for them, and nowhere else.
+
+The phantom is generated only into a folder that is missing, empty, or carries the phantom's
+own marker file (`.phantom.json`, written here). Anything else may be a user's real images,
+so it is refused with a message that says what was found there; nothing in it is touched.
+Inside a marked folder only files named like phantoms (`<class> (i).png`, `..._mask.png`)
+are ever replaced or removed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from helpers.data.images import is_image_file, is_mask
+from helpers.errors import DataError
+
+MARKER = ".phantom.json"
+CLASSES = ("benign", "normal", "malignant")
+
+
+def version() -> int:
+    from helpers.data import phantom
+
+    return int(getattr(phantom, "PHANTOM_VERSION", 1))
+
+
+def settings(counts: dict, size: int, seed: int) -> dict:
+    """What the marker records: the images are a function of exactly these."""
+    return dict(counts={c: int(counts[c]) for c in CLASSES}, size=int(size), seed=int(seed), version=version())
+
+
+def read_marker(folder: Path) -> dict | None:
+    path = Path(folder) / MARKER
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise DataError(f"{path} is not a readable phantom marker. If {folder} holds only phantoms, delete the "
+                        "folder and run again; otherwise remove the marker file.") from None
+
+
+def _visible(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if not p.name.startswith(".")]
+
+
+def describe(folder: Path, limit: int = 100_000) -> str:
+    """'780 images (437 in benign/, 210 in malignant/, 133 in normal/) and 780 mask files'."""
+    images, masks, per_top = 0, 0, {}
+    for i, p in enumerate(folder.rglob("*")):
+        if i > limit:
+            break
+        if p.is_file() and is_image_file(p):
+            if is_mask(p):
+                masks += 1
+                continue
+            images += 1
+            top = p.relative_to(folder).parts[0] if p.parent != folder else "."
+            per_top[top] = per_top.get(top, 0) + 1
+    if not images:
+        names = [p.name for p in _visible(folder)]
+        return f"{len(names)} item(s) (e.g. {', '.join(repr(n) for n in names[:3])})"
+    where = ", ".join(f"{n} in {t}/" if t != "." else f"{n} at the top" for t, n in sorted(per_top.items()))
+    return f"{images} images ({where})" + (f" and {masks} mask files" if masks else "")
+
+
+def check_writable(folder: str | Path, option: str = "--data-dir") -> dict | None:
+    """The folder's marker (None when missing or empty); DataError for any other folder."""
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{folder} is a file, not a folder; give a folder for the phantom images ({option}).")
+    old = read_marker(folder) if folder.exists() else None
+    if old is None and folder.exists() and _visible(folder):
+        raise DataError(
+            f"{folder} is not a phantom folder: it holds {describe(folder)} and no phantom marker ({MARKER}), so "
+            "the course will not write phantoms into it. To use these images pass --dataset busi (or "
+            f"COURSE_DATASET=busi in the notebooks); for phantoms give a new or empty {option}.")
+    return old
+
+
+def _phantom_files(folder: Path, counts: dict | None = None):
+    """Files in the class folders named like phantoms (beyond `counts` when given)."""
+    for cls in CLASSES:
+        pattern = re.compile(rf"{cls} \((\d+)\)(_mask)?\.png")
+        d = folder / cls
+        if not d.is_dir():
+            continue
+        for p in d.iterdir():
+            m = pattern.fullmatch(p.name)
+            if m and (counts is None or int(m.group(1)) > counts[cls]):
+                yield p
+
+
+def ensure_phantom(folder: str | Path, counts: dict, size: int, seed: int = 0, masks: bool = True,
+                   progress: bool = True, option: str = "--data-dir") -> bool:
+    """Make `folder` hold exactly the phantom set of these settings; True if anything was written.
+
+    Refuses (DataError) a folder the course did not make. A marked folder made with other
+    settings or an older phantom is brought up to date; an interrupted one is finished."""
+    from helpers.data.phantom import write_phantom_dataset
+
+    folder = Path(folder).expanduser()
+    old = check_writable(folder, option)
+    want = settings(counts, size, seed)
+    if old == want:
+        return False
+    if old is not None and any(old.get(k) != want[k] for k in ("size", "seed", "version")):
+        for p in list(_phantom_files(folder)):  # other pixels: only our own files are removed
+            p.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text(json.dumps({**want, "complete": False}))  # until every image is written
+    write_phantom_dataset(folder, want["counts"], seed=seed, size=size, masks=masks, progress=progress)
+    for p in list(_phantom_files(folder, want["counts"])):  # a larger earlier set: drop the extra images
+        p.unlink()
+    (folder / MARKER).write_text(json.dumps(want))
+    return True

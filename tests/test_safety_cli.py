@@ -1,0 +1,74 @@
+"""Every user error on the command line is one line and exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers.cli import main
+from helpers.errors import SettingError
+
+
+def _run(args, capsys):
+    try:
+        rc = main(args)
+    except SystemExit as e:  # argparse refuses malformed options itself, with status 2
+        rc = e.code
+    cap = capsys.readouterr()
+    return rc, cap.out + cap.err
+
+
+def _common(cfg):
+    return ["--profile", "smoke", "--data-dir", str(cfg.data_dir), "--runs-dir", str(cfg.runs_dir)]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["prepare", "--size", "0"], "power of two from 16 to 1024 px"),
+    (["prepare", "--size", "50"], "power of two from 16 to 1024 px, got 50"),
+    (["prepare", "--size", "big"], "wants a whole number of pixels"),
+    (["train", "wgan", "--size", "16"], "the GANs are built for 32, 64, 128, 256 px"),
+    (["train", "ddpm", "--size", "16", "--set", "mults=1,2,4,8"], "--size must be at least 32"),
+    (["train", "wgan", "--set", "lr_g=fast"], "lr_g wants a number > 0; got 'fast'"),
+    (["train", "wgan", "--set", "batch=0"], "batch wants a whole number >= 1; got '0'"),
+    (["train", "wgan", "--set", "n_critic=2.5"], "n_critic wants a whole number"),
+    (["train", "wgan", "--set", "optimizer=sgd"], "optimizer wants one of adam, rmsprop"),
+    (["train", "ddpm", "--set", "objective=x0"], "objective wants one of eps, v"),
+    (["train", "ddpm", "--set", "ddim_steps=5000"], "cannot exceed T"),
+    (["train", "wgan", "--set", "nonsense"], "--set wants KEY=VALUE"),
+    (["train", "wgan", "--out-name", "../../x"], "not a plain name"),
+    (["train", "wgan", "--out-name", "/tmp/abs"], "not a plain name"),
+    (["train", "wgan", "--out-name", ".."], "not a plain name"),
+    (["train", "wgan", "--steps", "0"], "whole number >= 1"),
+    (["classify", "--archs", "nope"], "unknown architecture 'nope'"),
+    (["classify", "--settings", "bogus"], "Unknown data setting 'bogus'"),
+    (["classify", "--settings", "real+syn:nope"], "unknown generator 'nope'"),
+    (["classify", "--folds", "9"], "not [9]"),
+    (["classify", "--seeds", "x"], "--seeds wants comma-separated whole numbers"),
+    (["classify", "--epochs", "0"], "whole number >= 1"),
+])
+def test_bad_options_are_one_line_and_status_2(smoke_cfg, capsys, tmp_path, args, message):
+    rc, text = _run(args[:1] + (args[1:2] if args[0] == "train" else []) + _common(smoke_cfg)
+                    + (args[2:] if args[0] == "train" else args[1:]), capsys)
+    assert rc == 2, text
+    assert message in text, text
+    assert "Traceback" not in text and "usage:" not in text
+    assert len([line for line in text.splitlines() if line.startswith("error")]) == 1
+    assert not (smoke_cfg.runs_dir / "generators").exists()  # refused before anything trained
+    assert not list(tmp_path.parent.glob("x")) and not (tmp_path / "x").exists()
+
+
+def test_out_name_cannot_leave_the_runs_folder_from_python_either(smoke_cfg):
+    from helpers.generators import train_and_export
+
+    for name in ("../escape", "/tmp/escape", "a/b", ".hidden", "x" * 101):
+        with pytest.raises(SettingError, match="not a plain name"):
+            train_and_export("wgan", smoke_cfg, out_name=name, steps=1, progress=False)
+    assert not (smoke_cfg.runs_dir.parent / "escape").exists()
+
+
+def test_only_course_errors_are_shortened(monkeypatch, capsys):
+    """A bug is not a user error: it keeps its traceback."""
+    import helpers.commands.prepare as prep
+
+    monkeypatch.setattr(prep, "run", lambda args: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        main(["prepare", "--profile", "smoke"])
