@@ -48,14 +48,17 @@ def add_arguments(p):
 
     add_common(p)
     p.add_argument("--archs", default=None, help="comma-separated architectures (default: the profile's)")
-    p.add_argument("--generators", default=None,
-                   help="comma-separated generators for the synthetic settings (default: the first available "
-                        "of cwgan, wgan, wgan-gp, dcgan, ddpm); 'none' for real-only settings")
+    p.add_argument("--generators", default="all",
+                   help="comma-separated generators for the synthetic settings; 'all' (default): every generator "
+                        "the course trains (wgan, wgan-gp, dcgan, cwgan, ddpm), each beside its own study; "
+                        "'none': real-only settings")
     p.add_argument("--settings", default=None,
                    help="comma-separated data settings, e.g. real,real+trad,real+syn:cwgan,real+trad+syn:cwgan "
-                        "(default: the four settings for each generator)")
+                        "(default: real, real+trad, real+syn:G for every generator, plus what G's own study "
+                        "needs: +trad+syn for the BUSI and cWGAN studies, the 50/125/250 sweep for the DDPM)")
     p.add_argument("--scenario", action="store_true",
-                   help="also run the DDPM study's sweep (0/50/125/250 synthetic per class) for the first generator")
+                   help="with --settings: also run the DDPM study's sweep (0/50/125/250 synthetic per class) for "
+                        "the DDPM (or the first generator)")
     p.add_argument("--folds", default=None,
                    help="fold ids, e.g. 0,1,2, or 'split' for the prepared train/test split "
                         "(default: the profile's: split on smoke and quick, every fold on paper)")
@@ -80,11 +83,11 @@ def run(args):
         available_generators,
         classify_dir,
         fold_list,
-        four_settings,
         plan,
         run_grid,
         scenario_settings,
     )
+    from helpers.classify.studies import study_cells
     from helpers.prepare import load_prepared
 
     if args.threads:
@@ -101,27 +104,26 @@ def run(args):
     archs = args.archs.split(",") if args.archs else list(preset["archs"])
     if args.generators == "none":
         gens = []
-    elif args.generators:
-        gens = args.generators.split(",")
+    elif args.generators == "all":
+        gens = available_generators()
     else:
-        gens = available_generators()[:1]
-        if not gens:
-            print("no generator is available yet: running the real-only settings")
-    if args.settings:
-        settings = [Setting.parse(s, preset["augment"]) for s in args.settings.split(",")]
-    else:
-        settings = four_settings(gens, preset["augment"])
+        gens = [g for g in args.generators.split(",") if g]
+    settings = [Setting.parse(s, preset["augment"]) for s in args.settings.split(",")] if args.settings else []
     if args.folds == "split":
         folds = [SPLIT]
     else:
         folds = _ints(args.folds, "--folds") or fold_list(records, preset["folds"])
     seeds = _ints(args.seeds) or list(preset["seeds"])
     _check_names(cfg, archs, gens, settings, folds, records)
-    cells = plan(records, archs, settings, folds, seeds)
-    if args.scenario and gens:
-        sc_folds = folds[: preset["scenario_folds"] or None]
-        cells += [c for c in plan(records, archs, scenario_settings(gens[0], preset["scenario"]), sc_folds, seeds)
-                  if c not in cells]
+    if settings:
+        cells = plan(records, archs, settings, folds, seeds)
+        if args.scenario and gens:
+            g = "ddpm" if "ddpm" in gens else gens[0]
+            sc_folds = folds[: preset["scenario_folds"] or None]
+            cells += [c for c in plan(records, archs, scenario_settings(g, preset["scenario"]), sc_folds, seeds)
+                      if c not in cells]
+    else:  # each generator beside its own study
+        cells = study_cells(records, archs, gens, folds, seeds, preset)
     pretrained = {"auto": "auto", "yes": True, "no": False}[args.pretrained]
     print(f"{len(cells)} cells: archs={archs} settings={[s.name for s in dict.fromkeys(c[1] for c in cells)]} "
           f"folds={folds} seeds={seeds} epochs={preset['epochs']} threads={torch.get_num_threads()}")

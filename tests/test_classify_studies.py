@@ -1,0 +1,97 @@
+"""Each study beside its own generator, and conclusions that say what a run can show."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from helpers.classify import studies as S
+from helpers.classify.conclusions import detection_probability, headroom, paragraph
+
+GENS = ["wgan", "wgan-gp", "dcgan", "cwgan", "ddpm"]
+
+
+def test_every_study_is_mapped_to_its_own_generator():
+    assert {k: r.generator for k, r in S.STUDY_RUNS.items()} == {
+        "WGAN": "wgan", "DCGAN": "dcgan", "BUSI": "wgan-gp", "DDPM": "ddpm", "cWGAN": "cwgan"}
+    names = [s.name for s in S.settings_for(GENS)]
+    assert len(names) == len(set(names))
+    for g in GENS:
+        assert f"real+syn:{g}" in names  # every generator compared on the same footing
+    assert "real+trad+syn:wgan-gp" in names and "real+trad+syn:cwgan" in names  # BUSI and cWGAN columns
+    assert "real+trad+syn:wgan" not in names and "real+trad+syn:dcgan" not in names
+    assert [n for n in names if "@" in n] == ["real+syn:ddpm@50", "real+syn:ddpm@125", "real+syn:ddpm@250"]
+    assert not [n for n in (s.name for s in S.settings_for(GENS, sweep=False)) if "@" in n]
+
+
+def test_balancing_follows_each_study():
+    from helpers.gan.presets import get_preset
+
+    assert get_preset("wgan", "quick").balance_extra == 50  # the WGAN study: largest class + 50
+    assert get_preset("dcgan", "quick").balance_extra == 0  # the DCGAN study: balanced to 437
+
+
+def _tables(acc: dict, n=100):
+    """Pooled and paired tables with a distinct accuracy per setting."""
+    pooled = pd.DataFrame([dict(arch="a", setting=s, accuracy=v, accuracy_lo=v - 0.05, accuracy_hi=v + 0.05,
+                                n_test=n) for s, v in acc.items()])
+    paired = pd.DataFrame([dict(arch="a", setting=s, metric="accuracy", diff=v - acc["real"], lo=v - acc["real"] - 0.04,
+                                hi=v - acc["real"] + 0.04, n_test=n) for s, v in acc.items() if s != "real"])
+    return pooled, paired
+
+
+def test_a_study_table_holds_only_its_own_generators_numbers():
+    acc = {"real": 0.60, "real+trad": 0.61, **{f"real+syn:{g}": 0.62 + i / 100 for i, g in enumerate(GENS)},
+           "real+trad+syn:wgan-gp": 0.70, "real+syn:ddpm@50": 0.71, "real+syn:ddpm@250": 0.72}
+    pooled, paired = _tables(acc)
+    wgan = S.study_table("WGAN", pooled, paired)
+    assert list(wgan["setting"]) == ["real", "real+syn:wgan"]
+    assert wgan["ours accuracy [95% CI]"].iloc[1].startswith("0.620")
+    assert wgan["published VGG16"].iloc[1] == "0.833 (+0.071)"
+    busi = S.study_table("BUSI", pooled, paired)
+    assert list(busi["setting"]) == ["real", "real+trad", "real+syn:wgan-gp", "real+trad+syn:wgan-gp"]
+    ddpm = S.study_table("DDPM", pooled, paired)
+    assert list(ddpm["setting"]) == ["real", "real+syn:ddpm@50", "real+syn:ddpm@250"]  # @125 not run: left out
+    assert ddpm["ours vs real [paired 95% CI]"].iloc[2] == "+0.120 [+0.080, +0.160]"
+    cw = S.study_table("cWGAN", pooled, paired)
+    assert "real+syn:cwgan" not in set(cw["setting"])  # not one of that study's columns
+
+
+def test_detection_probability():
+    assert detection_probability(0.08, -0.05, 0.05, 112) == pytest.approx(0.85, abs=0.02)
+    assert detection_probability(0.02, -0.05, 0.05, 112) == pytest.approx(0.12, abs=0.01)
+    # two classifiers that agree on every image: a zero-width interval is not a precise experiment
+    assert detection_probability(0.004, 0.0, 0.0, 8) < 0.1
+    assert detection_probability(0.30, 0.0, 0.0, 1000) > 0.99
+    assert detection_probability(-0.1, -0.2, 0.0, 100) == 0.0
+
+
+def test_headroom():
+    assert headroom(1.0, 1.0, 1.0, 0.05, 0.56) == "ceiling"
+    assert headroom(0.97, 0.95, 0.99, 0.04, 0.56) == "ceiling"  # 1 - 0.99 < 0.04: no room for the gain
+    assert headroom(0.58, 0.50, 0.66, 0.04, 0.56) == "floor"
+    assert headroom(0.67, 0.62, 0.72, 0.04, 0.56) == "room"
+
+
+def test_the_paragraph_at_the_ceiling_claims_no_detection_power():
+    pooled, paired = _tables({"real": 1.0, "real+syn:wgan": 1.0})
+    pooled.loc[:, ["accuracy_lo", "accuracy_hi"]] = 1.0
+    paired.loc[:, ["lo", "hi", "diff"]] = 0.0
+    text = "\n".join(paragraph(pooled, paired, [("WGAN study's generator", "real+syn:wgan", 0.05)], 0.56))
+    assert "at or near the ceiling" in text
+    assert "does not fit under the ceiling" in text
+    assert "probability" not in text and "speaks against" not in text
+
+
+def test_the_paragraph_says_when_an_interval_is_too_wide():
+    pooled, paired = _tables({"real": 0.65, "real+syn:ddpm": 0.66, "real+syn:wgan": 0.64})
+    paired.loc[paired.setting == "real+syn:ddpm", ["lo", "hi"]] = [-0.10, 0.12]
+    paired.loc[paired.setting == "real+syn:wgan", ["lo", "hi"]] = [-0.045, 0.025]
+    rows = [("DDPM", "real+syn:ddpm", 0.06), ("WGAN", "real+syn:wgan", 0.10)]
+    text = "\n".join(paragraph(pooled, paired, rows, 0.56))
+    ddpm, wgan = [line for line in text.splitlines() if line.startswith("- ")]
+    assert "too small to confirm or rule it out" in ddpm
+    assert "speaks against it" in wgan and math.isclose(float(wgan.split("about ")[1].split("%")[0]), 89, abs_tol=1)
+    assert "ceiling" not in text and "floor" not in text
