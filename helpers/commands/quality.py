@@ -18,6 +18,9 @@ def add_arguments(p):
                         f"inception (local weights: --inception-weights or ${INCEPTION_ENV}), random")
     p.add_argument("--inception-weights", default=None, help="torchvision inception_v3 state dict (.pth)")
     p.add_argument("--only", nargs="*", default=None, help="score only these generators' sets")
+    p.add_argument("--exported", action="store_true",
+                   help="score the exported (class-balancing) sets as they are, instead of the same number of "
+                        "images per class drawn from each trained generator (RUNS/quality/scoring/)")
 
 
 def run(args):
@@ -43,6 +46,10 @@ def run(args):
         raise DataError(f"No synthetic sets (*/manifest.csv) under {cfg.runs_dir / 'synthetic'}. Train and export "
                         "one first, e.g. `python -m helpers train wgan --runs-dir ...`.")
     records = load_prepared(cfg)
+    if not args.exported:
+        from helpers.quality.scoring import scoring_sets
+
+        manifests = scoring_sets(cfg, manifests)
     report = score_sets(cfg, records, manifests, kind=args.features, weights=args.inception_weights)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(f"\nfeatures: {report.extractor}; every metric beside its real-vs-real value (two halves of "

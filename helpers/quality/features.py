@@ -34,7 +34,7 @@ from torch.nn import functional as F
 from helpers.data.records import DataError
 
 INCEPTION_ENV = "COURSE_INCEPTION_WEIGHTS"
-KINDS = ("domain", "inception", "random")
+KINDS = ("domain", "ssl", "inception", "random")
 
 
 class SmallCNN(nn.Module):
@@ -267,13 +267,20 @@ class InceptionExtractor(Extractor):
 def get_extractor(cfg, records=None, kind: str = "domain", weights: str | Path | None = None,
                   progress: bool = True) -> Extractor:
     """The extractor named by `kind` for this run: 'domain' (default; trains or loads the
-    domain classifier, needs `records`), 'inception' (local weights file) or 'random'."""
+    domain classifier, needs `records`), 'ssl' (a self-supervised encoder on the same images,
+    helpers.quality.ssl), 'inception' (local weights file) or 'random'."""
     from helpers.quality.presets import preset
 
     if kind == "domain":
         if records is None:
             raise ValueError("the domain extractor is trained on the prepared records; pass `records`")
         return domain_extractor(cfg, records, progress=progress)
+    if kind == "ssl":
+        if records is None:
+            raise ValueError("the self-supervised extractor is trained on the prepared records; pass `records`")
+        from helpers.quality.ssl import ssl_extractor
+
+        return ssl_extractor(cfg, records, progress=progress)
     if kind == "inception":
         return InceptionExtractor(weights, cfg.device)
     if kind == "random":

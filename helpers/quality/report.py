@@ -72,7 +72,6 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
     training images of `records`; writes `<out_dir or RUNS/quality>/quality.csv`."""
     from tqdm.auto import tqdm
 
-    from helpers.data.duplicates import THUMB_SIZE
     from helpers.data.preprocess import load_images
     from helpers.quality import memorisation as mem
     from helpers.quality.features import get_extractor
@@ -98,7 +97,9 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
     score_kw = dict(k=p["pr_k"], kid_subsets=p["kid_subsets"], seed=cfg.seed)
     base = protocol_scores(f_train, y_train, splits, classes, **score_kw).set_index("class_name")
 
-    thumb = lambda df: load_images(df, THUMB_SIZE, cfg.cache_dir, progress=False, resample="bilinear")  # noqa: E731
+    # memorisation: images at working size (at most 64 px), see helpers.quality.memorisation
+    work = min(cfg.size, mem.WORK_SIZE)
+    thumb = lambda df: load_images(df, work, cfg.cache_dir, progress=False, resample="bilinear")  # noqa: E731
     t_train = thumb(train)
     threshold, held_scores = mem.calibrate(thumb(heldout), t_train, p["calib_quantile"])
     held_flag = pd.Series(held_scores > threshold).groupby(heldout["label"].map(classes)).mean()

@@ -1,0 +1,99 @@
+"""Sets drawn for scoring: the same number of images per class from every generator.
+
+An exported set balances the training split (e.g. no benign images at all, since benign is
+the largest class), so per-class scores and train-on-synthetic accuracy computed on it
+would judge the class mix, not the generator. For scoring, each trained generator draws a
+fixed number of images of every class it has a model for, into
+RUNS/quality/scoring/<name>/ (a manifest like any synthetic set, with the same
+`trained_on.csv` as the exported set). Classes a generator was never trained on (the
+DCGAN study's generators exist only for the minority classes) stay out and show as blank.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.data.records import CLASS_NAMES
+from helpers.synth import MANIFEST, TRAINED_ON, sha256_file, write_synthetic_set
+from helpers.train.loop import CHECKPOINT
+
+
+def kind_of(name: str) -> str | None:
+    """The generator a set name stands for: 'wgan-gp-resize' -> 'wgan-gp', 'ddpm-v' -> 'ddpm'."""
+    from helpers.generators import GENERATORS
+
+    hits = [k for k in GENERATORS if name == k or name.startswith(k + "-")]
+    return max(hits, key=len) if hits else None
+
+
+def _checkpoints(cfg, name: str, kind: str) -> dict:
+    """{class: checkpoint file} of the trained models behind set `name`."""
+    root = cfg.runs_dir / "generators" / name
+    classes = CLASS_NAMES[cfg.dataset]
+    if kind in ("cwgan", "ddpm"):
+        ck = root / "all" / CHECKPOINT
+        return dict.fromkeys(classes, ck) if ck.exists() else {}
+    return {c: root / c / CHECKPOINT for c in classes if (root / c / CHECKPOINT).exists()}
+
+
+def _current(manifest: Path, counts: dict, hashes: dict) -> bool:
+    if not manifest.exists():
+        return False
+    df = pd.read_csv(manifest)
+    if df["class_name"].value_counts().to_dict() != counts:
+        return False
+    return all(set(part["checkpoint"]) == {hashes[c]} for c, part in df.groupby("class_name"))
+
+
+def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool = True) -> Path:
+    """The manifest of `n_per_class` images per class drawn from the generator behind the
+    exported set `exported` (named `name`); the exported manifest itself when no trained
+    model can be found (a set made elsewhere)."""
+    kind = kind_of(name)
+    cks = _checkpoints(cfg, name, kind) if kind else {}
+    if not cks:
+        return Path(exported)
+    labels = {c: i for i, c in enumerate(CLASS_NAMES[cfg.dataset])}
+    counts = {c: int(n_per_class) for c in cks}
+    hashes = {c: sha256_file(p) for c, p in cks.items()}
+    out = cfg.runs_dir / "quality" / "scoring" / name
+    manifest = out / MANIFEST
+    if _current(manifest, counts, hashes):
+        return manifest
+    if kind == "ddpm":
+        from helpers.data.preprocess import from_generator_range
+        from helpers.ddpm.train import load_trained
+
+        model = load_trained(cks[next(iter(cks))].parent, cfg.device)
+
+        def sample_fn(cls, n, seed):
+            return from_generator_range(model.generate(labels[cls], n, seed=seed)[:, 0])
+    else:
+        from helpers.gan.sampling import load_generator, sample_uint8
+
+        nets = {}
+
+        def sample_fn(cls, n, seed):
+            if cls not in nets:
+                nets[cls] = load_generator(cks[cls].parent, cfg.device)
+            return sample_uint8(nets[cls], n, seed, labels[cls] if kind == "cwgan" else None, cfg.device)
+
+    if out.exists():
+        shutil.rmtree(out)
+    trained_on = None
+    if (Path(exported).parent / TRAINED_ON).exists():
+        trained_on = list(pd.read_csv(Path(exported).parent / TRAINED_ON)["path"])
+    # a seed of its own: the scoring images are not the exported ones
+    return write_synthetic_set(out, name, sample_fn, counts, dataset=cfg.dataset, checkpoint=cks,
+                               seed=cfg.seed + 1, progress=progress, trained_on=trained_on)
+
+
+def scoring_sets(cfg, manifests: dict, n_per_class: int | None = None, progress: bool = True) -> dict:
+    """{name: scoring manifest} for every exported set in `manifests` ({name: manifest})."""
+    from helpers.quality.presets import preset
+
+    n = int(n_per_class or preset(cfg)["score_per_class"])
+    return {name: scoring_set(cfg, name, m, n, progress) for name, m in manifests.items()}

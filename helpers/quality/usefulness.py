@@ -1,0 +1,114 @@
+"""Does a quality score predict whether a generator's images help a classifier?
+
+FID, KID, precision and recall say how much synthetic images resemble real ones in some
+feature space; the course's real question is whether they make a classifier better. Here
+each generator's scores sit beside its measured usefulness:
+
+- the paired accuracy change of real + its images against real-only, on the same test
+  images, from the classifier grid (notebook 08, RUNS/classify/) when it has been run;
+- otherwise its train-on-synthetic / test-on-real accuracy (TSTR) from the quality table.
+
+With five generators a rank correlation is a hint, not a finding; `agreement` says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+# Which direction is "better" for each score (FID/KID/memorised: lower).
+LOWER_IS_BETTER = {"fid", "kid", "memorised", "fid_ssl", "kid_ssl"}
+
+
+def grid_usefulness(cfg, generators, arch: str | None = None) -> pd.DataFrame:
+    """generator, use, use_lo, use_hi: accuracy of real + G's images minus real-only (paired
+    95% CI) from RUNS/classify/, for the generators the grid has run; empty if none."""
+    from helpers.classify.analysis import load_predictions, paired_table
+    from helpers.classify.grid import classify_dir, read_results
+    from helpers.data.records import CLASS_NAMES
+
+    path = cfg.runs_dir / "classify"
+    if not (path / "results.csv").exists():
+        return pd.DataFrame(columns=["generator", "use", "use_lo", "use_hi"])
+    out_dir = classify_dir(cfg)
+    res = read_results(out_dir)
+    wanted = ["real"] + [f"real+syn:{g}" for g in generators]
+    res = res[res["setting"].isin(wanted) & ((res["arch"] == arch) if arch else True)]
+    if res.empty or "real" not in set(res["setting"]):
+        return pd.DataFrame(columns=["generator", "use", "use_lo", "use_hi"])
+    preds = load_predictions(out_dir, res)
+    paired = paired_table(preds, CLASS_NAMES[cfg.dataset], metrics=("accuracy",), seed=cfg.seed)
+    paired = paired[paired["metric"] == "accuracy"]
+    return pd.DataFrame(dict(generator=paired["setting"].str.replace("real+syn:", "", regex=False),
+                             use=paired["diff"].to_numpy(), use_lo=paired["lo"].to_numpy(),
+                             use_hi=paired["hi"].to_numpy())).reset_index(drop=True)
+
+
+def quality_vs_usefulness(table: pd.DataFrame, grid: pd.DataFrame, second: pd.DataFrame | None = None,
+                          second_name: str = "ssl") -> pd.DataFrame:
+    """One row per generator: its 'all'-class scores (and FID/KID in a second feature space),
+    TSTR, and usefulness (`use`: the grid's paired change when available, else TSTR minus the
+    real TSTR; `use_source` says which)."""
+    t = table[(table["class_name"] == "all") & (table["generator"] != "real")].set_index("generator")
+    real = table[(table["class_name"] == "all") & (table["generator"] == "real")].iloc[0]
+    out = t[["fid", "kid", "precision", "recall", "memorised", "tstr"]].copy()
+    if second is not None:
+        s = second[(second["class_name"] == "all")].set_index("generator")
+        out[f"fid_{second_name}"] = s["fid"]
+        out[f"kid_{second_name}"] = s["kid"]
+    g = grid.set_index("generator") if len(grid) else pd.DataFrame(columns=["use", "use_lo", "use_hi"])
+    out["use"] = [g.loc[k, "use"] if k in g.index else t.loc[k, "tstr"] - real["tstr"] for k in out.index]
+    out["use_lo"] = [g.loc[k, "use_lo"] if k in g.index else np.nan for k in out.index]
+    out["use_hi"] = [g.loc[k, "use_hi"] if k in g.index else np.nan for k in out.index]
+    out["use_source"] = ["paired accuracy change (grid)" if k in g.index else "TSTR minus real TSTR"
+                         for k in out.index]
+    return out
+
+
+def agreement(df: pd.DataFrame, scores=None) -> pd.DataFrame:
+    """Spearman rank correlation between each score (oriented so that + means 'better score,
+    more useful') and `use`, over the generators; with n < 5 it is not computed, and TSTR is
+    left out when usefulness is measured by TSTR itself."""
+    scores = scores or [c for c in df.columns if c not in ("use", "use_lo", "use_hi", "use_source")]
+    if "use_source" in df and df["use_source"].str.startswith("TSTR").all():
+        scores = [c for c in scores if c != "tstr"]  # usefulness *is* TSTR here: no test of anything
+    rows = []
+    for c in scores:
+        d = df[[c, "use"]].dropna()
+        sign = -1 if c in LOWER_IS_BETTER else 1
+        rho = spearmanr(sign * d[c], d["use"]).statistic if len(d) >= 5 and d[c].nunique() > 1 else np.nan
+        rows.append(dict(score=c, rho=rho, n=len(d)))
+    return pd.DataFrame(rows)
+
+
+def rankings(first: pd.DataFrame, second: pd.DataFrame, names=("domain", "ssl")) -> pd.DataFrame:
+    """The generators ranked by 'all'-class FID in two feature spaces (1 = closest to real),
+    and Kendall's tau between the two orders."""
+    from scipy.stats import kendalltau
+
+    a = first[(first["class_name"] == "all") & (first["generator"] != "real")].set_index("generator")["fid"]
+    b = second[(second["class_name"] == "all") & (second["generator"] != "real")].set_index("generator")["fid"]
+    out = pd.DataFrame({f"FID {names[0]}": a, f"rank {names[0]}": a.rank(), f"FID {names[1]}": b,
+                        f"rank {names[1]}": b.rank()})
+    tau = kendalltau(a.loc[out.index], b.loc[out.index]).statistic if len(out) > 1 else np.nan
+    out.attrs["tau"] = float(tau)
+    return out
+
+
+def feature_scores(extractor, report, classes: dict, preset: dict, seed: int = 0) -> pd.DataFrame:
+    """FID, KID, precision and recall of every set in `report` (a helpers.quality.report
+    QualityReport) in another feature space, by the same protocol (halves of the real
+    training images as the yardstick). Rows as in the report's table, generator 'real' first."""
+    from helpers.quality.metrics import halves, protocol_scores
+
+    f_train = extractor(report.train_images)
+    y = report.train_labels
+    splits = halves(y, preset["repeats"], seed)
+    kw = dict(k=preset["pr_k"], kid_subsets=preset["kid_subsets"], seed=seed)
+    parts = [protocol_scores(f_train, y, splits, classes, **kw).assign(generator="real")]
+    for gen, s in report.sets.items():
+        parts.append(protocol_scores(f_train, y, splits, classes, extractor(s["images"]), s["labels"], **kw)
+                     .assign(generator=gen))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["generator", "class_name", "n_compared", "fid", "kid", "precision", "recall"]]
