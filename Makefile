@@ -10,7 +10,7 @@ DATASET ?= phantom
 RUNS    ?= runs/$(PROFILE)-$(DATASET)
 JOBS    ?= 2
 
-.PHONY: setup course lab test lint student clean
+.PHONY: setup course lab test lint student assignments clean
 
 setup: $(STAMP)
 
@@ -26,8 +26,14 @@ $(STAMP): pyproject.toml constraints.txt
 course: setup
 	$(PY) -m helpers course --profile $(PROFILE) --dataset $(DATASET) --runs-dir $(RUNS)
 
+# `make lab STUDENT=1` opens the student copies (built first) instead of the solutions.
 lab: setup
+ifdef STUDENT
+	$(PY) -m helpers student --out student/notebooks
+	$(VENV)/bin/jupyter lab student/notebooks/
+else
 	$(VENV)/bin/jupyter lab notebooks/
+endif
 
 lint: setup
 	$(PY) -m ruff check helpers tests benchmarks data_download.py
@@ -35,9 +41,13 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest -n $(JOBS) --durations=15 tests
 
-# Student copies: solution blocks replaced by `raise NotImplementedError`.
+# Student copies: solution blocks replaced by `raise NotImplementedError` (hints kept).
 student: setup
 	$(PY) -m helpers student --out student/notebooks
 
+# The same with nbgrader: `nbgrader generate_assignment` into release/ (for instructors).
+assignments: setup
+	$(PY) -m helpers assignments --out release
+
 clean:
-	rm -rf runs student .pytest_cache .ruff_cache
+	rm -rf runs student release .pytest_cache .ruff_cache

@@ -5,5 +5,8 @@ the plumbing (data records, splits, training loops, metrics) to small tested mod
 """
 
 from helpers.config import Config, resolve, setup  # noqa: F401
+from helpers.progress import configure as _configure_progress
+
+_configure_progress()  # plain text bars in notebooks the course runner executes (see helpers.progress)
 
 __version__ = "0.1.0"

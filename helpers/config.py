@@ -110,14 +110,24 @@ def default_data_dir(dataset: str, profile: str, root: str | os.PathLike | None 
     return root / name
 
 
+def _is_project(p: Path) -> bool:
+    return (p / "pyproject.toml").exists() and (p / "helpers").is_dir()
+
+
 def _project_root() -> Path:
-    """The folder holding pyproject.toml above the working directory (notebooks run in
-    notebooks/), else the working directory itself."""
+    """Where data/ and runs/ go by default: COURSE_HOME if set; else the course folder above
+    the working directory (notebooks run in notebooks/); else the course folder this package
+    was installed from (`pip install -e`), so a notebook opened elsewhere (an nbgrader
+    release, a student copy) still finds the course's data and runs; else the working
+    directory itself (e.g. on Colab)."""
+    if os.environ.get("COURSE_HOME"):
+        return Path(os.environ["COURSE_HOME"]).expanduser().resolve()
     here = Path.cwd().resolve()
     for p in (here, *here.parents):
-        if (p / "pyproject.toml").exists() and (p / "helpers").is_dir():
+        if _is_project(p):
             return p
-    return here
+    installed = Path(__file__).resolve().parents[1]
+    return installed if _is_project(installed) else here
 
 
 def resolve(profile: str = "quick", dataset: str = "phantom", data_dir: str | os.PathLike | None = None,

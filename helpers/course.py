@@ -2,7 +2,8 @@
 
 Notebooks are found by name (`notebooks/NN_*.ipynb`, sorted), so one added later is picked
 up without edits. Executed copies go to `RUNS/notebooks/`; a table of timings is printed
-and saved as `RUNS/notebooks/timings.csv`.
+and saved as `RUNS/notebooks/timings.csv`, and the course report (helpers.report) is written
+to `RUNS/index.html`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.errors import DataError
+from helpers.progress import ENV as PROGRESS_ENV
+from helpers.progress import TEXT as TEXT_BARS
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
@@ -30,19 +33,21 @@ def parameters(profile: str, dataset: str, runs_dir: str | Path, data_dir: str |
 
 def execute(nb: str | Path, out: str | Path, params: dict, timeout: int | None = None, progress: bool = False):
     """Run one notebook with papermill in its own folder, with the same parameters also set
-    as environment variables (so any helper reading COURSE_* agrees with the cell)."""
+    as environment variables (so any helper reading COURSE_* agrees with the cell). The kernel
+    draws text progress bars (helpers.progress): a widget bar would be saved at 0%."""
     import papermill as pm
 
     nb, out = Path(nb), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     env = {"COURSE_PROFILE": params["PROFILE"], "COURSE_DATASET": params["DATASET"],
            "COURSE_RUNS_DIR": params["RUNS_DIR"], "COURSE_DATA_DIR": params["DATA_DIR"],
-           "COURSE_SEED": str(params["SEED"])}
+           "COURSE_SEED": str(params["SEED"]), PROGRESS_ENV: TEXT_BARS}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
         pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent), kernel_name="python3",
-                            progress_bar=progress, execution_timeout=timeout, log_output=False)
+                            progress_bar=progress, execution_timeout=timeout, log_output=False,
+                            coalesce_streams=True)  # one stream per cell, "\r" resolved: bars end at 100%
     finally:
         for k, v in old.items():
             if v is None:
@@ -53,7 +58,7 @@ def execute(nb: str | Path, out: str | Path, params: dict, timeout: int | None =
 
 def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str | Path = "runs/quick-phantom",
                data_dir: str | Path | None = None, notebooks_dir: str | Path = "notebooks", seed: int = 0,
-               only: list[str] | None = None) -> pd.DataFrame:
+               only: list[str] | None = None, report: bool = True) -> pd.DataFrame:
     runs_dir = Path(runs_dir)
     out_dir = runs_dir / "notebooks"
     params = parameters(profile, dataset, runs_dir, data_dir, seed)
@@ -79,4 +84,8 @@ def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str |
     table.to_csv(out_dir / "timings.csv", index=False)
     total = table["seconds"].sum()
     print(f"\n{table.to_string(index=False)}\n\ntotal {total / 60:.1f} min; executed notebooks in {out_dir.resolve()}")
+    if report:  # a reader who ran nothing opens RUNS/index.html
+        from helpers.report import build_report
+
+        build_report(runs_dir)
     return table

@@ -2,7 +2,10 @@
 
 Inside a code cell, the lines between `### BEGIN SOLUTION` and `### END SOLUTION`
 (nbgrader's markers) are replaced by `raise NotImplementedError("Exercise: <hint>")`,
-indented like the block. The hint is the first `# HINT:` comment inside the block, if any.
+indented like the block. The hint is the `# HINT:` comment just above the block (where it
+stays, as in nbgrader's release), or the first one inside it. The graded test cells that
+call the student's function are tagged `raises-exception`, so `pytest --nbval-lax` runs a
+student copy to the end: it stops with the hint at each exercise and nowhere else.
 """
 
 from __future__ import annotations
@@ -18,16 +21,26 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _HINT = re.compile(r"#\s*HINT:\s*(.*)")
 
 
+def _hint_above(out: list[str]) -> str | None:
+    """The `# HINT:` in the comment lines right above a solution block, if any."""
+    for line in reversed(out):
+        if not line.strip().startswith("#"):
+            return None
+        if m := _HINT.search(line):
+            return m.group(1).strip()
+    return None
+
+
 def strip_solutions(source: str) -> str:
-    out, block, indent = [], None, ""
+    out, block, indent, above = [], None, "", None
     for line in source.splitlines():
         if line.strip().startswith(BEGIN):
-            block, indent = [], line[: len(line) - len(line.lstrip())]
+            block, indent, above = [], line[: len(line) - len(line.lstrip())], _hint_above(out)
             continue
         if line.strip().startswith(END):
             if block is None:
                 raise ValueError(f"'{END}' without '{BEGIN}'")
-            hint = next((m.group(1).strip() for b in block if (m := _HINT.search(b))), "complete this cell")
+            hint = above or next((m.group(1).strip() for b in block if (m := _HINT.search(b))), "complete this cell")
             out.append(f"{indent}raise NotImplementedError({('Exercise: ' + hint)!r})")
             block = None
             continue
@@ -44,12 +57,20 @@ def has_solution(source: str) -> bool:
     return BEGIN in source
 
 
+def is_graded_test(cell) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
+
+
 def student_notebook(nb):
     nb = nbformat.from_dict(nb) if isinstance(nb, dict) else nb
     for cell in nb.cells:
         if cell.cell_type == "code" and has_solution(cell.source):
             cell.source = strip_solutions(cell.source)
             cell.outputs, cell.execution_count = [], None
+        if cell.cell_type == "code" and is_graded_test(cell):
+            tags = cell.metadata.setdefault("tags", [])
+            if "raises-exception" not in tags:
+                tags.append("raises-exception")  # the unsolved exercise raises here, with its hint
     return nb
 
 

@@ -37,3 +37,5 @@ def test_course_runs_notebooks_in_order_and_keeps_going(tmp_path):
     assert (runs / "notebooks" / "01_first.ipynb").exists()
     executed = nbformat.read(runs / "notebooks" / "01_first.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    report = (runs / "index.html").read_text()  # the course report, written at the end
+    assert "notebooks/html/03_broken.html" in report and "FAILED" in report

@@ -236,7 +236,8 @@ def test_exercise_checks_accept_right_and_reject_wrong_answers():
     def deterministic_only(x, eps, ab_t, ab_prev, eta, z):  # ignores eta
         return right_ddim(x, eps, ab_t, ab_prev, 0.0, z)
 
-    assert check_q_sample(right_q) and check_ddim_step(right_ddim)
+    check_q_sample(right_q)  # raises when wrong
+    check_ddim_step(right_ddim)
     with pytest.raises(AssertionError, match="q_sample"):
         check_q_sample(wrong_q)
     with pytest.raises(AssertionError, match="eta=1.0"):

@@ -28,7 +28,7 @@ def test_exercise_checks_accept_solutions_and_reject_mistakes():
     from helpers.exercises import gan as ex
     from helpers.gan.losses import bce_discriminator_loss, bce_generator_loss, clip_weights
 
-    assert ex.check_clip_weights(clip_weights)
+    ex.check_clip_weights(clip_weights)  # raises when wrong
     with pytest.raises(AssertionError, match="Not yet"):
         ex.check_clip_weights(lambda m, c: [p.data.clamp_(-c, c) for n, p in m.named_parameters() if "weight" in n])
 
@@ -47,11 +47,11 @@ def test_exercise_checks_accept_solutions_and_reject_mistakes():
         (g,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
         return (g.norm() - 1) ** 2
 
-    assert ex.check_gradient_penalty(gp)
+    ex.check_gradient_penalty(gp)  # raises when wrong
     for wrong in (gp_no_graph, gp_batch_norm):
         with pytest.raises(AssertionError, match="Not yet"):
             ex.check_gradient_penalty(wrong)
-    assert ex.check_dcgan_losses(bce_discriminator_loss, bce_generator_loss)
+    ex.check_dcgan_losses(bce_discriminator_loss, bce_generator_loss)  # raises when wrong
     with pytest.raises(AssertionError, match="Not yet"):  # the saturating loss is not the one asked for
         ex.check_dcgan_losses(bce_discriminator_loss, lambda lf: -bce_discriminator_loss(lf, lf))
 
@@ -59,7 +59,7 @@ def test_exercise_checks_accept_solutions_and_reject_mistakes():
         h = critic.features(x).flatten(1)
         return critic.score(h).squeeze(1) + (critic.embed(y) * h).sum(1)
 
-    assert ex.check_projection_score(proj)
+    ex.check_projection_score(proj)  # raises when wrong
     with pytest.raises(AssertionError, match="Not yet"):
         ex.check_projection_score(lambda critic, x, y: critic.score(critic.features(x).flatten(1)).squeeze(1))
 

@@ -52,7 +52,7 @@ def load_gray(path: str | Path, size: int | None = None, resample: str = "lanczo
             "(`python -m helpers prepare --skip-bad`, skip_bad=True in Python).") from None
     if size is not None and g.size != (size, size):
         g = g.resize((size, size), RESAMPLING[resample])
-    return np.asarray(g, dtype=np.uint8)
+    return np.array(g, dtype=np.uint8)  # a writable copy (np.asarray of a PIL image is read-only)
 
 
 HIGH_DEPTH = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")

@@ -163,9 +163,9 @@ def per_class_loss(trained, images, labels, class_names: list[str], repeats: int
     from helpers.ddpm.diffusion import target
 
     dev = next(trained.model.parameters()).device
-    x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+    x = torch.as_tensor(np.array(images), dtype=torch.float32)  # copies: pandas/PIL arrays may be read-only
     x = (x / 127.5 - 1 if x.max() > 1.5 else x)[:, None]
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    y = torch.as_tensor(np.array(labels), dtype=torch.long)
     g = torch.Generator().manual_seed(seed)
     losses, labs = [], []
     for _ in range(repeats):

@@ -43,9 +43,17 @@ def check_twins_across(fn) -> bool:
     from helpers.data.duplicates import twins_across
 
     rng = np.random.default_rng(1)
-    base = rng.normal(size=(10, 8, 8))
-    thumbs = np.concatenate([base, base[:4] + 0.01 * rng.normal(size=(4, 8, 8))])
-    split = ["train"] * 10 + ["test", "test", "train", "val"]
+    base = rng.normal(size=(12, 8, 8))
+    twin = base[[0, 1, 2, 3, 10, 11]] + 0.01 * rng.normal(size=(6, 8, 8))
+    thumbs = np.concatenate([base, twin])
+    # 0-9 train, 10 val, 11 test; twins: of 0 and 1 (train) in test, of 2 in train, of 3 in val,
+    # of 10 (val) in test, and of 11 (test) in test: only the two twins of training images count
+    split = ["train"] * 10 + ["val", "test"] + ["test", "test", "train", "val", "test", "test"]
     records = pd.DataFrame({"split": split})
     got, want = int(fn(records, thumbs, "split")), twins_across(records, thumbs, "split")
-    return report(got == want, "test images with a near-twin in train", f"expected {want}, got {got}")
+    if got == want:
+        return report(True, "test images with a near-twin in train")
+    hint = {3: "Validation images are not training images: count twins among the 'train' rows only.",
+            5: "Compare each test image with the training images only (not with the other test images)."}
+    return report(False, "test images with a near-twin in train",
+                  f"expected {want}, got {got}. " + hint.get(got, "A test image counts once, however many twins."))

@@ -78,7 +78,13 @@ def check_projection_score(fn) -> bool:
     x, y = torch.randn(5, 1, 32, 32), torch.tensor([0, 1, 2, 1, 0])
     want = critic(x, y)
     got = fn(critic, x, y)
-    ok = isinstance(got, torch.Tensor) and got.shape == want.shape and torch.allclose(got, want, atol=1e-5)
-    return report(ok, "projection critic score matches helpers.gan.nets.Critic",
-                  f"Expected shape {tuple(want.shape)}: one score per image, critic.score(h) plus the dot "
-                  "product of critic.embed(labels) with h.")
+    what = "projection critic score matches helpers.gan.nets.Critic"
+    if not isinstance(got, torch.Tensor) or got.shape != want.shape:
+        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        return report(False, what, f"Return one score per image, a tensor of shape {tuple(want.shape)}; got {shape}.")
+    if torch.allclose(got, critic.score(critic.features(x).flatten(1)).squeeze(1), atol=1e-5):
+        return report(False, what, "This is the unconditional part only: add the dot product of "
+                      "critic.embed(labels) with h for each image.")
+    return report(torch.allclose(got, want, atol=1e-5), what,
+                  f"The shape is right but the values differ (max difference {float((got - want).abs().max()):.3g}): "
+                  "the score is critic.score(h) plus the dot product of critic.embed(labels) with h.")

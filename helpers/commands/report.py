@@ -1,0 +1,29 @@
+"""Write the course report, RUNS/index.html: each notebook's status and time, the executed
+notebooks rendered as HTML (RUNS/notebooks/html/), their figures and the key tables. `python
+-m helpers course` writes it at the end; this rebuilds it (e.g. after a partial run)."""
+
+NAME = "report"
+HELP = "(re)build the course report RUNS/index.html from a course run"
+
+
+def add_arguments(p):
+    from helpers.config import DATASETS, PROFILES
+
+    p.add_argument("--profile", choices=PROFILES, default="quick", help="names the default runs folder")
+    p.add_argument("--dataset", choices=DATASETS, default="phantom", help="names the default runs folder")
+    p.add_argument("--runs-dir", default=None, help="the course run (default: runs/<profile>-<dataset>)")
+    p.add_argument("--no-render", action="store_true",
+                   help="only rewrite index.html; keep the notebooks' HTML pages as they are")
+
+
+def run(args):
+    from helpers.config import resolve
+    from helpers.errors import DataError
+    from helpers.report import build_report
+
+    runs = resolve(args.profile, args.dataset, None, args.runs_dir).runs_dir
+    if not (runs / "notebooks").is_dir():
+        raise DataError(f"{runs} holds no notebooks/ folder: run the course first (`python -m helpers course "
+                        f"--runs-dir {runs}`), or point --runs-dir at a course run.")
+    build_report(runs, render=not args.no_render)
+    return 0

@@ -1,0 +1,49 @@
+"""Progress bars that read well in an executed notebook.
+
+In a Jupyter kernel `tqdm.auto` draws an ipywidgets bar. A live JupyterLab updates it, but a
+notebook executed by papermill keeps only the widget's text at the moment it was displayed:
+"0%|          | 0/49". The course runner (helpers.course.execute) therefore sets
+COURSE_PROGRESS=text for its kernels, and importing `helpers` then swaps `tqdm.auto.tqdm` for
+the plain text bar below, which always prints its final state when it closes. With the
+runner's stream coalescing (the carriage returns resolved) each bar is one line at 100%.
+"""
+
+from __future__ import annotations
+
+import os
+
+ENV = "COURSE_PROGRESS"
+TEXT = "text"
+MININTERVAL = 2.0  # seconds between redraws: a log, not an animation
+
+
+def _text_bar_class():
+    from tqdm.std import tqdm as std_tqdm
+
+    class TextBar(std_tqdm):
+        """tqdm's plain bar that keeps its last line (leave=True) and redraws rarely."""
+
+        def __init__(self, *args, **kwargs):
+            kwargs["leave"] = True  # a bar cleared at close would leave nothing to read
+            kwargs.setdefault("mininterval", MININTERVAL)
+            super().__init__(*args, **kwargs)
+
+    return TextBar
+
+
+def use_text_bars() -> None:
+    """Make `from tqdm.auto import tqdm` (and trange) give the plain text bar from now on."""
+    import tqdm.auto
+
+    bar = _text_bar_class()
+    tqdm.auto.tqdm = bar
+    tqdm.auto.trange = lambda *args, **kwargs: bar(range(*args), **kwargs)
+
+
+def configure(environ=None) -> bool:
+    """Called when `helpers` is imported: text bars when the runner asked for them."""
+    environ = os.environ if environ is None else environ
+    if environ.get(ENV, "").lower() != TEXT:
+        return False
+    use_text_bars()
+    return True
