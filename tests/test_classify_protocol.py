@@ -88,3 +88,82 @@ def test_training_a_cell_with_a_leaky_generator_is_refused(smoke_cfg, records, t
         train_cell(smoke_cfg, "tiny", Setting.parse("real+syn:leaky"), 0, 0, records, PRESETS["smoke"],
                    tmp_path / "cell", leaky)
     assert not (tmp_path / "cell" / "preds.csv").exists()
+
+
+# -- content matching and named shortcuts ---------------------------------------------------------
+def test_a_test_image_copied_to_another_path_is_refused_by_content(smoke_cfg, records, tmp_path):
+    """The guard used to match by path only: a copy of a test image under another name got in."""
+    import shutil
+
+    from PIL import Image
+
+    train, test = records[records.fold != 0], records[records.fold == 0]
+    src = test["path"].iloc[0]
+    copy = tmp_path / "elsewhere" / "renamed.png"
+    copy.parent.mkdir()
+    shutil.copy(src, copy)
+    smuggled = pd.concat([train, test.iloc[:1].assign(path=str(copy), group=-999)])
+    with pytest.raises(ProtocolError, match="exactly the pixels of a training image"):
+        check_evaluation(test, smuggled, all_records=records)
+    # re-saved at another size: not the same pixels, but a near-duplicate by thumbnail correlation
+    small = tmp_path / "elsewhere" / "resized.png"
+    with Image.open(src) as im:
+        im.convert("L").resize((48, 48)).save(small)
+    smuggled = pd.concat([train, test.iloc[:1].assign(path=str(small), group=-999)])
+    with pytest.raises(ProtocolError, match="near-duplicate in training"):
+        check_evaluation(test, smuggled, all_records=records)
+
+
+def test_a_generator_trained_on_a_copy_of_a_test_image_is_refused(smoke_cfg, records, tmp_path):
+    import shutil
+
+    train, test = records[records.fold != 0], records[records.fold == 0]
+    copy = tmp_path / "copy.png"
+    shutil.copy(test["path"].iloc[0], copy)
+    m = _fake_set(smoke_cfg.runs_dir, "sneaky", list(train["path"]) + [str(copy)])
+    with pytest.raises(ProtocolError, match="trained on 1 evaluation image"):
+        check_evaluation(test, train, [m], all_records=records)
+
+
+def test_a_named_shortcut_is_reported_not_raised(smoke_cfg, records):
+    from helpers.classify.protocol import LEAKS, Violation, protocol_name
+
+    train, test = records[records.fold != 0], records[records.fold == 0]
+    assert check_evaluation(test, train) == []  # honest: nothing to report
+    leaky = _fake_set(smoke_cfg.runs_dir, "leaky-all", records["path"])
+    found = check_evaluation(test, train, [leaky], all_records=records, leak="generator-saw-test")
+    assert [v.rule for v in found][0] == "generator-saw-test" and isinstance(found[0], Violation)
+    assert found[0].count == len(test)
+    assert {v.rule for v in found} <= set(LEAKS["generator-saw-test"])
+    assert protocol_name("generator-saw-test") == "leaky:generator-saw-test" and protocol_name(None) == "honest"
+    # a named shortcut lets through ITS violations only: a synthetic test image is still refused
+    syn = read_manifest(leaky)
+    with pytest.raises(ProtocolError, match="synthetic image"):
+        check_evaluation(pd.concat([test, syn.iloc[:1]]), train, [leaky], all_records=records,
+                         leak="generator-saw-test")
+    found = check_evaluation(pd.concat([test, syn.iloc[:1]]), train, [leaky], all_records=records,
+                             leak=("generator-saw-test", "synthetic-in-test"))
+    assert "synthetic-in-test" in {v.rule for v in found}
+    with pytest.raises(Exception, match="Unknown leak"):
+        check_evaluation(test, train, leak="peeking")
+
+
+def test_a_random_split_is_reported_as_such(smoke_cfg, records):
+    from helpers.pitfalls.splits import random_folds
+
+    multi = records.groupby("group").filter(lambda g: len(g) > 1)
+    if multi.empty:
+        pytest.skip("no near-duplicate group in the smoke phantom")
+    g = multi["group"].iloc[0]
+    pair = records.index[records.group == g][:2]
+    r = records.assign(fold=random_folds(records, 3, 0))
+    r.loc[pair[0], "fold"], r.loc[pair[1], "fold"] = 0, 1  # twins on both sides, as a random split does
+    train, test = r[r.fold != 0], r[r.fold == 0]
+    with pytest.raises(ProtocolError, match="near-duplicate group"):
+        check_evaluation(test, train, all_records=r)
+    found = check_evaluation(test, train, all_records=r, leak="random-split")
+    assert "same-group" in {v.rule for v in found}
+    # the same twins with the group ids hidden are still found, by content
+    hidden = r.assign(group=range(len(r)))
+    with pytest.raises(ProtocolError, match="near-duplicate in training"):
+        check_evaluation(hidden[hidden.fold == 0], hidden[hidden.fold != 0], all_records=hidden)

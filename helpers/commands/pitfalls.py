@@ -1,0 +1,118 @@
+"""Measure how much each protocol shortcut inflates a reported accuracy (notebook 09's five
+measurements): a random split and looser/stricter near-duplicate grouping against grouped
+folds; a generator that saw the test images and synthetic images in the test set against the
+honest split; overlays left in against painted out; one split against repeated folds. The
+same network and budget throughout; every shortcut is run through a named leaky mode of the
+protocol guard, which reports it. Writes RUNS/pitfalls/closing_table.csv and preds.csv, and
+the figures RUNS/figures/09_*.png; cells already trained are reused."""
+
+from helpers.cli import add_common, config_from_args, positive_int
+
+NAME = "pitfalls"
+HELP = "protocol shortcuts: how much each inflates the accuracy (notebook 09's closing table)"
+
+
+def _floats(text):
+    from helpers.errors import SettingError
+
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise SettingError(f"--thresholds wants comma-separated numbers, e.g. 0.90,0.97; got {text!r}.") from None
+
+
+def add_arguments(p):
+    add_common(p)
+    p.add_argument("--arch", default=None, help="classifier (default: the profile's, e.g. tiny on quick)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs per training (default: the profile's)")
+    p.add_argument("--lr", type=float, default=None, help="one-cycle peak learning rate (default: the profile's)")
+    p.add_argument("--folds", type=positive_int, default=None, help="folds per fold-based protocol")
+    p.add_argument("--repeats", type=positive_int, default=None, help="redraws of the honest folds")
+    p.add_argument("--seeds", default=None, help="classifier seeds of the split-based protocols, e.g. 0,1,2")
+    p.add_argument("--thresholds", type=_floats, default=None, help="grouping thresholds, e.g. 0.90,0.95,0.97,0.99")
+    p.add_argument("--generator", default=None, help="generator of the generator / synthetic-test protocols (dcgan)")
+    p.add_argument("--gen-steps", type=positive_int, default=None, help="generator steps (default: its preset)")
+    p.add_argument("--skip", nargs="*", default=[], choices=["generator", "overlays", "repeats"],
+                   help="measurements to leave out")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+
+
+def _figures(cfg, preset, records, thumbs, protocols, near, masked, reps, table):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.data.records import CLASS_NAMES
+    from helpers.pitfalls import experiments as E
+    from helpers.pitfalls import figures as F
+    from helpers.plots import savefig
+
+    figs = {"09_thresholds": F.thresholds(near, E.twins_in_training(protocols, thumbs), preset["n_boot"], cfg.seed),
+            "09_inflation": F.inflation(table)}
+    if reps is not None:
+        figs["09_single_splits"] = F.single_splits(reps, preset["n_boot"], cfg.seed)
+    if masked is not None:
+        from helpers.pitfalls.overlays import masked_dataset
+
+        mrec = masked_dataset(records, cfg.stage_dir("pitfalls", "masked", f"{cfg.size}px"), cfg.size, False)
+        sal = E.saliency(cfg, preset, records, thumbs, mrec)
+        figs["09_gradcam"] = F.gradcam_grid(sal, CLASS_NAMES[cfg.dataset], 8)
+        for name in ("as is", "masked"):
+            s = sal[name]
+            print(f"Grad-CAM, model trained on images {name}: {s['on_overlay'].mean():.1%} of the map on overlay "
+                  f"pixels, which cover {s['overlay_area'].mean():.1%} of the image ({len(s['maps'])} test images)")
+    for name, fig in figs.items():
+        print(f"figure: {savefig(fig, cfg, name)}")
+        plt.close(fig)
+
+
+def run(args):
+    import time
+
+    import pandas as pd
+    import torch
+
+    from helpers.pitfalls import experiments as E
+    from helpers.pitfalls import tables
+    from helpers.pitfalls.presets import preset as get_preset
+
+    t0 = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = config_from_args(args)
+    seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
+    preset = get_preset(cfg.profile, arch=args.arch, epochs=args.epochs, lr=args.lr, folds=args.folds, repeats=args.repeats,
+                        seeds=seeds, thresholds=args.thresholds, generator=args.generator, gen_steps=args.gen_steps,
+                        threads=args.threads)
+    from helpers.classify.models import ARCHITECTURES
+    from helpers.errors import SettingError
+
+    if preset["arch"] not in ARCHITECTURES:
+        raise SettingError(f"--arch: unknown architecture {preset['arch']!r}; choose from {', '.join(ARCHITECTURES)}.")
+    print(f"pitfalls on {cfg.dataset} at {cfg.size} px: {preset}")
+    records, thumbs, bank = E.load(cfg)
+    near, protocols, skipped = E.near_duplicates(cfg, preset, records, thumbs, bank)
+    for name, why in skipped.items():
+        print(f"skipped {name}: {why}")
+    gen = masked = reps = None
+    if "generator" not in args.skip:
+        sets = E.synthetic_sets(cfg, preset, records)
+        print(f"generator {sets['generator']}: steps {sets['steps']} (train part) / {sets['leaky_steps']} (saw test); "
+              f"synthetic images per class {sets['per_class']}")
+        gen = E.generator_and_synthetic_test(cfg, preset, records, sets, bank)
+    if "overlays" not in args.skip:
+        masked, _ = E.overlays(cfg, preset, records, thumbs, bank)
+    if "repeats" not in args.skip:
+        reps = E.repeats(cfg, preset, records, thumbs, bank)
+    table = E.closing_table(near, gen, masked, reps, preset["n_boot"], cfg.seed)
+    out = cfg.stage_dir("pitfalls")
+    _figures(cfg, preset, records, thumbs, protocols, near, masked, reps, table)
+    table.to_csv(out / "closing_table.csv", index=False)
+    pd.concat([d for d in (near, gen, masked, reps) if d is not None], ignore_index=True).to_csv(out / "preds.csv",
+                                                                                                  index=False)
+    with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 60):
+        print(tables.pretty(table).to_string(index=False))
+    print("\n".join(tables.conclusions(table)))
+    print(f"\n{time.perf_counter() - t0:.0f} s; wrote {out / 'closing_table.csv'}")
+    return 0

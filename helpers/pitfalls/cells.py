@@ -1,0 +1,199 @@
+"""One training run of notebook 09: guarded, cached, scored under one or more views.
+
+A cell trains the protocol's classifier on `train` and predicts every image of its `views`.
+A view is one way of reporting that model: an evaluation set and the shortcut it takes. Before
+anything is trained, `check_evaluation` checks every view; an honest view must pass it
+unchanged, a leaky view passes only with its shortcut named (`leak`), and the violations the
+guard let through are written into each prediction row (`guard`, `violations`). The same
+model can so be reported twice: on real test images (honest) and on a test set holding
+synthetic images (the DDPM study's protocol).
+
+The training is the experiment grid's (`helpers.classify.grid.train_cell`): the same data
+pipeline (`GrayImages`, ImageNet normalisation), `make_learner` (Adam, class-weighted
+cross-entropy), `fit_one_cycle`, no augmentation, no ImageNet weights (every protocol starts
+from the same random initialisation per seed). Images are decoded once per dataset and shared
+by every cell (`ImageBank`); predictions are cached under RUNS/pitfalls/cells/, keyed by
+everything that defines the cell, so a rerun only trains what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from helpers.classify.data import TRAIN_COLUMNS, GrayImages, class_weights, load_table
+from helpers.classify.protocol import check_evaluation, protocol_name
+from helpers.data.records import CLASS_NAMES
+
+
+@dataclass
+class View:
+    """An evaluation set and the shortcut (if any) it takes, reported as `name`."""
+
+    name: str
+    records: pd.DataFrame
+    leak: str | None = None
+
+
+@dataclass
+class Job:
+    """What one cell trains on and how it is reported. `meta` (fold, repeat, ...) is copied
+    into every prediction row."""
+
+    train: pd.DataFrame
+    views: list
+    seed: int = 0
+    manifests: tuple = ()
+    all_records: pd.DataFrame | None = None
+    meta: dict = field(default_factory=dict)
+    keep_model: bool = False
+    tag: str = "cell"
+
+
+class ImageBank:
+    """uint8 images by path at one size, decoded once per table (cached on disk)."""
+
+    def __init__(self, size: int, cache_dir=None):
+        self.size, self.cache_dir, self.index, self.parts = size, cache_dir, {}, []
+
+    def add(self, table: pd.DataFrame) -> None:
+        new = table[~table["path"].astype(str).isin(self.index)].drop_duplicates("path")
+        if len(new):
+            arr = load_table(new.reset_index(drop=True), self.size, self.cache_dir)
+            base = sum(len(p) for p in self.parts)
+            self.parts.append(arr)
+            self.index.update({str(p): base + i for i, p in enumerate(new["path"])})
+
+    def get(self, paths) -> np.ndarray:
+        if len(self.parts) > 1:
+            self.parts = [np.concatenate(self.parts)]
+        return self.parts[0][[self.index[str(p)] for p in paths]]
+
+
+def _key(cfg, preset: dict, job: Job) -> str:
+    spec = dict(arch=preset["arch"], epochs=preset["epochs"], lr=preset["lr"], bs=preset["bs"], size=cfg.size,
+                dataset=cfg.dataset, seed=job.seed, train=[f"{p}|{lab}" for p, lab in zip(job.train["path"],
+                                                                                          job.train["label"])],
+                views=[(v.name, v.leak, list(map(str, v.records["path"]))) for v in job.views],
+                manifests=[str(m) for m in job.manifests], meta=job.meta)
+    return hashlib.sha1(json.dumps(spec, default=str).encode()).hexdigest()[:12]
+
+
+def cells_dir(cfg) -> Path:
+    return cfg.stage_dir("pitfalls", "cells")
+
+
+def run_cell(cfg, preset: dict, job: Job, bank: ImageBank | None = None) -> pd.DataFrame:
+    """Guard, train (or read the cached result), predict; returns one prediction row per
+    (view, image) with columns view, guard, violations, path, image, group, label, source,
+    p_<class>, pred, correct, seed and the job's meta."""
+    guards = [check_evaluation(v.records, job.train, job.manifests, all_records=job.all_records, leak=v.leak)
+              for v in job.views]  # raises ProtocolError for anything not named
+    cell_dir = cells_dir(cfg) / f"{job.tag}-{_key(cfg, preset, job)}"
+    cached = cell_dir / "preds.csv"
+    if cached.exists() and (not job.keep_model or (cell_dir / "model.pth").exists()):
+        return pd.read_csv(cached)
+    classes = CLASS_NAMES[cfg.dataset]
+    evaluated = pd.concat([v.records for v in job.views], ignore_index=True).drop_duplicates("path")
+    bank = bank or ImageBank(cfg.size, cfg.cache_dir)
+    bank.add(job.train)
+    bank.add(evaluated)
+    t0 = time.perf_counter()
+    probs = train_and_predict(cfg, preset, bank.get(job.train["path"]), job.train["label"].to_numpy(),
+                              bank.get(evaluated["path"]), job.seed, cell_dir if job.keep_model else None)
+    seconds = time.perf_counter() - t0
+    p_of = dict(zip(evaluated["path"].astype(str), probs))
+    out = []
+    for v, found in zip(job.views, guards):
+        r = v.records.reset_index(drop=True)
+        p = np.stack([p_of[str(x)] for x in r["path"]])
+        d = pd.DataFrame(dict(view=v.name, guard=protocol_name(v.leak), violations="; ".join(map(str, found)),
+                              path=r["path"].astype(str), image=r["image"] if "image" in r else r["path"].astype(str),
+                              group=r["group"].astype(str) if "group" in r else r["path"].astype(str),
+                              label=r["label"].astype(int), source=r["source"].astype(str)))
+        for c, name in enumerate(classes):
+            d[f"p_{name}"] = p[:, c]
+        d["pred"] = p.argmax(1)
+        d["correct"] = (d["pred"] == d["label"]).astype(int)
+        d["seed"] = job.seed
+        for k, val in job.meta.items():
+            d[k] = val
+        d["n_train_real"] = int((job.train["source"].astype(str) != "synthetic").sum())
+        d["n_train_synth"] = int((job.train["source"].astype(str) == "synthetic").sum())
+        d["seconds"] = round(seconds, 1)
+        out.append(d)
+    preds = pd.concat(out, ignore_index=True)
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cell_dir / "preds.part.csv"
+    preds.to_csv(tmp, index=False)
+    tmp.replace(cached)
+    return preds
+
+
+def train_and_predict(cfg, preset: dict, x_train: np.ndarray, y_train: np.ndarray, x_eval: np.ndarray,
+                      seed: int, keep_in: Path | None = None) -> np.ndarray:
+    """Train `preset['arch']` from random weights for `preset['epochs']` one-cycle epochs and
+    return class probabilities (n_eval, k); with `keep_in`, save the weights there (model.pth)."""
+    from fastai.data.core import DataLoaders
+
+    from helpers.classify.models import make_learner
+    from helpers.config import seed_everything
+
+    k = len(CLASS_NAMES[cfg.dataset])
+    seed_everything(seed)
+    train_ds, eval_ds = GrayImages(x_train, y_train), GrayImages(x_eval, np.zeros(len(x_eval), dtype=int))
+    torch.manual_seed(seed)
+    bs = max(2, min(int(preset["bs"]), len(train_ds)))
+    dls = DataLoaders.from_dsets(train_ds, eval_ds, bs=bs, num_workers=0, device=torch.device(cfg.device),
+                                 drop_last=[len(train_ds) > bs, False])
+    learn = make_learner(dls, preset["arch"], k, False, class_weights(y_train, k), path=keep_in or ".")
+    with warnings.catch_warnings(), learn.no_logging(), learn.no_bar():
+        warnings.filterwarnings("ignore", message=".*epoch parameter.*")
+        learn.fit_one_cycle(int(preset["epochs"]), float(preset["lr"]))
+        probs, _ = learn.get_preds(dl=dls.valid)
+    if keep_in is not None:
+        keep_in.mkdir(parents=True, exist_ok=True)
+        torch.save(learn.model.state_dict(), keep_in / "model.pth")
+    return probs.float().numpy()
+
+
+def load_model(cfg, preset: dict, job: Job) -> torch.nn.Module:
+    """The trained network of a cell run with keep_model=True (eval mode, on the CPU)."""
+    from helpers.classify.models import build_model
+
+    model, _ = build_model(preset["arch"], len(CLASS_NAMES[cfg.dataset]), False)
+    path = cells_dir(cfg) / f"{job.tag}-{_key(cfg, preset, job)}" / "model.pth"
+    model.load_state_dict(torch.load(path, map_location="cpu"))
+    return model.eval()
+
+
+def run_jobs(cfg, preset: dict, jobs: list, bank: ImageBank | None = None, progress: bool = True,
+             desc: str = "cells") -> pd.DataFrame:
+    """Run (or read back) every job; a progress bar counts them. Returns all predictions."""
+    from tqdm.auto import tqdm
+
+    bank = bank or ImageBank(cfg.size, cfg.cache_dir)
+    threads = torch.get_num_threads()
+    if preset.get("threads"):
+        torch.set_num_threads(int(preset["threads"]))
+    out = []
+    try:
+        for job in tqdm(jobs, desc=desc, unit="cell", disable=not progress):
+            out.append(run_cell(cfg, preset, job, bank))
+    finally:
+        torch.set_num_threads(threads)
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+def table_rows(records: pd.DataFrame) -> pd.DataFrame:
+    """Records reduced to what a training table needs (plus `image`, the original path)."""
+    cols = TRAIN_COLUMNS + [c for c in ("image",) if c in records]
+    return records[cols].reset_index(drop=True)

@@ -1,0 +1,90 @@
+"""Notebook 09's figures (also written by `python -m helpers pitfalls`)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from helpers.pitfalls import tables
+
+
+def thresholds(near: pd.DataFrame, twins: pd.DataFrame, n_boot: int = 1000, seed: int = 0):
+    """Accuracy per near-duplicate protocol (grouping threshold; a random split at the right)
+    with 95% CIs, and how many test images had a near-twin in their training part (one bar per
+    correlation level, `experiments.twins_in_training`)."""
+    if isinstance(twins, dict):  # {protocol: count at r > 0.97}
+        twins = pd.DataFrame({"r > 0.97": twins})
+    names = sorted([n for n in near["view"].unique() if "@" in n], key=lambda n: float(n.split("@")[1]))
+    names += [n for n in near["view"].unique() if "@" not in n]
+    acc = [tables.accuracy(near[near["view"] == n], n_boot, seed) for n in names]
+    x = np.arange(len(names))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.4))
+    v = np.array([a["accuracy"] for a in acc])
+    ax.errorbar(x, v, yerr=[v - [a["lo"] for a in acc], [a["hi"] for a in acc] - v], marker="o", capsize=4)
+    ax.set_xticks(x, [n.replace("grouped@", "grouped\n@") for n in names], fontsize=8)
+    ax.set(ylabel="accuracy (pooled folds)", title="accuracy by protocol, 95% CI")
+    width = 0.8 / max(1, len(twins.columns))
+    for i, col in enumerate(twins.columns):
+        bx.bar(x + (i - (len(twins.columns) - 1) / 2) * width, [twins.loc[n, col] if n in twins.index else 0
+                                                                for n in names], width, label=col)
+    bx.set_xticks(x, [n.replace("grouped@", "grouped\n@") for n in names], fontsize=8)
+    bx.set(ylabel="images", title="test images with a near-twin in their training part")
+    bx.legend(fontsize=7, title="twin correlation", title_fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def inflation(table: pd.DataFrame):
+    """Each shortcut's inflation with its interval (a forest plot); grey: not a paired CI."""
+    t = table.iloc[::-1].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(t) + 1.2))
+    for i, r in t.iterrows():
+        paired = r["interval"] == "paired 95% CI"
+        color = "C3" if paired and r["infl_lo"] > 0 else ("C0" if paired else "0.5")
+        ax.errorbar(r["inflation"], i, xerr=[[r["inflation"] - r["infl_lo"]], [r["infl_hi"] - r["inflation"]]],
+                    fmt="o", color=color, capsize=4)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(t)), t["shortcut"], fontsize=8)
+    ax.set(xlabel="accuracy(shortcut) - accuracy(honest protocol)",
+           title="inflation per shortcut (red: interval above 0; grey: range over splits)")
+    fig.tight_layout()
+    return fig
+
+
+def single_splits(reps: pd.DataFrame, n_boot: int = 1000, seed: int = 0):
+    """The accuracy of every single split beside the pooled estimate and its CI."""
+    acc = tables.split_accuracies(reps)["accuracy"].to_numpy()
+    pooled = tables.accuracy(reps, n_boot, seed)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.hist(acc, bins=min(20, max(5, len(acc))), color="C0", alpha=0.8, label=f"{len(acc)} single splits")
+    ax.axvspan(pooled["lo"], pooled["hi"], color="C1", alpha=0.25, label="pooled, 95% CI")
+    ax.axvline(pooled["accuracy"], color="C1")
+    ax.set(xlabel="test accuracy", ylabel="splits", title="one split's accuracy moves by chance")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def gradcam_grid(sal: dict, classes, n: int = 6):
+    """Rows: image, Grad-CAM of the model trained as is, the masked image and its model's map;
+    the overlay mask outlined in cyan."""
+    k = min(n, len(sal["index"]))
+    fig, axes = plt.subplots(4, k, figsize=(1.9 * k, 8), squeeze=False)
+    for j in range(k):
+        for row, (name, what) in enumerate([("as is", "image"), ("as is", "map"), ("masked", "image"),
+                                            ("masked", "map")]):
+            ax = axes[row, j]
+            s = sal[name]
+            ax.imshow(s["images"][j], cmap="gray", vmin=0, vmax=255)
+            if what == "map":
+                ax.imshow(s["maps"][j], cmap="jet", alpha=0.45, vmin=0, vmax=1)
+                ax.set_title(f"on overlay {s['on_overlay'][j]:.0%}", fontsize=7)
+            if sal["masks"][j].any():
+                ax.contour(sal["masks"][j], levels=[0.5], colors="cyan", linewidths=0.6)
+            ax.set_xticks([]), ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(f"{name}\n{'Grad-CAM' if what == 'map' else 'image'}", fontsize=8)
+        axes[0, j].set_title(f"{classes[sal['labels'][j]]}", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,164 @@
+"""From predictions to numbers: accuracy with CIs, paired inflations, the closing table.
+
+Every protocol is scored on pooled predictions (each image once per fold assignment and
+seed, by a model that never trained on it). Intervals are percentile bootstraps that draw
+whole near-duplicate groups with replacement, as many groups as there are (a cluster
+bootstrap; the protocol's own groups, the honest ones for a random split and for every
+paired difference), so that twins are drawn together. A resample's accuracy is the number
+correct in the drawn groups over the number of images in them; all resamples at once are one
+matrix product (groups drawn x per-group sums), which keeps thousands of them instant.
+
+The inflation of a shortcut is accuracy(shortcut) - accuracy(honest) on the SAME images:
+the two protocols' predictions are matched by image (and seed / repeat) and one resample
+serves both, which is what makes the interval of the difference much tighter than the two
+intervals side by side. When the shortcut adds synthetic test images, the matched part is
+the real images and the synthetic ones are resampled with them (`mixed_inflation`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+KEY = ["image", "seed", "repeat"]
+
+
+def _ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    v = values[np.isfinite(values)]
+    a = (1 - level) / 2 * 100
+    return tuple(float(x) for x in np.percentile(v, [a, 100 - a])) if len(v) else (np.nan, np.nan)
+
+
+def resampled_sums(groups, n_boot: int, seed: int, *values) -> list[np.ndarray]:
+    """For each per-image array in `values`, its sum over the images of every resample
+    (n_boot,), whole groups drawn with replacement (as many draws as groups). With one image
+    per group (groups sorting in image order) the draws are exactly
+    np.random.default_rng(seed).integers(0, n, size=(n_boot, n))."""
+    _, inv = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    g = int(inv.max()) + 1 if len(inv) else 0
+    draws = np.random.default_rng(seed).integers(0, g, size=(n_boot, g))
+    w = np.bincount((np.arange(n_boot)[:, None] * g + draws).ravel(), minlength=n_boot * g).reshape(n_boot, g)
+    return [w @ np.bincount(inv, weights=np.asarray(v, dtype=float), minlength=g) for v in values]
+
+
+def _p_two(reps: np.ndarray) -> float:
+    return float(min(1.0, 2 * min((reps <= 0).mean(), (reps >= 0).mean())))
+
+
+def accuracy(preds: pd.DataFrame, n_boot: int = 1000, seed: int = 0, real_only: bool = False) -> dict:
+    """Pooled accuracy with a group bootstrap 95% CI; n = number of predictions."""
+    d = preds[preds["source"] != "synthetic"] if real_only else preds
+    c = d["correct"].to_numpy(dtype=float)
+    hits, n = resampled_sums(d["group"], n_boot, seed, c, np.ones_like(c))
+    lo, hi = _ci(hits / n)
+    return dict(accuracy=float(c.mean()), lo=lo, hi=hi, n=len(c))
+
+
+def _with_key(d: pd.DataFrame) -> pd.DataFrame:
+    return d if "repeat" in d else d.assign(repeat=0)
+
+
+def paired_inflation(shortcut: pd.DataFrame, honest: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
+    """accuracy(shortcut) - accuracy(honest) on the images both scored (matched by image,
+    seed and repeat), with a paired group bootstrap CI and two-sided bootstrap p-value."""
+    m = _with_key(honest).merge(_with_key(shortcut), on=KEY, suffixes=("_h", "_s"))
+    if m.empty:
+        return dict(inflation=np.nan, lo=np.nan, hi=np.nan, p=np.nan, n=0)
+    d = (m["correct_s"] - m["correct_h"]).to_numpy(dtype=float)
+    diff, n = resampled_sums(m["group_h"], n_boot, seed, d, np.ones_like(d))
+    reps = diff / n
+    lo, hi = _ci(reps)
+    return dict(inflation=float(d.mean()), lo=lo, hi=hi, p=_p_two(reps), n=len(d))
+
+
+def mixed_inflation(view: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
+    """For ONE model's predictions on a test set that holds synthetic images: accuracy on all
+    of it minus accuracy on its real images, resampling real groups and synthetic images
+    together (each synthetic image its own group)."""
+    c = view["correct"].to_numpy(dtype=float)
+    real = (view["source"] != "synthetic").to_numpy()
+    groups = np.where(real, "r" + view["group"].astype(str), "s" + view["image"].astype(str))
+    hits, n, hits_r, n_r = resampled_sums(groups, n_boot, seed, c, np.ones_like(c), c * real, real)
+    reps = hits / n - hits_r / np.maximum(n_r, 1)
+    lo, hi = _ci(reps)
+    return dict(inflation=float(c.mean() - c[real].mean()), lo=lo, hi=hi, p=_p_two(reps), n=len(c))
+
+
+def split_accuracies(preds: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy of every single split (one test fold of one repeat and seed)."""
+    cols = [c for c in ("repeat", "fold", "seed") if c in preds]
+    return preds.groupby(cols)["correct"].agg(accuracy="mean", n="size").reset_index()
+
+
+def comparison(rows: list[dict]) -> pd.DataFrame:
+    """The closing table from rows of dict(shortcut, protocol, guard, acc (from accuracy()),
+    reference, ref_acc, inflation (paired_inflation / mixed_inflation), studies)."""
+    out = []
+    for r in rows:
+        a, ref, inf = r["acc"], r["ref_acc"], r["inflation"]
+        out.append({"shortcut": r["shortcut"], "protocol": r["protocol"], "guard": r["guard"],
+                    "accuracy": a["accuracy"], "acc_lo": a["lo"], "acc_hi": a["hi"],
+                    "honest protocol": r["reference"], "honest accuracy": ref["accuracy"],
+                    "inflation": inf["inflation"], "infl_lo": inf["lo"], "infl_hi": inf["hi"],
+                    "interval": r.get("interval", "paired 95% CI"), "n": inf.get("n", np.nan),
+                    "published study that used it": r["studies"]})
+    return pd.DataFrame(out)
+
+
+def _fmt(v, lo, hi, signed=False):
+    f = "{:+.3f}" if signed else "{:.3f}"
+    if not np.isfinite(v):
+        return "n/a"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f.format(v)
+    return f"{f.format(v)} [{f.format(lo)}, {f.format(hi)}]"
+
+
+def pretty(table: pd.DataFrame) -> pd.DataFrame:
+    """The closing table with each number beside its interval, for display."""
+    return pd.DataFrame({
+        "shortcut": table["shortcut"], "protocol (guard)": table["protocol"] + " (" + table["guard"] + ")",
+        "accuracy [95% CI]": [_fmt(*x) for x in table[["accuracy", "acc_lo", "acc_hi"]].to_numpy()],
+        "vs honest protocol": table["honest protocol"] + " (" + table["honest accuracy"].map("{:.3f}".format) + ")",
+        "inflation [95% CI]": [_fmt(*x, signed=True) for x in table[["inflation", "infl_lo", "infl_hi"]].to_numpy()],
+        "interval": table["interval"],
+        "published study that used it": table["published study that used it"]})
+
+
+def verdict(inflation: float, lo: float, hi: float) -> str:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "no interval"
+    if lo > 0:
+        return "inflates"
+    if hi < 0:
+        return "deflates"
+    return "includes 0"
+
+
+def conclusions(table: pd.DataFrame, ceiling: float = 0.999) -> list[str]:
+    """One sentence per row of the closing table, claiming no more than its interval shows."""
+    lines = []
+    for _, r in table.iterrows():
+        v = verdict(r["inflation"], r["infl_lo"], r["infl_hi"])
+        num = _fmt(r["inflation"], r["infl_lo"], r["infl_hi"], signed=True)
+        base = f"**{r['shortcut']}** ({r['protocol']} against {r['honest protocol']}): accuracy {num}"
+        if r["interval"] != "paired 95% CI":
+            lines.append(f"**{r['shortcut']}**: one split's accuracy ranged from {r['acc_lo']:.3f} to {r['accuracy']:.3f} "
+                         f"({r['interval']}), around the pooled {r['honest accuracy']:.3f} of all of them; reporting "
+                         f"the best split would add {r['inflation']:+.3f}, the worst {r['infl_lo']:+.3f}.")
+        elif r["inflation"] == 0 and r["infl_lo"] == 0 and r["infl_hi"] == 0:
+            lines.append(f"{base}: both protocols got exactly the same images right, so the interval is [0, 0] "
+                         "and this run shows no effect of the shortcut.")
+        elif v == "inflates":
+            lines.append(f"{base}: this shortcut inflated the accuracy; the whole interval lies above 0.")
+        elif v == "deflates":
+            lines.append(f"{base}: here the shortcut LOWERED the accuracy; the whole interval lies below 0.")
+        elif v == "includes 0":
+            lines.append(f"{base}: the interval includes 0, so this run cannot tell the two protocols apart "
+                         "(it does not show that the shortcut is harmless either).")
+        else:
+            lines.append(f"{base}.")
+    if len(table) and (table["honest accuracy"] >= ceiling).all() and (table["accuracy"] >= ceiling).all():
+        lines.append("Every protocol scored (nearly) every image correctly: the task is at its ceiling here, so no "
+                     "shortcut can show an effect. Try the real BUSI data (`DATASET = 'busi'`).")
+    return lines

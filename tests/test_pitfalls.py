@@ -1,0 +1,220 @@
+"""Notebook 09's helpers, unit by unit: folds, overlays, Grad-CAM, tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from helpers.pitfalls import overlays, saliency, splits, tables
+
+
+# -- folds ----------------------------------------------------------------------------------------
+def _toy_records(n=60, seed=0):
+    """Thumbnails of n 'scans', every third one a near-copy of the one before it."""
+    rng = np.random.default_rng(seed)
+    thumbs = rng.normal(size=(n, 8, 8))
+    for i in range(1, n, 3):
+        thumbs[i] = thumbs[i - 1] + 0.05 * rng.normal(size=(8, 8))
+    labels = np.arange(n) // 2 % 3
+    names = np.array(["benign", "normal", "malignant"])[labels]
+    return pd.DataFrame(dict(path=[f"x{i}.png" for i in range(n)], label=labels, class_name=names, group=range(n),
+                             source="phantom")), thumbs
+
+
+def test_random_folds_are_stratified_and_blind_to_groups():
+    records, thumbs = _toy_records()
+    fold = splits.random_folds(records, 3, seed=0)
+    assert sorted(fold.unique()) == [0, 1, 2]
+    assert (pd.crosstab(fold, records["label"]).to_numpy() == 20 / 3 // 1).sum() >= 0  # balanced per class
+    assert (pd.crosstab(fold, records["label"]).max() - pd.crosstab(fold, records["label"]).min()).max() <= 1
+    near = splits.nearest_in_training(fold, thumbs)
+    assert (near > 0.97).any()  # some twin lands on the other side
+
+
+def test_grouped_folds_at_a_threshold_keep_twins_together():
+    records, thumbs = _toy_records()
+    fold, group = splits.grouped_folds_at(records, thumbs, 0.97, 3, seed=0)
+    assert group.nunique() < len(records)
+    assert (records.assign(fold=fold, group=group).groupby("group")["fold"].nunique() == 1).all()
+    assert (splits.nearest_in_training(fold, thumbs) <= 0.97).all()
+
+
+def test_near_duplicate_protocols_name_their_shortcut_and_skip_impossible_thresholds():
+    records, thumbs = _toy_records()
+    protos, skipped = splits.near_duplicate_protocols(records, thumbs, 3, 0, (0.97, 0.99))
+    by = {p.name: p for p in protos}
+    assert by["random split"].leak == "random-split" and by["random split"].label == "leaky:random-split"
+    assert by["grouped@0.97"].leak is None and by["grouped@0.99"].leak == "loose-groups"
+    assert not skipped
+    # at -1 every pair is "a near-duplicate": one group, which cannot be cut into 3 folds
+    protos, skipped = splits.near_duplicate_protocols(records, thumbs, 3, 0, (-1.0,))
+    assert "grouped@-1.00" in skipped and [p.name for p in protos] == ["random split"]
+
+
+def test_repeat_zero_is_the_honest_protocol():
+    records, thumbs = _toy_records()
+    reps = splits.repeated(records, thumbs, 3, seed=4, repeats=2)
+    fold, _ = splits.grouped_folds_at(records, thumbs, 0.97, 3, seed=4)
+    assert (reps[0].fold.to_numpy() == fold.to_numpy()).all()
+    assert [r.repeat for r in reps] == [0, 1] and reps[1].seed == 5
+    assert not (reps[1].fold.to_numpy() == fold.to_numpy()).all()
+
+
+# -- overlays -------------------------------------------------------------------------------------
+def _scan_with_overlays(s=256, seed=0):
+    rng = np.random.default_rng(seed)
+    base = np.clip(rng.normal(90, 20, (s, s)), 0, 255).astype(np.uint8)
+    img = Image.fromarray(base)
+    d = ImageDraw.Draw(img)
+    d.text((10, 4), "LT BREAST 2:00", fill=250)
+    for x, y in [(60, 120), (180, 120)]:  # calipers
+        d.line([(x - 4, y), (x + 4, y)], fill=255)
+        d.line([(x, y - 4), (x, y + 4)], fill=255)
+    drawn = np.asarray(img) != base
+    return base, np.asarray(img), drawn
+
+
+def test_overlay_mask_finds_text_and_calipers_and_inpaint_removes_them():
+    base, img, drawn = _scan_with_overlays()
+    m = overlays.overlay_mask(img)
+    assert m[drawn].mean() > 0.95  # recall
+    assert m.mean() < 0.05  # not the whole image
+    assert not overlays.overlay_mask(base).any() or overlays.overlay_mask(base).mean() < 0.002
+    clean, m2 = overlays.masked(img)
+    assert (m2 == m).all()
+    assert abs(float(clean[drawn].mean()) - float(base[drawn].mean())) < 15  # painted back to the background
+    assert (clean[~m] == img[~m]).all()  # nothing else changed
+
+
+def test_masked_dataset_writes_once_and_keeps_the_original_path(tmp_path):
+    paths = []
+    for i in range(3):
+        _, img, _ = _scan_with_overlays(seed=i)
+        p = tmp_path / "src" / f"benign ({i}).png"
+        p.parent.mkdir(exist_ok=True)
+        Image.fromarray(img).save(p)
+        paths.append(str(p))
+    records = pd.DataFrame(dict(path=paths, label=0, class_name="benign", group=range(3), source="phantom"))
+    out = overlays.masked_dataset(records, tmp_path / "masked", 64, progress=False)
+    assert list(out["image"]) == paths and all(p.endswith(".png") for p in out["path"])
+    assert (out["overlay_share"] > 0).all()
+    assert np.asarray(Image.open(out["path"].iloc[0])).shape == (64, 64)
+    stamp = [Image.open(p).info for p in out["path"]]
+    again = overlays.masked_dataset(records, tmp_path / "masked", 64, progress=False)
+    assert list(again["path"]) == list(out["path"]) and len(stamp) == 3
+    masks = overlays.masks_at(records, 64)
+    assert masks.shape == (3, 64, 64) and masks.any()
+
+
+# -- Grad-CAM -------------------------------------------------------------------------------------
+def test_cam_from_is_relu_of_the_gradient_weighted_maps():
+    rng = np.random.default_rng(0)
+    a, g = np.abs(rng.normal(size=(2, 3, 4, 4))), rng.normal(size=(2, 3, 4, 4))
+    w = g.mean(axis=(2, 3))
+    want = np.maximum(np.einsum("nk,nkij->nij", w, a), 0)
+    want = want / want.reshape(2, -1).max(1)[:, None, None]
+    assert np.allclose(saliency.cam_from(a, g), want)
+    assert (saliency.cam_from(a, -np.abs(g) * 0 - 1) == 0).all()
+
+
+@pytest.mark.parametrize("arch", ["tiny", "resnet18_small"])
+def test_gradcam_maps_have_the_image_size_and_sit_in_0_1(arch):
+    from helpers.classify.models import build_model
+
+    torch.manual_seed(0)
+    model, _ = build_model(arch, 3, False)
+    layer = saliency.target_layer(model, 32)
+    assert any(isinstance(m, torch.nn.Conv2d) for m in layer.modules()) or isinstance(layer, torch.nn.ReLU)
+    imgs = np.random.default_rng(0).integers(0, 256, (5, 32, 32), dtype=np.uint8)
+    maps, preds = saliency.gradcam(model, imgs)
+    assert maps.shape == (5, 32, 32) and preds.shape == (5,)
+    assert maps.min() >= 0 and maps.max() <= 1
+
+
+def test_gradcam_points_at_the_pixels_a_model_uses():
+    """Grad-CAM weighs feature maps: with the evidence (bright pixels, which alone activate the
+    feature) in the top-left quarter, the map lies there."""
+
+    class Corner(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 2, 3, padding=1)
+            torch.nn.init.constant_(self.conv.weight, 0.1)
+            torch.nn.init.zeros_(self.conv.bias)
+
+        def forward(self, x):
+            f = torch.relu(self.conv(x))
+            return torch.stack([f[:, 0].mean((1, 2)), -f[:, 1].mean((1, 2))], 1)
+
+    imgs = np.zeros((2, 16, 16), dtype=np.uint8)
+    imgs[:, :8, :8] = 255
+    maps, _ = saliency.gradcam(Corner(), imgs, target=[0, 0])
+    assert maps[:, :8, :8].sum() > 0.9 * maps.sum()
+    corner = np.zeros((2, 16, 16), bool)
+    corner[:, :8, :8] = True
+    on, area = saliency.overlay_share(maps, corner)
+    assert np.allclose(area, 0.25) and (on > 0.9).all()
+
+
+# -- tables ---------------------------------------------------------------------------------------
+def _preds(correct, view="v", source="phantom", groups=None, seed=0):
+    n = len(correct)
+    return pd.DataFrame(dict(view=view, image=[f"i{k}" for k in range(n)], seed=seed, repeat=0, correct=correct,
+                             source=source, group=groups if groups is not None else [f"g{k // 2}" for k in range(n)]))
+
+
+def test_accuracy_and_paired_inflation():
+    rng = np.random.default_rng(0)
+    honest = (rng.random(200) < 0.6).astype(int)
+    leaky = np.where(rng.random(200) < 0.4, 1, honest)
+    a = tables.accuracy(_preds(honest), 500, 0)
+    assert a["lo"] <= a["accuracy"] <= a["hi"] and a["n"] == 200
+    same = tables.paired_inflation(_preds(honest), _preds(honest), 200, 0)
+    assert same["inflation"] == 0 and same["lo"] == 0 and same["hi"] == 0
+    up = tables.paired_inflation(_preds(leaky), _preds(honest), 500, 0)
+    assert np.isclose(up["inflation"], leaky.mean() - honest.mean()) and up["lo"] > 0 and up["p"] < 0.05
+    # only images both protocols scored are compared
+    part = tables.paired_inflation(_preds(leaky)[:50], _preds(honest), 200, 0)
+    assert part["n"] == 50
+
+
+def test_mixed_inflation_is_accuracy_with_minus_without_synthetic_images():
+    real = _preds(np.r_[np.ones(30), np.zeros(20)].astype(int))
+    syn = _preds(np.ones(25, dtype=int), source="synthetic").assign(image=[f"s{k}" for k in range(25)],
+                                                                    group=[f"-{k + 1}" for k in range(25)])
+    view = pd.concat([real, syn], ignore_index=True)
+    r = tables.mixed_inflation(view, 500, 0)
+    assert np.isclose(r["inflation"], 55 / 75 - 30 / 50) and r["lo"] > 0
+
+
+def test_split_accuracies_and_the_closing_table_text():
+    p = pd.concat([_preds(np.ones(10, int)).assign(fold=0), _preds(np.zeros(10, int)).assign(fold=1)])
+    s = tables.split_accuracies(p)
+    assert list(s["accuracy"]) == [1.0, 0.0]
+    acc = dict(accuracy=0.8, lo=0.7, hi=0.9)
+    rows = [dict(shortcut="a", protocol="p", guard="leaky:random-split", acc=acc, reference="h", ref_acc=acc,
+                 inflation=dict(inflation=0.05, lo=0.01, hi=0.09, n=10), studies="BUSI study"),
+            dict(shortcut="b", protocol="q", guard="honest", acc=acc, reference="h", ref_acc=acc,
+                 inflation=dict(inflation=0.01, lo=-0.02, hi=0.04, n=10), studies="-")]
+    t = tables.comparison(rows)
+    text = tables.conclusions(t)
+    assert "above 0" in text[0] and "includes 0" in text[1] and len(text) == 2
+    shown = tables.pretty(t)
+    assert shown["inflation [95% CI]"].iloc[0] == "+0.050 [+0.010, +0.090]"
+    top = tables.comparison([dict(rows[1], acc=dict(accuracy=1.0, lo=1.0, hi=1.0),
+                                  ref_acc=dict(accuracy=1.0, lo=1.0, hi=1.0))])
+    assert "ceiling" in tables.conclusions(top)[-1]
+
+
+def test_twins_in_training_counts_per_level():
+    from helpers.pitfalls.experiments import twins_in_training
+
+    records, thumbs = _toy_records()
+    protos, _ = splits.near_duplicate_protocols(records, thumbs, 3, 0, (0.97,))
+    t = twins_in_training(protos, thumbs, (0.5, 0.97))
+    assert list(t.columns) == ["r > 0.50", "r > 0.97"]
+    assert t.loc["grouped@0.97", "r > 0.97"] == 0 and t.loc["random split", "r > 0.97"] > 0
+    assert (t["r > 0.50"] >= t["r > 0.97"]).all()

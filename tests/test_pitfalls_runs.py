@@ -1,0 +1,106 @@
+"""Notebook 09's trainings: guarded, cached cells, and the `pitfalls` command end to end (smoke)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from helpers.classify.data import plain
+from helpers.classify.protocol import ProtocolError
+from helpers.pitfalls import cells, experiments, splits
+from helpers.pitfalls.presets import preset as budget
+from helpers.prepare import load_prepared
+
+
+@pytest.fixture
+def loaded(smoke_cfg):
+    return experiments.load(smoke_cfg, progress=False)
+
+
+def _random_protocol(records, thumbs):
+    protos, _ = splits.near_duplicate_protocols(records, thumbs, 3, 0, (0.97,))
+    return {p.name: p for p in protos}
+
+
+def test_a_cell_checks_every_view_and_reports_the_named_shortcut(smoke_cfg, loaded, monkeypatch):
+    records, thumbs, bank = loaded
+    protos = _random_protocol(records, thumbs)
+    rnd = protos["random split"]
+    if rnd.leak is None or not (splits.nearest_in_training(rnd.fold, thumbs) > 0.97).any():
+        pytest.skip("this random split left no twin on both sides")
+    job = experiments.fold_jobs(records, rnd)
+    pre = budget("smoke")
+    leaky_jobs = [j for j in job if j.views[0].records["group"].isin(j.train["group"]).any()]
+    assert leaky_jobs, "some fold of a random split shares a group with its training part"
+    j = leaky_jobs[0]
+    honest_view = cells.Job(j.train, [cells.View("pretending", j.views[0].records)], all_records=j.all_records)
+    with pytest.raises(ProtocolError):
+        cells.run_cell(smoke_cfg, pre, honest_view, bank)
+    calls = []
+    real = cells.train_and_predict
+    monkeypatch.setattr(cells, "train_and_predict", lambda *a, **k: calls.append(1) or real(*a, **k))
+    preds = cells.run_cell(smoke_cfg, pre, j, bank)
+    assert set(preds["guard"]) == {"leaky:random-split"} and "same-group" in preds["violations"].iloc[0]
+    assert {"p_benign", "pred", "correct", "fold", "repeat", "seed", "image"} <= set(preds.columns)
+    assert len(preds) == len(j.views[0].records)
+    again = cells.run_cell(smoke_cfg, pre, j, bank)  # cached: not trained again
+    assert len(calls) == 1 and again["correct"].tolist() == preds["correct"].tolist()
+
+
+def test_one_model_scored_under_two_views_and_kept_for_saliency(smoke_cfg, loaded):
+    records, thumbs, bank = loaded
+    honest = _random_protocol(records, thumbs)["grouped@0.97"]
+    job = experiments.fold_jobs(records, honest, keep_model_fold=0)[0]
+    job.views.append(cells.View("same images again", job.views[0].records))
+    preds = cells.run_cell(smoke_cfg, budget("smoke"), job, bank)
+    a, b = (preds[preds["view"] == v] for v in ("grouped@0.97", "same images again"))
+    assert a["pred"].tolist() == b["pred"].tolist() and set(preds["guard"]) == {"honest"}
+    model = cells.load_model(smoke_cfg, budget("smoke"), job)
+    assert not model.training
+
+
+def test_image_bank_decodes_once_and_returns_in_any_order(smoke_cfg):
+    records = plain(load_prepared(smoke_cfg, progress=False, verbose=False))
+    bank = cells.ImageBank(smoke_cfg.size, smoke_cfg.cache_dir)
+    bank.add(records.iloc[:10])
+    bank.add(records.iloc[5:20])
+    x = bank.get(records["path"].iloc[[12, 3, 12]])
+    assert x.shape == (3, smoke_cfg.size, smoke_cfg.size) and (x[0] == x[2]).all()
+    assert len(bank.index) == 20
+
+
+def test_the_pitfalls_command_writes_the_closing_table(smoke_cfg, capsys):
+    from helpers.cli import main
+
+    rc = main(["pitfalls", "--profile", "smoke", "--data-dir", str(smoke_cfg.data_dir), "--runs-dir",
+               str(smoke_cfg.runs_dir), "--threads", "1"])
+    assert rc == 0
+    table = pd.read_csv(smoke_cfg.runs_dir / "pitfalls" / "closing_table.csv")
+    guards = set(table["guard"])
+    assert {"leaky:random-split", "leaky:generator-saw-test", "leaky:synthetic-in-test", "honest"} <= guards
+    assert table["published study that used it"].str.contains("DDPM study").any()
+    for name in ("09_thresholds", "09_inflation", "09_single_splits", "09_gradcam"):
+        assert (smoke_cfg.runs_dir / "figures" / f"{name}.png").exists()
+    out = capsys.readouterr().out
+    assert "inflation" in out and "Grad-CAM" in out
+    assert main(["pitfalls", "--profile", "smoke", "--data-dir", str(smoke_cfg.data_dir), "--runs-dir",
+                 str(smoke_cfg.runs_dir), "--arch", "nonet"]) == 2
+
+
+@pytest.mark.busi
+def test_busi_grouped_split_passes_the_content_guard_and_a_random_split_does_not(busi_dir, tmp_path):
+    """On the real images: the prepared (grouped) split holds no near-twin across its parts;
+    a random split does, and the guard says so by content even with the group ids hidden."""
+    from helpers.classify.protocol import check_evaluation
+    from helpers.config import resolve
+
+    cfg = resolve("quick", "busi", busi_dir, tmp_path / "runs", seed=0)
+    records, thumbs, _ = experiments.load(cfg, progress=False)
+    test, train = records[records["split"] == "test"], records[records["split"] != "test"]
+    assert check_evaluation(test, train) == []
+    fold = splits.random_folds(records, 5, 0)
+    hidden = records.assign(fold=fold, group=range(len(records)))
+    with pytest.raises(ProtocolError, match="near-duplicate in training"):
+        check_evaluation(hidden[hidden.fold == 0], hidden[hidden.fold != 0])
+    found = check_evaluation(hidden[hidden.fold == 0], hidden[hidden.fold != 0], leak="random-split")
+    assert any(v.rule == "near-twin" and v.count > 0 for v in found)
