@@ -4,8 +4,9 @@ Inside a code cell, the lines between `### BEGIN SOLUTION` and `### END SOLUTION
 (nbgrader's markers) are replaced by `raise NotImplementedError("Exercise: <hint>")`,
 indented like the block. The hint is the `# HINT:` comment just above the block (where it
 stays, as in nbgrader's release), or the first one inside it. The graded test cells that
-call the student's function are tagged `raises-exception`, so `pytest --nbval-lax` runs a
-student copy to the end: it stops with the hint at each exercise and nowhere else.
+call the student's function, and the cells tagged `uses-exercise` (e.g. a training run with the
+student's step), are tagged `raises-exception`, so `pytest --nbval-lax` runs a student copy to
+the end: it stops with the hint at each exercise and nowhere else.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import nbformat
 from helpers.errors import DataError
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+USES = "uses-exercise"  # tag of a cell that runs the student's function (e.g. trains with their step)
 _HINT = re.compile(r"#\s*HINT:\s*(.*)")
 
 
@@ -67,7 +69,7 @@ def student_notebook(nb):
         if cell.cell_type == "code" and has_solution(cell.source):
             cell.source = strip_solutions(cell.source)
             cell.outputs, cell.execution_count = [], None
-        if cell.cell_type == "code" and is_graded_test(cell):
+        if cell.cell_type == "code" and (is_graded_test(cell) or USES in cell.metadata.get("tags", [])):
             tags = cell.metadata.setdefault("tags", [])
             if "raises-exception" not in tags:
                 tags.append("raises-exception")  # the unsolved exercise raises here, with its hint

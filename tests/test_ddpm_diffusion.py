@@ -11,7 +11,6 @@ from helpers.ddpm.diffusion import (
     ddim_step,
     ddim_timesteps,
     ddpm_step,
-    diffusion_loss,
     guided_output,
     min_snr_weight,
     q_sample,
@@ -20,6 +19,7 @@ from helpers.ddpm.diffusion import (
     to_eps_x0,
 )
 from helpers.ddpm.schedules import Schedule, cosine_betas, linear_betas
+from helpers.ddpm.steps import diffusion_loss
 from helpers.ddpm.unet import UNet, count_parameters
 
 

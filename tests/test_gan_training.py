@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers.gan import wgan as wgan_mod
+from helpers.gan import steps as steps_mod
 from helpers.gan.cwgan import train_cwgan
 from helpers.gan.dcgan import train_dcgan
 from helpers.gan.sampling import load_generator, sample
@@ -76,7 +76,7 @@ def test_killed_mid_run_resumes_exactly(smoke_cfg, tmp_path, monkeypatch):
     """A crash between checkpoints loses only the steps after the last one."""
     data = _images()
     _train("wgan-gp", data, smoke_cfg, tmp_path / "straight", 7)
-    real_step, calls = wgan_mod.generator_step, {"n": 0}
+    real_step, calls = steps_mod.generator_step, {"n": 0}
 
     def dying_step(run):
         calls["n"] += 1
@@ -84,11 +84,11 @@ def test_killed_mid_run_resumes_exactly(smoke_cfg, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_step(run)
 
-    monkeypatch.setattr(wgan_mod, "generator_step", dying_step)
+    monkeypatch.setattr(steps_mod, "generator_step", dying_step)
     with pytest.raises(KeyboardInterrupt):
         _train("wgan-gp", data, smoke_cfg, tmp_path / "killed", 7)
     assert _checkpoint(tmp_path / "killed")["step"] == 3
-    monkeypatch.setattr(wgan_mod, "generator_step", real_step)
+    monkeypatch.setattr(steps_mod, "generator_step", real_step)
     h = _train("wgan-gp", data, smoke_cfg, tmp_path / "killed", 7)
     assert h.resumed_from == 3
     _assert_same(_checkpoint(tmp_path / "straight"), _checkpoint(tmp_path / "killed"))

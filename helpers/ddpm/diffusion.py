@@ -70,29 +70,6 @@ def min_snr_weight(t: torch.Tensor, sched: Schedule, gamma: float, objective: st
     return capped / snr if objective == "eps" else capped / (snr + 1)
 
 
-def diffusion_loss(model, x0: torch.Tensor, y: torch.Tensor, sched: Schedule, generator: torch.Generator,
-                   objective: str = "eps", weights: torch.Tensor | None = None, p_uncond: float = 0.1,
-                   min_snr: float = 0.0):
-    """One Monte-Carlo estimate of the training loss on a batch.
-
-    t ~ U{0..T-1}, eps ~ N(0, I); with probability p_uncond the label becomes the null class
-    (so the same network learns the unconditional model for guidance). `weights` (one per
-    image, mean about 1) re-weight the per-image losses, e.g. by class; min_snr > 0 applies
-    Min-SNR-gamma weighting with gamma = min_snr."""
-    B, dev = x0.shape[0], x0.device
-    t = torch.randint(0, sched.T, (B,), generator=generator, device=dev)
-    noise = torch.randn(x0.shape, generator=generator, device=dev)
-    drop = torch.rand(B, generator=generator, device=dev) < p_uncond
-    y = torch.where(drop, torch.full_like(y, model.null_class), y)
-    out = model(q_sample(x0, t, noise, sched), t, y)
-    per_image = (out.float() - target(x0, noise, t, sched, objective)).square().mean(dim=(1, 2, 3))
-    if weights is not None:
-        per_image = per_image * weights
-    if min_snr:
-        per_image = per_image * min_snr_weight(t, sched, min_snr, objective)
-    return per_image.mean()
-
-
 # -- classifier-free guidance -----------------------------------------------------------
 def guided_output(model, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, scale: float = 1.0):
     """out_uncond + scale * (out_cond - out_uncond), both halves in one batched call.

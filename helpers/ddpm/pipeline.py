@@ -34,8 +34,9 @@ def run_dir(cfg, out_name: str = "ddpm") -> Path:
 
 
 def train(cfg, train_records: pd.DataFrame, out_name: str = "ddpm", steps: int | None = None,
-          progress: bool = True, **overrides) -> TrainedDDPM:
-    """Train (or resume / load) the DDPM of this profile on `train_records`."""
+          progress: bool = True, step=None, **overrides) -> TrainedDDPM:
+    """Train (or resume / load) the DDPM of this profile on `train_records`; `step(run, i)` is
+    the training step (default: notebook 06's, helpers.ddpm.steps.ddpm_train_step)."""
     if len(train_records) == 0:
         raise DataError("No training images were given to the DDPM; check the split in RUNS/data/records.csv.")
     validate_records(train_records, "the training records")
@@ -43,7 +44,7 @@ def train(cfg, train_records: pd.DataFrame, out_name: str = "ddpm", steps: int |
     p = preset(cfg.profile, steps=steps, **overrides)
     images = load_images(train_records, cfg.size, cfg.cache_dir, progress=progress)
     return train_ddpm(images, train_records["label"].to_numpy(), run_dir(cfg, out_name), p, len(names),
-                      device=cfg.device, seed=cfg.seed, progress=progress, class_names=names)
+                      device=cfg.device, seed=cfg.seed, progress=progress, class_names=names, step=step)
 
 
 def load(cfg, out_name: str = "ddpm") -> TrainedDDPM:
@@ -83,11 +84,11 @@ def export(trained: TrainedDDPM, cfg, train_records: pd.DataFrame, out_name: str
 
 
 def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None, steps: int | None = None,
-        progress: bool = True, **overrides) -> Path:
+        progress: bool = True, step=None, **overrides) -> Path:
     """Train on `train_records` only, then export; returns the manifest path.
     `overrides` change preset settings (e.g. base=16); give them their own out_name."""
     if name != "ddpm":
         raise SettingError(f"helpers.ddpm.pipeline trains 'ddpm', not {name!r}")
     out_name = out_name or name
-    trained = train(cfg, train_records, out_name, steps=steps, progress=progress, **overrides)
+    trained = train(cfg, train_records, out_name, steps=steps, progress=progress, step=step, **overrides)
     return export(trained, cfg, train_records, out_name, progress=progress)

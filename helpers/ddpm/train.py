@@ -1,7 +1,8 @@
 """Training a class-conditional DDPM with `helpers.train.loop.Trainer`.
 
 One Trainer step = one optimizer step on one batch drawn from the images, which live on
-the device as one tensor. All randomness (batch indices, t, noise, label dropout) comes
+the device as one tensor. The step (and the loss) are written in notebook 06 and copied to
+helpers.ddpm.steps; `train_ddpm(..., step=...)` trains with another one. All randomness (batch indices, t, noise, label dropout) comes
 from one torch.Generator that the Trainer checkpoints, so a resumed run on CPU ends with
 bit-identical weights. The EMA copy of the weights (what we sample from) is kept with
 `torch.optim.swa_utils.AveragedModel` and checkpointed with the model.
@@ -16,13 +17,16 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from helpers.ddpm.diffusion import diffusion_loss, sample
+from helpers.ddpm.diffusion import sample
 from helpers.ddpm.presets import DDPMPreset
+from helpers.ddpm.run import DDPMRun
 from helpers.ddpm.schedules import Schedule
+from helpers.ddpm.steps import ddpm_train_step
 from helpers.ddpm.unet import UNet
 from helpers.errors import CheckpointError, SettingError
 from helpers.train.checkpoint import load_checkpoint
-from helpers.train.loop import CHECKPOINT, History, Trainer, autocast
+from helpers.train.loop import CHECKPOINT, History, Trainer
+from helpers.train.stepid import step_config
 
 BALANCE = ("weights", "sampling", "none")
 
@@ -100,10 +104,12 @@ def _as_tensor(images) -> torch.Tensor:
 
 
 def train_ddpm(images, labels, run_dir: str | Path, preset: DDPMPreset, n_classes: int, device: str = "cpu",
-               seed: int = 0, progress: bool = True, class_names: list[str] | None = None) -> TrainedDDPM:
+               seed: int = 0, progress: bool = True, class_names: list[str] | None = None,
+               step=None) -> TrainedDDPM:
     """Train (or resume, or just load when finished) a class-conditional DDPM.
 
-    images: uint8 (N, H, W) or float in [-1, 1]; labels: ints 0..n_classes-1.
+    images: uint8 (N, H, W) or float in [-1, 1]; labels: ints 0..n_classes-1. `step(run, i) ->
+    dict` is the training step (default: helpers.ddpm.steps.ddpm_train_step, notebook 06's).
     Returns the EMA model ready for sampling, with the History of the run."""
     p = preset
     if p.balance not in BALANCE:
@@ -130,23 +136,8 @@ def train_ddpm(images, labels, run_dir: str | Path, preset: DDPMPreset, n_classe
     gen = torch.Generator(device=device).manual_seed(seed)
     names = class_names or [str(i) for i in range(n_classes)]
 
-    def step(i: int) -> dict:
-        model.train()
-        for group in opt.param_groups:  # linear warm-up, a function of the step (resume-safe)
-            group["lr"] = p.lr * min(1.0, i / max(1, p.warmup))
-        if p.balance == "sampling":
-            idx = torch.multinomial(draw_p, p.batch, replacement=True, generator=gen)
-        else:
-            idx = torch.randint(0, len(x), (p.batch,), generator=gen, device=device)
-        w = weights[y[idx]] if p.balance == "weights" else None
-        with autocast(device):
-            loss = diffusion_loss(model, x[idx], y[idx], sched, gen, p.objective, w, p.p_uncond, p.min_snr)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
-        opt.step()
-        ema.update_parameters(model)
-        return {"loss": float(loss.detach()), "grad_norm": float(gn), "lr": opt.param_groups[0]["lr"]}
+    run = DDPMRun(p, model, ema, opt, sched, x, y, weights, draw_p, gen, device)
+    step = step or ddpm_train_step
 
     labels_grid = torch.arange(n_classes, device=device).repeat_interleave(p.grid_per_class)
 
@@ -156,12 +147,12 @@ def train_ddpm(images, labels, run_dir: str | Path, preset: DDPMPreset, n_classe
                       objective=p.objective, generator=g)
 
     config = dict(p.as_dict(), size=size, n_classes=n_classes, class_names=names, n_images=len(x), seed=seed,
-                  total_steps=p.steps)
+                  total_steps=p.steps, **step_config(step, ddpm_train_step))
     trainer = Trainer(run_dir, p.steps, modules={"model": model, "ema": ema}, optimizers={"opt": opt},
                       generator=gen, checkpoint_every=p.checkpoint_every, sample_every=p.sample_every,
                       sample_fn=grid, config=config, desc="ddpm", progress=progress, nrow=p.grid_per_class,
                       diverge_hint="try a lower learning rate (lr), a longer warm-up or a smaller grad_clip")
-    history = trainer.run(step)  # the Trainer holds the run folder's lock
+    history = trainer.run(lambda i: step(run, i))  # the Trainer holds the run folder's lock
     ema.eval()
     return TrainedDDPM(ema.module, sched, p, size, Path(run_dir), history)
 

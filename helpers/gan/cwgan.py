@@ -18,10 +18,11 @@ from helpers.train.loop import History
 
 
 def train_cwgan(data, cfg, run_dir, steps: int | None = None, progress: bool = True, seed: int | None = None,
-                preset: GanPreset | None = None, n_classes: int = 0, **changes) -> History:
-    """`data` = (images, labels): uint8 (N, H, W) (or [-1, 1] floats) and integer class ids."""
+                preset: GanPreset | None = None, n_classes: int = 0, step=None, **changes) -> History:
+    """`data` = (images, labels): uint8 (N, H, W) (or [-1, 1] floats) and integer class ids.
+    `step(run) -> dict` is the training step (default: helpers.gan.steps.cwgan_step)."""
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise TypeError("train_cwgan needs data=(images, labels).")
     images, labels = data
     return _train("cwgan", images, cfg, run_dir, steps, progress, seed, preset, labels=np.asarray(labels),
-                  n_classes=n_classes, desc=f"cwgan {Path(run_dir).name}", **changes)
+                  n_classes=n_classes, desc=f"cwgan {Path(run_dir).name}", step=step, **changes)

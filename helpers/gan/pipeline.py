@@ -63,9 +63,10 @@ def run_dirs(name: str, cfg, train_records: pd.DataFrame | None = None, out_name
 
 
 def train(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None, steps: int | None = None,
-          progress: bool = True, classes: list[str] | None = None, **changes) -> dict[str, History]:
+          progress: bool = True, classes: list[str] | None = None, step=None, **changes) -> dict[str, History]:
     """Train generator `name` on `train_records` only; returns {class or 'all': History}.
-    `changes` override preset settings (e.g. gp_weight=1.0); use a distinct `out_name` for them."""
+    `changes` override preset settings (e.g. gp_weight=1.0); use a distinct `out_name` for them.
+    `step(run) -> dict` is the training step (default: the notebooks' own, helpers.gan.steps)."""
     _check(name)
     images = load_images(train_records, cfg.size, cfg.cache_dir, progress=progress)
     dirs = run_dirs(name, cfg, train_records, out_name, classes)
@@ -75,14 +76,14 @@ def train(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = No
         if missing:
             raise DataError(f"The conditional GAN needs every class in its training records; {missing} missing.")
         return {ALL: train_cwgan((images, train_records["label"].to_numpy()), cfg, dirs[ALL], steps=steps,
-                                 progress=progress, n_classes=n_classes, **changes)}
+                                 progress=progress, n_classes=n_classes, step=step, **changes)}
     histories = {}
     labels = {c: i for i, c in enumerate(CLASS_NAMES[cfg.dataset])}
     for cls, folder in dirs.items():
         mask = (train_records["class_name"] == cls).to_numpy()
         # each class's model gets its own seed, so classes do not share noise streams
         histories[cls] = TRAINERS[name](images[mask], cfg, folder, steps=steps, progress=progress,
-                                        seed=cfg.seed * 1000 + labels[cls], **changes)
+                                        seed=cfg.seed * 1000 + labels[cls], step=step, **changes)
     return histories
 
 
@@ -130,7 +131,7 @@ def export(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = N
 
 
 def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None, steps: int | None = None,
-        progress: bool = True, **changes) -> Path:
+        progress: bool = True, step=None, **changes) -> Path:
     """What `helpers.generators` calls: train (or resume, or skip if finished) and export.
     Unconditional GANs only train the classes that need synthetic images."""
     _check(name)
@@ -139,7 +140,7 @@ def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None
     if name != "cwgan" and not needed:
         raise DataError("No class needs synthetic images with these counts.")
     train(name, cfg, train_records, out_name, steps, progress, classes=None if name == "cwgan" else needed,
-          **changes)
+          step=step, **changes)
     return export(name, cfg, train_records, out_name, progress, counts=counts, **changes)
 
 

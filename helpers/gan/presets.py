@@ -2,7 +2,7 @@
 
 `smoke` is for the tests (32 px, tiny nets, a handful of steps); `quick` is sized to learn
 visibly on a 2-core CPU in a few minutes at 64 px; `paper` carries each study's own settings
-(see SEEDS.md): the WGAN study's RMSProp 5e-5 / batch 128 / n_critic 5 / clip 0.01 / latent
+(see docs/studies.md): the WGAN study's RMSProp 5e-5 / batch 128 / n_critic 5 / clip 0.01 / latent
 128, WGAN-GP's Adam (0, 0.9) 1e-4 with lambda 10, the DCGAN study's Adam 1e-3 (beta1 0.5) with
 latent 100, and the cWGAN study's best penalty weight (gamma 1.0) and batch 32.
 Budgets count generator steps (each with `n_critic` critic steps inside).

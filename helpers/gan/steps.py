@@ -1,0 +1,176 @@
+"""One training step of each GAN, as plain functions of a `GanRun` (helpers.gan.core).
+
+These are the package's copies of cells written in the notebooks: notebook 03 writes the
+WGAN step (critic updates with weight clipping or a gradient penalty, then a generator
+update), 04 the DCGAN step, 05 the conditional WGAN-GP step. A notebook passes its own
+function to the trainer (`pipeline.train(..., step=wgan_step)`), so a change made there
+trains the model shown; these copies run when no step is given (the command line, the
+classifier grid). tests/test_notebook_steps.py fails when a notebook and this file differ;
+`python -m helpers export` copies the notebooks' cells here.
+
+A step returns a dict of floats, logged once per step; the Trainer does the rest (resume,
+history, grids, NaN and collapse guards, progress).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from helpers.gan.core import GanRun, grad_norm, set_requires_grad
+from helpers.gan.losses import (
+    bce_discriminator_loss,
+    bce_generator_loss,
+    clip_weights,
+    critic_loss,
+    generator_loss,
+    gradient_penalty,
+)
+from helpers.train.loop import autocast
+
+__all__ = ["GanRun", "torch", "autocast", "bce_discriminator_loss", "bce_generator_loss", "clip_weights",
+           "critic_loss", "generator_loss", "gradient_penalty", "grad_norm", "set_requires_grad"]
+
+
+# ---- exported from the notebooks: edit the cells there, then `python -m helpers export` ----
+
+# from notebooks/03_wgan.ipynb
+def critic_step(run: GanRun) -> dict:
+    """One critic update (steps 3-5 of the table); returns its metrics as tensors."""
+    p = run.preset
+    real, _ = run.batch(p.batch)
+    z = run.noise(p.batch)
+    with autocast(run.device):
+        with torch.no_grad():  # the critic step trains the critic only: no gradient through G
+            fake = run.G(z)
+        # real and fake scored in two passes: one pass over both is no faster on a CPU and
+        # would mix them in a batch-normed critic
+        s_real, s_fake = run.D(real), run.D(fake)
+        loss = critic_loss(s_real, s_fake)  # E f(fake) - E f(real)
+        out = {"wasserstein": -loss.detach()}
+        if p.gp_weight:  # WGAN-GP: + lambda E (||grad f(x_hat)|| - 1)^2
+            gp, gnorm = gradient_penalty(run.D, real, fake, None, generator=run.gen, return_norm=True)
+            loss = loss + p.gp_weight * gp
+            out.update(gp=gp.detach(), critic_grad_x=gnorm)
+    run.opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    run.opt_d.step()
+    if p.clip:  # WGAN: clip every weight after the optimizer step
+        clip_weights(run.D, p.clip)
+    out["loss_d"] = loss.detach()
+    return out
+
+
+def generator_step(run: GanRun) -> dict:
+    """One generator update (step 6): make the critic score generated images higher."""
+    p = run.preset
+    z = run.noise(p.batch)
+    set_requires_grad(run.D, False)  # the critic is not trained here: skip its weight gradients
+    try:
+        with autocast(run.device):
+            loss = generator_loss(run.D(run.G(z)))  # -E f(G(z))
+        run.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        gn = grad_norm(run.G)
+        run.opt_g.step()
+    finally:
+        set_requires_grad(run.D, True)
+    run.after_generator_step()  # the generator's moving average, when the preset keeps one
+    return {"loss_g": loss.detach(), "grad_norm_g": gn}
+
+
+def wgan_step(run: GanRun) -> dict:
+    """One training step: n_critic critic updates, then one generator update."""
+    for i in range(run.preset.n_critic):
+        out = critic_step(run)
+        if i == run.preset.n_critic - 1:
+            out["grad_norm_d"] = grad_norm(run.D)
+    out.update(generator_step(run))
+    return {k: float(v) for k, v in out.items()}  # one host sync per step, not per metric
+
+
+# from notebooks/04_dcgan.ipynb
+def dcgan_step(run: GanRun) -> dict:
+    """One DCGAN step: a discriminator update, then a generator update on the same fakes."""
+    p = run.preset
+    real, _ = run.batch(p.batch)
+    z = run.noise(p.batch)
+    # the discriminator: BCE(D(real), 1) + BCE(D(fake), 0), fakes detached from G
+    with autocast(run.device):
+        fake = run.G(z)  # one forward pass serves both updates
+        logits_real, logits_fake = run.D(real), run.D(fake.detach())
+        loss_d = bce_discriminator_loss(logits_real, logits_fake)
+    run.opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    gn_d = grad_norm(run.D)
+    run.opt_d.step()
+    # the generator: the non-saturating loss BCE(D(fake), 1), through the updated D
+    set_requires_grad(run.D, False)
+    try:
+        with autocast(run.device):
+            loss_g = bce_generator_loss(run.D(fake))
+        run.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        gn_g = grad_norm(run.G)
+        run.opt_g.step()
+    finally:
+        set_requires_grad(run.D, True)
+    run.after_generator_step()
+    return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()),
+            "d_real": float(torch.sigmoid(logits_real.detach().float()).mean()),
+            "d_fake": float(torch.sigmoid(logits_fake.detach().float()).mean()),
+            "grad_norm_d": gn_d, "grad_norm_g": gn_g}
+
+
+# from notebooks/05_cwgan.ipynb
+def conditional_critic_step(run: GanRun) -> dict:
+    """One critic update on (image, label) pairs: real images of class-balanced labels, and
+    fakes made for the same labels."""
+    p = run.preset
+    real, y = run.batch(p.batch)  # a class drawn uniformly, then an image of it
+    z = run.noise(p.batch)
+    with autocast(run.device):
+        with torch.no_grad():
+            fake = run.G(z, y)
+        s_real, s_fake = run.D(real, y), run.D(fake, y)  # the critic judges pairs
+        loss = critic_loss(s_real, s_fake)
+        out = {"wasserstein": -loss.detach()}
+        if p.gp_weight:  # the penalty at points between real and fake, with the label held fixed
+            gp, gnorm = gradient_penalty(run.D, real, fake, y, generator=run.gen, return_norm=True)
+            loss = loss + p.gp_weight * gp
+            out.update(gp=gp.detach(), critic_grad_x=gnorm)
+    run.opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    run.opt_d.step()
+    if p.clip:
+        clip_weights(run.D, p.clip)
+    out["loss_d"] = loss.detach()
+    return out
+
+
+def conditional_generator_step(run: GanRun) -> dict:
+    """One generator update for uniformly drawn labels."""
+    p = run.preset
+    y = torch.randint(run.n_classes, (p.batch,), generator=run.gen).to(run.device)
+    z = run.noise(p.batch)
+    set_requires_grad(run.D, False)
+    try:
+        with autocast(run.device):
+            loss = generator_loss(run.D(run.G(z, y), y))
+        run.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        gn = grad_norm(run.G)
+        run.opt_g.step()
+    finally:
+        set_requires_grad(run.D, True)
+    run.after_generator_step()
+    return {"loss_g": loss.detach(), "grad_norm_g": gn}
+
+
+def cwgan_step(run: GanRun) -> dict:
+    """One conditional training step: n_critic critic updates, then one generator update."""
+    for i in range(run.preset.n_critic):
+        out = conditional_critic_step(run)
+        if i == run.preset.n_critic - 1:
+            out["grad_norm_d"] = grad_norm(run.D)
+    out.update(conditional_generator_step(run))
+    return {k: float(v) for k, v in out.items()}

@@ -1,0 +1,71 @@
+"""The training steps live in the notebooks; the package keeps an exact copy.
+
+A notebook cell that starts with `# export: helpers/<module>.py` holds code the package
+also needs (each generator's training step). The module keeps a hand-written preamble
+(docstring, imports) above the line `EXPORTED`; everything below it is the exported cells,
+in notebook order, each under a `# from notebooks/<name>` line. `check()` lists the modules
+whose exported part differs from the notebooks (a test fails on any), and `write()` copies the
+notebooks' cells into the modules (`python -m helpers export`): edit the step in the
+notebook, run the export, and the package follows. This is d2l's `#@save` idea.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+EXPORTED = "# ---- exported from the notebooks: edit the cells there, then `python -m helpers export` ----"
+_MARK = re.compile(r"^# export: (\S+)\s*$")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def exported_cells(notebooks_dir: str | Path = ROOT / "notebooks") -> dict[str, list[tuple[str, str]]]:
+    """{module path (relative to the project): [(notebook name, cell source without the mark)]}."""
+    from helpers.course import notebooks
+
+    out: dict[str, list[tuple[str, str]]] = {}
+    for nb_path in notebooks(notebooks_dir):
+        for cell in nbformat.read(nb_path, as_version=4).cells:
+            lines = cell.source.splitlines()
+            if cell.cell_type == "code" and lines and (m := _MARK.match(lines[0])):
+                out.setdefault(m.group(1), []).append((nb_path.name, "\n".join(lines[1:]).strip("\n")))
+    return out
+
+
+def render(preamble: str, cells: list[tuple[str, str]]) -> str:
+    body = "\n\n\n".join(f"# from notebooks/{name}\n{src}" for name, src in cells)
+    return f"{preamble.rstrip()}\n\n\n{EXPORTED}\n\n{body}\n"
+
+
+def _split(path: Path) -> tuple[str, str]:
+    text = path.read_text()
+    if EXPORTED not in text:
+        raise ValueError(f"{path} has no line '{EXPORTED}' to export below")
+    head, _, tail = text.partition(EXPORTED)
+    return head, tail
+
+
+def check(notebooks_dir: str | Path = ROOT / "notebooks", root: str | Path = ROOT) -> list[str]:
+    """Modules whose exported part differs from their notebook cells (empty: all in sync)."""
+    bad = []
+    for module, cells in exported_cells(notebooks_dir).items():
+        path = Path(root) / module
+        head, _ = _split(path)
+        if path.read_text() != render(head, cells):
+            bad.append(module)
+    return bad
+
+
+def write(notebooks_dir: str | Path = ROOT / "notebooks", root: str | Path = ROOT) -> list[str]:
+    """Copy every exported cell into its module; returns the modules that changed."""
+    changed = []
+    for module, cells in exported_cells(notebooks_dir).items():
+        path = Path(root) / module
+        head, _ = _split(path)
+        new = render(head, cells)
+        if path.read_text() != new:
+            path.write_text(new)
+            changed.append(module)
+    return changed
