@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Get the course's data: procedural phantoms (offline), BUSI, or BreastMNIST.
+"""Get the course's data: procedural phantoms (offline), BUSI, BreastMNIST, mini-MIAS or BreakHis.
 
 Run `python data_download.py --help` (or `<source> --help`) for every option.
 """
@@ -25,8 +25,8 @@ def default_data_dir(dataset: str) -> Path:
     return _default_data_dir(dataset, "quick", os.environ.get("COURSE_DATA_ROOT") or ROOT / "data")
 
 DESCRIPTION = """\
-Get the images the course trains on. Three sources, one folder layout
-(<dest>/<class>/<image>.png, which `python -m helpers prepare` and the notebooks read):
+Get the images the course trains on (`python -m helpers prepare` and the notebooks read
+each source's folder):
 
   phantom      procedural, BUSI-like ultrasound images made in code: offline, deterministic
                by seed, 437 benign / 133 normal / 210 malignant by default. The default
@@ -38,6 +38,12 @@ Get the images the course trains on. Three sources, one folder layout
   breastmnist  MedMNIST's BreastMNIST (28/64/128/224 px, binary: benign+normal vs
                malignant), checked against MedMNIST's published MD5 and unpacked to PNGs
                with MedMNIST's own train/val/test split in <dest>/splits.csv.
+  minimias     the MIAS mammograms (Suckling et al. 1994; 322 films of 161 women, normal
+               vs abnormal, the DDPM study's task): downloads all-mias.tar.gz (or --from a
+               copy), converts the films to PNG under <dest>/all-mias/ with Info.txt.
+  breakhis     BreakHis histopathology (Spanhol et al. 2016; 7,909 RGB images of 82
+               patients, benign vs malignant or 8 subtypes, the cWGAN study's data): unpacks
+               the BreaKHis_v1 archive you have (--from) to <dest>/BreaKHis_v1/.
 
 Downloads stream with a progress bar, resume after an interruption (run the same command
 again), are verified before they count as finished, and re-running skips finished work.
@@ -53,6 +59,10 @@ examples:
   python data_download.py busi --dest data/busi --from ~/Downloads/archive.zip     # the Kaggle copy
   python data_download.py busi --from ~/data/busi-256 --in-place                   # use a folder as is
   python data_download.py breastmnist --size 128 --dest data/breastmnist-128
+  python data_download.py minimias --dest data/minimias
+  python data_download.py minimias --from ~/data/mini-mias --in-place             # a converted copy as is
+  python data_download.py breakhis --from ~/Downloads/BreaKHis_v1.tar.gz --dest data/breakhis
+  python data_download.py breakhis --from BreaKHis_v1.tar.gz --magnification 40 --dest data/breakhis-40x
 
 then, e.g.:
   python -m helpers prepare --dataset busi --data-dir data/busi --size 128 --runs-dir runs/paper-busi
@@ -127,6 +137,31 @@ def cmd_breastmnist(args) -> None:
     _next_steps("breastmnist", res["data_dir"])
 
 
+def cmd_minimias(args) -> None:
+    from helpers.data.minimias import fetch_minimias
+
+    res = fetch_minimias(args.dest, url=args.url, from_path=args.from_path, in_place=args.in_place,
+                         keep_archive=not args.remove_archive, check=not args.no_check, progress=not args.quiet,
+                         skip_bad=args.skip_bad)
+    print(res["report"])
+    _next_steps("minimias", res["data_dir"])
+
+
+def cmd_breakhis(args) -> None:
+    from helpers.data.breakhis import fetch_breakhis
+
+    if args.from_path is None:  # no stable public URL to download from
+        raise DataError("breakhis needs --from: download BreaKHis_v1.tar.gz from the dataset's page (UFPR, "
+                        "web.inf.ufpr.br/vri/databases-software/breast-cancer-histopathological-database-breakhis) "
+                        "and pass it with --from.")
+    res = fetch_breakhis(args.dest, from_path=args.from_path, magnification=args.magnification,
+                         in_place=args.in_place, check=not args.no_check, progress=not args.quiet,
+                         skip_bad=args.skip_bad)
+    print(res["report"])
+    _next_steps("breakhis", res["data_dir"])
+    print("For the eight subtypes use --dataset breakhis8 with the same folder.")
+
+
 def _next_steps(dataset: str, data_dir: Path) -> None:
     print(f"Data folder: {data_dir}\nUse it with `python -m helpers course --dataset {dataset} "
           f"--data-dir {data_dir}` (or `prepare`), or in notebooks with COURSE_DATASET={dataset} "
@@ -137,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(prog="data_download.py", description=DESCRIPTION, epilog=EXAMPLES,
                                 formatter_class=fmt)
-    sub = p.add_subparsers(dest="source", metavar="{phantom,busi,breastmnist}", required=True)
+    sub = p.add_subparsers(dest="source", metavar="{phantom,busi,breastmnist,minimias,breakhis}", required=True)
 
     def common(sp, dataset, dest_help=None):
         sp.add_argument("--dest", default=None if dest_help else default_data_dir(dataset),
@@ -208,7 +243,60 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--from", dest="from_path", default=None, metavar="FILE.npz",
                     help="use an npz you already have instead of downloading (its MD5 is checked)")
     bm.set_defaults(func=cmd_breastmnist)
+    _minimias_parser(sub, common, fmt)
+    _breakhis_parser(sub, common, fmt)
     return p
+
+
+def _minimias_parser(sub, common, fmt) -> None:
+    from helpers.data.minimias import MIAS_URL
+
+    mi = sub.add_parser("minimias", help="the MIAS mammograms (normal vs abnormal): all-mias.tar.gz or your copy",
+                        formatter_class=fmt, description=(
+                            "Get mini-MIAS into <dest>/all-mias/: images/mdb001.png ... (the 1024x1024 PGM films "
+                            "converted\nto PNG at full resolution) and Info.txt, and report 207 normal / 115 "
+                            "abnormal images of\n161 women. The tar archive is checked before extraction (no "
+                            "absolute paths, no '..',\nno links or devices, size and compression limits). A "
+                            "folder already holding Info.txt and\nimages/mdbNNN.png (any size) can be used "
+                            "as is with --from FOLDER --in-place.\nLicence: research use; cite Suckling et al. "
+                            "1994 when you publish."),
+                        epilog=("examples:\n  python data_download.py minimias --dest data/minimias\n"
+                                "  python data_download.py minimias --from all-mias.tar.gz --dest data/minimias\n"
+                                "  python data_download.py minimias --from ~/data/mini-mias --in-place"))
+    common(mi, "minimias")
+    mi.add_argument("--url", default=MIAS_URL, help="where to download the archive from (default: %(default)s)")
+    mi.add_argument("--from", dest="from_path", default=None, metavar="PATH",
+                    help="use all-mias.tar.gz (or a zip) or a folder you already have instead of downloading")
+    mi.add_argument("--in-place", action="store_true",
+                    help="with --from FOLDER holding Info.txt and images/*.png: check it and use it where it is")
+    mi.add_argument("--remove-archive", action="store_true", help="delete the downloaded archive after conversion")
+    mi.add_argument("--no-check", action="store_true", help="do not decode every image of an --in-place folder")
+    mi.add_argument("--skip-bad", action="store_true",
+                    help="leave missing or unreadable images out (listed) instead of stopping")
+    mi.set_defaults(func=cmd_minimias)
+
+
+def _breakhis_parser(sub, common, fmt) -> None:
+    bh = sub.add_parser("breakhis", help="BreakHis histopathology from your archive or folder (--from)",
+                        formatter_class=fmt, description=(
+                            "Unpack BreakHis (BreaKHis_v1.tar.gz, a zip, or a folder) into <dest>/BreaKHis_v1/ "
+                            "in the official\nlayout histology_slides/breast/{benign,malignant}/SOB/<subtype>/"
+                            "<patient>/<mag>X/*.png,\nkeeping one magnification or all, and report images per "
+                            "class and magnification and the\n82 patients. Use the folder with --dataset breakhis "
+                            "(benign vs malignant) or breakhis8\n(the eight subtypes); splits keep each patient "
+                            "whole. Images stay RGB on disk."),
+                        epilog=("examples:\n  python data_download.py breakhis --from BreaKHis_v1.tar.gz --dest "
+                                "data/breakhis\n  python data_download.py breakhis --from ~/BreaKHis_v1 --in-place"))
+    common(bh, "breakhis")
+    bh.add_argument("--from", dest="from_path", default=None, metavar="PATH",
+                    help="BreaKHis_v1.tar.gz (or a zip) or a folder holding the official layout")
+    bh.add_argument("--magnification", choices=["40", "100", "200", "400", "all"], default="all",
+                    help="keep only this magnification (default: all)")
+    bh.add_argument("--in-place", action="store_true",
+                    help="with --from FOLDER: check it and use it where it is (every magnification)")
+    bh.add_argument("--no-check", action="store_true", help="do not decode every image")
+    bh.add_argument("--skip-bad", action="store_true", help="leave unreadable images out (listed) instead of stopping")
+    bh.set_defaults(func=cmd_breakhis)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,3 +53,12 @@ def busi_dir() -> Path:
     if not d or not Path(d).is_dir():
         pytest.skip("set COURSE_BUSI_DIR to a BUSI folder to run this test")
     return Path(d)
+
+
+@pytest.fixture(scope="session")
+def minimias_dir() -> Path:
+    """The real mini-MIAS folder (Info.txt beside images/mdbNNN.png), opt-in like busi_dir."""
+    d = os.environ.get("COURSE_MINIMIAS_DIR")
+    if not d or not Path(d).is_dir():
+        pytest.skip("set COURSE_MINIMIAS_DIR to a mini-MIAS folder to run this test")
+    return Path(d)

@@ -16,8 +16,6 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from helpers.data.images import load_gray
-
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -42,8 +40,8 @@ def imagenet_normalize(x: np.ndarray) -> np.ndarray:
     return (np.repeat(x, 3, axis=1) - mean) / std
 
 
-def _cache_key(paths: list[str], size: int, resample: str) -> str:
-    h = hashlib.sha1(f"{size}|{resample}".encode())
+def _cache_key(paths: list[str], size: int, resample: str, tag: str = "") -> str:
+    h = hashlib.sha1(f"{size}|{resample}{'|' + tag if tag else ''}".encode())
     for p in paths:
         st = os.stat(p)
         h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
@@ -53,15 +51,22 @@ def _cache_key(paths: list[str], size: int, resample: str) -> str:
 def load_images(records: pd.DataFrame, size: int, cache_dir: str | Path | None = None,
                 progress: bool = True, resample: str = "lanczos") -> np.ndarray:
     """uint8 array (N, size, size) of the records' images, in record order, cached."""
+    from helpers.data.registry import image_reader
+
     paths = [str(p) for p in records["path"]]
     source = str(records["source"].iloc[0]) if len(records) else "none"
+    # A source may need its own reader (mammograms: breast crop and alignment). Applying it
+    # here, not in a copy of the data folder, keeps one cache per (source, size) and leaves
+    # the user's folder read-only; the reader's tag in the key drops stale caches.
+    read = image_reader(source)
     cache = None
     if cache_dir is not None:
-        cache = Path(cache_dir) / f"{source}-{size}px-{resample}-{_cache_key(paths, size, resample)}.npy"
+        key = _cache_key(paths, size, resample, getattr(read, "cache_tag", ""))
+        cache = Path(cache_dir) / f"{source}-{size}px-{resample}-{key}.npy"
         if cache.exists():
             return np.load(cache)
-    arr = np.stack([load_gray(p, size, resample) for p in tqdm(paths, desc=f"resizing to {size}px", unit="img",
-                                                      disable=not progress, leave=False)])
+    arr = np.stack([read(p, size, resample) for p in tqdm(paths, desc=f"resizing to {size}px", unit="img",
+                                                 disable=not progress, leave=False)])
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(cache.stem + ".part.npy")

@@ -20,6 +20,12 @@ CLASS_NAMES = {
     "phantom": ["benign", "normal", "malignant"],
     # BreastMNIST is binary: MedMNIST merges "normal" and "benign" into one class.
     "breastmnist": ["benign", "malignant"],
+    # mini-MIAS mammograms (the DDPM study's task on INbreast): NORM vs any abnormality.
+    "minimias": ["normal", "abnormal"],
+    # BreakHis histopathology: the binary task, and the eight tumour subtypes (benign first).
+    "breakhis": ["benign", "malignant"],
+    "breakhis8": ["adenosis", "fibroadenoma", "phyllodes_tumor", "tubular_adenoma",
+                  "ductal_carcinoma", "lobular_carcinoma", "mucinous_carcinoma", "papillary_carcinoma"],
 }
 
 

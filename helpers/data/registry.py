@@ -2,7 +2,11 @@
 
 - `phantom`: procedural ultrasound-like images made in code (offline default);
 - `busi`: the BUSI folder, official layout (masks beside images) or a resized copy;
-- `breastmnist`: MedMNIST's BreastMNIST, unpacked to class folders by data_download.py.
+- `breastmnist`: MedMNIST's BreastMNIST, unpacked to class folders by data_download.py;
+- `minimias`: the MIAS mammograms (normal vs abnormal), Info.txt beside images/mdbNNN.png;
+- `breakhis`, `breakhis8`: BreakHis histopathology in its official layout, benign vs
+  malignant or the eight subtypes.
+Mammograms are read through `helpers.data.mammo` (breast crop, left alignment).
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ HINTS = {
     "phantom": "Generate it with `python data_download.py phantom --dest DIR`.",
     "busi": "Download it with `python data_download.py busi --dest DIR` (or `--from` an archive you have).",
     "breastmnist": "Download it with `python data_download.py breastmnist --dest DIR`.",
+    "minimias": "Download it with `python data_download.py minimias --dest DIR` (or `--from` all-mias.tar.gz).",
+    "breakhis": "Unpack it with `python data_download.py breakhis --from BreaKHis_v1.tar.gz --dest DIR`.",
+    "breakhis8": "Unpack it with `python data_download.py breakhis --from BreaKHis_v1.tar.gz --dest DIR`.",
 }
 
 
@@ -26,8 +33,29 @@ def load_records(dataset: str, data_dir: str | Path, check: bool = True, skip_ba
     """The record table for `dataset` stored under `data_dir`."""
     if dataset not in CLASS_NAMES:
         raise DataError(f"Unknown dataset {dataset!r}; choose one of {', '.join(CLASS_NAMES)}.")
+    if dataset == "minimias":
+        from helpers.data.minimias import read_minimias
+
+        return read_minimias(data_dir, check=check, skip_bad=skip_bad, progress=progress)
+    if dataset in ("breakhis", "breakhis8"):
+        from helpers.data.breakhis import read_breakhis
+
+        return read_breakhis(data_dir, task="binary" if dataset == "breakhis" else "subtype", check=check,
+                             skip_bad=skip_bad, progress=progress)
     return scan_class_folders(data_dir, CLASS_NAMES[dataset], dataset, check=check, skip_bad=skip_bad,
                               hint=HINTS[dataset], progress=progress)
+
+
+def image_reader(source: str):
+    """`read(path, size, resample) -> uint8 (size, size)` for a source's images: mammograms
+    are cropped to the breast and aligned first, everything else is read as is."""
+    if source == "minimias":
+        from helpers.data.mammo import load_mammogram
+
+        return load_mammogram
+    from helpers.data.images import load_gray
+
+    return load_gray
 
 
 def ensure_dataset(cfg, progress: bool = True) -> Path:

@@ -1,0 +1,208 @@
+"""BreakHis (Spanhol et al., IEEE TBME 2016): breast tumour histopathology, the cWGAN study's data.
+
+7,909 RGB images (700x460 PNG) of 82 patients at four magnifications, in the official layout
+`BreaKHis_v1/histology_slides/breast/{benign,malignant}/SOB/<subtype>/<patient>/<mag>X/`.
+Every file name says what it is: `SOB_B_A-14-22549AB-40-001.png` is biopsy method SOB, B(enign)
+or M(alignant), subtype (A, F, PT, TA: adenosis, fibroadenoma, phyllodes tumour, tubular
+adenoma; DC, LC, MC, PC: ductal, lobular, mucinous, papillary carcinoma), patient
+`14-22549AB`, magnification 40 (100, 200, 400), image 001.
+
+Records carry `patient`, and `prepare` keeps each patient's images in one group: every
+patient gives dozens of images of one tumour, so a random image-level split puts the same
+tumour on both sides and measures recognition of patients, not of malignancy.
+Tasks: `breakhis` (benign / malignant) and `breakhis8` (the eight subtypes). The images stay
+RGB on disk; the course's readers turn them grey (`helpers.data.images.load_gray`).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path, PurePath
+
+import pandas as pd
+
+from helpers.data.images import CorruptImageError, check_image
+from helpers.data.records import DataError, make_records
+
+FOLDER = "BreaKHis_v1"
+TUMOUR = {"B": "benign", "M": "malignant"}
+SUBTYPES = {"A": "adenosis", "F": "fibroadenoma", "PT": "phyllodes_tumor", "TA": "tubular_adenoma",
+            "DC": "ductal_carcinoma", "LC": "lobular_carcinoma", "MC": "mucinous_carcinoma", "PC": "papillary_carcinoma"}
+BENIGN_SUBTYPES = ("A", "F", "PT", "TA")
+MAGNIFICATIONS = (40, 100, 200, 400)
+TASKS = {"binary": "breakhis", "subtype": "breakhis8"}
+# The release (the dataset's web page): images per class and magnification, patients.
+EXPECTED = {"benign": 2480, "malignant": 5429}
+EXPECTED_PER_MAG = {40: 1995, 100: 2081, 200: 2013, 400: 1820}
+N_PATIENTS = 82
+_NAME = re.compile(r"SOB_([BM])_([A-Z]{1,2})-(\d+-[0-9A-Z]+)-(\d+)-(\d+)\.png", re.IGNORECASE)
+_HINT = "Unpack it with `python data_download.py breakhis --from BreaKHis_v1.tar.gz --dest DIR`."
+
+
+def parse_name(name: str) -> dict | None:
+    """tumour, subtype, patient, magnification, index from a BreakHis file name (None if the
+    name is not one); a subtype that contradicts B/M is an error naming the file."""
+    m = _NAME.fullmatch(name)
+    if not m:
+        return None
+    bm, code, patient, mag, index = m.group(1).upper(), m.group(2).upper(), m.group(3).upper(), int(m.group(4)), \
+        int(m.group(5))
+    if code not in SUBTYPES or (code in BENIGN_SUBTYPES) != (bm == "B") or mag not in MAGNIFICATIONS:
+        raise DataError(f"{name}: subtype {code!r} with {TUMOUR[bm]} at {mag}X is not a BreakHis combination "
+                        f"(benign: A F PT TA; malignant: DC LC MC PC; 40/100/200/400X). Rename or remove the file.")
+    return dict(tumour=TUMOUR[bm], subtype=SUBTYPES[code], patient=patient, magnification=mag, index=index)
+
+
+def _magnifications(magnification) -> tuple:
+    if magnification in (None, "all"):
+        return MAGNIFICATIONS
+    if int(magnification) not in MAGNIFICATIONS:
+        raise DataError(f"Magnification {magnification!r}: BreakHis has 40, 100, 200 and 400 (or 'all').")
+    return (int(magnification),)
+
+
+def wanted(name: str, magnification=None) -> bool:
+    """A BreakHis image at one of the chosen magnifications (by its file name)."""
+    info = parse_name(PurePath(name).name)
+    return info is not None and info["magnification"] in _magnifications(magnification)
+
+
+def read_breakhis(data_dir: str | Path, task: str = "binary", magnification=None, check: bool = True,
+                  skip_bad: bool = False, progress: bool = True) -> pd.DataFrame:
+    """Record table of the BreakHis images under `data_dir` (any depth), for the binary task
+    or the eight subtypes, at one magnification or all."""
+    from tqdm.auto import tqdm
+
+    if task not in TASKS:
+        raise DataError(f"BreakHis task {task!r}: choose 'binary' (benign/malignant) or 'subtype' (eight classes).")
+    mags = _magnifications(magnification)
+    root = Path(data_dir).expanduser()
+    if not root.is_dir():
+        raise DataError(f"BreakHis folder {root} {'does not exist' if not root.exists() else 'is not a folder'}. "
+                        f"{_HINT}")
+    rows, skipped = [], []
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for p in tqdm(files, desc="checking breakhis", unit="img", disable=not (progress and check), leave=False):
+        info = parse_name(p.name)
+        if info is None or info["magnification"] not in mags:
+            continue
+        other = TUMOUR["M"] if info["tumour"] == TUMOUR["B"] else TUMOUR["B"]
+        if other in {q.lower() for q in p.relative_to(root).parts[:-1]}:
+            raise DataError(f"{p} is named {info['tumour']} but lies in a folder of the other class. Restore the "
+                            f"official layout. {_HINT}")
+        w = h = None
+        if check:
+            try:
+                w, h = check_image(p)
+            except CorruptImageError:
+                if not skip_bad:
+                    raise
+                skipped.append(str(p))
+                continue
+        cls = info["tumour"] if task == "binary" else info["subtype"]
+        rows.append(dict(path=str(p), class_name=cls, **info, width=w, height=h))
+    if not rows:
+        at = "" if magnification in (None, "all") else f" at {magnification}X"
+        raise DataError(f"No BreakHis images{at} (named like SOB_B_A-14-22549AB-40-001.png) under {root}. {_HINT}")
+    df = make_records(rows, TASKS[task])
+    df["group"] = pd.factorize(df["patient"])[0]  # a patient is a group until prepare joins near-duplicates
+    df.attrs.update(skipped=skipped, root=str(root))
+    if skipped:
+        print(f"Skipped {len(skipped)} unreadable file(s), e.g. {skipped[0]}")
+    return df
+
+
+def count_report(df: pd.DataFrame, root: str | None = None) -> str:
+    """Images per tumour class and magnification, patients, subtypes, beside the release."""
+    lines = [f"BreakHis images in {root}:" if root else "BreakHis images:",
+             f"  {'magnification':<14}{'benign':>8}{'malignant':>11}{'total':>8}{'release':>9}"]
+    for mag in sorted(df["magnification"].unique()):
+        d = df[df["magnification"] == mag]["tumour"].value_counts()
+        lines.append(f"  {f'{mag}X':<14}{d.get('benign', 0):>8}{d.get('malignant', 0):>11}{d.sum():>8}"
+                     f"{EXPECTED_PER_MAG[mag]:>9}")
+    t = df["tumour"].value_counts()
+    lines.append(f"  {'all':<14}{t.get('benign', 0):>8}{t.get('malignant', 0):>11}{len(df):>8}"
+                 f"{sum(EXPECTED_PER_MAG[m] for m in df['magnification'].unique()):>9}")
+    pats = df.groupby("tumour")["patient"].nunique()
+    lines.append(f"  patients: {df['patient'].nunique()} ({pats.get('benign', 0)} benign, {pats.get('malignant', 0)} "
+                 f"malignant; the release has {N_PATIENTS})")
+    lines.append("  subtypes: " + ", ".join(f"{k} {v}" for k, v in df["subtype"].value_counts().items()))
+    full = set(df["magnification"]) == set(MAGNIFICATIONS)
+    if full and t.to_dict() == EXPECTED and df["patient"].nunique() == N_PATIENTS:
+        lines.append("Counts match the BreakHis release.")
+    elif all(len(df[df["magnification"] == m]) == EXPECTED_PER_MAG[m] for m in df["magnification"].unique()):
+        lines.append("Counts match the release for the magnifications kept.")
+    else:
+        lines.append("WARNING: counts differ from the release (7,909 images: 2,480 benign / 5,429 malignant, 82 "
+                     "patients): this copy is incomplete or edited; results on it are not comparable.")
+    return "\n".join(lines)
+
+
+def _release_root(folder: Path) -> Path:
+    """`BreaKHis_v1/` (or the folder holding `histology_slides/`) inside `folder`, else itself."""
+    for cand in [folder, *sorted(folder.rglob("histology_slides"))[:1]]:
+        if cand.name == "histology_slides":
+            return cand.parent
+        if (cand / "histology_slides").is_dir():
+            return cand
+    return folder
+
+
+def _check(path: Path) -> None:
+    if path.suffix.lower() == ".png":
+        check_image(path)
+
+
+def fetch_breakhis(dest: str | Path, from_path: str | Path, magnification=None, in_place: bool = False,
+                   check: bool = True, progress: bool = True, skip_bad: bool = False) -> dict:
+    """Unpack (or copy) the user's BreakHis archive or folder to `<dest>/BreaKHis_v1/`, keeping
+    the chosen magnification(s), or use a folder `in_place`. Returns `data_dir`, `counts`, `report`."""
+    from helpers.data.download import copy_tree, is_complete, safe_extract_zip
+    from helpers.data.tar_extract import safe_extract_tar
+
+    mags = _magnifications(magnification)
+    src, dest = Path(from_path).expanduser(), Path(dest).expanduser()
+    target = dest / FOLDER
+    if not src.exists():
+        raise DataError(f"--from {src}: no such file or folder. Give BreaKHis_v1.tar.gz (or a zip) or the folder "
+                        "holding BreaKHis_v1/.")
+    keep = lambda name: wanted(str(name), magnification)  # noqa: E731
+    if in_place:
+        if not src.is_dir():
+            raise DataError(f"--in-place needs a folder, but {src} is an archive. Drop --in-place to unpack it.")
+        if len(mags) < len(MAGNIFICATIONS):
+            raise DataError("--magnification keeps a subset by copying; with --in-place every magnification is "
+                            "read. Drop --in-place (or --magnification).")
+        data_dir = src
+    elif is_complete(target):
+        print(f"{target} is already complete; skipping extraction.")
+        data_dir = target
+    elif src.is_dir():
+        data_dir = copy_tree(_release_root(src), target, keep=keep, progress=progress, check=_check if check else None,
+                             skip_bad=skip_bad)
+    elif tarfile.is_tarfile(src):
+        data_dir = safe_extract_tar(src, target, select=_release_root, keep=keep, progress=progress,
+                                    check=_check if check else None, skip_bad=skip_bad)
+    elif zipfile.is_zipfile(src):
+        raw = dest / f".{FOLDER}-raw"
+        shutil.rmtree(raw, ignore_errors=True)
+        try:
+            safe_extract_zip(src, raw, progress=progress)
+            data_dir = copy_tree(_release_root(raw), target, keep=keep, progress=progress,
+                                 check=_check if check else None, skip_bad=skip_bad)
+        finally:
+            shutil.rmtree(raw, ignore_errors=True)
+    else:
+        raise DataError(f"--from {src} is neither a tar/zip archive nor a folder. Give BreaKHis_v1.tar.gz or the "
+                        "folder holding BreaKHis_v1/.")
+    df = read_breakhis(data_dir, check=check and in_place, skip_bad=skip_bad, progress=progress)
+    have = tuple(sorted(df["magnification"].unique()))
+    if set(have) - set(mags):  # a folder finished earlier with other magnifications
+        raise DataError(f"{target} holds magnifications {', '.join(f'{m}X' for m in have)}, not the "
+                        f"{', '.join(f'{m}X' for m in mags)} asked for. Choose another --dest (e.g. "
+                        f"{dest.parent / f'breakhis-{mags[0]}x'}), or delete {target}.")
+    return dict(data_dir=Path(data_dir), counts=df["tumour"].value_counts().to_dict(),
+                patients=int(df["patient"].nunique()), report=count_report(df, str(data_dir)))
