@@ -18,7 +18,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install -c constraints.txt -e ".[dev,ray]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)"
 	touch $(STAMP)
 

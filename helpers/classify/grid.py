@@ -308,8 +308,10 @@ def plan(records: pd.DataFrame, archs, settings, folds=None, seeds=(0,)) -> list
 
 
 def run_grid(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict | None = None, pretrained="auto",
-             progress: bool = True, out_dir: Path | None = None) -> pd.DataFrame:
-    """Run every cell not yet in RUNS/classify/results.csv; returns the full results table."""
+             progress: bool = True, out_dir: Path | None = None, executor: str = "local", **ray_options) -> pd.DataFrame:
+    """Run every cell not yet in RUNS/classify/results.csv; returns the full results table.
+    `executor="ray"` runs the cells as Ray tasks (helpers.classify.executors; `ray_options`:
+    address, cpus_per_cell, gpus_per_cell, num_cpus, max_retries)."""
 
     preset = dict(PRESETS[cfg.profile], **(preset or {}))
     out_dir = Path(out_dir) if out_dir else classify_dir(cfg)
@@ -319,6 +321,13 @@ def run_grid(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict | None
     if len(todo) < len(cells):
         print(f"{len(cells) - len(todo)} of {len(cells)} cells already in {out_dir / RESULTS}; running {len(todo)}")
     manifests: dict = {}
+    if executor == "ray" and todo:
+        from helpers.classify.executors import run_ray
+
+        run_ray(cfg, records, todo, preset, pretrained, out_dir, progress=progress, **ray_options)
+        return read_results(out_dir)
+    if executor not in ("local", "ray"):
+        raise SettingError(f"Unknown executor {executor!r}; choose local or ray.")
     import torch
 
     threads = torch.get_num_threads()

@@ -71,6 +71,18 @@ def add_arguments(p):
     p.add_argument("--pretrained", choices=["auto", "yes", "no"], default="auto",
                    help="ImageNet weights: auto = only if already in the torch hub cache (default)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--plan", action="store_true",
+                   help="print the cells, each one's cost (measured: a few training batches per architecture and "
+                        "one step per generator) and the projected wall time, then stop")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="with --plan: cells running at once (default: GPUs x 4, else CPU threads / CPUs per cell)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local (default): this process; ray: each fold's generator and each cell a Ray task "
+                        "(pip install .[ray]; a local Ray unless RAY_ADDRESS or --ray-address names a cluster)")
+    p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: $RAY_ADDRESS, else local)")
+    p.add_argument("--cpus-per-cell", type=positive_int, default=1, help="Ray: CPUs per task (default 1)")
+    p.add_argument("--gpus-per-cell", type=float, default=None,
+                   help="Ray: GPU fraction per cell on CUDA (default 0.25: four cells share a GPU)")
 
 
 def run(args):
@@ -127,7 +139,16 @@ def run(args):
     pretrained = {"auto": "auto", "yes": True, "no": False}[args.pretrained]
     print(f"{len(cells)} cells: archs={archs} settings={[s.name for s in dict.fromkeys(c[1] for c in cells)]} "
           f"folds={folds} seeds={seeds} epochs={preset['epochs']} threads={torch.get_num_threads()}")
-    results = run_grid(cfg, records, cells, preset, pretrained=pretrained)
+    if args.plan:
+        from helpers.classify.plan import make_plan, print_plan
+
+        print_plan(make_plan(cfg, records, cells, preset, workers=args.workers, cpus_per_cell=args.cpus_per_cell))
+        return 0
+    ray_options = {}
+    if args.executor == "ray":
+        ray_options = dict(address=args.ray_address, cpus_per_cell=args.cpus_per_cell,
+                           gpus_per_cell=args.gpus_per_cell)
+    results = run_grid(cfg, records, cells, preset, pretrained=pretrained, executor=args.executor, **ray_options)
     cols = ["arch", "setting", "fold", "seed", "accuracy", "accuracy_lo", "accuracy_hi", "f1_macro", "seconds"]
     print(results[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"wrote {classify_dir(cfg) / 'results.csv'}")

@@ -1,0 +1,121 @@
+"""Who runs the grid's cells: this process (`local`, the default) or a Ray cluster (`ray`).
+
+With Ray (an optional dependency: `pip install .[ray]`), each fold's generator training is a
+task, and each cell a task that depends on its fold's generator (Ray passes the synthetic
+set's manifest path along once it exists). Tasks declare what they need: `cpus_per_cell` CPUs
+and, on a CUDA machine, a *fraction* of a GPU (`gpus_per_cell`, default 0.25: four small
+classifiers share one GPU). Every worker appends its row to the same RUNS/classify/results.csv
+under a file lock (a shared file system is assumed on a multi-machine cluster), so a rerun
+skips finished cells exactly as with the local executor; a task whose worker dies is retried
+by Ray (`max_retries`), and a cell restarts from its last finished epoch.
+
+Without an address Ray starts a local instance on the spot; with `RAY_ADDRESS` (or
+`address=`) it joins an existing cluster (`ray start --head` on one machine, `ray start
+--address=HEAD:6379` on the others; each worker needs the course package and the data at the
+same path).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.errors import SettingError
+
+EXECUTORS = ("local", "ray")
+# For the executor's own tests: a worker running this cell kills itself once, after training
+# the cell and before recording it (the marker file says it already did).
+FAULT_ENV = "COURSE_RAY_FAULT_CELL"
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise SettingError("--executor ray needs Ray: `pip install .[ray]` (or `pip install ray`). The default "
+                           "local executor needs nothing more.") from None
+    return ray
+
+
+def _cell_task(cfg, records, cell, preset, pretrained, out_dir, manifest, threads):
+    """Run one cell in a worker and append its row (what the local executor does in-process)."""
+    import torch
+
+    from helpers.classify import grid as G
+
+    torch.set_num_threads(max(1, int(threads)))
+    arch, setting, fold, seed = cell
+    cid = G.cell_id(arch, setting.name, fold, seed)
+    if cid in set(G.read_results(out_dir)["cell"]):
+        return cid  # finished by an earlier attempt
+    row = G.train_cell(cfg, arch, setting, fold, seed, records, preset, Path(out_dir) / "cells" / G.cell_dirname(cid),
+                       manifest, pretrained, progress=False)
+    fault = os.environ.get(FAULT_ENV, "")
+    if fault and fault.split("::")[0] == cid and not Path(fault.split("::")[1]).exists():
+        Path(fault.split("::")[1]).write_text("killed once")
+        os._exit(137)  # the worker dies mid-cell: its row was never recorded
+    G._append_result(Path(out_dir), dict(cell=cid, **row))
+    return cid
+
+
+def _generator_task(cfg, generator, fold, train_records, steps, threads):
+    import torch
+
+    from helpers.classify import grid as G
+
+    torch.set_num_threads(max(1, int(threads)))
+    return str(G.fold_synthetic(cfg, generator, fold, train_records, progress=False, steps=steps))
+
+
+def run_ray(cfg, records: pd.DataFrame, todo: list[tuple], preset: dict, pretrained, out_dir: Path,
+            address: str | None = None, cpus_per_cell: int = 1, gpus_per_cell: float | None = None,
+            num_cpus: int | None = None, max_retries: int = 2, progress: bool = True) -> None:
+    """Run `todo` cells as Ray tasks (see the module's note)."""
+    from tqdm.auto import tqdm
+
+    from helpers.classify import grid as G
+
+    ray = _ray()
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    started = not ray.is_initialized()
+    if started:
+        kw = dict(address=address) if address else dict(num_cpus=num_cpus, include_dashboard=False)
+        ray.init(log_to_driver=False, **kw)
+    try:
+        gpus = float(ray.cluster_resources().get("GPU", 0))
+        frac = (0.25 if gpus_per_cell is None else float(gpus_per_cell)) if gpus else 0
+        opts = dict(num_cpus=cpus_per_cell, num_gpus=frac, max_retries=max_retries)
+        gen_opts = dict(num_cpus=cpus_per_cell, num_gpus=min(1.0, 2 * frac) if frac else 0, max_retries=max_retries)
+        cell_task = ray.remote(_cell_task)
+        gen_task = ray.remote(_generator_task)
+        records_ref = ray.put(records)
+        gens: dict = {}
+        refs = []
+        for cell in todo:
+            arch, setting, fold, seed = cell
+            manifest = None
+            if setting.generator:
+                key = (setting.generator, fold)
+                if key not in gens:  # one generator task per (generator, fold), shared by its cells
+                    gens[key] = gen_task.options(**gen_opts).remote(
+                        cfg, setting.generator, fold, G.generator_records(records, fold), preset.get("gen_steps"),
+                        cpus_per_cell)
+                manifest = gens[key]
+            refs.append(cell_task.options(**opts).remote(cfg, records_ref, cell, preset, pretrained, str(out_dir),
+                                                         manifest, cpus_per_cell))
+        t0 = time.perf_counter()
+        with tqdm(total=len(refs), desc=f"classifier grid (ray, {len(refs)} cells)", unit="cell",
+                  disable=not progress) as bar:
+            pending = list(refs)
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                ray.get(done)  # raises if a cell failed after its retries
+                bar.update(len(done))
+        if progress:
+            print(f"ray: {len(refs)} cells in {time.perf_counter() - t0:.0f} s on {ray.cluster_resources()}")
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,187 @@
+"""What a grid will cost, before it runs: `python -m helpers classify --plan`.
+
+The cost of a cell is dominated by its training batches, so the plan times a few real
+training steps (forward, backward, optimizer) of each architecture at the grid's batch size
+and image size on this machine's device, and one training step of each generator preset, then
+multiplies by what the grid will run:
+
+    cell      = epochs x ceil(n_train / batch) x t_batch x (1 + evaluation share)
+    generator = steps x t_step x (models per fold: one per class for the per-class GANs)
+
+The projected wall time divides the total by the workers that run at once: CPU cores / CPUs
+per cell, or GPUs x cells per GPU (packed cells are assumed to keep 80 % of their speed).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from helpers.data.records import CLASS_NAMES
+
+EVAL_SHARE = 0.1  # evaluating a fold's test images, relative to one training epoch
+PACKING_EFFICIENCY = 0.8
+
+
+def time_batch(arch: str, n_classes: int, size: int, batch: int, device: str, repeats: int = 3) -> float:
+    """Seconds per training batch of `arch` (median of `repeats` after a warm-up step)."""
+    from helpers.classify.models import build_model
+    from helpers.train.loop import autocast
+
+    torch.manual_seed(0)
+    model, _ = build_model(arch, n_classes, pretrained=False)
+    model = model.to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x = torch.randn(batch, 3, size, size, device=device)
+    y = torch.randint(0, n_classes, (batch,), device=device)
+    times = []
+    for r in range(repeats + 1):
+        t0 = time.perf_counter()
+        with autocast(device):
+            out = model(x)
+            out = out.logits if hasattr(out, "logits") else out
+            loss = torch.nn.functional.cross_entropy(out.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if str(device).startswith("cuda"):
+            torch.cuda.synchronize()
+        if r:  # the first step pays for allocation and kernel selection
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def time_generator_step(name: str, cfg, n_classes: int) -> float:
+    """Seconds per training step of generator `name`'s preset for this profile (one model)."""
+    if name == "ddpm":
+        from helpers.ddpm.presets import preset
+        from helpers.ddpm.schedules import Schedule
+        from helpers.ddpm.steps import diffusion_loss
+        from helpers.ddpm.train import build_model
+
+        p = preset(cfg.profile)
+        torch.manual_seed(0)
+        model = build_model(p, cfg.size, n_classes).to(cfg.device)
+        opt = torch.optim.AdamW(model.parameters(), lr=p.lr)
+        sched = Schedule.make(p.schedule, p.T)
+        x = torch.randn(p.batch, 1, cfg.size, cfg.size, device=cfg.device)
+        y = torch.randint(0, n_classes, (p.batch,), device=cfg.device)
+        g = torch.Generator(device=cfg.device).manual_seed(0)
+
+        def step():
+            loss = diffusion_loss(model, x, y, sched, g, p.objective, None, p.p_uncond, p.min_snr)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    else:
+        from helpers.gan.core import make_run
+        from helpers.gan.presets import get_preset
+        from helpers.gan.steps import cwgan_step, dcgan_step, wgan_step
+
+        p = get_preset(name, cfg.profile)
+        x = (np.random.default_rng(0).random((max(p.batch, 8), cfg.size, cfg.size)) * 255).astype(np.uint8)
+        labels = np.arange(len(x)) % n_classes if name == "cwgan" else None
+        run = make_run(p, x, 0, cfg.device, labels=labels, n_classes=n_classes if labels is not None else 0)
+        fn = {"cwgan": cwgan_step, "dcgan": dcgan_step}.get(name, wgan_step)
+
+        def step():
+            fn(run)
+    step()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(2):
+        step()
+    if str(cfg.device).startswith("cuda"):
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / 2
+
+
+def _n_train(records, fold, setting, classes) -> int:
+    """Training images of a cell: the fold's real training part plus its synthetic images
+    (a balancing set tops every class up to the largest, + 50 for the WGAN-family presets)."""
+    from helpers.classify.grid import parts
+
+    train, _ = parts(records, fold)
+    n = len(train)
+    if setting.generator:
+        counts = train["class_name"].value_counts()
+        if setting.per_class:
+            n += setting.per_class * (len(classes) - 1)
+        else:
+            extra = 0 if setting.generator.startswith(("dcgan", "ddpm")) else 50
+            n += int(sum(counts.max() + extra - counts.get(c, 0) for c in classes))
+    return n
+
+
+def make_plan(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict, workers: int | None = None,
+              cpus_per_cell: int = 1, cells_per_gpu: int = 4, progress: bool = True) -> dict:
+    """{'cells': per-cell table, 'generators': per-(generator, fold) table, 'summary': dict}."""
+    from helpers.classify.grid import SPLIT
+    from helpers.classify.models import STUDY_TRAINING
+    from helpers.gan.presets import get_preset
+
+    classes = CLASS_NAMES[cfg.dataset]
+    t_batch = {}
+    for arch in dict.fromkeys(c[0] for c in cells):
+        study = STUDY_TRAINING.get(arch, {})
+        bs = int(study.get("bs", preset["bs"]) if preset.get("epochs") is None else preset["bs"])
+        if progress:
+            print(f"timing {arch} (batch {bs}, {cfg.size} px, {cfg.device}) ...", flush=True)
+        t_batch[arch] = (time_batch(arch, len(classes), cfg.size, bs, cfg.device), bs)
+    rows = []
+    for arch, setting, fold, seed in cells:
+        study = STUDY_TRAINING.get(arch, {})
+        epochs = int(preset.get("epochs") or study.get("epochs", 10))
+        t, bs = t_batch[arch]
+        n = _n_train(records, fold, setting, classes)
+        sec = epochs * math.ceil(n / bs) * t * (1 + EVAL_SHARE)
+        rows.append(dict(arch=arch, setting=setting.name, fold=fold, seed=seed, n_train=n, epochs=epochs,
+                         sec_per_batch=t, seconds=sec))
+    table = pd.DataFrame(rows)
+    gen_rows, t_step = [], {}
+    for gen, fold in dict.fromkeys((c[1].generator, c[2]) for c in cells if c[1].generator):
+        kind = gen.split("-fold")[0]
+        if kind not in t_step:
+            if progress:
+                print(f"timing one {kind} step ...", flush=True)
+            t_step[kind] = time_generator_step(kind, cfg, len(classes))
+        if kind == "ddpm":
+            from helpers.ddpm.presets import preset as ddpm_preset
+
+            steps, models = ddpm_preset(cfg.profile).steps, 1
+        else:
+            steps = preset.get("gen_steps") or get_preset(kind, cfg.profile).steps
+            models = 1 if kind == "cwgan" else (len(classes) - 1 if kind == "dcgan" else len(classes))
+        reused = fold == SPLIT  # the split's sets come from the generator notebooks when present
+        gen_rows.append(dict(generator=kind, fold=fold, steps=steps, models=models, sec_per_step=t_step[kind],
+                             seconds=0.0 if reused else steps * models * t_step[kind]))
+    gens = pd.DataFrame(gen_rows)
+    n_gpus = torch.cuda.device_count() if str(cfg.device).startswith("cuda") else 0
+    if workers is None:
+        workers = n_gpus * cells_per_gpu if n_gpus else max(1, (torch.get_num_threads() or 1) // cpus_per_cell)
+    speed = PACKING_EFFICIENCY if n_gpus and workers > n_gpus else 1.0
+    total = float(table["seconds"].sum() + (gens["seconds"].sum() if len(gens) else 0))
+    summary = dict(cells=len(table), generators=len(gens), device=str(cfg.device), gpus=n_gpus, workers=workers,
+                   total_hours=total / 3600, wall_hours=total / 3600 / (workers * speed))
+    return dict(cells=table, generators=gens, summary=summary)
+
+
+def print_plan(plan: dict) -> None:
+    t, g, s = plan["cells"], plan["generators"], plan["summary"]
+    by = t.groupby("arch").agg(cells=("seconds", "size"), sec_per_batch=("sec_per_batch", "first"),
+                               sec_per_cell=("seconds", "mean"), hours=("seconds", lambda v: v.sum() / 3600))
+    with pd.option_context("display.width", 160, "display.float_format", lambda v: f"{v:,.3f}"):
+        print(f"\n{s['cells']} cells:")
+        print(by.to_string())
+        if len(g):
+            gg = g.groupby("generator").agg(runs=("seconds", "size"), sec_per_step=("sec_per_step", "first"),
+                                            steps=("steps", "first"), models=("models", "first"),
+                                            hours=("seconds", lambda v: v.sum() / 3600))
+            print(f"\n{s['generators']} generator trainings (sets of the prepared split are reused: 0 h):")
+            print(gg.to_string())
+    print(f"\ncompute: {s['total_hours']:.2f} h on {s['device']}; projected wall time with {s['workers']} "
+          f"worker(s){' on ' + str(s['gpus']) + ' GPU(s)' if s['gpus'] else ''}: {s['wall_hours']:.2f} h "
+          "(measured per-batch costs x batches; see helpers.classify.plan)")
