@@ -26,13 +26,15 @@ DUP_THRESHOLDS = {"minimias": 0.995}
 
 # Data-level settings per profile. Phantom counts follow BUSI (437 / 133 / 210) except in
 # `smoke`, which keeps every class but only a few images so the notebooks run in seconds.
+# `phantom_size` is the phantom's nominal image side: scans vary from about 0.4x to 2x of it
+# (BUSI's 190-1050 px at 512); smoke keeps small images.
 PROFILE_DATA = {
     "smoke": dict(size=32, phantom_counts={"benign": 21, "normal": 14, "malignant": 14},
                   phantom_size=64, n_folds=3, description="tests: tiny phantom set, 32 px, a few steps"),
     "quick": dict(size=64, phantom_counts={"benign": 437, "normal": 133, "malignant": 210},
-                  phantom_size=256, n_folds=5, description="laptop CPU: phantom data, 64 px, small nets"),
+                  phantom_size=512, n_folds=5, description="laptop CPU: phantom data, 64 px, small nets"),
     "paper": dict(size=128, phantom_counts={"benign": 437, "normal": 133, "malignant": 210},
-                  phantom_size=256, n_folds=10, description="one GPU: real BUSI, 128 px, the studies' hyperparameters"),
+                  phantom_size=512, n_folds=10, description="one GPU: real BUSI, 128 px, the studies' hyperparameters"),
 }
 
 
