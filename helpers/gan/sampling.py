@@ -29,7 +29,7 @@ def load_generator(run_dir: str | Path, device: str = "cpu", ema: bool = True) -
     name = "generator_ema" if ema and "generator_ema" in ck["modules"] else "generator"
     G.load_state_dict(ck["modules"][name])
     G.step = int(ck["step"])  # for labels in figures
-    return G.to(device).eval()
+    return G.to(device).to(memory_format=torch.channels_last).eval()  # as it was trained
 
 
 def sample(G: torch.nn.Module, n: int, seed: int = 0, label: int | None = None, device: str = "cpu") -> torch.Tensor:
