@@ -18,6 +18,10 @@ def add_arguments(p):
                         f"inception (local weights: --inception-weights or ${INCEPTION_ENV}), random")
     p.add_argument("--inception-weights", default=None, help="torchvision inception_v3 state dict (.pth)")
     p.add_argument("--only", nargs="*", default=None, help="score only these generators' sets")
+    p.add_argument("--usefulness", action="store_true",
+                   help="also score in a self-supervised feature space and put every generator's scores beside its "
+                        "measured usefulness (the classifier grid's paired change when RUNS/classify has it, else "
+                        "TSTR); writes RUNS/quality/usefulness.csv")
     p.add_argument("--exported", action="store_true",
                    help="score the exported (class-balancing) sets as they are, instead of the same number of "
                         "images per class drawn from each trained generator (RUNS/quality/scoring/)")
@@ -56,4 +60,23 @@ def run(args):
               "the training images)")
         print(summary(report.table).to_string())
     print(f"\n{len(manifests)} set(s) scored in {time.perf_counter() - t0:.1f} s; table: {report.csv}")
+    if args.usefulness:
+        from helpers.data.records import CLASS_NAMES
+        from helpers.quality import preset
+        from helpers.quality import usefulness as U
+        from helpers.quality.features import get_extractor
+
+        ssl = get_extractor(cfg, records, kind="ssl")
+        second = U.feature_scores(ssl, report, dict(enumerate(CLASS_NAMES[cfg.dataset])), preset(cfg), seed=cfg.seed)
+        qu = U.quality_vs_usefulness(report.table, U.grid_usefulness(cfg, list(report.sets)), second, "ssl")
+        ranks = U.rankings(report.table, second, names=("domain", "ssl"))
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print("\nquality beside usefulness ('all' rows; fid_ssl/kid_ssl: self-supervised features):")
+            print(qu.round(3).to_string())
+            print("\nrank correlation of each score with usefulness (Spearman, oriented so + = predicts):")
+            print(U.agreement(qu).round(2).to_string(index=False))
+            print(f"\nFID rankings in the two feature spaces (Kendall tau {ranks.attrs['tau']:+.2f}):")
+            print(ranks.round(3).to_string())
+        qu.to_csv(cfg.stage_dir("quality") / "usefulness.csv")
+        print(f"wrote {cfg.runs_dir / 'quality' / 'usefulness.csv'} ({time.perf_counter() - t0:.1f} s in all)")
     return 0
