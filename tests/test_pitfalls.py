@@ -98,12 +98,12 @@ def test_masked_dataset_writes_once_and_keeps_the_original_path(tmp_path):
         Image.fromarray(img).save(p)
         paths.append(str(p))
     records = pd.DataFrame(dict(path=paths, label=0, class_name="benign", group=range(3), source="phantom"))
-    out = overlays.masked_dataset(records, tmp_path / "masked", 64, progress=False)
+    out = overlays.masked_dataset(records, tmp_path / "masked", progress=False)
     assert list(out["image"]) == paths and all(p.endswith(".png") for p in out["path"])
     assert (out["overlay_share"] > 0).all()
-    assert np.asarray(Image.open(out["path"].iloc[0])).shape == (64, 64)
+    assert np.asarray(Image.open(out["path"].iloc[0])).shape == (256, 256)  # stored like the original
     stamp = [Image.open(p).info for p in out["path"]]
-    again = overlays.masked_dataset(records, tmp_path / "masked", 64, progress=False)
+    again = overlays.masked_dataset(records, tmp_path / "masked", progress=False)
     assert list(again["path"]) == list(out["path"]) and len(stamp) == 3
     masks = overlays.masks_at(records, 64)
     assert masks.shape == (3, 64, 64) and masks.any()
@@ -218,3 +218,44 @@ def test_twins_in_training_counts_per_level():
     assert list(t.columns) == ["r > 0.50", "r > 0.97"]
     assert t.loc["grouped@0.97", "r > 0.97"] == 0 and t.loc["random split", "r > 0.97"] > 0
     assert (t["r > 0.50"] >= t["r > 0.97"]).all()
+
+
+def test_presets_apply_changes_and_refuse_unknown_settings():
+    from helpers.errors import SettingError
+    from helpers.pitfalls.presets import STUDIES, preset
+
+    p = preset("quick", arch="resnet18_small", epochs=None)
+    assert p["arch"] == "resnet18_small" and p["epochs"] == preset("quick")["epochs"]
+    with pytest.raises(SettingError, match="Unknown pitfalls setting"):
+        preset("quick", epoch=3)
+    with pytest.raises(SettingError, match="Unknown profile"):
+        preset("fast")
+    assert "DDPM" in STUDIES["synthetic-in-test"] and "DCGAN" in STUDIES["generator-saw-test"]
+
+
+def test_exercise_checks_accept_the_answer_and_reject_near_misses():
+    from helpers.exercises.pitfalls import check_gradcam, check_paired_inflation
+
+    def paired(s, h, n_boot, seed, same_draws=True):
+        d = np.asarray(s, float) - np.asarray(h, float)
+        rng = np.random.default_rng(seed)
+        if same_draws:
+            idx = rng.integers(0, len(d), size=(n_boot, len(d)))
+            return d.mean(), *np.percentile(d[idx].mean(1), [2.5, 97.5])
+        a = rng.integers(0, len(d), size=(n_boot, len(d)))  # unpaired: each protocol its own resample
+        b = rng.integers(0, len(d), size=(n_boot, len(d)))
+        reps = np.asarray(s, float)[a].mean(1) - np.asarray(h, float)[b].mean(1)
+        return d.mean(), *np.percentile(reps, [2.5, 97.5])
+
+    check_paired_inflation(paired)
+    with pytest.raises(AssertionError, match="paired interval"):
+        check_paired_inflation(lambda s, h, n, seed: paired(s, h, n, seed, same_draws=False))
+    check_gradcam(saliency.cam_from)
+    with pytest.raises(AssertionError, match="Grad-CAM"):
+        check_gradcam(lambda a, g: np.maximum((g.mean(axis=(2, 3))[:, :, None, None] * a).sum(1), 0))  # not scaled
+
+
+def test_paired_mean_difference():
+    a, b = np.array([0.3, 0.2, 0.4, 0.1]), np.array([0.1, 0.1, 0.2, 0.1])
+    r = tables.paired_mean_difference(a, b, ["g0", "g0", "g1", "g2"], 300, 0)
+    assert np.isclose(r["diff"], 0.125) and r["lo"] >= 0 and r["hi"] <= 0.2 + 1e-9 and r["n"] == 4

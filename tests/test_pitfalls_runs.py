@@ -104,3 +104,33 @@ def test_busi_grouped_split_passes_the_content_guard_and_a_random_split_does_not
         check_evaluation(hidden[hidden.fold == 0], hidden[hidden.fold != 0])
     found = check_evaluation(hidden[hidden.fold == 0], hidden[hidden.fold != 0], leak="random-split")
     assert any(v.rule == "near-twin" and v.count > 0 for v in found)
+
+
+def test_twins_made_by_masking_regroup_both_arms_of_the_overlay_comparison(smoke_cfg, loaded, monkeypatch):
+    """If painting out the overlays makes two images of different folds near-duplicates, the
+    guard would refuse the masked arm; both arms then use folds grouped by either version's twins."""
+    import shutil
+
+    from helpers.pitfalls import overlays as O
+
+    records, thumbs, bank = loaded
+    honest = splits.repeated(records, thumbs, 3, smoke_cfg.seed, 1)[0]
+    fold, group = honest.fold.to_numpy(), honest.group.to_numpy()
+    i = int(next(k for k in range(len(records)) if fold[k] == 0))
+    j = int(next(k for k in range(len(records)) if fold[k] == 1 and group[k] != group[i]
+                 and records["label"].iloc[k] == records["label"].iloc[i]))
+    real = O.masked_dataset
+
+    def twin_making(recs, out_dir, progress=True, **kw):
+        out = real(recs, out_dir, progress, **kw)
+        shutil.copy(out["path"].iloc[i], out["path"].iloc[j])  # masked j is now masked i
+        return out
+
+    monkeypatch.setattr(O, "masked_dataset", twin_making)
+    ov = experiments.overlays(smoke_cfg, budget("smoke"), records, thumbs, bank, progress=False)
+    assert "either version" in ov["protocol"].name and len(ov["new_twins"]) >= 1
+    f = ov["protocol"].fold.to_numpy()
+    assert f[i] == f[j]
+    assert set(ov["as_is"]["image"]) == set(ov["masked"]["image"]) == set(records["path"].astype(str))
+    sal = experiments.saliency(smoke_cfg, budget("smoke"), records, ov, n=4)
+    assert sal["as is"]["maps"].shape == sal["masked"]["maps"].shape

@@ -76,27 +76,36 @@ def _resolved(paths) -> list[str]:
 _CONTENT: dict = {}
 
 
-def content(path) -> tuple[str, np.ndarray]:
-    """(sha256 of the decoded grayscale pixels and their shape, 32x32 bilinear thumbnail) of
-    an image, cached per (path, size, modification time). The thumbnail is the one the
-    near-duplicate groups are built from (`helpers.data.duplicates.thumbnails`)."""
-    from PIL import Image
+def _thumb_reader(source):
+    """How the near-duplicate thumbnails of `source` are read (a source may crop its images
+    first, e.g. mammograms); plain decoding when the registry has no reader for it."""
+    from helpers.data.images import load_gray
 
-    from helpers.data.images import RESAMPLING, load_gray
+    try:
+        from helpers.data.registry import image_reader
+    except ImportError:
+        return load_gray
+    return load_gray if source in (None, "", "synthetic") else image_reader(str(source))
+
+
+def content(path, source=None) -> tuple[str, np.ndarray]:
+    """(sha256 of the decoded grayscale pixels and their shape, 32x32 bilinear thumbnail) of
+    an image, cached per (path, size, modification time, source). The thumbnail is read the
+    way the near-duplicate groups read it (`helpers.data.duplicates.thumbnails`)."""
+    from helpers.data.images import load_gray
 
     st = os.stat(path)
-    key = (str(path), st.st_size, st.st_mtime_ns)
+    key = (str(path), st.st_size, st.st_mtime_ns, str(source))
     if key not in _CONTENT:
         px = load_gray(path)
         digest = hashlib.sha256(f"{px.shape}".encode() + px.tobytes()).hexdigest()
-        thumb = px if px.shape == (THUMB_SIZE, THUMB_SIZE) else np.asarray(
-            Image.fromarray(px).resize((THUMB_SIZE, THUMB_SIZE), RESAMPLING["bilinear"]))
-        _CONTENT[key] = (digest, thumb)
+        _CONTENT[key] = (digest, np.asarray(_thumb_reader(source)(path, THUMB_SIZE, "bilinear")))
     return _CONTENT[key]
 
 
-def _contents(paths) -> tuple[list[str], np.ndarray]:
-    pairs = [content(p) for p in paths]
+def _contents(paths, sources=None) -> tuple[list[str], np.ndarray]:
+    sources = [None] * len(paths) if sources is None else list(sources)
+    pairs = [content(p, s) for p, s in zip(paths, sources)]
     return [h for h, _ in pairs], (np.stack([t for _, t in pairs]) if pairs else np.zeros((0, THUMB_SIZE, THUMB_SIZE)))
 
 
@@ -168,7 +177,7 @@ def find_violations(eval_records: pd.DataFrame, train_records: pd.DataFrame | No
             f"(e.g. {sorted(listed)[0] if listed else ''}). Test images must be real.")
     if not eval_paths:
         return _ordered(out)
-    eval_hashes, eval_thumbs = _contents(eval_paths)
+    eval_hashes, eval_thumbs = _contents(eval_paths, real_eval["source"].astype(str))
     if train_records is not None and len(train_records):
         train_paths = _resolved(train_records["path"])
         both = set(eval_paths) & set(train_paths)
@@ -180,7 +189,7 @@ def find_violations(eval_records: pd.DataFrame, train_records: pd.DataFrame | No
             add("same-group", shared, f"{len(shared)} near-duplicate group(s) have images in both training and "
                 f"evaluation (e.g. group {sorted(shared)[0] if shared else ''}). Use the grouped split/folds "
                 "from `python -m helpers prepare`.")
-        train_hashes, _ = _contents(train_paths)
+        train_hashes, _ = _contents(train_paths, train_records["source"].astype(str))
         copies = _same_pixels(eval_paths, eval_hashes, train_paths, train_hashes)
         if copies:
             ex = "{} = {}".format(*sorted(copies.items())[0])
@@ -188,7 +197,8 @@ def find_violations(eval_records: pd.DataFrame, train_records: pd.DataFrame | No
                                  f"pixels of a training image stored under another path (e.g. {ex}): a copy of a "
                                  "test image is in training."))
         rt_paths = _resolved(real_train["path"])
-        n, ex, r = _twins(eval_paths, eval_thumbs, rt_paths, _contents(rt_paths)[1], dup_threshold)
+        n, ex, r = _twins(eval_paths, eval_thumbs, rt_paths, _contents(rt_paths, real_train["source"].astype(str))[1],
+                          dup_threshold)
         if n:
             out.append(Violation("near-twin", n, ex, f"{n} evaluation image(s) have a near-duplicate in training "
                                  f"(thumbnail correlation > {dup_threshold}, e.g. {ex}, r = {r:.3f}). Group the "
@@ -196,11 +206,12 @@ def find_violations(eval_records: pd.DataFrame, train_records: pd.DataFrame | No
     table = all_records if all_records is not None else pd.concat(
         [plain(eval_records), plain(train_records) if train_records is not None else eval_records.iloc[:0]])
     group_of = dict(zip(_resolved(table["path"]), table["group"])) if "group" in table else {}
+    source_of = dict(zip(_resolved(table["path"]), table["source"].astype(str))) if "source" in table else {}
     eval_groups = {group_of.get(p) for p in eval_paths} - {None}
     for m in manifests:
         seen = read_trained_on(m)
         seen_files = sorted(p for p in seen if os.path.exists(p))
-        seen_hashes, seen_thumbs = _contents(seen_files)
+        seen_hashes, seen_thumbs = _contents(seen_files, [source_of.get(p) for p in seen_files])
         leaked = (set(eval_paths) & seen) | set(_same_pixels(eval_paths, eval_hashes, seen_files, seen_hashes))
         if leaked:
             out.append(Violation("generator-saw-test", len(leaked), sorted(leaked)[0],

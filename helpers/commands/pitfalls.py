@@ -37,7 +37,7 @@ def add_arguments(p):
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
 
 
-def _figures(cfg, preset, records, thumbs, protocols, near, masked, reps, table):
+def _figures(cfg, preset, records, protocols, near, ov, reps, table, thumbs):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,16 +52,18 @@ def _figures(cfg, preset, records, thumbs, protocols, near, masked, reps, table)
             "09_inflation": F.inflation(table)}
     if reps is not None:
         figs["09_single_splits"] = F.single_splits(reps, preset["n_boot"], cfg.seed)
-    if masked is not None:
-        from helpers.pitfalls.overlays import masked_dataset
-
-        mrec = masked_dataset(records, cfg.stage_dir("pitfalls", "masked", f"{cfg.size}px"), cfg.size, False)
-        sal = E.saliency(cfg, preset, records, thumbs, mrec)
+    if ov is not None:
+        sal = E.saliency(cfg, preset, records, ov)
         figs["09_gradcam"] = F.gradcam_grid(sal, CLASS_NAMES[cfg.dataset], 8)
         for name in ("as is", "masked"):
             s = sal[name]
             print(f"Grad-CAM, model trained on images {name}: {s['on_overlay'].mean():.1%} of the map on overlay "
                   f"pixels, which cover {s['overlay_area'].mean():.1%} of the image ({len(s['maps'])} test images)")
+        from helpers.pitfalls.tables import paired_mean_difference
+
+        d = paired_mean_difference(sal["as is"]["on_overlay"], sal["masked"]["on_overlay"], sal["groups"],
+                                   preset["n_boot"], cfg.seed)
+        print(f"Grad-CAM share on overlays, as is - masked: {d['diff']:+.2%} [{d['lo']:+.2%}, {d['hi']:+.2%}]")
     for name, fig in figs.items():
         print(f"figure: {savefig(fig, cfg, name)}")
         plt.close(fig)
@@ -95,22 +97,25 @@ def run(args):
     near, protocols, skipped = E.near_duplicates(cfg, preset, records, thumbs, bank)
     for name, why in skipped.items():
         print(f"skipped {name}: {why}")
-    gen = masked = reps = None
+    gen = ov = reps = None
     if "generator" not in args.skip:
         sets = E.synthetic_sets(cfg, preset, records)
         print(f"generator {sets['generator']}: steps {sets['steps']} (train part) / {sets['leaky_steps']} (saw test); "
               f"synthetic images per class {sets['per_class']}")
         gen = E.generator_and_synthetic_test(cfg, preset, records, sets, bank)
     if "overlays" not in args.skip:
-        masked, _ = E.overlays(cfg, preset, records, thumbs, bank)
+        ov = E.overlays(cfg, preset, records, thumbs, bank)
+        if len(ov["new_twins"]):
+            print(f"{len(ov['new_twins'])} pair(s) are near-duplicates only once masked; the overlay comparison uses "
+                  f"folds grouped by both: {ov['protocol'].name}")
     if "repeats" not in args.skip:
         reps = E.repeats(cfg, preset, records, thumbs, bank)
-    table = E.closing_table(near, gen, masked, reps, preset["n_boot"], cfg.seed)
+    table = E.closing_table(near, gen, ov, reps, preset["n_boot"], cfg.seed)
     out = cfg.stage_dir("pitfalls")
-    _figures(cfg, preset, records, thumbs, protocols, near, masked, reps, table)
+    _figures(cfg, preset, records, protocols, near, ov, reps, table, thumbs)
     table.to_csv(out / "closing_table.csv", index=False)
-    pd.concat([d for d in (near, gen, masked, reps) if d is not None], ignore_index=True).to_csv(out / "preds.csv",
-                                                                                                  index=False)
+    parts = [near, gen, reps] + ([ov["as_is"], ov["masked"]] if ov is not None else [])
+    pd.concat([d for d in parts if d is not None], ignore_index=True).to_csv(out / "preds.csv", index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 60):
         print(tables.pretty(table).to_string(index=False))
     print("\n".join(tables.conclusions(table)))

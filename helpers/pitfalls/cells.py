@@ -9,9 +9,9 @@ model can so be reported twice: on real test images (honest) and on a test set h
 synthetic images (the DDPM study's protocol).
 
 The training is the experiment grid's (`helpers.classify.grid.train_cell`): the same data
-pipeline (`GrayImages`, ImageNet normalisation), `make_learner` (Adam, class-weighted
-cross-entropy), `fit_one_cycle`, no augmentation, no ImageNet weights (every protocol starts
-from the same random initialisation per seed). Images are decoded once per dataset and shared
+pipeline (`make_dataloaders`: ImageNet normalisation, batches by indexing), `make_learner`
+(class-weighted cross-entropy), `fit_one_cycle`, no augmentation, no ImageNet weights (every
+protocol starts from the same random initialisation per seed). Images are decoded once per dataset and shared
 by every cell (`ImageBank`); predictions are cached under RUNS/pitfalls/cells/, keyed by
 everything that defines the cell, so a rerun only trains what changed.
 """
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers.classify.data import TRAIN_COLUMNS, GrayImages, class_weights, load_table
+from helpers.classify.data import TRAIN_COLUMNS, class_weights, load_table
 from helpers.classify.protocol import check_evaluation, protocol_name
 from helpers.data.records import CLASS_NAMES
 
@@ -78,8 +78,11 @@ class ImageBank:
         return self.parts[0][[self.index[str(p)] for p in paths]]
 
 
+PIPELINE = 2  # bump when the training itself changes: cached cells are then trained again
+
+
 def _key(cfg, preset: dict, job: Job) -> str:
-    spec = dict(arch=preset["arch"], epochs=preset["epochs"], lr=preset["lr"], bs=preset["bs"], size=cfg.size,
+    spec = dict(pipeline=PIPELINE, arch=preset["arch"], epochs=preset["epochs"], lr=preset["lr"], bs=preset["bs"], size=cfg.size,
                 dataset=cfg.dataset, seed=job.seed, train=[f"{p}|{lab}" for p, lab in zip(job.train["path"],
                                                                                           job.train["label"])],
                 views=[(v.name, v.leak, list(map(str, v.records["path"]))) for v in job.views],
@@ -142,18 +145,14 @@ def train_and_predict(cfg, preset: dict, x_train: np.ndarray, y_train: np.ndarra
                       seed: int, keep_in: Path | None = None) -> np.ndarray:
     """Train `preset['arch']` from random weights for `preset['epochs']` one-cycle epochs and
     return class probabilities (n_eval, k); with `keep_in`, save the weights there (model.pth)."""
-    from fastai.data.core import DataLoaders
-
+    from helpers.classify.data import make_dataloaders
     from helpers.classify.models import make_learner
     from helpers.config import seed_everything
 
     k = len(CLASS_NAMES[cfg.dataset])
     seed_everything(seed)
-    train_ds, eval_ds = GrayImages(x_train, y_train), GrayImages(x_eval, np.zeros(len(x_eval), dtype=int))
-    torch.manual_seed(seed)
-    bs = max(2, min(int(preset["bs"]), len(train_ds)))
-    dls = DataLoaders.from_dsets(train_ds, eval_ds, bs=bs, num_workers=0, device=torch.device(cfg.device),
-                                 drop_last=[len(train_ds) > bs, False])
+    dls = make_dataloaders(pd.DataFrame({"label": y_train}), pd.DataFrame({"label": np.zeros(len(x_eval), int)}),
+                           cfg.size, "none", int(preset["bs"]), device=cfg.device, seed=seed, images=(x_train, x_eval))
     learn = make_learner(dls, preset["arch"], k, False, class_weights(y_train, k), path=keep_in or ".")
     with warnings.catch_warnings(), learn.no_logging(), learn.no_bar():
         warnings.filterwarnings("ignore", message=".*epoch parameter.*")

@@ -77,14 +77,42 @@ def repeats(cfg, preset: dict, records, thumbs, bank=None, progress: bool = True
     return run_jobs(cfg, preset, jobs, bank, progress, desc="repeated grouped folds")
 
 
-def overlays(cfg, preset: dict, records, thumbs, bank=None, progress: bool = True):
-    """The honest folds on images with overlays painted out; returns (preds, masked records)."""
+def overlays(cfg, preset: dict, records, thumbs, bank=None, progress: bool = True) -> dict:
+    """The honest folds on images as they are and on images with overlays painted out.
+
+    Painting out text can make two frames near-duplicates that only their text told apart; the
+    guard would refuse a split that leaves such new twins on both sides. Then both arms use
+    folds grouped by the twins of either version (the union of the two near-duplicate graphs);
+    otherwise the images-as-they-are arm is the honest protocol of `near_duplicates` (cached).
+    Returns dict(as_is=preds, masked=preds, records=masked records, protocol=the folds used,
+    new_twins=pairs that are twins only once masked)."""
+    from helpers.data.duplicates import near_duplicate_pairs, thumbnails
     from helpers.pitfalls.overlays import masked_dataset
 
-    masked = masked_dataset(records, cfg.stage_dir("pitfalls", "masked", f"{cfg.size}px"), cfg.size, progress)
-    honest = splits.repeated(records, thumbs, preset["folds"], cfg.seed, 1)[0]
-    jobs = fold_jobs(masked, honest, MASKED, keep_model_fold=0, tag="masked")
-    return run_jobs(cfg, preset, jobs, bank, progress, desc="overlays masked"), masked
+    masked = masked_dataset(records, cfg.stage_dir("pitfalls", "masked"), progress)
+    mthumbs = thumbnails(masked, cfg.cache_dir, progress=progress)
+    proto = splits.repeated(records, thumbs, preset["folds"], cfg.seed, 1)[0]
+    t = HONEST_THRESHOLD
+    pairs = near_duplicate_pairs(mthumbs, t)
+    group = proto.group.to_numpy()
+    new = pairs[group[pairs["i"]] != group[pairs["j"]]].reset_index(drop=True)
+    fold = proto.fold.to_numpy()
+    if (fold[new["i"]] != fold[new["j"]]).any():
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        from helpers.data.splits import grouped_folds
+
+        both = pd.concat([near_duplicate_pairs(thumbs, t), pairs])
+        g = coo_matrix((np.ones(len(both)), (both["i"], both["j"])), shape=(len(records), len(records)))
+        union = pd.Series(connected_components(g, directed=False)[1], index=records.index, name="group")
+        proto = splits.Protocol(f"{HONEST}, twins of either version", None,
+                                grouped_folds(records.assign(group=union.to_numpy()), preset["folds"], seed=cfg.seed),
+                                union, threshold=t, seed=cfg.seed)
+    as_is = run_jobs(cfg, preset, fold_jobs(records, proto, keep_model_fold=0), bank, progress, desc="images as they are")
+    m = run_jobs(cfg, preset, fold_jobs(masked, proto, MASKED, keep_model_fold=0, tag="masked"), bank, progress,
+                 desc="overlays masked")
+    return dict(as_is=as_is, masked=m, records=masked, protocol=proto, new_twins=new)
 
 
 def generator_steps(cfg, out_name: str) -> dict:
@@ -136,14 +164,14 @@ def synthetic_sets(cfg, preset: dict, records, progress: bool = True) -> dict:
                 per_class=n, honest_train=h_train, honest_test=h_test, leaky_train=l_train)
 
 
-def closest(paths, to_paths) -> np.ndarray:
+def closest(paths, to_records: pd.DataFrame) -> np.ndarray:
     """For each image of `paths`, its highest 32 px thumbnail correlation with any image of
-    `to_paths` (the guard's near-duplicate measure; 1 = a copy)."""
+    `to_records` (the guard's near-duplicate measure; 1 = a copy)."""
     from helpers.classify.protocol import content
     from helpers.data.duplicates import correlation_matrix
 
-    a = np.stack([content(p)[1] for p in paths])
-    b = np.stack([content(p)[1] for p in to_paths])
+    a = np.stack([content(p)[1] for p in paths])  # synthetic images: plain decoding
+    b = np.stack([content(p, s)[1] for p, s in zip(to_records["path"], to_records["source"])])
     return correlation_matrix(np.concatenate([a, b]))[: len(a), len(a):].max(axis=1)
 
 
@@ -166,25 +194,27 @@ def generator_and_synthetic_test(cfg, preset: dict, records, sets: dict, bank=No
     return run_jobs(cfg, preset, jobs, bank, progress, desc="generator and synthetic-test protocols")
 
 
-def saliency(cfg, preset: dict, records, thumbs, masked_records, n: int = 64):
-    """Grad-CAM of the fold-0 models (images as they are, overlays masked) on up to n test
-    images of fold 0 that carry overlays; returns a dict of images, maps, overlay masks and
-    the share of each map on overlay pixels (beside the share of the image they cover)."""
+def saliency(cfg, preset: dict, records, ov: dict, n: int = 128):
+    """Grad-CAM of the fold-0 models of `overlays` (images as they are, overlays masked) on the
+    (up to n) test images of fold 0 with the most overlay, most first; returns a dict of images,
+    maps, overlay masks and the share of each map on overlay pixels (beside the share of the
+    image they cover)."""
     from helpers.pitfalls.cells import load_model
     from helpers.pitfalls.overlays import masks_at
     from helpers.pitfalls.saliency import gradcam, overlay_share
 
-    honest = splits.repeated(records, thumbs, preset["folds"], cfg.seed, 1)[0]
-    test = np.flatnonzero(honest.fold.to_numpy() == 0)
-    has = masked_records["overlay_share"].to_numpy()[test] > 0
-    pick = test[has][:n] if has.any() else test[:n]
+    proto, masked_records = ov["protocol"], ov["records"]
+    test = np.flatnonzero(proto.fold.to_numpy() == 0)
+    share = masked_records["overlay_share"].to_numpy()[test]
+    pick = test[np.argsort(-share, kind="stable")][:n]
     bank = ImageBank(cfg.size, cfg.cache_dir)
     bank.add(records.iloc[pick])
     bank.add(masked_records.iloc[pick])
     masks = masks_at(records.iloc[pick], cfg.size)
-    out = dict(index=pick, masks=masks, labels=records["label"].to_numpy()[pick])
-    for name, recs, proto_name in [("as is", records, None), ("masked", masked_records, MASKED)]:
-        job = fold_jobs(recs, honest, proto_name, keep_model_fold=0, tag="masked" if proto_name else "fold")[0]
+    out = dict(index=pick, masks=masks, labels=records["label"].to_numpy()[pick],
+               groups=proto.group.to_numpy()[pick])
+    for name, recs, view, tag in [("as is", records, None, "fold"), ("masked", masked_records, MASKED, "masked")]:
+        job = fold_jobs(recs, proto, view, keep_model_fold=0, tag=tag)[0]
         imgs = bank.get(recs["path"].iloc[pick])
         maps, pred = gradcam(load_model(cfg, preset, job), imgs)
         on, area = overlay_share(maps, masks)
@@ -192,8 +222,8 @@ def saliency(cfg, preset: dict, records, thumbs, masked_records, n: int = 64):
     return out
 
 
-def closing_table(near: pd.DataFrame, gen: pd.DataFrame | None, masked: pd.DataFrame | None,
-                  reps: pd.DataFrame | None, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def closing_table(near: pd.DataFrame, gen: pd.DataFrame | None, ov: dict | None, reps: pd.DataFrame | None,
+                  n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Every shortcut beside its honest protocol (see helpers.pitfalls.tables)."""
     v = lambda d, name: d[d["view"] == name]  # noqa: E731
     honest = v(near, HONEST)
@@ -219,10 +249,12 @@ def closing_table(near: pd.DataFrame, gen: pd.DataFrame | None, masked: pd.DataF
         rows.append(dict(shortcut="synthetic images in the test set", protocol=MIXED_TEST, guard=mixed["guard"].iloc[0],
                          acc=tables.accuracy(mixed, n_boot, seed), reference=REAL_TEST, ref_acc=acc_r,
                          inflation=tables.mixed_inflation(mixed, n_boot, seed), studies=STUDIES["synthetic-in-test"]))
-    if masked is not None and len(masked):
-        rows.append(dict(shortcut="overlays left in the images", protocol=f"{HONEST}, images as they are", guard="honest",
-                         acc=acc_h, reference=MASKED, ref_acc=tables.accuracy(masked, n_boot, seed),
-                         inflation=tables.paired_inflation(honest, masked, n_boot, seed), studies=STUDIES["overlays"]))
+    if ov is not None and len(ov["masked"]):
+        as_is, masked = ov["as_is"], ov["masked"]
+        rows.append(dict(shortcut="overlays left in the images", protocol=f"{ov['protocol'].name}, images as they are",
+                         guard="honest", acc=tables.accuracy(as_is, n_boot, seed), reference=MASKED,
+                         ref_acc=tables.accuracy(masked, n_boot, seed),
+                         inflation=tables.paired_inflation(as_is, masked, n_boot, seed), studies=STUDIES["overlays"]))
     if reps is not None and reps["repeat"].nunique() * reps["fold"].nunique() > 1:
         acc = tables.split_accuracies(reps)["accuracy"].to_numpy()
         pooled = tables.accuracy(reps, n_boot, seed)

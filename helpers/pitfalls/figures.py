@@ -68,13 +68,15 @@ def single_splits(reps: pd.DataFrame, n_boot: int = 1000, seed: int = 0):
 
 def gradcam_grid(sal: dict, classes, n: int = 6):
     """Rows: image, Grad-CAM of the model trained as is, the masked image and its model's map;
-    the overlay mask outlined in cyan."""
-    k = min(n, len(sal["index"]))
+    the overlay mask outlined in cyan. One image per near-duplicate group."""
+    groups = sal.get("groups", np.arange(len(sal["index"])))
+    cols = [int(i) for i in pd.Series(groups).drop_duplicates().index[:n]]
+    k = len(cols)
     fig, axes = plt.subplots(4, k, figsize=(1.9 * k, 8), squeeze=False)
-    for j in range(k):
+    for c, j in enumerate(cols):
         for row, (name, what) in enumerate([("as is", "image"), ("as is", "map"), ("masked", "image"),
                                             ("masked", "map")]):
-            ax = axes[row, j]
+            ax = axes[row, c]
             s = sal[name]
             ax.imshow(s["images"][j], cmap="gray", vmin=0, vmax=255)
             if what == "map":
@@ -83,8 +85,8 @@ def gradcam_grid(sal: dict, classes, n: int = 6):
             if sal["masks"][j].any():
                 ax.contour(sal["masks"][j], levels=[0.5], colors="cyan", linewidths=0.6)
             ax.set_xticks([]), ax.set_yticks([])
-            if j == 0:
+            if c == 0:
                 ax.set_ylabel(f"{name}\n{'Grad-CAM' if what == 'map' else 'image'}", fontsize=8)
-        axes[0, j].set_title(f"{classes[sal['labels'][j]]}", fontsize=8)
+        axes[0, c].set_title(f"{classes[sal['labels'][j]]}", fontsize=8)
     fig.tight_layout()
     return fig

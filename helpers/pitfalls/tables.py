@@ -84,6 +84,15 @@ def mixed_inflation(view: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> di
     return dict(inflation=float(c.mean() - c[real].mean()), lo=lo, hi=hi, p=_p_two(reps), n=len(c))
 
 
+def paired_mean_difference(a, b, groups, n_boot: int = 1000, seed: int = 0) -> dict:
+    """mean(a - b) over the same items (e.g. two models' Grad-CAM share on the same images),
+    with a group bootstrap 95% CI."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    tot, n = resampled_sums(groups, n_boot, seed, d, np.ones_like(d))
+    lo, hi = _ci(tot / n)
+    return dict(diff=float(d.mean()), lo=lo, hi=hi, n=len(d))
+
+
 def split_accuracies(preds: pd.DataFrame) -> pd.DataFrame:
     """Accuracy of every single split (one test fold of one repeat and seed)."""
     cols = [c for c in ("repeat", "fold", "seed") if c in preds]
