@@ -61,13 +61,19 @@ def _cell_task(cfg, records, cell, preset, pretrained, out_dir, manifest, thread
     return cid
 
 
-def _generator_task(cfg, generator, fold, train_records, steps, threads):
+def _generator_task(cfg, generator, fold, train_records, steps, threads, per_class=0):
+    """The fold's synthetic set, and (for a sweep) its n-per-class set: (manifest, per-class manifest)."""
     import torch
 
     from helpers.classify import grid as G
 
     torch.set_num_threads(max(1, int(threads)))
-    return str(G.fold_synthetic(cfg, generator, fold, train_records, progress=False, steps=steps))
+    m = G.fold_synthetic(cfg, generator, fold, train_records, progress=False, steps=steps)
+    return str(m), (str(G.per_class_set(cfg, generator, fold, m, per_class, progress=False)) if per_class else None)
+
+
+def _pick(pair, per_class: bool):
+    return pair[1] if per_class else pair[0]
 
 
 def run_ray(cfg, records: pd.DataFrame, todo: list[tuple], preset: dict, pretrained, out_dir: Path,
@@ -91,6 +97,7 @@ def run_ray(cfg, records: pd.DataFrame, todo: list[tuple], preset: dict, pretrai
         gen_opts = dict(num_cpus=cpus_per_cell, num_gpus=min(1.0, 2 * frac) if frac else 0, max_retries=max_retries)
         cell_task = ray.remote(_cell_task)
         gen_task = ray.remote(_generator_task)
+        pick = ray.remote(_pick)
         records_ref = ray.put(records)
         gens: dict = {}
         refs = []
@@ -100,10 +107,11 @@ def run_ray(cfg, records: pd.DataFrame, todo: list[tuple], preset: dict, pretrai
             if setting.generator:
                 key = (setting.generator, fold)
                 if key not in gens:  # one generator task per (generator, fold), shared by its cells
+                    need = max((c[1].per_class or 0) for c in todo if c[1].generator == setting.generator)
                     gens[key] = gen_task.options(**gen_opts).remote(
                         cfg, setting.generator, fold, G.generator_records(records, fold), preset.get("gen_steps"),
-                        cpus_per_cell)
-                manifest = gens[key]
+                        cpus_per_cell, need)
+                manifest = pick.options(num_cpus=0).remote(gens[key], bool(setting.per_class))
             refs.append(cell_task.options(**opts).remote(cfg, records_ref, cell, preset, pretrained, str(out_dir),
                                                          manifest, cpus_per_cell))
         t0 = time.perf_counter()

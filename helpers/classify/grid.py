@@ -176,6 +176,18 @@ def _locked(path: Path):
 
 
 # -- synthetic sets per fold -----------------------------------------------------------------
+def per_class_set(cfg, generator: str, fold: int, exported: Path, n_per_class: int, progress: bool = True) -> Path:
+    """For the DDPM study's sweep ("+n images per class"): `n_per_class` images of *every* class
+    drawn from the generator behind `exported` (a balancing set has none of the largest class),
+    under RUNS/synthetic/<set>-per-class/, with the exported set's trained_on.csv."""
+    from helpers.quality.scoring import scoring_set
+    from helpers.synth import synthetic_dir
+
+    name = Path(exported).parent.name
+    return scoring_set(cfg, name, exported, n_per_class, progress=progress, seed_offset=2,
+                       out=synthetic_dir(cfg.runs_dir, f"{name}-per-class"))
+
+
 def fold_synthetic(cfg, generator: str, fold: int, train_records: pd.DataFrame, progress: bool = True,
                    steps: int | None = None) -> Path:
     """The manifest of `generator` trained on this fold's training part: reused from
@@ -236,7 +248,7 @@ def train_cell(cfg, arch: str, setting: Setting, fold: int, seed: int, records: 
     train_real, test = parts(records, fold)
     manifests = [manifest] if manifest is not None else []
     table = training_table(train_real, manifests, setting.per_class)
-    check_evaluation(test, table, manifests, all_records=records)
+    check_evaluation(test, table, manifests, all_records=records, dup_threshold=cfg.dup_threshold)
 
     study = STUDY_TRAINING.get(arch, {})
     epochs = int(preset.get("epochs") or study.get("epochs", 10))
@@ -354,6 +366,12 @@ def _run_cells(cfg, records, todo, preset, pretrained, progress, out_dir, manife
                     manifests[key] = fold_synthetic(cfg, setting.generator, fold, generator_records(records, fold),
                                                     progress=progress, steps=preset.get("gen_steps"))
                 manifest = manifests[key]
+                if setting.per_class:  # the sweep: the same n for every class, up to the largest n asked
+                    need = max(c[1].per_class or 0 for c in todo if c[1].generator == setting.generator)
+                    if (key, "per-class") not in manifests:
+                        manifests[(key, "per-class")] = per_class_set(cfg, setting.generator, fold, manifest, need,
+                                                                      progress)
+                    manifest = manifests[(key, "per-class")]
             row = train_cell(cfg, arch, setting, fold, seed, records, preset, out_dir / "cells" / cell_dirname(cid),
                              manifest, pretrained, progress=False)
             _append_result(out_dir, dict(cell=cid, **row))

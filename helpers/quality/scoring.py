@@ -48,10 +48,11 @@ def _current(manifest: Path, counts: dict, hashes: dict) -> bool:
     return all(set(part["checkpoint"]) == {hashes[c]} for c, part in df.groupby("class_name"))
 
 
-def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool = True) -> Path:
+def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool = True,
+                out: Path | None = None, seed_offset: int = 1) -> Path:
     """The manifest of `n_per_class` images per class drawn from the generator behind the
-    exported set `exported` (named `name`); the exported manifest itself when no trained
-    model can be found (a set made elsewhere)."""
+    exported set `exported` (named `name`), written to `out` (default RUNS/quality/scoring/<name>);
+    the exported manifest itself when no trained model can be found (a set made elsewhere)."""
     kind = kind_of(name)
     cks = _checkpoints(cfg, name, kind) if kind else {}
     if not cks:
@@ -59,7 +60,7 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
     labels = {c: i for i, c in enumerate(CLASS_NAMES[cfg.dataset])}
     counts = {c: int(n_per_class) for c in cks}
     hashes = {c: sha256_file(p) for c, p in cks.items()}
-    out = cfg.runs_dir / "quality" / "scoring" / name
+    out = Path(out) if out is not None else cfg.runs_dir / "quality" / "scoring" / name
     manifest = out / MANIFEST
     if _current(manifest, counts, hashes):
         return manifest
@@ -86,9 +87,9 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
     trained_on = None
     if (Path(exported).parent / TRAINED_ON).exists():
         trained_on = list(pd.read_csv(Path(exported).parent / TRAINED_ON)["path"])
-    # a seed of its own: the scoring images are not the exported ones
+    # a seed of its own: these images are not the exported ones
     return write_synthetic_set(out, name, sample_fn, counts, dataset=cfg.dataset, checkpoint=cks,
-                               seed=cfg.seed + 1, progress=progress, trained_on=trained_on)
+                               seed=cfg.seed + seed_offset, progress=progress, trained_on=trained_on)
 
 
 def scoring_sets(cfg, manifests: dict, n_per_class: int | None = None, progress: bool = True) -> dict:
