@@ -24,7 +24,7 @@ from pathlib import Path, PurePath
 
 import pandas as pd
 
-from helpers.data.images import CorruptImageError, check_image
+from helpers.data.images import check_image, checked_size
 from helpers.data.records import DataError, make_records
 
 FOLDER = "BreaKHis_v1"
@@ -93,15 +93,10 @@ def read_breakhis(data_dir: str | Path, task: str = "binary", magnification=None
         if other in {q.lower() for q in p.relative_to(root).parts[:-1]}:
             raise DataError(f"{p} is named {info['tumour']} but lies in a folder of the other class. Restore the "
                             f"official layout. {_HINT}")
-        w = h = None
-        if check:
-            try:
-                w, h = check_image(p)
-            except CorruptImageError:
-                if not skip_bad:
-                    raise
-                skipped.append(str(p))
-                continue
+        size = checked_size(p, check, skip_bad, skipped)
+        if size is None:
+            continue
+        w, h = size
         cls = info["tumour"] if task == "binary" else info["subtype"]
         rows.append(dict(path=str(p), class_name=cls, **info, width=w, height=h))
     if not rows:

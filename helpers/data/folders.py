@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from helpers.data.images import CorruptImageError, check_image, is_image_file, is_mask
+from helpers.data.images import checked_size, is_image_file, is_mask
 from helpers.data.records import DataError, make_records
 
 # Folder names a downloaded archive may wrap the class folders in.
@@ -66,15 +66,10 @@ def scan_class_folders(data_dir: str | Path, classes: list[str], source: str, ch
             mask_stems[stem] = mask_stems.get(stem, 0) + 1
         it = tqdm(images, desc=f"checking {cls}", unit="img", disable=not (progress and check), leave=False)
         for p in it:
-            w = h = None
-            if check:
-                try:
-                    w, h = check_image(p)
-                except CorruptImageError:
-                    if not skip_bad:
-                        raise
-                    skipped.append(str(p))
-                    continue
+            size = checked_size(p, check, skip_bad, skipped)
+            if size is None:
+                continue
+            w, h = size
             rows.append(dict(path=str(p), class_name=cls, width=w, height=h, n_masks=mask_stems.get(p.stem, 0)))
     df = make_records(rows, source)
     df.attrs["skipped"] = skipped

@@ -96,3 +96,19 @@ def check_image(path: str | Path) -> tuple[int, int]:
     """Open and fully decode an image; returns (width, height) or raises CorruptImageError."""
     a = load_gray(path)
     return a.shape[1], a.shape[0]
+
+
+def checked_size(path: str | Path, check: bool, skip_bad: bool, skipped: list) -> tuple | None:
+    """(width, height) of an image the readers accept: decoded when `check` ((None, None)
+    without), None when it is unreadable and `skip_bad` (its path added to `skipped`),
+    CorruptImageError otherwise. The one place every source's reader checks its files."""
+    if not check:
+        return None, None
+    try:
+        return check_image(path)
+    except CorruptImageError:
+        if not skip_bad:
+            raise
+        skipped.append(str(path))
+        return None
+

@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from helpers.data.images import CorruptImageError, check_image, to_gray8
+from helpers.data.images import checked_size, to_gray8
 from helpers.data.records import CLASS_NAMES, DataError, make_records
 
 MIAS_URL = "http://peipa.essex.ac.uk/pix/mias/all-mias.tar.gz"
@@ -128,15 +128,10 @@ def read_minimias(data_dir: str | Path, check: bool = True, skip_bad: bool = Fal
         if p is None:
             missing.append(r["ref"])
             continue
-        w = h = None
-        if check:
-            try:
-                w, h = check_image(p)
-            except CorruptImageError:
-                if not skip_bad:
-                    raise
-                skipped.append(str(p))
-                continue
+        size = checked_size(p, check, skip_bad, skipped)
+        if size is None:
+            continue
+        w, h = size
         rows.append(dict(path=str(p), **{k: v for k, v in r.items() if k != "ref"}, group=r["patient"], width=w,
                          height=h))
     if missing and not skip_bad:
