@@ -189,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
                         epilog="example:\n  python data_download.py phantom --dest data/phantom --size 128")
     common(ph, "phantom")
     ph.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    ph.add_argument("--size", type=int, default=256, help="image side in pixels (default: %(default)s)")
+    ph.add_argument("--size", type=int, default=512,
+                    help="nominal image side in pixels: scans vary from about 0.4x to 2x of it, like BUSI's (default: %(default)s)")
     ph.add_argument("--counts", default=None, metavar="benign=N,normal=N,malignant=N",
                     help="images per class (default: BUSI's benign=437,normal=133,malignant=210)")
     ph.add_argument("--no-masks", action="store_true", help="do not write the lesion masks")

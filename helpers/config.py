@@ -53,7 +53,7 @@ class Config:
     test_frac: float = 0.15
     dup_threshold: float = 0.97
     phantom_counts: dict = field(default_factory=dict)
-    phantom_size: int = 256
+    phantom_size: int = 512
     device: str = "cpu"
     description: str = ""
 
