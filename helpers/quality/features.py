@@ -179,10 +179,14 @@ def recalibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch: int = 256) -
     momenta = [m.momentum for m in bns]
     for m in bns:
         m.reset_running_stats()
-        m.momentum = None  # cumulative average over the batches below
     model.train()
+    seen = 0
     for i in range(0, len(x), batch):
-        model(x[i:i + batch])
+        xb = x[i:i + batch]
+        for m in bns:  # weight each batch by its size, so an uneven last batch does not skew the mean
+            m.momentum = len(xb) / (seen + len(xb))
+        model(xb)
+        seen += len(xb)
     for m, mom in zip(bns, momenta):
         m.momentum = mom
     model.eval()
