@@ -4,8 +4,16 @@ The notebooks import from here so that each one shows the idea it teaches and le
 the plumbing (data records, splits, training loops, metrics) to small tested modules.
 """
 
-from helpers.config import Config, resolve, setup  # noqa: F401
-from helpers.progress import configure as _configure_progress
+import os
+
+# Math threads that wait for work sleep instead of spinning. With spinning (the OpenMP default),
+# two threads on a 2-core machine beside one other busy process ran the quick WGAN-GP step 5x
+# slower than one thread; with passive waiting, about as fast (benchmarks/thread_contention.py).
+# It only takes effect if set before torch is first imported, hence here; set it yourself to override.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from helpers.config import Config, resolve, setup  # noqa: E402,F401
+from helpers.progress import configure as _configure_progress  # noqa: E402
 
 _configure_progress()  # plain text bars in notebooks the course runner executes (see helpers.progress)
 

@@ -41,7 +41,9 @@ def execute(nb: str | Path, out: str | Path, params: dict, timeout: int | None =
     out.parent.mkdir(parents=True, exist_ok=True)
     env = {"COURSE_PROFILE": params["PROFILE"], "COURSE_DATASET": params["DATASET"],
            "COURSE_RUNS_DIR": params["RUNS_DIR"], "COURSE_DATA_DIR": params["DATA_DIR"],
-           "COURSE_SEED": str(params["SEED"]), PROGRESS_ENV: TEXT_BARS}
+           "COURSE_SEED": str(params["SEED"]), PROGRESS_ENV: TEXT_BARS,
+           # the kernel's math threads sleep while they wait (see helpers/__init__.py)
+           "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
