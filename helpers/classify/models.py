@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -261,7 +260,7 @@ def make_learner(dls, arch: str, n_classes: int, pretrained="auto", weights: tor
     from fastai.learner import Learner
     from fastai.losses import CrossEntropyLossFlat
     from fastai.metrics import accuracy
-    from fastai.optimizer import OptimWrapper
+    from fastai.optimizer import Adam
 
     model, used = build_model(arch, n_classes, pretrained)
     cuda = str(dls.device).startswith("cuda")
@@ -269,10 +268,7 @@ def make_learner(dls, arch: str, n_classes: int, pretrained="auto", weights: tor
     # time per batch for resnet18_small at 64 px, measured); the batches come in NHWC too
     model = model.to(memory_format=torch.channels_last)
     loss = CrossEntropyLossFlat(weight=weights.to(dls.device) if weights is not None else None)
-    # torch's AdamW (fused/foreach kernels) behind fastai's interface: the same decoupled weight
-    # decay as fastai's Adam, without its per-parameter Python loop
-    opt_func = partial(OptimWrapper, opt=torch.optim.AdamW)
-    learn = Learner(dls, model, loss_func=loss, opt_func=opt_func, metrics=[accuracy], path=Path(path),
+    learn = Learner(dls, model, loss_func=loss, opt_func=Adam, metrics=[accuracy], path=Path(path),
                     model_dir=".", wd=wd)
     if cuda:  # bf16 needs no loss scaling
         import fastai.callback.fp16  # noqa: F401  (adds Learner.to_bf16)
