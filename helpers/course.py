@@ -1,7 +1,7 @@
 """The main job: run every course notebook in order with papermill.
 
-Notebooks are found by name (`notebooks/NN_*.ipynb`, sorted), so one added later is picked
-up without edits. Executed copies go to `RUNS/notebooks/`; a table of timings is printed
+Notebooks are found by name (`notebooks/NN_*.ipynb`, and `NNb_*.ipynb` for a short companion
+that follows notebook NN, sorted), so one added later is picked up without edits. Executed copies go to `RUNS/notebooks/`; a table of timings is printed
 and saved as `RUNS/notebooks/timings.csv`, and the course report (helpers.report) is written
 to `RUNS/index.html`.
 """
@@ -9,6 +9,7 @@ to `RUNS/index.html`.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -18,11 +19,13 @@ from helpers.errors import DataError
 from helpers.progress import ENV as PROGRESS_ENV
 from helpers.progress import TEXT as TEXT_BARS
 
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+NOTEBOOK_GLOB = "[0-9][0-9]*_*.ipynb"
+NOTEBOOK_NAME = re.compile(r"^\d\d[a-z]?_.+\.ipynb$")  # 05_cwgan, 05b_cwgan_histopathology
 
 
 def notebooks(notebooks_dir: str | Path) -> list[Path]:
-    return sorted(Path(notebooks_dir).glob(NOTEBOOK_GLOB))
+    """The course notebooks in order: 05_* before 05b_* ('_' sorts before letters)."""
+    return sorted(p for p in Path(notebooks_dir).glob(NOTEBOOK_GLOB) if NOTEBOOK_NAME.match(p.name))
 
 
 def parameters(profile: str, dataset: str, runs_dir: str | Path, data_dir: str | Path | None = None,

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from helpers.course import NOTEBOOK_GLOB
+from helpers.course import NOTEBOOK_GLOB, NOTEBOOK_NAME
 
 INDEX = "index.html"
 HTML_DIR = Path("notebooks") / "html"
@@ -74,10 +74,10 @@ def notebook_entries(runs: Path) -> list[dict]:
     nb_dir = runs / "notebooks"
     timings = pd.read_csv(nb_dir / "timings.csv") if (nb_dir / "timings.csv").exists() else pd.DataFrame()
     timed = {r["notebook"]: r for r in timings.to_dict("records")}
-    names = sorted({p.name for p in nb_dir.glob(NOTEBOOK_GLOB)} | set(timed))
+    names = sorted({p.name for p in nb_dir.glob(NOTEBOOK_GLOB) if NOTEBOOK_NAME.match(p.name)} | set(timed))
     out = []
     for name in names:
-        e = dict(name=name, number=name[:2], title="", status="not run", seconds=None, params={})
+        e = dict(name=name, number=name.split("_")[0], title="", status="not run", seconds=None, params={})
         path = nb_dir / name
         if path.exists():
             nb = nbformat.read(path, as_version=4)
