@@ -134,3 +134,15 @@ def test_twins_made_by_masking_regroup_both_arms_of_the_overlay_comparison(smoke
     assert set(ov["as_is"]["image"]) == set(ov["masked"]["image"]) == set(records["path"].astype(str))
     sal = experiments.saliency(smoke_cfg, budget("smoke"), records, ov, n=4)
     assert sal["as is"]["maps"].shape == sal["masked"]["maps"].shape
+
+
+def test_skip_saw_test_keeps_the_synthetic_in_test_protocol_without_a_second_generator(smoke_cfg):
+    from helpers.cli import main
+
+    runs = smoke_cfg.runs_dir.parent / "skip-saw-test"
+    rc = main(["pitfalls", "--profile", "smoke", "--data-dir", str(smoke_cfg.data_dir), "--runs-dir", str(runs),
+               "--threads", "1", "--skip", "overlays", "repeats", "saw-test"])
+    assert rc == 0
+    guards = set(pd.read_csv(runs / "pitfalls" / "closing_table.csv")["guard"])
+    assert "leaky:synthetic-in-test" in guards and "leaky:generator-saw-test" not in guards
+    assert not list((runs / "generators").glob("*-saw-test"))

@@ -32,8 +32,9 @@ def add_arguments(p):
     p.add_argument("--thresholds", type=_floats, default=None, help="grouping thresholds, e.g. 0.90,0.95,0.97,0.99")
     p.add_argument("--generator", default=None, help="generator of the generator / synthetic-test protocols (dcgan)")
     p.add_argument("--gen-steps", type=positive_int, default=None, help="generator steps (default: its preset)")
-    p.add_argument("--skip", nargs="*", default=[], choices=["generator", "overlays", "repeats"],
-                   help="measurements to leave out")
+    p.add_argument("--skip", nargs="*", default=[], choices=["generator", "saw-test", "overlays", "repeats"],
+                   help="measurements to leave out (saw-test: only the second generator, the one also "
+                        "shown the test images; the synthetic-in-test protocol still runs)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
 
 
@@ -99,8 +100,9 @@ def run(args):
         print(f"skipped {name}: {why}")
     gen = ov = reps = None
     if "generator" not in args.skip:
-        sets = E.synthetic_sets(cfg, preset, records)
-        print(f"generator {sets['generator']}: steps {sets['steps']} (train part) / {sets['leaky_steps']} (saw test); "
+        sets = E.synthetic_sets(cfg, preset, records, saw_test="saw-test" not in args.skip)
+        print(f"generator {sets['generator']}: steps {sets['steps']} (train part) / "
+              f"{sets['leaky_steps'] or 'not trained'} (saw test); "
               f"synthetic images per class {sets['per_class']}")
         gen = E.generator_and_synthetic_test(cfg, preset, records, sets, bank)
     if "overlays" not in args.skip:

@@ -98,3 +98,18 @@ def load_mammogram(path: str | Path, size: int | None = None, resample: str = "l
 
 
 load_mammogram.cache_tag = CACHE_TAG
+
+
+def drawn_mammogram(size: int = 256, right: bool = False, seed: int = 0, label: bool = True) -> np.ndarray:
+    """A drawn stand-in for a film mammogram, to show the preprocessing where no MIAS copy is at
+    hand: a textured half-ellipse breast on the chest wall (left edge), noisy black film and a
+    bright label in the far corner; `right` mirrors it. Not data: nothing is trained on it."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size].astype(float)
+    cy, ry, rx = size * rng.uniform(0.45, 0.55), size * rng.uniform(0.3, 0.45), size * rng.uniform(0.3, 0.5)
+    inside = (x / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1
+    tissue = 140 + 60 * ndimage.gaussian_filter(rng.normal(size=(size, size)), size / 48) / (0.3 * 48 / size)
+    img = np.where(inside, np.clip(tissue, 60, 215), rng.integers(0, 4, (size, size))).astype(np.uint8)
+    if label:
+        img[size // 32:size // 32 + size // 8, size - size // 4:size - size // 32] = 255
+    return img[:, ::-1].copy() if right else img

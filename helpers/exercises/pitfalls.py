@@ -64,3 +64,16 @@ def check_gradcam(fn) -> None:
                       "averaged over (h, w); map = ReLU of the weighted sum of the feature maps, divided by its "
                       "maximum (an all-zero map stays zero)")
     return report(True, "Grad-CAM: channel weights from mean gradients, ReLU of the weighted sum, scaled to [0, 1]")
+
+
+def check_mixed_accuracy(fn) -> None:
+    """fn(acc_real, acc_synthetic, n_real, n_synthetic) -> the accuracy on a test set holding
+    both: the weighted mean (n_real acc_real + n_synthetic acc_synthetic) / (n_real + n_synthetic)."""
+    cases = [(0.6, 1.0, 82, 100), (0.84, 0.84, 82, 20), (0.5, 0.9, 46, 0), (0.7, 0.95, 46, 100)]
+    for a_r, a_s, n_r, n_s in cases:
+        want = (n_r * a_r + n_s * a_s) / (n_r + n_s)
+        got = float(fn(a_r, a_s, n_r, n_s))
+        if not np.isclose(got, want):
+            return report(False, "mixed accuracy", f"for acc_real={a_r}, acc_synthetic={a_s}, n_real={n_r}, "
+                          f"n_synthetic={n_s} expected {want:.4f}, got {got:.4f}: weigh each part by its images")
+    return report(True, "the accuracy of a mixed test set is the image-weighted mean of its parts")

@@ -140,10 +140,12 @@ def _split_per_class(df: pd.DataFrame, n: dict, test_frac: float, seed: int):
     return pd.concat(tr, ignore_index=True), pd.concat(te, ignore_index=True)
 
 
-def synthetic_sets(cfg, preset: dict, records, progress: bool = True) -> dict:
+def synthetic_sets(cfg, preset: dict, records, progress: bool = True, saw_test: bool = True) -> dict:
     """The generator trained on the split's training part (reused from RUNS/synthetic/<G>/ when
     a generator notebook made it) and the same generator, same steps, also shown the test
-    images; each set cut to the same size per class and split 80/20."""
+    images; each set cut to the same size per class and split 80/20. saw_test=False leaves the
+    second generator out (it doubles the generator training), so only the synthetic-in-test
+    protocol is measured."""
     from helpers.classify.grid import SPLIT, fold_synthetic
     from helpers.generators import train_and_export
 
@@ -152,15 +154,22 @@ def synthetic_sets(cfg, preset: dict, records, progress: bool = True) -> dict:
     test = records[records["split"] == "test"].reset_index(drop=True)
     honest = fold_synthetic(cfg, g, SPLIT, train_part, progress=progress, steps=preset.get("gen_steps"))
     steps = generator_steps(cfg, g)
-    leaky = train_and_export(g, cfg, train_records=pd.concat([train_part, test], ignore_index=True),
-                             out_name=f"{g}-saw-test", steps=max(steps.values()) if steps else preset.get("gen_steps"),
-                             progress=progress)
     classes = sorted(records["class_name"].unique())
-    sh, sl = synthetic_rows(honest, None, classes), synthetic_rows(leaky, None, classes)
-    n = {c: int(min((sh["class_name"] == c).sum(), (sl["class_name"] == c).sum())) for c in classes}
+    sh = synthetic_rows(honest, None, classes)
+    leaky = sl = l_train = None
+    if saw_test:
+        leaky = train_and_export(g, cfg, train_records=pd.concat([train_part, test], ignore_index=True),
+                                 out_name=f"{g}-saw-test", steps=max(steps.values()) if steps else preset.get("gen_steps"),
+                                 progress=progress)
+        sl = synthetic_rows(leaky, None, classes)
+    # Both sets the same size per class, so the two generators' protocols add alike.
+    sets = [sh] + ([sl] if sl is not None else [])
+    n = {c: int(min((d["class_name"] == c).sum() for d in sets)) for c in classes}
     h_train, h_test = _split_per_class(sh, n, preset["syn_test_frac"], cfg.seed)
-    l_train, _ = _split_per_class(sl, n, preset["syn_test_frac"], cfg.seed)
-    return dict(generator=g, honest=honest, leaky=leaky, steps=steps, leaky_steps=generator_steps(cfg, f"{g}-saw-test"),
+    if sl is not None:
+        l_train, _ = _split_per_class(sl, n, preset["syn_test_frac"], cfg.seed)
+    return dict(generator=g, honest=honest, leaky=leaky, steps=steps,
+                leaky_steps=generator_steps(cfg, f"{g}-saw-test") if saw_test else {},
                 per_class=n, honest_train=h_train, honest_test=h_test, leaky_train=l_train)
 
 
@@ -185,10 +194,12 @@ def generator_and_synthetic_test(cfg, preset: dict, records, sets: dict, bank=No
     jobs = []
     for seed in preset["seeds"]:
         h_train = pd.concat([real_train, sets["honest_train"][cols]], ignore_index=True)
-        l_train = pd.concat([real_train, sets["leaky_train"][cols]], ignore_index=True)
         mixed = pd.concat([test, sets["honest_test"][cols]], ignore_index=True)
         jobs.append(Job(h_train, [View(REAL_TEST, test), View(MIXED_TEST, mixed, "synthetic-in-test")], seed=seed,
                         manifests=(sets["honest"],), all_records=records, meta=dict(fold=-1, repeat=0), tag="gen-honest"))
+        if sets["leaky_train"] is None:
+            continue
+        l_train = pd.concat([real_train, sets["leaky_train"][cols]], ignore_index=True)
         jobs.append(Job(l_train, [View(SAW_TEST, test, "generator-saw-test")], seed=seed, manifests=(sets["leaky"],),
                         all_records=records, meta=dict(fold=-1, repeat=0), tag="gen-leaky"))
     return run_jobs(cfg, preset, jobs, bank, progress, desc="generator and synthetic-test protocols")
@@ -243,9 +254,11 @@ def closing_table(near: pd.DataFrame, gen: pd.DataFrame | None, ov: dict | None,
     if gen is not None and len(gen):
         real, mixed, saw = v(gen, REAL_TEST), v(gen, MIXED_TEST), v(gen, SAW_TEST)
         acc_r = tables.accuracy(real, n_boot, seed)
-        rows.append(dict(shortcut="generator trained with the test images", protocol=SAW_TEST, guard=saw["guard"].iloc[0],
-                         acc=tables.accuracy(saw, n_boot, seed), reference=REAL_TEST, ref_acc=acc_r,
-                         inflation=tables.paired_inflation(saw, real, n_boot, seed), studies=STUDIES["generator-saw-test"]))
+        if len(saw):
+            rows.append(dict(shortcut="generator trained with the test images", protocol=SAW_TEST,
+                             guard=saw["guard"].iloc[0], acc=tables.accuracy(saw, n_boot, seed), reference=REAL_TEST,
+                             ref_acc=acc_r, inflation=tables.paired_inflation(saw, real, n_boot, seed),
+                             studies=STUDIES["generator-saw-test"]))
         rows.append(dict(shortcut="synthetic images in the test set", protocol=MIXED_TEST, guard=mixed["guard"].iloc[0],
                          acc=tables.accuracy(mixed, n_boot, seed), reference=REAL_TEST, ref_acc=acc_r,
                          inflation=tables.mixed_inflation(mixed, n_boot, seed), studies=STUDIES["synthetic-in-test"]))

@@ -1,0 +1,68 @@
+"""Re-run the DDPM study's scenarios (+0 / +50 / +125 / +250 synthetic images per class) under
+both test protocols: real test images only (honest) and the study's 80/20 split of the combined
+real + synthetic set. The same models are scored both ways, so the difference is what the
+study's protocol adds. The class-conditional DDPM is the one trained on the split's training
+part (reused from RUNS/synthetic/ddpm/ when notebook 06 or `train ddpm` made it). Its own
+modality is mammography: `--dataset minimias`. Writes RUNS/ddpm_study/table.csv and preds.csv, and
+the figure RUNS/figures/06b_ddpm_study.png."""
+
+from helpers.cli import add_common, config_from_args, positive_int
+
+NAME = "ddpm-study"
+HELP = "the DDPM study's scenarios, real-only test vs its 80/20 synthetic-in-test protocol"
+
+
+def _ints(text):
+    import argparse
+
+    try:
+        out = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants comma-separated counts, e.g. 0,50,125,250; got {text!r}") from None
+    if any(n < 0 for n in out):
+        raise argparse.ArgumentTypeError(f"counts must be 0 or more; got {text!r}")
+    return out
+
+
+def add_arguments(p):
+    add_common(p)
+    p.add_argument("--scenarios", type=_ints, default=None,
+                   help="synthetic images per class (default: the profile's sweep, 0,50,125,250 on quick)")
+    p.add_argument("--arch", default=None, help="classifier (default: the classifier grid's, e.g. resnet18_small)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs per training")
+    p.add_argument("--seeds", default=None, help="classifier seeds, e.g. 0,1,2")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+
+
+def run(args):
+    import time
+
+    import pandas as pd
+
+    from helpers.data.records import CLASS_NAMES
+    from helpers.pitfalls import ddpm_study
+    from helpers.pitfalls.experiments import load
+
+    t0 = time.perf_counter()
+    cfg = config_from_args(args)
+    seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
+    preset = ddpm_study.budget(cfg.profile, arch=args.arch, epochs=args.epochs, seeds=seeds, threads=args.threads)
+    scenarios = args.scenarios or ddpm_study.scenarios(cfg.profile)
+    print(f"DDPM study on {cfg.dataset} at {cfg.size} px: scenarios {scenarios}, {preset['arch']}, "
+          f"{preset['epochs']} epochs, seeds {preset['seeds']}")
+    records, _, bank = load(cfg)
+    manifest = ddpm_study.synthetic_set(cfg, records, scenarios)
+    preds = ddpm_study.run(cfg, preset, records, manifest, scenarios, bank)
+    t = ddpm_study.table(preds, list(CLASS_NAMES[cfg.dataset]), preset["n_boot"], cfg.seed)
+    out = cfg.stage_dir("ddpm_study")
+    t.to_csv(out / "table.csv", index=False)
+    preds.to_csv(out / "preds.csv", index=False)
+    from helpers.plots import savefig
+
+    fig = ddpm_study.figure(t, cfg.dataset)
+    print(f"figure: {savefig(fig, cfg, '06b_ddpm_study')}")
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(ddpm_study.pretty(t).to_string(index=False))
+    print("\n".join(ddpm_study.conclusions(t)))
+    print(f"\n{time.perf_counter() - t0:.0f} s; wrote {out / 'table.csv'}")
+    return 0
