@@ -127,3 +127,52 @@ def run_ray(cfg, records: pd.DataFrame, todo: list[tuple], preset: dict, pretrai
     finally:
         if started:
             ray.shutdown()
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+
+
+def run_processes(cfg, records: pd.DataFrame, todo: list[tuple], preset: dict, pretrained, out_dir: Path,
+                  workers: int, manifests: dict, progress: bool = True) -> None:
+    """Run `todo` cells in `workers` processes of one math thread each. Small CPU models scale
+    badly over threads (a second thread bought the quick classifier little), but two cells
+    side by side use both cores. Synthetic sets are made first, here (`manifests`, as the
+    local executor does), so workers only train; each appends its row under the file lock,
+    and a rerun skips finished cells, as in-process."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    from helpers.classify import grid as G
+
+    jobs = []
+    for cell in todo:
+        arch, setting, fold, seed = cell
+        manifest = None
+        if setting.generator:
+            key = (setting.generator, fold)
+            if key not in manifests:
+                manifests[key] = G.fold_synthetic(cfg, setting.generator, fold, G.generator_records(records, fold),
+                                                  progress=progress, steps=preset.get("gen_steps"))
+            manifest = manifests[key]
+            if setting.per_class:
+                need = max(c[1].per_class or 0 for c in todo if c[1].generator == setting.generator)
+                if (key, "per-class") not in manifests:
+                    manifests[(key, "per-class")] = G.per_class_set(cfg, setting.generator, fold, manifest, need,
+                                                                    progress)
+                manifest = manifests[(key, "per-class")]
+        jobs.append((cell, manifest))
+    # spawn, not fork: a forked child of a process whose OpenMP pool already ran can hang
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(1,)) as pool, \
+            tqdm(total=len(jobs), desc=f"classifier grid ({workers} processes)", unit="cell",
+                 disable=not progress) as bar:
+        futures = {pool.submit(_cell_task, cfg, records, cell, preset, pretrained, str(out_dir), manifest, 1): cell
+                   for cell, manifest in jobs}
+        for f in as_completed(futures):
+            bar.set_postfix_str(f.result())  # re-raises a cell's error here
+            bar.update(1)

@@ -75,7 +75,9 @@ def add_arguments(p):
                    help="print the cells, each one's cost (measured: a few training batches per architecture and "
                         "one step per generator) and the projected wall time, then stop")
     p.add_argument("--workers", type=positive_int, default=None,
-                   help="with --plan: cells running at once (default: GPUs x 4, else CPU threads / CPUs per cell)")
+                   help="cells running at once: on a CPU, side-by-side processes of one thread each (default: the "
+                        "profile's, 2 on quick with 2+ cores; --threads alone means 1); with --plan, the projection's "
+                        "(default: GPUs x 4, else CPU threads / CPUs per cell)")
     p.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local (default): this process; ray: each fold's generator and each cell a Ray task "
                         "(pip install .[ray]; a local Ray unless RAY_ADDRESS or --ray-address names a cluster)")
@@ -113,6 +115,8 @@ def run(args):
         preset["gen_steps"] = args.gen_steps
     if args.augment:
         preset["augment"] = args.augment
+    if args.workers or args.threads:  # --threads N alone: one process with N threads, as asked
+        preset["workers"] = args.workers or 1
     archs = args.archs.split(",") if args.archs else list(preset["archs"])
     if args.generators == "none":
         gens = []
