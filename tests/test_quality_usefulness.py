@@ -82,5 +82,10 @@ def test_quality_against_usefulness_and_rank_agreement():
     no_grid = U.quality_vs_usefulness(table, pd.DataFrame(columns=["generator", "use", "use_lo", "use_hi"]))
     assert no_grid.loc["a", "use"] == pytest.approx(0.6 - 0.7)
     assert "tstr" not in set(U.agreement(no_grid)["score"])  # usefulness is TSTR itself: not a test
+    # a sixth set without a grid cell gets TSTR minus real TSTR, but is not ranked against the grid's changes
+    mixed = U.quality_vs_usefulness(_table(gens + ["f"], [1, 2, 3, 4, 5, 0.5], [0.6, 0.5, 0.4, 0.3, 0.2, 0.1]), grid)
+    assert mixed.loc["f", "use_source"] == "TSTR minus real TSTR"
+    m = U.agreement(mixed, ["fid"]).set_index("score")
+    assert m.loc["fid", "n"] == 5 and m.loc["fid", "rho"] == pytest.approx(1.0)
     second = _table(gens, [5, 4, 3, 2, 1], [0] * 5)
     assert U.rankings(table, second).attrs["tau"] == pytest.approx(-1.0)

@@ -68,11 +68,16 @@ def quality_vs_usefulness(table: pd.DataFrame, grid: pd.DataFrame, second: pd.Da
 
 def agreement(df: pd.DataFrame, scores=None) -> pd.DataFrame:
     """Spearman rank correlation between each score (oriented so that + means 'better score,
-    more useful') and `use`, over the generators; with n < 5 it is not computed, and TSTR is
-    left out when usefulness is measured by TSTR itself."""
+    more useful') and `use`, over the generators; with n < 5 it is not computed. Where some
+    generators have the grid's paired change, only those are ranked; where none has, TSTR is
+    left out (usefulness is then measured by TSTR itself)."""
     scores = scores or [c for c in df.columns if c not in ("use", "use_lo", "use_hi", "use_source")]
-    if "use_source" in df and df["use_source"].str.startswith("TSTR").all():
-        scores = [c for c in scores if c != "tstr"]  # usefulness *is* TSTR here: no test of anything
+    if "use_source" in df:
+        from_grid = df["use_source"].str.startswith("paired")
+        if from_grid.any():  # one measure of usefulness: a grid change is never ranked against a TSTR gap
+            df = df[from_grid]
+        else:
+            scores = [c for c in scores if c != "tstr"]  # usefulness *is* TSTR here: no test of anything
     rows = []
     for c in scores:
         d = df[[c, "use"]].dropna()
