@@ -9,16 +9,29 @@ import numpy as np
 
 
 def _as_uint8(img) -> np.ndarray:
+    """One image as uint8 (H, W) grey or (H, W, 3) RGB; a network's (C, H, W) is turned
+    channels-last, as matplotlib wants it."""
     a = img.detach().float().cpu().numpy() if hasattr(img, "detach") else np.asarray(img)
     a = np.squeeze(a)
+    if a.ndim == 3 and a.shape[0] == 3 and a.shape[-1] != 3:
+        a = a.transpose(1, 2, 0)
     if a.dtype != np.uint8:  # float images are taken to be in [-1, 1]
         a = np.clip((a + 1) * 127.5, 0, 255).astype(np.uint8)
     return a
 
 
+def show_image(ax, img) -> None:
+    """Draw one image: grey with a fixed 0-255 gray scale, RGB as it is."""
+    a = _as_uint8(img)
+    if a.ndim == 3:
+        ax.imshow(a)
+    else:
+        ax.imshow(a, cmap="gray", vmin=0, vmax=255)
+
+
 def class_grid(rows: dict, n: int | None = None, title: str | None = None, cell: float = 1.4, titles=None):
-    """One row per class: `rows = {class_name: images}`, images uint8 (N, H, W) or float in
-    [-1, 1]. Returns the matplotlib Figure."""
+    """One row per class: `rows = {class_name: images}`, images uint8 (N, H, W) / (N, H, W, 3)
+    or float in [-1, 1] (N, C, H, W). Returns the matplotlib Figure."""
     n = n or max(len(v) for v in rows.values())
     fig, axes = plt.subplots(len(rows), n, figsize=(cell * n, cell * len(rows) + (0.4 if title else 0)),
                              squeeze=False)
@@ -29,7 +42,7 @@ def class_grid(rows: dict, n: int | None = None, title: str | None = None, cell:
             for s in ax.spines.values():
                 s.set_visible(False)
             if c < len(imgs):
-                ax.imshow(_as_uint8(imgs[c]), cmap="gray", vmin=0, vmax=255)
+                show_image(ax, imgs[c])
                 if titles is not None:
                     ax.set_title(titles[r][c], fontsize=7)
         axes[r, 0].set_ylabel(name, fontsize=10)
@@ -66,7 +79,8 @@ def real_vs_synthetic_set(manifest, train_records, size: int, n: int = 8, seed: 
         fake = synth[synth["class_name"] == cls]
         pick = rng_real.choice(len(real), min(n, len(real)), replace=False)
         rows[f"{cls}\nreal"] = load_images(real.iloc[pick], size, progress=False)  # a few: no cache
+        mode = "RGB" if rows[f"{cls}\nreal"].ndim == 4 else "L"  # synthetic shown as the real ones are
         if len(fake):
             pick = rng_synth.choice(len(fake), min(n, len(fake)), replace=False)
-            rows[f"{cls}\nsynthetic"] = [np.asarray(Image.open(p).convert("L")) for p in fake["path"].iloc[pick]]
+            rows[f"{cls}\nsynthetic"] = [np.asarray(Image.open(p).convert(mode)) for p in fake["path"].iloc[pick]]
     return class_grid(rows, n=n, title=title)

@@ -51,7 +51,8 @@ def write_synthetic_set(out_dir: str | Path, generator: str, sample_fn: Callable
                         seed: int = 0, batch: int = 64, progress: bool = True,
                         trained_on: list[str] | None = None) -> Path:
     """Generate `counts[class]` images per class with `sample_fn(class_name, n, seed)`
-    (-> uint8 array (n, H, W)) and write them with their manifest. Returns the manifest path.
+    (-> uint8 array (n, H, W), or (n, H, W, 3) written as RGB PNGs) and write them with their
+    manifest. Returns the manifest path.
 
     `checkpoint` is the weights file that made the images, or {class: file} when each class
     has its own model (the per-class GANs); its sha256 is recorded per image.
@@ -84,11 +85,13 @@ def _write_set(out_dir: Path, generator, sample_fn, counts, dataset, checkpoint,
             while done < n:
                 k = min(batch, n - done)
                 imgs = np.asarray(sample_fn(cls, k, seed * 100_003 + labels[cls] * 10_007 + done))
-                if imgs.dtype != np.uint8 or imgs.ndim != 3 or len(imgs) != k:
-                    raise TypeError(f"sample_fn must return uint8 (n, H, W); got {imgs.dtype} {imgs.shape}")
+                rgb = imgs.ndim == 4 and imgs.shape[-1] == 3
+                if imgs.dtype != np.uint8 or not (imgs.ndim == 3 or rgb) or len(imgs) != k:
+                    raise TypeError(f"sample_fn must return uint8 (n, H, W) or (n, H, W, 3); got {imgs.dtype} "
+                                    f"{imgs.shape}")
                 for j, im in enumerate(imgs):
                     rel = Path(cls) / f"{generator}_{cls}_{done + j:05d}.png"
-                    Image.fromarray(im, mode="L").save(out_dir / rel)
+                    Image.fromarray(im, mode="RGB" if rgb else "L").save(out_dir / rel)
                     rows.append(dict(path=rel.as_posix(), class_name=cls, label=labels[cls], generator=generator,
                                      checkpoint=ck_hash.get(cls, ""), seed=seed, size=im.shape[0], index=done + j))
                 done += k

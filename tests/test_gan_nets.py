@@ -61,7 +61,7 @@ def test_resize_generator_has_no_checkerboard_at_initialisation():
 
 def test_256_and_bad_sizes():
     assert Generator(256, latent=8, width=2)(torch.randn(2, 8)).shape == (2, 1, 256, 256)
-    for bad in (48, 16, 512):
+    for bad in (48, 16, 1024):
         with pytest.raises(ValueError, match="power of two"):
             Generator(bad)
 

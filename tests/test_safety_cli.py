@@ -25,7 +25,7 @@ def _common(cfg):
     (["prepare", "--size", "0"], "power of two from 16 to 1024 px"),
     (["prepare", "--size", "50"], "power of two from 16 to 1024 px, got 50"),
     (["prepare", "--size", "big"], "wants a whole number of pixels"),
-    (["train", "wgan", "--size", "16"], "the GANs are built for 32, 64, 128, 256 px"),
+    (["train", "wgan", "--size", "16"], "the GANs are built for 32, 64, 128, 256, 512 px"),
     (["train", "ddpm", "--size", "16", "--set", "mults=1,2,4,8"], "--size must be at least 32"),
     (["train", "wgan", "--set", "lr_g=fast"], "lr_g wants a number > 0; got 'fast'"),
     (["train", "wgan", "--set", "batch=0"], "batch wants a whole number >= 1; got '0'"),

@@ -5,10 +5,11 @@ through their manifests (never from a folder listing), plus an augmentation poli
 `helpers.data.augment` applied to training images only. Evaluation images are the held-out
 real part, never augmented.
 
-Images are loaded once as uint8 grayscale arrays (`helpers.data.preprocess.load_images`,
-cached). A pretrained backbone expects 3 ImageNet-normalised channels, so each gray image is
-copied into the 3 channels and normalised with ImageNet's mean and std
-(`helpers.data.preprocess.imagenet_normalize`), after augmentation.
+Images are loaded once as uint8 arrays (`helpers.data.preprocess.load_images`, cached):
+grayscale (N, H, W), or RGB (N, H, W, 3) for a colour source (BreakHis). A pretrained
+backbone expects 3 ImageNet-normalised channels, so each gray image is copied into the 3
+channels, an RGB image keeps its own, and each channel is normalised with ImageNet's mean and
+std (`helpers.data.preprocess.imagenet_normalize`), after augmentation.
 """
 
 from __future__ import annotations
@@ -19,18 +20,20 @@ import torch
 from torch.utils.data import Dataset
 
 from helpers.data.augment import policy
-from helpers.data.preprocess import imagenet_normalize, load_images
+from helpers.data.preprocess import imagenet_normalize, load_images, records_channels
 from helpers.synth import read_manifest
 
 TRAIN_COLUMNS = ["path", "label", "class_name", "group", "source"]
 
 
 class GrayImages(Dataset):
-    """(image, label) pairs: uint8 (N, H, W) -> float (3, H, W) ImageNet-normalised."""
+    """(image, label) pairs: uint8 (N, H, W) grey or (N, H, W, 3) RGB -> float (3, H, W)
+    ImageNet-normalised. (The name is historical: RGB images pass through unchanged.)"""
 
     def __init__(self, images: np.ndarray, labels, augment=None):
-        if images.ndim != 3 or images.dtype != np.uint8:
-            raise ValueError(f"expected uint8 (N, H, W) images, got {images.dtype} {images.shape}")
+        rgb = images.ndim == 4 and images.shape[-1] == 3
+        if images.dtype != np.uint8 or not (images.ndim == 3 or rgb):
+            raise ValueError(f"expected uint8 (N, H, W) or (N, H, W, 3) images, got {images.dtype} {images.shape}")
         self.images = torch.from_numpy(np.ascontiguousarray(images))
         self.labels = torch.tensor(np.array(labels, dtype=np.int64))
         self.augment = augment
@@ -43,8 +46,10 @@ class GrayImages(Dataset):
     def __getitem__(self, i):
         if self._fixed is not None:
             return self._fixed[i], self.labels[i]
-        x = self.augment(self.images[i][None])  # (1, H, W) uint8; transforms keep the dtype
-        return torch.from_numpy(imagenet_normalize(x.numpy()))[0], self.labels[i]
+        img = self.images[i]
+        x = self.augment(img[None] if img.ndim == 2 else img.permute(2, 0, 1))  # (C, H, W) uint8, dtype kept
+        x = x.numpy() if len(x) == 1 else x.permute(1, 2, 0)[None].numpy()  # grey (1, H, W), RGB (1, H, W, 3)
+        return torch.from_numpy(imagenet_normalize(x))[0], self.labels[i]
 
     def batch(self, idx: torch.Tensor):
         """A whole batch at once: one indexing of the stored tensor instead of one call per image
@@ -101,12 +106,15 @@ def training_table(train_records: pd.DataFrame, manifests=(), per_class: int | N
 
 
 def load_table(table: pd.DataFrame, size: int, cache_dir=None, progress: bool = False) -> np.ndarray:
-    """uint8 images of a table that may mix real and synthetic rows (each source cached apart)."""
-    out = np.empty((len(table), size, size), dtype=np.uint8)
+    """uint8 images of a table that may mix real and synthetic rows (each source cached apart),
+    all with the channels of the table's first real source (RGB for BreakHis, else grey)."""
     src = table["source"].astype(str).to_numpy()
+    real = table[src != "synthetic"]
+    channels = records_channels(real if len(real) else table)
+    out = np.empty((len(table), size, size) + ((3,) if channels == 3 else ()), dtype=np.uint8)
     for s in pd.unique(src):
         idx = np.flatnonzero(src == s)
-        out[idx] = load_images(table.iloc[idx], size, cache_dir, progress=progress)
+        out[idx] = load_images(table.iloc[idx], size, cache_dir, progress=progress, channels=channels)
     return out
 
 

@@ -78,12 +78,14 @@ def time_generator_step(name: str, cfg, n_classes: int) -> float:
             loss.backward()
             opt.step()
     else:
+        from helpers.data.registry import channels
         from helpers.gan.core import make_run
         from helpers.gan.presets import get_preset
         from helpers.gan.steps import cwgan_step, dcgan_step, wgan_step
 
-        p = get_preset(name, cfg.profile)
-        x = (np.random.default_rng(0).random((max(p.batch, 8), cfg.size, cfg.size)) * 255).astype(np.uint8)
+        p = get_preset(name, cfg.profile, dataset=cfg.dataset)
+        rgb = (3,) if channels(cfg.dataset) == 3 else ()  # time the step on images like the data's
+        x = (np.random.default_rng(0).random((max(p.batch, 8), cfg.size, cfg.size) + rgb) * 255).astype(np.uint8)
         labels = np.arange(len(x)) % n_classes if name == "cwgan" else None
         run = make_run(p, x, 0, cfg.device, labels=labels, n_classes=n_classes if labels is not None else 0)
         fn = {"cwgan": cwgan_step, "dcgan": dcgan_step}.get(name, wgan_step)
@@ -153,7 +155,7 @@ def make_plan(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict, work
 
             steps, models = ddpm_preset(cfg.profile).steps, 1
         else:
-            steps = preset.get("gen_steps") or get_preset(kind, cfg.profile).steps
+            steps = preset.get("gen_steps") or get_preset(kind, cfg.profile, dataset=cfg.dataset).steps
             models = 1 if kind == "cwgan" else (len(classes) - 1 if kind == "dcgan" else len(classes))
         reused = fold == SPLIT  # the split's sets come from the generator notebooks when present
         gen_rows.append(dict(generator=kind, fold=fold, steps=steps, models=models, sec_per_step=t_step[kind],

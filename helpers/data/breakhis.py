@@ -10,8 +10,10 @@ adenoma; DC, LC, MC, PC: ductal, lobular, mucinous, papillary carcinoma), patien
 Records carry `patient`, and `prepare` keeps each patient's images in one group: every
 patient gives dozens of images of one tumour, so a random image-level split puts the same
 tumour on both sides and measures recognition of patients, not of malignancy.
-Tasks: `breakhis` (benign / malignant) and `breakhis8` (the eight subtypes). The images stay
-RGB on disk; the course's readers turn them grey (`helpers.data.images.load_gray`).
+Tasks: `breakhis` (benign / malignant) and `breakhis8` (the eight subtypes). The course reads
+them as RGB (`helpers.data.registry.channels`: uint8 (N, H, W, 3)), since the stain's colour
+carries the diagnosis; near-duplicate thumbnails are compared grey. Without a copy, the
+drawn stand-in of `helpers.data.breakhis_standin` has the same layout (not data).
 """
 
 from __future__ import annotations

@@ -27,10 +27,11 @@ DEFAULT_THRESHOLD = 0.97
 
 
 def thumbnails(records: pd.DataFrame, cache_dir=None, progress: bool = True) -> np.ndarray:
-    """32x32 uint8 thumbnails in record order (bilinear: averages speckle, keeps anatomy)."""
+    """32x32 uint8 grey thumbnails in record order (bilinear: averages speckle, keeps anatomy);
+    a colour source is compared by its luminance, as the evaluation guard reads it."""
     from helpers.data.preprocess import load_images
 
-    return load_images(records, THUMB_SIZE, cache_dir, progress=progress, resample="bilinear")
+    return load_images(records, THUMB_SIZE, cache_dir, progress=progress, resample="bilinear", channels=1)
 
 
 def correlation_matrix(thumbs: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Reading single images safely: grayscale, clear errors, masks recognised by name."""
+"""Reading single images safely: grayscale or RGB, clear errors, masks recognised by name."""
 
 from __future__ import annotations
 
@@ -35,11 +35,22 @@ def load_gray(path: str | Path, size: int | None = None, resample: str = "lanczo
     """An image as uint8 grayscale (H, W), optionally resized to size x size (Lanczos by
     default, as the BUSI study). BUSI stores grayscale scans as RGB; "L" keeps them intact.
     16-bit, 12-bit, 32-bit and float images are scaled to 0-255 (see `to_gray8`), not clipped."""
+    return _read(path, size, resample, to_gray8)
+
+
+def load_rgb(path: str | Path, size: int | None = None, resample: str = "lanczos") -> np.ndarray:
+    """An image as uint8 RGB (H, W, 3), optionally resized: the colour sources (histopathology
+    stains carry the diagnosis in their hue). A grey image comes back with three equal channels."""
+    return _read(path, size, resample, to_rgb8)
+
+
+def _read(path, size, resample, convert) -> np.ndarray:
+    """Decode `path` with `convert(im, path)` (clear errors for missing and corrupt files), resize."""
     path = Path(path)
     try:
         with Image.open(path) as im:
             im.load()
-            g = to_gray8(im, path)
+            g = convert(im, path)
     except FileNotFoundError:
         raise DataError(f"Image file {path} does not exist. Rebuild the record table "
                         "(`python -m helpers prepare ...`) if the data folder moved.") from None
@@ -90,6 +101,17 @@ def to_gray8(im: Image.Image, path: str | Path = "image") -> Image.Image:
         black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         return Image.alpha_composite(black, rgba).convert("L")
     return im.convert("L")
+
+
+def to_rgb8(im: Image.Image, path: str | Path = "image") -> Image.Image:
+    """Any PIL image as 8-bit RGB: high bit depths through `to_gray8` (their contrast kept),
+    transparent parts laid over black, everything else by PIL's conversion."""
+    if im.mode in HIGH_DEPTH:
+        return to_gray8(im, path).convert("RGB")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
+    return im.convert("RGB")
 
 
 def check_image(path: str | Path) -> tuple[int, int]:

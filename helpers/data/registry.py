@@ -46,16 +46,40 @@ def load_records(dataset: str, data_dir: str | Path, check: bool = True, skip_ba
                               hint=HINTS[dataset], progress=progress)
 
 
-def image_reader(source: str):
-    """`read(path, size, resample) -> uint8 (size, size)` for a source's images: mammograms
-    are cropped to the breast and aligned first, everything else is read as is."""
+# Sources whose images are colour: the course reads them as RGB (N, H, W, 3); every other
+# source is grayscale (N, H, W), as before.
+RGB_SOURCES = ("breakhis", "breakhis8")
+
+
+def channels(source: str) -> int:
+    """3 for a colour source (BreakHis: H&E stains), 1 for everything else."""
+    return 3 if str(source) in RGB_SOURCES else 1
+
+
+def image_reader(source: str, channels: int = 1):
+    """`read(path, size, resample) -> uint8 (size, size)` (or (size, size, 3) with
+    `channels=3`) for a source's images: mammograms are cropped to the breast and aligned
+    first, everything else is read as is. Thumbnails for near-duplicates stay grey."""
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 (grey) or 3 (RGB), not {channels!r}")
     if source == "minimias":
         from helpers.data.mammo import load_mammogram
 
-        return load_mammogram
-    from helpers.data.images import load_gray
+        return load_mammogram if channels == 1 else _three(load_mammogram)
+    from helpers.data.images import load_gray, load_rgb
 
-    return load_gray
+    return load_gray if channels == 1 else load_rgb
+
+
+def _three(read):
+    """A grey reader whose output is repeated into three channels (a grey source read as RGB)."""
+    import numpy as np
+
+    def read3(path, size=None, resample="lanczos"):
+        return np.repeat(read(path, size, resample)[..., None], 3, axis=-1)
+
+    read3.cache_tag = getattr(read, "cache_tag", "")
+    return read3
 
 
 def ensure_dataset(cfg, progress: bool = True) -> Path:

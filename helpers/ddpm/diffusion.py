@@ -132,7 +132,7 @@ def ddim_timesteps(T: int, steps: int) -> list[int]:
 def sample(model, y: torch.Tensor, sched: Schedule, size: int, method: str = "ddim", steps: int = 50,
            eta: float = 0.0, guidance: float = 1.0, objective: str = "eps", generator: torch.Generator | None = None,
            clip: bool = True, callback=None, progress: bool = False) -> torch.Tensor:
-    """Images (B, 1, size, size) in [-1, 1] for labels y (use model.null_class for "any class").
+    """Images (B, C, size, size) in [-1, 1] (C: the model's `in_ch`) for labels y (use model.null_class for "any class").
 
     method "ddpm": ancestral sampling over all T steps (`steps`, `eta` ignored); "ddim":
     `steps` evenly spaced steps with stochasticity eta. callback(t, x_t, x0_hat) sees every step.
@@ -141,7 +141,7 @@ def sample(model, y: torch.Tensor, sched: Schedule, size: int, method: str = "dd
     from tqdm.auto import tqdm
 
     dev = y.device
-    shape = (len(y), 1, size, size)
+    shape = (len(y), getattr(getattr(model, "module", model), "in_ch", 1), size, size)  # (an EMA wraps `module`)
     x = torch.randn(shape, generator=generator, device=dev)
     if method == "ddpm":
         ts = list(range(sched.T - 1, -1, -1))

@@ -10,13 +10,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from helpers.data.preprocess import to_nchw
 from helpers.ddpm.diffusion import q_sample, sample
 from helpers.ddpm.distance import real_vs_real, sliced_wasserstein, stats_distance
-from helpers.plots import class_grid
+from helpers.plots import class_grid, show_image
 
 
 def _img(ax, x, title=None):
-    ax.imshow(np.clip((np.asarray(x, dtype=np.float32) + 1) * 127.5, 0, 255), cmap="gray", vmin=0, vmax=255)
+    """One image in [-1, 1], (C, H, W) or (H, W): grey on a fixed scale, RGB as it is."""
+    show_image(ax, torch.as_tensor(x).float().clamp(-1, 1))
     ax.set_xticks([]), ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=8)
@@ -31,7 +33,7 @@ def forward_process(images: torch.Tensor, sched, ts=(0, 50, 100, 200, 400, 600, 
         xt = q_sample(x0, torch.full((len(x0),), t), noise, sched)
         for i in range(len(x0)):
             ab = float(sched.alpha_bar[t])
-            _img(axes[i, j], xt[i, 0], f"t={t}\nᾱ={ab:.3f}" if i == 0 else None)
+            _img(axes[i, j], xt[i], f"t={t}\nᾱ={ab:.3f}" if i == 0 else None)
     fig.suptitle("forward process q(x_t | x_0): signal fades, noise grows")
     fig.tight_layout()
     return fig
@@ -55,7 +57,7 @@ def forward_slider(images: torch.Tensor, sched, seed: int = 0):
             out.clear_output(wait=True)
             fig, axes = plt.subplots(1, len(x0), figsize=(1.8 * len(x0), 2), squeeze=False)
             for i in range(len(x0)):
-                _img(axes[0, i], xt[i, 0])
+                _img(axes[0, i], xt[i])
             fig.suptitle(f"t = {t}, alpha_bar = {float(sched.alpha_bar[t]):.4f}")
             plt.show()
 
@@ -80,8 +82,8 @@ def trajectory(trained, labels: list[int], seed: int = 0, method: str = "ddim", 
     for j, k in enumerate(pick):
         t, x, x0 = kept[k]
         for i in range(len(labels)):
-            _img(axes[2 * i, j], x[i, 0].clamp(-1, 1), f"t={t}" if i == 0 else None)
-            _img(axes[2 * i + 1, j], x0[i, 0])
+            _img(axes[2 * i, j], x[i], f"t={t}" if i == 0 else None)
+            _img(axes[2 * i + 1, j], x0[i])
         axes[0, 0].set_ylabel("x_t", fontsize=9)
         axes[1, 0].set_ylabel("x0_hat", fontsize=9)
     fig.suptitle(f"{method.upper()} denoising trajectory (top: x_t, bottom: predicted x_0)")
@@ -163,8 +165,12 @@ def per_class_loss(trained, images, labels, class_names: list[str], repeats: int
     from helpers.ddpm.diffusion import target
 
     dev = next(trained.model.parameters()).device
-    x = torch.as_tensor(np.array(images), dtype=torch.float32)  # copies: pandas/PIL arrays may be read-only
-    x = (x / 127.5 - 1 if x.max() > 1.5 else x)[:, None]
+    a = np.array(images)  # a copy: pandas/PIL arrays may be read-only
+    if a.dtype == np.uint8:  # (N, H, W) grey or (N, H, W, 3) RGB
+        x = to_nchw(a)
+    else:
+        x = torch.as_tensor(a, dtype=torch.float32)
+        x = (x / 127.5 - 1 if x.max() > 1.5 else x)[:, None]
     y = torch.as_tensor(np.array(labels), dtype=torch.long)
     g = torch.Generator().manual_seed(seed)
     losses, labs = [], []

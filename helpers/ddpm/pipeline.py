@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.config import plain_name
-from helpers.data.preprocess import from_generator_range, load_images
+from helpers.data.preprocess import images_uint8, load_images
 from helpers.data.records import CLASS_NAMES, DataError, validate_records
 from helpers.ddpm.presets import preset
 from helpers.ddpm.train import TrainedDDPM, load_trained, train_ddpm
@@ -76,7 +76,7 @@ def export(trained: TrainedDDPM, cfg, train_records: pd.DataFrame, out_name: str
         return out_dir / MANIFEST
 
     def sample_fn(class_name: str, n: int, seed: int):
-        return from_generator_range(trained.generate(label_of[class_name], n, seed=seed)[:, 0])
+        return images_uint8(trained.generate(label_of[class_name], n, seed=seed))
 
     return write_synthetic_set(out_dir, out_name, sample_fn, counts, dataset=cfg.dataset,
                                checkpoint=trained.checkpoint, seed=cfg.seed, batch=trained.preset.export_batch,

@@ -20,7 +20,7 @@ class DDPMRun:
     ema: torch.nn.Module            # torch.optim.swa_utils.AveragedModel of `model`
     opt: torch.optim.Optimizer
     sched: Schedule
-    x: torch.Tensor                 # (N, 1, H, W) in [-1, 1]
+    x: torch.Tensor                 # (N, C, H, W) in [-1, 1], C = 1 (grey) or 3 (RGB)
     y: torch.Tensor                 # (N,) class ids
     class_weights: torch.Tensor     # one per class (balance="weights")
     draw_p: torch.Tensor            # one per image (balance="sampling")

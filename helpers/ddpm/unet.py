@@ -1,8 +1,8 @@
-"""The noise predictor: a compact U-Net for single-channel images, 32-256 px.
+"""The noise predictor: a compact U-Net for grey (1 channel) or RGB (3) images, 32-256 px.
 
-    x_t (B,1,H,W) --conv--> [ResBlock x n_res (+attention)] --down--> ... --> middle
+    x_t (B,C,H,W) --conv--> [ResBlock x n_res (+attention)] --down--> ... --> middle
                                  | skip connections |                       |
-    eps (B,1,H,W) <--conv-- [ResBlock x n_res (+attention)] <--up--- ... <--+
+    eps (B,C,H,W) <--conv-- [ResBlock x n_res (+attention)] <--up--- ... <--+
 
 Every ResBlock also receives an embedding of the timestep t (sinusoidal, as positions in a
 transformer) plus an embedding of the class label. Label `n_classes` is the "null" class:
@@ -104,7 +104,7 @@ class UNet(nn.Module):
         if size % 2 ** (len(mults) - 1):
             raise ValueError(f"image size {size} must be divisible by 2^{len(mults) - 1} for mults={mults}")
         attn_levels = {len(mults) - 1} if attn_levels is None else set(attn_levels)
-        self.n_classes, self.base = n_classes, base
+        self.n_classes, self.base, self.in_ch = n_classes, base, in_ch
         emb = 4 * base
         self.time_mlp = nn.Sequential(nn.Linear(base, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.class_emb = nn.Embedding(n_classes + 1, emb)  # the last row is the null class

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from helpers.data.preprocess import channels_config
 from helpers.errors import DataError, SettingError
 from helpers.gan.nets import Critic, Generator, check_size
 from helpers.gan.presets import GanPreset
@@ -22,18 +23,21 @@ N_FIXED = 32  # images in each fixed-noise grid (unconditional)
 
 
 def as_images(data) -> torch.Tensor:
-    """uint8 (N, H, W) [0, 255] or float (N, H, W) / (N, 1, H, W) in [-1, 1] -> float32 (N, 1, H, W)."""
+    """uint8 (N, H, W) grey or (N, H, W, 3) RGB in [0, 255], or float (N, H, W) / (N, C, H, W)
+    in [-1, 1] -> float32 (N, C, H, W), C = 1 or 3."""
+    from helpers.data.preprocess import to_nchw
+
     if isinstance(data, np.ndarray):
-        t = torch.from_numpy(data.astype(np.float32) / 127.5 - 1.0) if data.dtype == np.uint8 \
-            else torch.from_numpy(np.asarray(data, np.float32))
+        t = to_nchw(data) if data.dtype == np.uint8 else torch.from_numpy(np.asarray(data, np.float32))
     elif isinstance(data, torch.Tensor):
-        t = data.float() / 127.5 - 1.0 if data.dtype == torch.uint8 else data.float()
+        t = to_nchw(data) if data.dtype == torch.uint8 else data.float()
     else:
         raise TypeError(f"GAN training data must be a numpy array or tensor of images; got {type(data).__name__}.")
     if t.ndim == 3:
         t = t[:, None]
-    if t.ndim != 4 or t.shape[1] != 1 or t.shape[2] != t.shape[3]:
-        raise ValueError(f"GAN training data must be square grayscale images (N, H, W); got shape {tuple(t.shape)}.")
+    if t.ndim != 4 or t.shape[1] not in (1, 3) or t.shape[2] != t.shape[3]:
+        raise ValueError(f"GAN training data must be square grey (N, H, W) or RGB (N, H, W, 3) images; got shape "
+                         f"{tuple(t.shape)}.")
     if len(t) == 0:
         raise DataError("GAN training data is empty: this class has no training images.")
     check_size(t.shape[-1])
@@ -52,9 +56,9 @@ def to_device(x: torch.Tensor, device: str) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def build_nets(preset: GanPreset, size: int, n_classes: int = 0) -> tuple[Generator, Critic]:
-    g = Generator(size, preset.latent, preset.g_width, n_classes, preset.embed_dim, preset.upsample)
-    d = Critic(size, preset.d_width, preset.critic_norm, preset.dropout, n_classes)
+def build_nets(preset: GanPreset, size: int, n_classes: int = 0, channels: int = 1) -> tuple[Generator, Critic]:
+    g = Generator(size, preset.latent, preset.g_width, n_classes, preset.embed_dim, preset.upsample, channels)
+    d = Critic(size, preset.d_width, preset.critic_norm, preset.dropout, n_classes, channels)
     return g, d
 
 
@@ -91,7 +95,7 @@ class GanRun:
     """One GAN being trained: its data on the device, networks, optimizers, random stream."""
 
     preset: GanPreset
-    x: torch.Tensor                 # (N, 1, H, W) on device
+    x: torch.Tensor                 # (N, C, H, W) on device, C = 1 (grey) or 3 (RGB)
     labels: torch.Tensor | None     # (N,) on device (conditional) or None
     G: Generator
     D: Critic
@@ -145,7 +149,7 @@ class GanRun:
 @torch.no_grad()
 def generate(G: Generator, z: torch.Tensor, labels: torch.Tensor | None = None, device: str = "cpu",
              batch: int = 256) -> torch.Tensor:
-    """Images in [-1, 1] (N, 1, H, W) on CPU from noise `z`, in eval mode; restores the mode."""
+    """Images in [-1, 1] (N, C, H, W) on CPU from noise `z`, in eval mode; restores the mode."""
     was_training = G.training
     G.eval()
     out = []
@@ -178,7 +182,7 @@ def make_run(preset: GanPreset, data, seed: int, device: str, labels=None, n_cla
             raise DataError(f"Class id(s) {missing} have no training images; a conditional GAN needs every class.")
         class_starts = torch.cumsum(class_counts, 0) - class_counts
     torch.manual_seed(seed)  # network initialisation (and dropout) follow the seed
-    G, D = build_nets(preset, size, n_classes)
+    G, D = build_nets(preset, size, n_classes, channels=x.shape[1])
     G, D = G.to(device), D.to(device)
     G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)  # see to_device
     G_ema = None
@@ -216,7 +220,7 @@ def make_trainer(run: GanRun, run_dir: str | Path, steps: int, seed: int, desc: 
         modules["generator_ema"] = run.G_ema
     config = dict(run.preset.as_dict(), steps=int(steps), size=int(run.x.shape[-1]), seed=int(seed),
                   n_classes=int(run.n_classes), n_images=int(len(run.x)), data=fingerprint(run.x),
-                  **(extra_config or {}))
+                  **channels_config(run.x.shape[1]), **(extra_config or {}))
     return Trainer(run_dir, steps, modules, {"generator": run.opt_g, "critic": run.opt_d}, run.gen,
                    checkpoint_every=run.preset.checkpoint_every, sample_every=run.preset.sample_every,
                    sample_fn=run.fixed_sample_fn(seed), config=config, desc=desc, progress=progress,

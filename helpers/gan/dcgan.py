@@ -23,7 +23,7 @@ def train_dcgan(data, cfg, run_dir, steps: int | None = None, progress: bool = T
                 preset: GanPreset | None = None, step=None, **changes) -> History:
     """DCGAN (Adam 2e-4, beta1 0.5 by default) on one class's images (uint8 (N, H, W) or [-1, 1]).
     `step(run) -> dict` is the training step (default: helpers.gan.steps.dcgan_step, notebook 04's)."""
-    preset = preset if isinstance(preset, GanPreset) else get_preset("dcgan", cfg.profile, **changes)
+    preset = preset if isinstance(preset, GanPreset) else get_preset("dcgan", cfg.profile, dataset=cfg.dataset, **changes)
     steps = int(steps or preset.steps)
     seed = cfg.seed if seed is None else int(seed)
     run = make_run(preset, data, seed, cfg.device)

@@ -48,8 +48,11 @@ def loss_curves(histories: dict, columns=("loss_d", "loss_g"), smooth: int = 10,
 
 
 def grid_row(png: str | Path, n: int = 8, pad: int = 2) -> list[np.ndarray]:
-    """The first `n` images of a saved sample grid (torchvision layout, `pad` px borders)."""
-    a = np.asarray(Image.open(png).convert("L"))
+    """The first `n` images of a saved sample grid (torchvision layout, `pad` px borders), grey
+    (H, W) when the grid's channels are equal (torchvision saves grey grids as RGB), else RGB."""
+    a = np.asarray(Image.open(png).convert("RGB"))
+    if (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all():
+        a = a[..., 0]
     cols = 8
     s = (a.shape[1] - pad) // cols - pad
     return [a[pad:pad + s, pad + i * (s + pad): pad + i * (s + pad) + s] for i in range(min(n, cols))]

@@ -1,7 +1,7 @@
-"""Single-channel generator / critic pairs for square images of 32, 64, 128 or 256 px.
+"""Generator / critic pairs for square grey (1 channel) or RGB (3) images of 32-512 px.
 
 The generator is DCGAN-shaped: latent -> dense -> 4x4 feature map -> layers that double the
-size (batch norm + LeakyReLU) -> 1 channel, tanh. Each doubling is a transposed convolution
+size (batch norm + LeakyReLU) -> 1 or 3 channels, tanh. Each doubling is a transposed convolution
 (`upsample="deconv"`, as in DCGAN) or a nearest-neighbour resize followed by a 3x3 convolution
 (`upsample="resize"`, Odena et al. 2016): a 4x4 stride-2 transposed convolution covers some
 output pixels with more kernel taps than others, which shows as a checkerboard on flat,
@@ -26,7 +26,7 @@ from torch import nn
 
 from helpers.errors import SettingError
 
-SIZES = (32, 64, 128, 256)
+SIZES = (32, 64, 128, 256, 512)  # 512: the cWGAN study's BreakHis size
 NORMS = ("batch", "layer", "none")
 UPSAMPLES = ("deconv", "resize")
 
@@ -76,12 +76,13 @@ def init_weights(m: nn.Module) -> None:
 
 
 class Generator(nn.Module):
-    """z (N, latent) [+ labels (N,)] -> images (N, 1, size, size) in [-1, 1]."""
+    """z (N, latent) [+ labels (N,)] -> images (N, channels, size, size) in [-1, 1]."""
 
     def __init__(self, size: int = 64, latent: int = 128, width: int = 32, n_classes: int = 0,
-                 embed_dim: int = 32, upsample: str = "deconv"):
+                 embed_dim: int = 32, upsample: str = "deconv", channels: int = 1):
         super().__init__()
         self.size, self.latent, self.n_classes = check_size(size), int(latent), int(n_classes)
+        self.channels = int(channels)
         ch = _channels(self.size, width)
         self.embed = nn.Embedding(n_classes, embed_dim) if n_classes else None
         z_in = latent + (embed_dim if n_classes else 0)
@@ -91,7 +92,7 @@ class Generator(nn.Module):
         for c_in, c_out in zip(ch[:-1], ch[1:]):
             layers += [*_up(c_in, c_out, upsample, bias=False), nn.BatchNorm2d(c_out),
                        nn.LeakyReLU(0.2, inplace=True)]
-        layers += [*_up(ch[-1], 1, upsample, bias=True), nn.Tanh()]
+        layers += [*_up(ch[-1], self.channels, upsample, bias=True), nn.Tanh()]
         self.up = nn.Sequential(*layers)
         self.apply(init_weights)
 
@@ -105,16 +106,16 @@ class Generator(nn.Module):
 
 
 class Critic(nn.Module):
-    """images (N, 1, size, size) [+ labels] -> one unbounded score per image (N,).
+    """images (N, channels, size, size) [+ labels] -> one unbounded score per image (N,).
 
     With `n_classes` > 0 the score gains a projection term embed(label) . features."""
 
     def __init__(self, size: int = 64, width: int = 32, norm: str = "none", dropout: float = 0.0,
-                 n_classes: int = 0):
+                 n_classes: int = 0, channels: int = 1):
         super().__init__()
-        self.size, self.n_classes = check_size(size), int(n_classes)
+        self.size, self.n_classes, self.channels = check_size(size), int(n_classes), int(channels)
         ch = _channels(self.size, width)[::-1]  # widths at size/2, ..., 4 px
-        layers = [nn.Conv2d(1, ch[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        layers = [nn.Conv2d(self.channels, ch[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         if dropout:
             layers.append(nn.Dropout(dropout))
         for c_in, c_out in zip(ch[:-1], ch[1:]):

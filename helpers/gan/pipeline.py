@@ -45,7 +45,7 @@ def _classes(cfg, train_records: pd.DataFrame) -> list[str]:
 def export_counts(name: str, cfg, train_records: pd.DataFrame, **changes) -> dict:
     """Synthetic images per class: the training counts balanced to the largest class plus the
     preset's `balance_extra` (the WGAN study: 437 + 50 = 487; the DCGAN study: 437)."""
-    preset = get_preset(name, cfg.profile, **changes)
+    preset = get_preset(name, cfg.profile, dataset=cfg.dataset, **changes)
     counts = train_records["class_name"].value_counts().to_dict()
     counts = {c: counts[c] for c in _classes(cfg, train_records)}
     return balance_counts(counts, extra=preset.balance_extra)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from helpers.data.preprocess import from_generator_range
+from helpers.data.preprocess import images_uint8
 from helpers.errors import CheckpointError
 from helpers.gan.core import build_nets, generate
 from helpers.gan.presets import GanPreset
@@ -25,7 +25,7 @@ def load_generator(run_dir: str | Path, device: str = "cpu", ema: bool = True) -
     ck, _ = load_checkpoint(path)
     conf = ck["config"]
     preset = GanPreset(**{k: v for k, v in conf.items() if k in GanPreset.__dataclass_fields__})
-    G, _ = build_nets(preset, conf["size"], conf.get("n_classes", 0))
+    G, _ = build_nets(preset, conf["size"], conf.get("n_classes", 0), conf.get("channels", 1))
     name = "generator_ema" if ema and "generator_ema" in ck["modules"] else "generator"
     G.load_state_dict(ck["modules"][name])
     G.step = int(ck["step"])  # for labels in figures
@@ -33,7 +33,7 @@ def load_generator(run_dir: str | Path, device: str = "cpu", ema: bool = True) -
 
 
 def sample(G: torch.nn.Module, n: int, seed: int = 0, label: int | None = None, device: str = "cpu") -> torch.Tensor:
-    """n images in [-1, 1] (n, 1, H, W) from noise seeded by `seed` (and class `label` if conditional)."""
+    """n images in [-1, 1] (n, C, H, W) from noise seeded by `seed` (and class `label` if conditional)."""
     g = torch.Generator().manual_seed(int(seed))
     z = torch.randn(n, G.latent, generator=g)
     labels = None
@@ -46,5 +46,5 @@ def sample(G: torch.nn.Module, n: int, seed: int = 0, label: int | None = None, 
 
 def sample_uint8(G: torch.nn.Module, n: int, seed: int = 0, label: int | None = None,
                  device: str = "cpu") -> np.ndarray:
-    """n images as uint8 (n, H, W), the form synthetic sets are written in."""
-    return from_generator_range(sample(G, n, seed, label, device)[:, 0])
+    """n images as uint8 (n, H, W), or (n, H, W, 3) for RGB: the form synthetic sets are written in."""
+    return images_uint8(sample(G, n, seed, label, device))

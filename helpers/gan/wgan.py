@@ -32,7 +32,7 @@ from helpers.train.stepid import step_config
 
 def _train(kind: str, data, cfg, run_dir, steps, progress, seed, preset, labels=None, n_classes=0,
            desc=None, step=None, **changes) -> History:
-    preset = preset if isinstance(preset, GanPreset) else get_preset(kind, cfg.profile, **changes)
+    preset = preset if isinstance(preset, GanPreset) else get_preset(kind, cfg.profile, dataset=cfg.dataset, **changes)
     if kind in ("wgan-gp", "cwgan") and preset.critic_norm == "batch":
         raise SettingError("The gradient penalty is per image: use critic_norm 'none' or 'layer', not 'batch'.")
     steps = int(steps or preset.steps)

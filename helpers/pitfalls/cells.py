@@ -94,14 +94,18 @@ def cells_dir(cfg) -> Path:
     return cfg.stage_dir("pitfalls", "cells")
 
 
+def check_views(cfg, job: Job) -> list:
+    """The guard on every view (raises ProtocolError for anything not named), with the
+    dataset's own near-duplicate threshold, as the grid's guard (mammograms: 0.995)."""
+    return [check_evaluation(v.records, job.train, job.manifests, all_records=job.all_records, leak=v.leak,
+                             dup_threshold=cfg.dup_threshold) for v in job.views]
+
+
 def run_cell(cfg, preset: dict, job: Job, bank: ImageBank | None = None) -> pd.DataFrame:
     """Guard, train (or read the cached result), predict; returns one prediction row per
     (view, image) with columns view, guard, violations, path, image, group, label, source,
     p_<class>, pred, correct, seed and the job's meta."""
-    # the dataset's own near-duplicate threshold, as the grid's guard (mammograms: 0.995)
-    guards = [check_evaluation(v.records, job.train, job.manifests, all_records=job.all_records, leak=v.leak,
-                               dup_threshold=cfg.dup_threshold)
-              for v in job.views]  # raises ProtocolError for anything not named
+    guards = check_views(cfg, job)
     cell_dir = cells_dir(cfg) / f"{job.tag}-{_key(cfg, preset, job)}"
     cached = cell_dir / "preds.csv"
     if cached.exists() and (not job.keep_model or (cell_dir / "model.pth").exists()):

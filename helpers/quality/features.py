@@ -2,7 +2,8 @@
 
 FID, KID and precision/recall compare *distributions of features*, so the extractor decides
 what "similar" means. Three are pluggable behind one interface (`extractor(images) ->
-(N, D) float64`, images uint8 (N, H, W)):
+(N, D) float64`, images uint8 (N, H, W), or (N, H, W, 3) for a colour source: the CNNs are
+then built with 3 input channels):
 
 - `DomainExtractor` (default): a small CNN trained to tell the classes apart on the real
   *training* images of the split (the images the generators learnt from), cached under
@@ -31,6 +32,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from helpers.data.preprocess import channels_config
 from helpers.data.records import DataError
 
 INCEPTION_ENV = "COURSE_INCEPTION_WEIGHTS"
@@ -39,11 +41,13 @@ KINDS = ("domain", "ssl", "inception", "random")
 
 class SmallCNN(nn.Module):
     """Four conv stages (3x3 conv, batch norm, ReLU, 2x2 max-pool) -> global average pool ->
-    `dim` features -> linear class scores. Works at any input size >= 16 px."""
+    `dim` features -> linear class scores. Works at any input size >= 16 px; `channels` 1
+    (grey) or 3 (RGB)."""
 
-    def __init__(self, n_classes: int = 3, width: int = 16, dim: int = 64):
+    def __init__(self, n_classes: int = 3, width: int = 16, dim: int = 64, channels: int = 1):
         super().__init__()
-        chans = [1, width, 2 * width, 4 * width, dim]
+        self.channels = int(channels)
+        chans = [self.channels, width, 2 * width, 4 * width, dim]
         layers = []
         for i, o in zip(chans[:-1], chans[1:]):
             layers += [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True),
@@ -60,11 +64,13 @@ class SmallCNN(nn.Module):
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W) -> float32 (N, 1, H, W) in [-1, 1] (the generators' range)."""
+    """uint8 (N, H, W) or (N, H, W, 3) -> float32 (N, C, H, W) in [-1, 1] (the generators' range)."""
+    from helpers.data.preprocess import to_nchw
+
     images = np.asarray(images)
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"expected uint8 images (N, H, W); got {images.dtype} {images.shape}")
-    return torch.tensor(images, dtype=torch.float32).div_(127.5).sub_(1.0)[:, None]
+    if images.dtype != np.uint8 or not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] == 3)):
+        raise ValueError(f"expected uint8 images (N, H, W) or (N, H, W, 3); got {images.dtype} {images.shape}")
+    return to_nchw(images)
 
 
 @torch.no_grad()
@@ -88,14 +94,21 @@ class _CNNExtractor(Extractor):
         self.model = model.to(device).eval()
         self.device, self.batch, self.dim = device, batch, model.dim
 
+    def _input(self, images: np.ndarray) -> torch.Tensor:
+        x = to_tensor(images)
+        if x.shape[1] != self.model.channels:
+            raise ValueError(f"This extractor was built for {self.model.channels}-channel images; got "
+                             f"{x.shape[1]} channels. Build it on images like the ones it scores.")
+        return x
+
     def __call__(self, images: np.ndarray) -> np.ndarray:
         self.model.eval()
-        return _batched(self.model.features, to_tensor(images), self.device, self.batch)
+        return _batched(self.model.features, self._input(images), self.device, self.batch)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Class predictions of the network's own head (meaningful for the trained extractor)."""
         self.model.eval()
-        return _batched(self.model, to_tensor(images), self.device, self.batch).argmax(axis=1)
+        return _batched(self.model, self._input(images), self.device, self.batch).argmax(axis=1)
 
 
 class RandomExtractor(_CNNExtractor):
@@ -103,11 +116,11 @@ class RandomExtractor(_CNNExtractor):
 
     name = "random"
 
-    def __init__(self, width: int = 16, dim: int = 64, seed: int = 0, device: str = "cpu"):
+    def __init__(self, width: int = 16, dim: int = 64, seed: int = 0, device: str = "cpu", channels: int = 1):
         g = torch.random.fork_rng()  # do not disturb the caller's random stream
         with g:
             torch.manual_seed(seed)
-            model = SmallCNN(1, width, dim)
+            model = SmallCNN(1, width, dim, channels)
         super().__init__(model, device)
 
 
@@ -138,7 +151,7 @@ def train_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
     w = torch.from_numpy(1.0 / counts[labels]).float()
     torch.manual_seed(seed)
-    model = SmallCNN(n_classes, width, dim).to(device)
+    model = SmallCNN(n_classes, width, dim, channels=x.shape[1]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
 
@@ -161,7 +174,7 @@ def train_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str
 
     config = dict(kind="small-cnn", schedule="cosine", width=width, dim=dim, batch=batch, lr=lr,
                   n_classes=n_classes, seed=seed,
-                  total_steps=steps)
+                  total_steps=steps, **channels_config(x.shape[1]))
     trainer = Trainer(run_dir, steps, {"model": model}, {"opt": opt}, gen, checkpoint_every=max(10, steps // 5),
                       sample_every=10**9, config=config, desc=desc, progress=progress)
     trainer.run(step)
@@ -259,7 +272,8 @@ class InceptionExtractor(Extractor):
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         from helpers.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
-        x = F.interpolate((x + 1) / 2, size=(299, 299), mode="bilinear", align_corners=False).repeat(1, 3, 1, 1)
+        x = F.interpolate((x + 1) / 2, size=(299, 299), mode="bilinear", align_corners=False)
+        x = x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x  # grey copied into RGB; RGB as it is
         mean = torch.tensor(IMAGENET_MEAN, device=x.device)[None, :, None, None]
         std = torch.tensor(IMAGENET_STD, device=x.device)[None, :, None, None]
         return self.model((x - mean) / std)
@@ -288,6 +302,9 @@ def get_extractor(cfg, records=None, kind: str = "domain", weights: str | Path |
     if kind == "inception":
         return InceptionExtractor(weights, cfg.device)
     if kind == "random":
+        from helpers.data.registry import channels
+
         p = preset(cfg)
-        return RandomExtractor(p["extractor_width"], p["extractor_dim"], cfg.seed, cfg.device)
+        return RandomExtractor(p["extractor_width"], p["extractor_dim"], cfg.seed, cfg.device,
+                               channels(cfg.dataset))
     raise ValueError(f"Unknown feature extractor {kind!r}; choose one of {', '.join(KINDS)}.")

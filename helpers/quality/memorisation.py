@@ -62,6 +62,14 @@ def nearest(query: np.ndarray, reference: np.ndarray, flips: bool = True, batch:
     return idx, best, flipped
 
 
+def _grey(images: np.ndarray) -> np.ndarray:
+    """RGB (N, H, W, 3) as luminance (N, H, W); grey images as they are."""
+    from helpers.data.preprocess import to_grey
+
+    a = np.asarray(images)
+    return to_grey(a) if a.ndim == 4 else a
+
+
 def resize(images: np.ndarray, size: int) -> np.ndarray:
     """uint8 (N, H, W) -> (N, size, size), bilinear (averages speckle, keeps structure)."""
     images = np.asarray(images)
@@ -92,7 +100,9 @@ def _thumbnail_scores(q: np.ndarray, r: np.ndarray, shift: int) -> np.ndarray:
 def aligned_nearest(query: np.ndarray, reference: np.ndarray, max_shift: int | None = None,
                     candidates: int = 8):
     """For each query image: (index of the best-matching reference image, the aligned
-    correlation, mirrored?, (dy, dx) shift). Images are compared at most at WORK_SIZE px."""
+    correlation, mirrored?, (dy, dx) shift). Images are compared at most at WORK_SIZE px, RGB
+    ones by their luminance (a copy keeps its layout in every channel)."""
+    query, reference = _grey(query), _grey(reference)
     size = min(WORK_SIZE, np.asarray(query).shape[-1])
     q, ref = resize(query, size).astype(np.float64), resize(reference, size).astype(np.float64)
     s = max(1, size // 16) if max_shift is None else int(max_shift)
@@ -180,6 +190,7 @@ def copy_tests(train: np.ndarray, heldout: np.ndarray, threshold: float, n: int 
     (`lookalike`), and held-out real images. A calibrated threshold flags the first two and
     about 1 % of the last two."""
     rng = np.random.default_rng(seed)
+    train, heldout = _grey(train), _grey(heldout)
     pick = rng.choice(len(train), min(n, len(train)), replace=False)
     s = max(1, min(WORK_SIZE, train.shape[-1]) // 16)
     cases = {"exact copy": train[pick]}

@@ -99,7 +99,9 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
 
     # memorisation: images at working size (at most 64 px), see helpers.quality.memorisation
     work = min(cfg.size, mem.WORK_SIZE)
-    thumb = lambda df: load_images(df, work, cfg.cache_dir, progress=False, resample="bilinear")  # noqa: E731
+    # grey (channels=1) for a colour source too: a copy is found by its layout, in one cache
+    thumb = lambda df: load_images(df, work, cfg.cache_dir, progress=False, resample="bilinear",  # noqa: E731
+                                   channels=1)
     t_train = thumb(train)
     threshold, held_scores = mem.calibrate(thumb(heldout), t_train, p["calib_quantile"])
     held_flag = pd.Series(held_scores > threshold).groupby(heldout["label"].map(classes)).mean()

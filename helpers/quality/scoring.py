@@ -65,13 +65,13 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
     if _current(manifest, counts, hashes):
         return manifest
     if kind == "ddpm":
-        from helpers.data.preprocess import from_generator_range
+        from helpers.data.preprocess import images_uint8
         from helpers.ddpm.train import load_trained
 
         model = load_trained(cks[next(iter(cks))].parent, cfg.device)
 
         def sample_fn(cls, n, seed):
-            return from_generator_range(model.generate(labels[cls], n, seed=seed)[:, 0])
+            return images_uint8(model.generate(labels[cls], n, seed=seed))
     else:
         from helpers.gan.sampling import load_generator, sample_uint8
 

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from helpers.data.preprocess import channels_config
 from helpers.quality.features import SmallCNN, _CNNExtractor, _key, recalibrate_batchnorm, to_tensor
 
 
@@ -37,7 +38,7 @@ class SSLExtractor(_CNNExtractor):
 
 
 def views(x: torch.Tensor, gen: torch.Generator, min_scale: float = 0.6) -> torch.Tensor:
-    """A random view of each image (N, 1, H, W) in [-1, 1]: a crop of 60-100 % of the side
+    """A random view of each image (N, C, H, W) in [-1, 1]: a crop of 60-100 % of the side
     resized back, a mirror half the time, brightness and contrast changed, a little noise."""
     n, _, h, w = x.shape
     scale = min_scale + (1 - min_scale) * torch.rand(n, generator=gen)
@@ -67,12 +68,12 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> tor
 def train_ssl_encoder(images: np.ndarray, run_dir, steps: int, width: int = 16, dim: int = 64, batch: int = 64,
                       lr: float = 2e-3, temperature: float = 0.2, seed: int = 0, device: str = "cpu",
                       progress: bool = True) -> SmallCNN:
-    """Train a SmallCNN encoder with SimCLR on `images` (uint8 (N, H, W)), resumably."""
+    """Train a SmallCNN encoder with SimCLR on `images` (uint8 (N, H, W) or (N, H, W, 3)), resumably."""
     from helpers.train.loop import Trainer
 
     x = to_tensor(images).to(device)
     torch.manual_seed(seed)
-    model = SmallCNN(1, width, dim).to(device)  # the class head is unused
+    model = SmallCNN(1, width, dim, channels=x.shape[1]).to(device)  # the class head is unused
     head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 32)).to(device)  # projection
     params = list(model.body.parameters()) + list(head.parameters())
     opt = torch.optim.Adam(params, lr=lr)
@@ -91,7 +92,7 @@ def train_ssl_encoder(images: np.ndarray, run_dir, steps: int, width: int = 16, 
         return {"loss": loss.item()}
 
     config = dict(kind="simclr-small-cnn", width=width, dim=dim, batch=batch, lr=lr, temperature=temperature,
-                  seed=seed, n_images=len(x), total_steps=steps)
+                  seed=seed, n_images=len(x), total_steps=steps, **channels_config(x.shape[1]))
     trainer = Trainer(run_dir, steps, {"model": model, "head": head}, {"opt": opt}, gen,
                       checkpoint_every=max(10, steps // 5), sample_every=10**9, config=config,
                       desc="self-supervised features", progress=progress)

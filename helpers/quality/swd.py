@@ -17,13 +17,15 @@ import torch.nn.functional as F
 
 
 def pixel_vectors(images, size: int = 32) -> torch.Tensor:
-    """(N, H, W) or (N, 1, H, W), uint8 or float in [-1, 1] -> (N, d) float64 in [-1, 1]."""
+    """(N, H, W), (N, H, W, 3) uint8 or (N, C, H, W) float in [-1, 1] -> (N, d) float64 in [-1, 1]."""
     x = images.detach().cpu() if torch.is_tensor(images) else torch.as_tensor(np.asarray(images))
+    if x.dtype == torch.uint8 and x.ndim == 4 and x.shape[-1] == 3:  # RGB arrays are kept channels-last
+        x = x.permute(0, 3, 1, 2)
     x = x.float()
     if x.ndim == 3:
         x = x[:, None]
     if x.ndim != 4 or len(x) < 2:
-        raise ValueError(f"Expected at least 2 grayscale images (N, H, W); got shape {tuple(x.shape)}.")
+        raise ValueError(f"Expected at least 2 images (N, H, W) or (N, H, W, 3); got shape {tuple(x.shape)}.")
     if x.max() > 1.5:  # uint8 range
         x = x / 127.5 - 1
     if x.shape[-1] > size:
