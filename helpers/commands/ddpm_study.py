@@ -59,10 +59,11 @@ def run(args):
     preds.to_csv(out / "preds.csv", index=False)
     from helpers.plots import savefig
 
-    fig = ddpm_study.figure(t, cfg.dataset)
+    majority = ddpm_study.majority_share(records)
+    fig = ddpm_study.figure(t, cfg.dataset, majority)
     print(f"figure: {savefig(fig, cfg, '06b_ddpm_study')}")
     with pd.option_context("display.width", 250, "display.max_columns", 20):
         print(ddpm_study.pretty(t).to_string(index=False))
-    print("\n".join(ddpm_study.conclusions(t)))
+    print("\n".join(ddpm_study.conclusions(t, majority)))
     print(f"\n{time.perf_counter() - t0:.0f} s; wrote {out / 'table.csv'}")
     return 0

@@ -148,8 +148,9 @@ def pretty(t: pd.DataFrame) -> pd.DataFrame:
                                                  t[["published accuracy", "published F1 normal"]].to_numpy()]})
 
 
-def figure(t: pd.DataFrame, dataset: str = ""):
-    """Accuracy per scenario under both protocols (95% CIs), the published accuracy beside."""
+def figure(t: pd.DataFrame, dataset: str = "", majority: float | None = None):
+    """Accuracy per scenario under both protocols (95% CIs), the published accuracy beside, and
+    the share of the largest class among the real test images (what always answering it scores)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
@@ -162,6 +163,8 @@ def figure(t: pd.DataFrame, dataset: str = ""):
         err = np.abs(np.stack([y - t[lo].to_numpy(), t[hi].to_numpy() - y]))
         ax.errorbar(x + (off - 0.5) * 0.12, y, yerr=err, marker="o", capsize=3, color=c, label=f"ours: {name}")
     ax.plot(x, t["published accuracy"], "k*", ms=10, ls=":", label="published (INbreast, 80/20 protocol)")
+    if majority is not None:
+        ax.axhline(majority, color="0.5", ls="--", lw=1, label=f"largest class's share of the real test ({majority:.2f})")
     ax.set(xticks=x, xticklabels=[f"+{n}" if n else "real only" for n in t["synthetic per class"]],
            xlabel="synthetic images added per class", ylabel="accuracy", ylim=(0, 1.02),
            title=f"DDPM study scenarios{' on ' + dataset if dataset else ''}: the same models, two test sets")
@@ -171,9 +174,18 @@ def figure(t: pd.DataFrame, dataset: str = ""):
     return fig
 
 
-def conclusions(t: pd.DataFrame) -> list[str]:
-    """One sentence per scenario that claims no more than its interval shows."""
+def conclusions(t: pd.DataFrame, majority: float | None = None) -> list[str]:
+    """One sentence per scenario that claims no more than its interval shows; a warning first
+    when real-only training does not beat always answering the largest class."""
     lines = []
+    base = t[t["synthetic per class"] == 0]
+    if majority is not None and len(base) and base.iloc[0]["real_lo"] <= majority:
+        b = base.iloc[0]
+        lines.append(f"Real-only training is at the floor: {b['real test: accuracy']:.3f} [{b['real_lo']:.3f}, "
+                     f"{b['real_hi']:.3f}] does not clear {majority:.3f}, the share of the largest class among the "
+                     "real test images. The classifier learned little from the real images, so a gain on real test "
+                     "images cannot be tested here; the protocol difference still can, since it is measured on the "
+                     "same models.")
     for _, r in t[t["synthetic per class"] > 0].iterrows():
         v = tables.verdict(r["difference"], r["diff_lo"], r["diff_hi"])
         num = tables._fmt(r["difference"], r["diff_lo"], r["diff_hi"], signed=True)
@@ -181,7 +193,6 @@ def conclusions(t: pd.DataFrame) -> list[str]:
                 "deflates": "the study's protocol scored the same models LOWER; the whole interval lies below 0",
                 "includes 0": "the interval includes 0: this run cannot tell the protocols apart"}.get(v, v)
         lines.append(f"+{int(r['synthetic per class'])} per class: study protocol - real test = {num}: {what}.")
-    base = t[t["synthetic per class"] == 0]
     if len(base) and len(t) > 1:
         b = base.iloc[0]
         best = t.loc[t["real test: accuracy"].idxmax()]
@@ -190,3 +201,9 @@ def conclusions(t: pd.DataFrame) -> list[str]:
                      f"[{b['real_lo']:.3f}, {b['real_hi']:.3f}]; best: +{int(best['synthetic per class'])}); compare the "
                      "intervals before reading a gain into them.")
     return lines
+
+
+def majority_share(records: pd.DataFrame) -> float:
+    """Share of the largest class among the real test images."""
+    test = records[records["split"] == "test"]
+    return float(test["label"].value_counts(normalize=True).max())
