@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from helpers.errors import DataError, SettingError
 from helpers.gan.nets import Critic, Generator, check_size
 from helpers.gan.presets import GanPreset
 from helpers.train.loop import Trainer
+
+_INIT_LOCK = threading.Lock()
 
 N_FIXED = 32  # images in each fixed-noise grid (unconditional)
 
@@ -181,8 +184,9 @@ def make_run(preset: GanPreset, data, seed: int, device: str, labels=None, n_cla
             missing = [i for i, c in enumerate(class_counts.tolist()) if c == 0]
             raise DataError(f"Class id(s) {missing} have no training images; a conditional GAN needs every class.")
         class_starts = torch.cumsum(class_counts, 0) - class_counts
-    torch.manual_seed(seed)  # network initialisation (and dropout) follow the seed
-    G, D = build_nets(preset, size, n_classes, channels=x.shape[1])
+    with _INIT_LOCK:  # class models may be built in parallel threads; the global seed is shared
+        torch.manual_seed(seed)  # network initialisation (and dropout) follow the seed
+        G, D = build_nets(preset, size, n_classes, channels=x.shape[1])
     G, D = G.to(device), D.to(device)
     G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)  # see to_device
     G_ema = None

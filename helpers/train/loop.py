@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,11 @@ from tqdm.auto import tqdm
 from helpers.errors import CheckpointError, Interrupted, SettingError, TrainingDiverged  # noqa: F401
 from helpers.train.checkpoint import atomic_save, load_checkpoint  # noqa: F401  (atomic_save re-exported)
 from helpers.train.lock import run_lock
+
+# Set by a caller that trains several runs in threads (helpers.gan.pipeline) when Ctrl-C reaches
+# the main thread: every Trainer stops at its next step as if interrupted itself (checkpoint
+# kept, resumable), instead of training on unseen.
+STOP = threading.Event()
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
@@ -229,6 +235,8 @@ class Trainer:
         step = start
         try:
             for step in range(start + 1, self.total_steps + 1):
+                if STOP.is_set():
+                    raise KeyboardInterrupt
                 metrics = step_fn(step)
                 self.check(metrics, step)
                 buffer.append({"step": step, **metrics})

@@ -1,0 +1,84 @@
+"""Class models trained side by side in threads (helpers.gan.pipeline.train_side_by_side)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from helpers.gan import pipeline
+from helpers.train.loop import STOP, load_checkpoint
+
+
+def _weights(run_dir):
+    ck, _ = load_checkpoint(run_dir / "checkpoint.pt")
+    return {f"{m}.{k}": v for m, sd in ck["modules"].items() for k, v in sd.items()}
+
+
+def test_two_class_models_at_once_equal_one_after_another(smoke_cfg, monkeypatch):
+    from helpers.prepare import load_prepared
+
+    records = load_prepared(smoke_cfg, progress=False, verbose=False)
+    train = records[records["split"] == "train"].reset_index(drop=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the threads use one math thread each; compare like with like
+    try:
+        monkeypatch.setattr(pipeline, "CLASS_WORKERS", 1)
+        one = pipeline.train("wgan-gp", smoke_cfg, train, out_name="one", steps=4, progress=False)
+        monkeypatch.setattr(pipeline, "CLASS_WORKERS", 2)
+        two = pipeline.train("wgan-gp", smoke_cfg, train, out_name="two", steps=4, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.get_num_threads() == threads
+    assert set(one) == set(two) == {"benign", "normal", "malignant"}
+    for cls in one:
+        pd.testing.assert_frame_equal(one[cls].frame, two[cls].frame)
+        a = _weights(smoke_cfg.runs_dir / "generators" / "one" / cls)
+        b = _weights(smoke_cfg.runs_dir / "generators" / "two" / cls)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_one_failing_model_stops_the_others_and_its_error_is_raised():
+    seen = {}
+
+    def fake_train(key, fail):
+        if fail:
+            raise ValueError(f"{key} diverged")
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 20:  # a Trainer checks STOP before every step
+            if STOP.is_set():
+                seen[key] = threading.current_thread().name
+                raise KeyboardInterrupt
+            time.sleep(0.01)
+        return key
+
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="b diverged"):
+        pipeline.train_side_by_side(fake_train, {"a": dict(key="a", fail=False), "b": dict(key="b", fail=True)}, 2)
+    assert time.perf_counter() - t0 < 10 and "a" in seen
+    assert not STOP.is_set()  # cleared for the next run
+    assert pipeline.train_side_by_side(lambda key: key * 2, {"x": dict(key="x"), "y": dict(key="y")}, 2) == \
+        {"x": "xx", "y": "yy"}
+
+
+def test_ctrl_c_stops_every_model_and_reports_the_interruption():
+    import _thread
+
+    from helpers.errors import Interrupted
+
+    def fake_train(key):
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 20:
+            if STOP.is_set():  # what Trainer._run does, then words it as Interrupted
+                raise Interrupted(f"{key}: interrupted at step 3 of 100; run the same command to resume.")
+            time.sleep(0.01)
+        return key
+
+    threading.Timer(0.5, _thread.interrupt_main).start()  # Ctrl-C in the main thread
+    t0 = time.perf_counter()
+    with pytest.raises(Interrupted, match="run the same command to resume"):
+        pipeline.train_side_by_side(fake_train, {k: dict(key=k) for k in "abc"}, 2)
+    assert time.perf_counter() - t0 < 10 and not STOP.is_set()
