@@ -82,3 +82,23 @@ def test_ctrl_c_stops_every_model_and_reports_the_interruption():
     with pytest.raises(Interrupted, match="run the same command to resume"):
         pipeline.train_side_by_side(fake_train, {k: dict(key=k) for k in "abc"}, 2)
     assert time.perf_counter() - t0 < 10 and not STOP.is_set()
+
+
+def test_train_many_runs_side_by_side_like_one_after_another(smoke_cfg):
+    from helpers.prepare import load_prepared
+
+    records = load_prepared(smoke_cfg, progress=False, verbose=False)
+    train = records[records["split"] == "train"].reset_index(drop=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        alone = {g: pipeline.train("cwgan", smoke_cfg, train, out_name=f"alone{g}", steps=3, gp_weight=g,
+                                   progress=False)["all"] for g in (1.0, 10.0)}
+        many = pipeline.train_many("cwgan", smoke_cfg, train, {f"many{g}": dict(gp_weight=g) for g in (1.0, 10.0)},
+                                   steps=3, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert set(many) == {"many1.0", "many10.0"}
+    for g in (1.0, 10.0):
+        pd.testing.assert_frame_equal(alone[g].frame, many[f"many{g}"]["all"].frame)
+    assert not many["many1.0"]["all"].frame.equals(many["many10.0"]["all"].frame)  # the setting reached each run

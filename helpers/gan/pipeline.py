@@ -89,6 +89,20 @@ def train(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = No
     return train_side_by_side(TRAINERS[name], jobs, class_workers(cfg, len(jobs), preset))
 
 
+def train_many(name: str, cfg, train_records: pd.DataFrame, runs: dict, steps: int | None = None,
+               progress: bool = True) -> dict[str, dict[str, History]]:
+    """Several runs of generator `name` on the same records, side by side on a CPU (as
+    `train_side_by_side`): runs = {out_name: dict(step=..., other preset changes)}. Returns
+    {out_name: {class or 'all': History}}. For comparisons such as two training steps at the
+    same budget; each run keeps its own folder, so each resumes on its own."""
+    jobs = {out: dict(name=name, cfg=cfg, train_records=train_records, out_name=out, steps=steps, progress=progress,
+                      **kw) for out, kw in runs.items()}
+    n_models = sum(len(run_dirs(name, cfg, train_records, out)) for out in runs)
+    preset = get_preset(name, cfg.profile, dataset=cfg.dataset)
+    workers = class_workers(cfg, len(runs), preset) if n_models == len(runs) else 1  # one model per run only
+    return train_side_by_side(train, jobs, workers)
+
+
 # Class models trained at once on a CPU. A small GAN gains little from a second math thread
 # (the quick WGAN-GP step: 0.72 s with one, 0.78 s with two), while a second model beside the
 # first uses the other core; torch releases the GIL inside its operations.
