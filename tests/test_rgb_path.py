@@ -50,6 +50,26 @@ def test_cache_is_rgb_and_thumbnails_grey(bh):
     assert thumbnails(records, cfg.cache_dir, progress=False).ndim == 3
 
 
+def test_two_writers_of_one_cache_do_not_collide(bh, tmp_path, monkeypatch):
+    """The classifier grid's worker processes may build one cache at once: a writer that saved
+    its temporary file while another renamed the same name away failed (FileNotFoundError)."""
+    import helpers.data.preprocess as pp
+
+    _, records = bh
+    real_save, other = np.save, []
+
+    def save(path, arr):  # this writer has saved; the other one saves and renames before it renames
+        real_save(path, arr)
+        if not other:
+            other.append(None)
+            other[0] = pp.load_images(records, 16, tmp_path, progress=False)
+
+    monkeypatch.setattr(pp.np, "save", save)
+    x = pp.load_images(records, 16, tmp_path, progress=False)
+    assert np.array_equal(x, other[0]) and not list(tmp_path.glob("*.part.npy"))
+    assert len(list(tmp_path.glob("*.npy"))) == 1
+
+
 def test_grey_of_rgb_is_pils_luminance():
     rgb = np.random.default_rng(0).integers(0, 256, (2, 5, 7, 3), dtype=np.uint8)
     want = np.stack([np.asarray(Image.fromarray(a, "RGB").convert("L")) for a in rgb])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +138,9 @@ def load_images(records: pd.DataFrame, size: int, cache_dir: str | Path | None =
                                                  disable=not progress, leave=False)])
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.stem + ".part.npy")
+        # a temporary file of this process's own: the classifier grid's worker processes may build
+        # the same cache at once, and a shared name would be renamed away under the other writer
+        tmp = cache.with_name(f"{cache.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part.npy")
         np.save(tmp, arr)
-        tmp.replace(cache)
+        tmp.replace(cache)  # atomic; both writers hold the same array
     return arr

@@ -118,7 +118,7 @@ PROFILE_CHANGES = {
 # first and last layers see 3 channels).
 _BREAKHIS = {
     "paper": {"cwgan": dict(lr_g=2.5e-3, lr_d=2.5e-3, batch=32, gp_weight=1.0)},
-    "quick": {"cwgan": dict(steps=200, batch=32, g_width=16, d_width=16, n_critic=5, lr_g=2e-4, lr_d=2e-4,
+    "quick": {"cwgan": dict(steps=240, batch=32, g_width=16, d_width=16, n_critic=5, lr_g=2e-4, lr_d=2e-4,
                             sample_every=40, checkpoint_every=40)},
 }
 DATASET_CHANGES = {"breakhis": _BREAKHIS, "breakhis8": _BREAKHIS}
