@@ -156,6 +156,26 @@ def quality_summary(runs: Path) -> pd.DataFrame | None:
         return table[table["class_name"] == "all"].round(3)
 
 
+def pitfalls_summary(runs: Path) -> pd.DataFrame | None:
+    """RUNS/pitfalls/closing_table.csv (notebook 09): each shortcut beside its honest protocol."""
+    csv = runs / "pitfalls" / "closing_table.csv"
+    if not csv.exists():
+        return None
+    from helpers.pitfalls.tables import pretty
+
+    return pretty(pd.read_csv(csv)).drop(columns=["interval"])
+
+
+def ddpm_study_summary(runs: Path) -> pd.DataFrame | None:
+    """RUNS/ddpm_study/table.csv (notebook 06b): the DDPM study's scenarios under both test protocols."""
+    csv = runs / "ddpm_study" / "table.csv"
+    if not csv.exists():
+        return None
+    from helpers.pitfalls.ddpm_study import pretty
+
+    return pretty(pd.read_csv(csv))
+
+
 def _table(df: pd.DataFrame) -> str:
     cut = len(df) > MAX_ROWS
     body = df.head(MAX_ROWS).to_html(index=False, border=0, na_rep="", float_format=lambda v: f"{v:.3g}")
@@ -226,7 +246,13 @@ def index_html(runs: Path, entries: list[dict], files: dict, other: list[Path]) 
                "one cell: its value [bootstrap 95% CI]; several folds or seeds: mean ± sd over the cells. "
                "Notebook 08 pools them and puts the studies' published numbers beside them."),
               ("Synthetic image quality, all classes", quality_summary(runs), "quality/quality.csv",
-               "in brackets: the same score between two halves of the real training images (the floor).")]
+               "in brackets: the same score between two halves of the real training images (the floor)."),
+              ("The DDPM study's scenarios under both test protocols", ddpm_study_summary(runs),
+               "ddpm_study/table.csv", "the same models scored on real test images only and on the study's 80/20 "
+               "split of real + synthetic images; published numbers from INbreast."),
+              ("What each protocol shortcut adds", pitfalls_summary(runs), "pitfalls/closing_table.csv",
+               "inflation: the shortcut's accuracy minus its honest protocol's on the same images, paired 95% CI "
+               "(the single-split row gives a range, not a CI).")]
     for title, df, src, note in tables:
         if df is not None:
             parts.append(f"<h3>{_esc(title)}</h3>{_table(df)}<p class='meta'>{_esc(note)} All rows: "

@@ -172,3 +172,25 @@ def test_executed_notebook_bar_ends_at_100(tmp_path, monkeypatch):
     bar_lines = [line.split("\r")[-1] for line in stderr.splitlines() if "training" in line]
     assert bar_lines and bar_lines[-1].startswith("training: 100%|") and "40/40" in bar_lines[-1]
     assert "\r" not in stderr and " 0%|" not in stderr  # the stored text is the final state only
+
+
+def test_report_shows_the_ddpm_study_and_the_pitfalls_tables(runs):
+    from helpers.pitfalls.tables import comparison
+
+    (runs / "ddpm_study").mkdir()
+    pd.DataFrame([{"synthetic per class": 0, "real test: accuracy": 0.58, "real_lo": 0.5, "real_hi": 0.66,
+                   "study protocol: accuracy": 0.58, "study_lo": 0.5, "study_hi": 0.66, "difference": 0.0,
+                   "diff_lo": 0.0, "diff_hi": 0.0, "real test: F1 normal": 0.66, "study protocol: F1 normal": 0.66,
+                   "published accuracy": 0.84, "published F1 normal": 0.38},
+                  {"synthetic per class": 250, "real test: accuracy": 0.551, "real_lo": 0.449, "real_hi": 0.659,
+                   "study protocol: accuracy": 0.712, "study_lo": 0.654, "study_hi": 0.773, "difference": 0.162,
+                   "diff_lo": 0.079, "diff_hi": 0.261, "real test: F1 normal": 0.64, "study protocol: F1 normal": 0.74,
+                   "published accuracy": 0.94, "published F1 normal": 0.91}]).to_csv(runs / "ddpm_study" / "table.csv")
+    (runs / "pitfalls").mkdir()
+    comparison([dict(shortcut="random split", protocol="random split", guard="leaky:random-split",
+                     acc=dict(accuracy=0.751, lo=0.718, hi=0.784), reference="grouped@0.97",
+                     ref_acc=dict(accuracy=0.631), inflation=dict(inflation=0.121, lo=0.075, hi=0.166, n=780),
+                     studies="BUSI study")]).to_csv(runs / "pitfalls" / "closing_table.csv", index=False)
+    text = build_report(runs, verbose=False).read_text(encoding="utf-8")
+    assert "+0.162 [+0.079, +0.261]" in text and "0.94, 0.91" in text  # both protocols, published beside
+    assert "+0.121 [+0.075, +0.166]" in text and "leaky:random-split" in text
