@@ -42,6 +42,8 @@ def test_two_class_models_at_once_equal_one_after_another(smoke_cfg, monkeypatch
 
 
 def test_one_failing_model_stops_the_others_and_its_error_is_raised():
+    from helpers.errors import Interrupted
+
     seen = {}
 
     def fake_train(key, fail):
@@ -51,7 +53,7 @@ def test_one_failing_model_stops_the_others_and_its_error_is_raised():
         while time.perf_counter() - t0 < 20:  # a Trainer checks STOP before every step
             if STOP.is_set():
                 seen[key] = threading.current_thread().name
-                raise KeyboardInterrupt
+                raise Interrupted(f"{key}: interrupted")  # as the Trainer words a stop
             time.sleep(0.01)
         return key
 
@@ -64,24 +66,39 @@ def test_one_failing_model_stops_the_others_and_its_error_is_raised():
         {"x": "xx", "y": "yy"}
 
 
-def test_ctrl_c_stops_every_model_and_reports_the_interruption():
-    import _thread
+CTRL_C = """
+import os, signal, threading, time
+from helpers.errors import Interrupted
+from helpers.gan import pipeline
+from helpers.train.loop import STOP
 
-    from helpers.errors import Interrupted
-
-    def fake_train(key):
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < 20:
-            if STOP.is_set():  # what Trainer._run does, then words it as Interrupted
-                raise Interrupted(f"{key}: interrupted at step 3 of 100; run the same command to resume.")
-            time.sleep(0.01)
-        return key
-
-    threading.Timer(0.5, _thread.interrupt_main).start()  # Ctrl-C in the main thread
+def fake_train(key):  # what Trainer._run does at each step, then words it as Interrupted
     t0 = time.perf_counter()
-    with pytest.raises(Interrupted, match="run the same command to resume"):
-        pipeline.train_side_by_side(fake_train, {k: dict(key=k) for k in "abc"}, 2)
-    assert time.perf_counter() - t0 < 10 and not STOP.is_set()
+    while time.perf_counter() - t0 < 20:
+        if STOP.is_set():
+            raise Interrupted(f"{key}: interrupted at step 3 of 100; run the same command to resume.")
+        time.sleep(0.01)
+    return key
+
+threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()  # Ctrl-C
+t0 = time.perf_counter()
+try:
+    pipeline.train_side_by_side(fake_train, {k: dict(key=k) for k in "abc"}, 2)
+except Interrupted as e:
+    print("INTERRUPTED|", e, "|", round(time.perf_counter() - t0, 1), "|", STOP.is_set(),
+          "|", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+"""
+
+
+def test_ctrl_c_stops_every_model_and_reports_the_interruption():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", CTRL_C], capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in out.stderr, out.stderr
+    msg, seconds, stop, handler = out.stdout.split("|")[1:]
+    assert "run the same command to resume" in msg
+    assert float(seconds) < 10 and stop.strip() == "False" and handler.strip() == "True"
 
 
 def test_train_many_runs_side_by_side_like_one_after_another(smoke_cfg):
@@ -102,3 +119,18 @@ def test_train_many_runs_side_by_side_like_one_after_another(smoke_cfg):
     for g in (1.0, 10.0):
         pd.testing.assert_frame_equal(alone[g].frame, many[f"many{g}"]["all"].frame)
     assert not many["many1.0"]["all"].frame.equals(many["many10.0"]["all"].frame)  # the setting reached each run
+
+
+def test_a_finished_run_is_not_counted_as_a_worker(smoke_cfg, monkeypatch):
+    from helpers.prepare import load_prepared
+
+    records = load_prepared(smoke_cfg, progress=False, verbose=False)
+    train = records[records["split"] == "train"].reset_index(drop=True)
+    pipeline.train("cwgan", smoke_cfg, train, out_name="done", steps=3, progress=False)
+    assert pipeline._finished("cwgan", smoke_cfg, train, "done", 3, {})
+    assert not pipeline._finished("cwgan", smoke_cfg, train, "done", 5, {})
+    assert not pipeline._finished("cwgan", smoke_cfg, train, "new", 3, {})
+    seen = {}
+    monkeypatch.setattr(pipeline, "train_side_by_side", lambda fn, jobs, workers: seen.setdefault("w", workers))
+    pipeline.train_many("cwgan", smoke_cfg, train, {"done": {}, "new": {}}, steps=3, progress=False)
+    assert seen["w"] == 1  # one run left to train: it keeps every math thread

@@ -97,10 +97,27 @@ def train_many(name: str, cfg, train_records: pd.DataFrame, runs: dict, steps: i
     same budget; each run keeps its own folder, so each resumes on its own."""
     jobs = {out: dict(name=name, cfg=cfg, train_records=train_records, out_name=out, steps=steps, progress=progress,
                       **kw) for out, kw in runs.items()}
-    n_models = sum(len(run_dirs(name, cfg, train_records, out)) for out in runs)
+    todo = [out for out, kw in runs.items() if not _finished(name, cfg, train_records, out, steps, kw)]
+    n_models = sum(len(run_dirs(name, cfg, train_records, out)) for out in todo)
     preset = get_preset(name, cfg.profile, dataset=cfg.dataset)
-    workers = class_workers(cfg, len(runs), preset) if n_models == len(runs) else 1  # one model per run only
+    # one thread per run only when two or more runs still train, each a single model; a finished
+    # run is only read back (a lone run keeps every math thread)
+    workers = class_workers(cfg, len(todo), preset) if n_models == len(todo) else 1
     return train_side_by_side(train, jobs, workers)
+
+
+def _finished(name: str, cfg, train_records: pd.DataFrame, out: str, steps: int | None, changes: dict) -> bool:
+    """Whether every model of run `out` has already trained its steps (its history says so)."""
+    kw = {k: v for k, v in changes.items() if k != "step"}
+    goal = steps or get_preset(name, cfg.profile, dataset=cfg.dataset, **kw).steps
+    for folder in run_dirs(name, cfg, train_records, out).values():
+        history = folder / "history.csv"
+        try:
+            if not history.exists() or int(pd.read_csv(history, usecols=["step"])["step"].max()) < goal:
+                return False
+        except (ValueError, KeyError):
+            return False
+    return True
 
 
 # Class models trained at once on a CPU. A small GAN gains little from a second math thread
@@ -124,6 +141,8 @@ def train_side_by_side(train_fn, jobs: dict, workers: int) -> dict:
     checkpoint; the first error is raised (an interruption as the Trainer words it)."""
     if workers <= 1:
         return {k: train_fn(**kw) for k, kw in jobs.items()}
+    import signal
+    import threading
     from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
     import torch
@@ -131,33 +150,38 @@ def train_side_by_side(train_fn, jobs: dict, workers: int) -> dict:
     from helpers.errors import Interrupted
     from helpers.train.loop import STOP
 
+    # While the models train, Ctrl-C only raises the stop flag: each Trainer then stops at its
+    # next step and says where (a KeyboardInterrupt inside concurrent.futures' own locking could
+    # leave a lock held and hang the process).
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGINT, lambda signum, frame: STOP.set())
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="class-model")
     futures = {k: pool.submit(train_fn, **kw) for k, kw in jobs.items()}
     try:
         pending = list(futures.values())
-        while pending:  # short waits: Ctrl-C is only seen when the main thread runs Python code
+        while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
-            for f in done:
-                if f.exception() is not None:  # the first failure, whichever model it was
-                    raise f.exception()
+            failed = [f for f in done if f.exception() is not None]
+            if failed or STOP.is_set():
+                STOP.set()  # the others stop at their next step
+                for f in futures.values():
+                    f.cancel()
+                wait(list(futures.values()))
+                errors = [f.exception() for f in futures.values() if not f.cancelled() and f.exception()]
+                own = [e for e in errors if not isinstance(e, (Interrupted, KeyboardInterrupt))]
+                told = [e for e in errors if isinstance(e, Interrupted)]
+                # a model's own error first; else the interruption as the Trainer words it
+                raise (own or told or [Interrupted("interrupted; run the same command to resume.")])[0]
         return {k: f.result() for k, f in futures.items()}
-    except BaseException as e:
-        STOP.set()
-        for f in futures.values():
-            f.cancel()
-        wait(list(futures.values()))
-        if isinstance(e, KeyboardInterrupt):
-            told = [f.exception() for f in futures.values() if not f.cancelled() and
-                    isinstance(f.exception(), Interrupted)]
-            if told:
-                raise told[0] from None
-        raise
     finally:
-        pool.shutdown(wait=True)
+        pool.shutdown(wait=True, cancel_futures=True)
         STOP.clear()
         torch.set_num_threads(threads)
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
 
 
 def _current(manifest: Path, counts: dict, hashes: dict, cfg) -> bool:
