@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +17,7 @@ from helpers.data.preprocess import channels_config
 from helpers.errors import DataError, SettingError
 from helpers.gan.nets import Critic, Generator, check_size
 from helpers.gan.presets import GanPreset
-from helpers.train.loop import Trainer
-
-_INIT_LOCK = threading.Lock()
+from helpers.train.loop import GLOBAL_RNG, Trainer
 
 N_FIXED = 32  # images in each fixed-noise grid (unconditional)
 
@@ -184,7 +181,7 @@ def make_run(preset: GanPreset, data, seed: int, device: str, labels=None, n_cla
             missing = [i for i, c in enumerate(class_counts.tolist()) if c == 0]
             raise DataError(f"Class id(s) {missing} have no training images; a conditional GAN needs every class.")
         class_starts = torch.cumsum(class_counts, 0) - class_counts
-    with _INIT_LOCK:  # class models may be built in parallel threads; the global seed is shared
+    with GLOBAL_RNG:  # class models may be built in parallel threads; the global seed is shared
         torch.manual_seed(seed)  # network initialisation (and dropout) follow the seed
         G, D = build_nets(preset, size, n_classes, channels=x.shape[1])
     G, D = G.to(device), D.to(device)

@@ -37,6 +37,10 @@ from helpers.train.lock import run_lock
 # the main thread: every Trainer stops at its next step as if interrupted itself (checkpoint
 # kept, resumable), instead of training on unseen.
 STOP = threading.Event()
+# Held while torch's global generator is seeded, read or restored (a run's initialisation, its
+# checkpoint's copy of it, the save/restore around sampling), so that runs trained side by side
+# in threads never see each other's state there: each stays exactly as it would run alone.
+GLOBAL_RNG = threading.RLock()
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
@@ -108,8 +112,10 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------
     def state(self, step: int) -> dict:
+        with GLOBAL_RNG:
+            torch_rng = torch.get_rng_state()
         return dict(step=step, config=self.config, rng=self.generator.get_state(),
-                    torch_rng=torch.get_rng_state(), extra=self.extra_state,
+                    torch_rng=torch_rng, extra=self.extra_state,
                     modules={k: m.state_dict() for k, m in self.modules.items()},
                     optimizers={k: o.state_dict() for k, o in self.optimizers.items()})
 
@@ -135,7 +141,8 @@ class Trainer:
         for k, o in self.optimizers.items():
             o.load_state_dict(ck["optimizers"][k])
         self.generator.set_state(ck["rng"])
-        torch.set_rng_state(ck["torch_rng"])
+        with GLOBAL_RNG:
+            torch.set_rng_state(ck["torch_rng"])
         self.extra_state.update(ck.get("extra", {}))
         self.saved_step = int(ck["step"])
         return self.saved_step
@@ -204,12 +211,13 @@ class Trainer:
 
         # Sampling must not change the training run: keep its random streams untouched, so a
         # run that stopped (and sampled) at step k continues exactly like one that did not.
-        g_state, cpu_state = self.generator.get_state(), torch.get_rng_state()
-        try:
-            imgs = self.sample_fn(step)
-        finally:
-            self.generator.set_state(g_state)
-            torch.set_rng_state(cpu_state)
+        with GLOBAL_RNG:
+            g_state, cpu_state = self.generator.get_state(), torch.get_rng_state()
+            try:
+                imgs = self.sample_fn(step)
+            finally:
+                self.generator.set_state(g_state)
+                torch.set_rng_state(cpu_state)
         if imgs is None:
             return
         out = self.run_dir / "samples"
