@@ -149,23 +149,7 @@ def run_processes(cfg, records: pd.DataFrame, todo: list[tuple], preset: dict, p
 
     from helpers.classify import grid as G
 
-    jobs = []
-    for cell in todo:
-        arch, setting, fold, seed = cell
-        manifest = None
-        if setting.generator:
-            key = (setting.generator, fold)
-            if key not in manifests:
-                manifests[key] = G.fold_synthetic(cfg, setting.generator, fold, G.generator_records(records, fold),
-                                                  progress=progress, steps=preset.get("gen_steps"))
-            manifest = manifests[key]
-            if setting.per_class:
-                need = max(c[1].per_class or 0 for c in todo if c[1].generator == setting.generator)
-                if (key, "per-class") not in manifests:
-                    manifests[(key, "per-class")] = G.per_class_set(cfg, setting.generator, fold, manifest, need,
-                                                                    progress)
-                manifest = manifests[(key, "per-class")]
-        jobs.append((cell, manifest))
+    jobs = [(cell, G.cell_manifest(cfg, records, todo, cell[1], cell[2], preset, manifests, progress)) for cell in todo]
     # spawn, not fork: a forked child of a process whose OpenMP pool already ran can hang
     ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(1,)) as pool, \

@@ -362,6 +362,23 @@ def run_grid(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict | None
     return read_results(out_dir)
 
 
+def cell_manifest(cfg, records, todo, setting, fold, preset, manifests: dict, progress: bool = True):
+    """The synthetic set a cell trains with (None for real-only), made once per (generator, fold)
+    and kept in `manifests`."""
+    if not setting.generator:
+        return None
+    key = (setting.generator, fold)
+    if key not in manifests:
+        manifests[key] = fold_synthetic(cfg, setting.generator, fold, generator_records(records, fold),
+                                        progress=progress, steps=preset.get("gen_steps"))
+    if not setting.per_class:
+        return manifests[key]
+    if (key, "per-class") not in manifests:  # the sweep: the same n for every class, up to the largest n asked
+        need = max(c[1].per_class or 0 for c in todo if c[1].generator == setting.generator)
+        manifests[(key, "per-class")] = per_class_set(cfg, setting.generator, fold, manifests[key], need, progress)
+    return manifests[(key, "per-class")]
+
+
 def _run_cells(cfg, records, todo, preset, pretrained, progress, out_dir, manifests) -> None:
     from tqdm.auto import tqdm
 
@@ -369,19 +386,7 @@ def _run_cells(cfg, records, todo, preset, pretrained, progress, out_dir, manife
         for arch, setting, fold, seed in todo:
             cid = cell_id(arch, setting.name, fold, seed)
             bar.set_postfix_str(cid)
-            manifest = None
-            if setting.generator:
-                key = (setting.generator, fold)
-                if key not in manifests:
-                    manifests[key] = fold_synthetic(cfg, setting.generator, fold, generator_records(records, fold),
-                                                    progress=progress, steps=preset.get("gen_steps"))
-                manifest = manifests[key]
-                if setting.per_class:  # the sweep: the same n for every class, up to the largest n asked
-                    need = max(c[1].per_class or 0 for c in todo if c[1].generator == setting.generator)
-                    if (key, "per-class") not in manifests:
-                        manifests[(key, "per-class")] = per_class_set(cfg, setting.generator, fold, manifest, need,
-                                                                      progress)
-                    manifest = manifests[(key, "per-class")]
+            manifest = cell_manifest(cfg, records, todo, setting, fold, preset, manifests, progress)
             row = train_cell(cfg, arch, setting, fold, seed, records, preset, out_dir / "cells" / cell_dirname(cid),
                              manifest, pretrained, progress=False)
             _append_result(out_dir, dict(cell=cid, **row))
