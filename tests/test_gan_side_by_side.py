@@ -30,15 +30,19 @@ def test_two_class_models_at_once_equal_one_after_another(smoke_cfg, monkeypatch
         one = pipeline.train("wgan-gp", smoke_cfg, train, out_name="one", steps=4, progress=False)
         monkeypatch.setattr(pipeline, "CLASS_WORKERS", 2)
         two = pipeline.train("wgan-gp", smoke_cfg, train, out_name="two", steps=4, progress=False)
+        # all three at once (more threads than a 2-core machine has cores)
+        monkeypatch.setattr(pipeline, "CLASS_WORKERS", 3)
+        three = pipeline.train("wgan-gp", smoke_cfg, train, out_name="three", steps=4, progress=False)
     finally:
         torch.set_num_threads(threads)
     assert torch.get_num_threads() == threads
-    assert set(one) == set(two) == {"benign", "normal", "malignant"}
+    assert set(one) == set(two) == set(three) == {"benign", "normal", "malignant"}
     for cls in one:
-        pd.testing.assert_frame_equal(one[cls].frame, two[cls].frame)
         a = _weights(smoke_cfg.runs_dir / "generators" / "one" / cls)
-        b = _weights(smoke_cfg.runs_dir / "generators" / "two" / cls)
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        for other, hist in (("two", two), ("three", three)):
+            pd.testing.assert_frame_equal(one[cls].frame, hist[cls].frame)
+            b = _weights(smoke_cfg.runs_dir / "generators" / other / cls)
+            assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_one_failing_model_stops_the_others_and_its_error_is_raised():
