@@ -70,32 +70,41 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--bf16", choices=["on", "off"], default="on", help="ours on CUDA: bf16 autocast (default on)")
+    p.add_argument("--bf16", default="on",
+                   help="ours on CUDA: bf16 autocast on, off, or both (on,off: one reference timing for both)")
     a = p.parse_args(argv)
+    modes = a.bf16.split(",")
+    if not set(modes) <= {"on", "off"}:
+        p.error(f"--bf16 wants on, off or on,off; got {a.bf16!r}")
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(0)
     x = (rng.random((a.images, a.size, a.size)) * 255).astype(np.uint8)
     y = rng.integers(0, 3, a.images).astype(np.int64)
-    ours(a.arch, x[:64], y[:64], 1, a.batch, a.device, a.bf16 == "on")  # warm-up both
+    for m in modes:  # warm-up every path
+        ours(a.arch, x[:64], y[:64], 1, a.batch, a.device, m == "on")
     reference(a.arch, x[:64], y[:64], 1, a.batch, a.device)
-    t_o, t_r, c_o, c_r = [], [], [], []
+    t_o, c_o = {m: [] for m in modes}, {m: [] for m in modes}
+    t_r, c_r = [], []
     for _ in range(a.repeats):  # alternate, so a busy neighbour slows both alike
-        t, c = time.perf_counter(), time.process_time()
-        ours(a.arch, x, y, a.epochs, a.batch, a.device, a.bf16 == "on")
-        t_o.append(time.perf_counter() - t)
-        c_o.append(time.process_time() - c)
+        for m in modes:
+            t, c = time.perf_counter(), time.process_time()
+            ours(a.arch, x, y, a.epochs, a.batch, a.device, m == "on")
+            t_o[m].append(time.perf_counter() - t)
+            c_o[m].append(time.process_time() - c)
         t, c = time.perf_counter(), time.process_time()
         reference(a.arch, x, y, a.epochs, a.batch, a.device)
         t_r.append(time.perf_counter() - t)
         c_r.append(time.process_time() - c)
     n = a.epochs * (a.images // a.batch) * a.batch
-    o, r = statistics.median(t_o), statistics.median(t_r)
-    co, cr = statistics.median(c_o), statistics.median(c_r)
-    print(pd.Series(dict(device=a.device, arch=a.arch, size=a.size, batch=a.batch, bf16=a.bf16,
+    r, cr = statistics.median(t_r), statistics.median(c_r)
+    print(pd.Series(dict(device=a.device, arch=a.arch, size=a.size, batch=a.batch,
                          threads=torch.get_num_threads())).to_dict())
-    print(f"classifier {a.arch}: ours {n / o:8.1f} img/s   reference {n / r:8.1f} img/s   ratio {r / o:.2f}"
-          + (f"   (CPU time: ours {n / co:.1f} vs {n / cr:.1f} img/s, ratio {cr / co:.2f})" if a.device == "cpu" else ""))
-
+    for m in modes:
+        o, co = statistics.median(t_o[m]), statistics.median(c_o[m])
+        print(f"classifier {a.arch} (ours bf16 {m}): ours {n / o:8.1f} img/s   reference {n / r:8.1f} img/s   "
+              f"ratio {r / o:.2f}"
+              + (f"   (CPU time: ours {n / co:.1f} vs {n / cr:.1f} img/s, ratio {cr / co:.2f})"
+                 if a.device == "cpu" else ""))
 
 if __name__ == "__main__":
     main()

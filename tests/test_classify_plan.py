@@ -21,3 +21,23 @@ def test_generator_step_is_timed_on_a_small_batch_on_a_cpu_and_scaled(smoke_cfg,
     t = P.time_generator_step("wgan-gp", smoke_cfg, 3)
     d = P.time_generator_step("ddpm", smoke_cfg, 3)
     assert t > 0 and d > 0
+
+
+def test_gpu_plan_projects_one_gpu_and_a_cluster_from_the_same_costs(smoke_cfg, monkeypatch):
+    """On GPUs the wall time divides by GPUs x cells per GPU at the packing efficiency; the
+    cluster line uses the same costs on CLUSTER_GPUS GPUs. Costs are stubbed: no GPU here."""
+    from helpers.classify.grid import PRESETS, Setting, plan
+    from helpers.prepare import load_prepared
+
+    records = load_prepared(smoke_cfg, progress=False, verbose=False)
+    monkeypatch.setattr(P, "time_batch", lambda *a, **k: 0.01)
+    monkeypatch.setattr(P, "time_generator_step", lambda *a, **k: 0.02)
+    monkeypatch.setattr(P.torch.cuda, "device_count", lambda: 1)
+    cfg = smoke_cfg.with_(device="cuda")
+    cells = plan(records, ["tiny"], [Setting.parse("real", "none")], [0], [0, 1])
+    out = P.make_plan(cfg, records, cells, dict(PRESETS["smoke"]), workers=4, progress=False)["summary"]
+    assert out["gpus"] == 1 and out["workers"] == 4
+    assert abs(out["wall_hours"] - out["total_hours"] / (4 * P.PACKING_EFFICIENCY)) < 1e-12
+    c = out["cluster"]
+    assert c["gpus"] == P.CLUSTER_GPUS and c["workers"] == P.CLUSTER_GPUS * 4
+    assert abs(c["wall_hours"] * P.CLUSTER_GPUS - out["wall_hours"]) < 1e-12

@@ -26,6 +26,7 @@ from helpers.data.records import CLASS_NAMES
 
 EVAL_SHARE = 0.1  # evaluating a fold's test images, relative to one training epoch
 PACKING_EFFICIENCY = 0.8
+CLUSTER_GPUS = 4  # a GPU plan also projects the wall time on this many such GPUs
 
 
 def time_batch(arch: str, n_classes: int, size: int, batch: int, device: str, repeats: int = 3) -> float:
@@ -182,6 +183,10 @@ def make_plan(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict, work
     total = float(table["seconds"].sum() + (gens["seconds"].sum() if len(gens) else 0))
     summary = dict(cells=len(table), generators=len(gens), device=str(cfg.device), gpus=n_gpus, workers=workers,
                    total_hours=total / 3600, wall_hours=total / 3600 / (workers * speed))
+    if n_gpus:  # the same packing on a cluster of CLUSTER_GPUS such GPUs (classify --executor ray)
+        per_gpu = max(1, workers // n_gpus)
+        summary["cluster"] = dict(gpus=CLUSTER_GPUS, workers=CLUSTER_GPUS * per_gpu, wall_hours=total / 3600 / (
+            CLUSTER_GPUS * per_gpu * (PACKING_EFFICIENCY if per_gpu > 1 else 1.0)))
     return dict(cells=table, generators=gens, summary=summary)
 
 
@@ -201,3 +206,6 @@ def print_plan(plan: dict) -> None:
     print(f"\ncompute: {s['total_hours']:.2f} h on {s['device']}; projected wall time with {s['workers']} "
           f"worker(s){' on ' + str(s['gpus']) + ' GPU(s)' if s['gpus'] else ''}: {s['wall_hours']:.2f} h "
           "(measured per-batch costs x batches; see helpers.classify.plan)")
+    if "cluster" in s:
+        c = s["cluster"]
+        print(f"on a cluster of {c['gpus']} such GPUs ({c['workers']} workers): {c['wall_hours']:.2f} h")
