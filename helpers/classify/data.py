@@ -30,7 +30,7 @@ class GrayImages(Dataset):
     """(image, label) pairs: uint8 (N, H, W) grey or (N, H, W, 3) RGB -> float (3, H, W)
     ImageNet-normalised. (The name is historical: RGB images pass through unchanged.)"""
 
-    def __init__(self, images: np.ndarray, labels, augment=None):
+    def __init__(self, images: np.ndarray, labels, augment=None, device="cpu"):
         rgb = images.ndim == 4 and images.shape[-1] == 3
         if images.dtype != np.uint8 or not (images.ndim == 3 or rgb):
             raise ValueError(f"expected uint8 (N, H, W) or (N, H, W, 3) images, got {images.dtype} {images.shape}")
@@ -39,6 +39,11 @@ class GrayImages(Dataset):
         self.augment = augment
         # Without augmentation the normalised tensor is the same every epoch: compute it once.
         self._fixed = None if augment is not None else torch.from_numpy(imagenet_normalize(images))
+        # On a GPU a fixed set lives on the device and batches are cut there: no per-batch copy
+        # from pageable host memory, which would make the host wait for the GPU every batch.
+        self.on_device = self._fixed is not None and str(device).startswith("cuda")
+        if self.on_device:
+            self._fixed, self.labels = self._fixed.to(device), self.labels.to(device)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -55,6 +60,8 @@ class GrayImages(Dataset):
         """A whole batch at once: one indexing of the stored tensor instead of one call per image
         (and no collate) when nothing random happens per image."""
         if self._fixed is not None:
+            if self.on_device:  # the indices travel from pinned memory, without waiting
+                idx = idx.pin_memory().to(self._fixed.device, non_blocking=True)
             return self._fixed[idx], self.labels[idx]
         items = [self[int(i)] for i in idx]
         return torch.stack([a for a, _ in items]), torch.stack([b for _, b in items])
@@ -138,8 +145,8 @@ def make_dataloaders(train_table: pd.DataFrame, eval_records: pd.DataFrame, size
     else:
         x_tr, x_ev = images
     aug = None if augment in (None, "none") else policy(augment)
-    train_ds = GrayImages(x_tr, train_table["label"].to_numpy(), aug)
-    eval_ds = GrayImages(x_ev, eval_records["label"].to_numpy(), None)
+    train_ds = GrayImages(x_tr, train_table["label"].to_numpy(), aug, device)
+    eval_ds = GrayImages(x_ev, eval_records["label"].to_numpy(), None, device)
     torch.manual_seed(seed)
     bs = max(2, min(bs, len(train_ds)))
     # evaluation needs no gradients: a larger batch costs no more memory per image and fewer launches

@@ -274,5 +274,8 @@ def make_learner(dls, arch: str, n_classes: int, pretrained="auto", weights: tor
         import fastai.callback.fp16  # noqa: F401  (adds Learner.to_bf16)
 
         learn = learn.to_bf16()
+        from helpers.classify.device_metrics import keep_on_device
+
+        keep_on_device(learn)  # no host wait per batch for the running loss and accuracy
     learn.used_imagenet_weights = used
     return learn
