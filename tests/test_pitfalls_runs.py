@@ -146,3 +146,31 @@ def test_skip_saw_test_keeps_the_synthetic_in_test_protocol_without_a_second_gen
     guards = set(pd.read_csv(runs / "pitfalls" / "closing_table.csv")["guard"])
     assert "leaky:synthetic-in-test" in guards and "leaky:generator-saw-test" not in guards
     assert not list((runs / "generators").glob("*-saw-test"))
+
+
+def test_cells_in_two_processes_give_the_numbers_of_one_process(smoke_cfg, loaded, monkeypatch):
+    """The quick profile trains cells side by side in processes; one thread per cell either
+    way, so the predictions (and a kept model) are the same as in this process."""
+    import shutil
+
+    import torch
+
+    records, thumbs, bank = loaded
+    honest = _random_protocol(records, thumbs)["grouped@0.97"]
+    jobs = experiments.fold_jobs(records, honest, keep_model_fold=0)
+    one = cells.run_jobs(smoke_cfg, budget("smoke", workers=1), jobs, bank, progress=False)
+    w0 = cells.load_model(smoke_cfg, budget("smoke"), jobs[0]).state_dict()
+    shutil.rmtree(cells.cells_dir(smoke_cfg))
+    two = cells.run_jobs(smoke_cfg, budget("smoke", workers=2), jobs, bank, progress=False)
+    pd.testing.assert_frame_equal(one.drop(columns="seconds"), two.drop(columns="seconds"))
+    w1 = cells.load_model(smoke_cfg, budget("smoke"), jobs[0]).state_dict()
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    # the guard runs here, before any process trains: a view that hides its shortcut stops it all
+    shutil.rmtree(cells.cells_dir(smoke_cfg))
+    j = jobs[1]
+    hidden = cells.Job(j.train, [cells.View("test", jobs[0].train.head(3))], all_records=j.all_records)
+    started = []
+    monkeypatch.setattr(cells, "_train_in_processes", lambda *a, **k: started.append(1) or {})
+    with pytest.raises(ProtocolError):
+        cells.run_jobs(smoke_cfg, budget("smoke", workers=2), [jobs[0], hidden], bank, progress=False)
+    assert not started

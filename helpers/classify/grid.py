@@ -243,7 +243,7 @@ def train_cell(cfg, arch: str, setting: Setting, fold: int, seed: int, records: 
     import torch
 
     from helpers.classify.data import class_weights, make_dataloaders, plain, training_table
-    from helpers.classify.models import STUDY_TRAINING, make_learner
+    from helpers.classify.models import STUDY_TRAINING, load_fastai, make_learner
     from helpers.config import seed_everything
     from helpers.data.records import CLASS_NAMES
 
@@ -258,6 +258,7 @@ def train_cell(cfg, arch: str, setting: Setting, fold: int, seed: int, records: 
     epochs = int(preset.get("epochs") or study.get("epochs", 10))
     lr = float(preset.get("lr") or study.get("lr", 1e-3))
     bs = int(study.get("bs", preset["bs"]) if preset.get("epochs") is None else preset["bs"])
+    load_fastai()  # before seeding: importing fastai draws from Python's random
     seed_everything(seed)
     dls = make_dataloaders(table, test, cfg.size, setting.augment, bs, cfg.cache_dir, cfg.device, seed)
     w = class_weights(table["label"], len(classes)) if preset.get("class_weights") else None

@@ -252,6 +252,17 @@ def build_model(name: str, n_classes: int, pretrained="auto") -> tuple[nn.Module
     raise SettingError(f"Unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}.")
 
 
+def load_fastai() -> None:
+    """Import every fastai module the classifiers use. Call it BEFORE seeding a cell: importing
+    fastai draws from Python's `random`, the stream fastai's DataLoaders seed their shuffling
+    from, so a cell seeded first and importing fastai after would shuffle differently in a
+    fresh process (a notebook's first cell, a worker's first job) than the same cell later."""
+    import fastai.callback.progress  # noqa: F401
+    import fastai.callback.schedule  # noqa: F401
+    import fastai.data.core  # noqa: F401
+    import fastai.learner  # noqa: F401
+
+
 def make_learner(dls, arch: str, n_classes: int, pretrained="auto", weights: torch.Tensor | None = None,
                  path=".", wd: float = 1e-4):
     """A fastai Learner: Adam, cross-entropy (optionally class-weighted), accuracy metric."""

@@ -31,7 +31,9 @@ def add_arguments(p):
     p.add_argument("--arch", default=None, help="classifier (default: the classifier grid's, e.g. resnet18_small)")
     p.add_argument("--epochs", type=positive_int, default=None, help="epochs per training")
     p.add_argument("--seeds", default=None, help="classifier seeds, e.g. 0,1,2")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (per cell)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="cells trained side by side in processes on a CPU (default: the profile's, 2 on quick)")
 
 
 def run(args):
@@ -46,7 +48,8 @@ def run(args):
     t0 = time.perf_counter()
     cfg = config_from_args(args)
     seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
-    preset = ddpm_study.budget(cfg.profile, arch=args.arch, epochs=args.epochs, seeds=seeds, threads=args.threads)
+    preset = ddpm_study.budget(cfg.profile, arch=args.arch, epochs=args.epochs, seeds=seeds, threads=args.threads,
+                                 workers=args.workers)
     scenarios = args.scenarios or ddpm_study.scenarios(cfg.profile)
     print(f"DDPM study on {cfg.dataset} at {cfg.size} px: scenarios {scenarios}, {preset['arch']}, "
           f"{preset['epochs']} epochs, seeds {preset['seeds']}")

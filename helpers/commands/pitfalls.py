@@ -35,7 +35,9 @@ def add_arguments(p):
     p.add_argument("--skip", nargs="*", default=[], choices=["generator", "saw-test", "overlays", "repeats"],
                    help="measurements to leave out (saw-test: only the second generator, the one also "
                         "shown the test images; the synthetic-in-test protocol still runs)")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (per cell)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="cells trained side by side in processes on a CPU (default: the profile's, 2 on quick)")
 
 
 def _figures(cfg, preset, records, protocols, near, ov, reps, table, thumbs):
@@ -87,7 +89,7 @@ def run(args):
     seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
     preset = get_preset(cfg.profile, arch=args.arch, epochs=args.epochs, lr=args.lr, folds=args.folds, repeats=args.repeats,
                         seeds=seeds, thresholds=args.thresholds, generator=args.generator, gen_steps=args.gen_steps,
-                        threads=args.threads)
+                        threads=args.threads, workers=args.workers)
     from helpers.classify.models import ARCHITECTURES
     from helpers.errors import SettingError
 

@@ -101,24 +101,45 @@ def check_views(cfg, job: Job) -> list:
                              dup_threshold=cfg.dup_threshold) for v in job.views]
 
 
-def run_cell(cfg, preset: dict, job: Job, bank: ImageBank | None = None) -> pd.DataFrame:
-    """Guard, train (or read the cached result), predict; returns one prediction row per
-    (view, image) with columns view, guard, violations, path, image, group, label, source,
-    p_<class>, pred, correct, seed and the job's meta."""
-    guards = check_views(cfg, job)
-    cell_dir = cells_dir(cfg) / f"{job.tag}-{_key(cfg, preset, job)}"
-    cached = cell_dir / "preds.csv"
-    if cached.exists() and (not job.keep_model or (cell_dir / "model.pth").exists()):
-        return pd.read_csv(cached)
-    classes = CLASS_NAMES[cfg.dataset]
-    evaluated = pd.concat([v.records for v in job.views], ignore_index=True).drop_duplicates("path")
-    bank = bank or ImageBank(cfg.size, cfg.cache_dir)
+def _cell_dir(cfg, preset: dict, job: Job) -> Path:
+    return cells_dir(cfg) / f"{job.tag}-{_key(cfg, preset, job)}"
+
+
+def _cached(cfg, preset: dict, job: Job) -> bool:
+    d = _cell_dir(cfg, preset, job)
+    return (d / "preds.csv").exists() and (not job.keep_model or (d / "model.pth").exists())
+
+
+def _evaluated(job: Job) -> pd.DataFrame:
+    return pd.concat([v.records for v in job.views], ignore_index=True).drop_duplicates("path")
+
+
+def _train(cfg, preset: dict, job: Job, bank: ImageBank) -> tuple[np.ndarray, float]:
+    """(probabilities of the job's evaluated images, seconds): the training itself."""
+    evaluated = _evaluated(job)
     bank.add(job.train)
     bank.add(evaluated)
     t0 = time.perf_counter()
     probs = train_and_predict(cfg, preset, bank.get(job.train["path"]), job.train["label"].to_numpy(),
-                              bank.get(evaluated["path"]), job.seed, cell_dir if job.keep_model else None)
-    seconds = time.perf_counter() - t0
+                              bank.get(evaluated["path"]), job.seed,
+                              _cell_dir(cfg, preset, job) if job.keep_model else None)
+    return probs, time.perf_counter() - t0
+
+
+def run_cell(cfg, preset: dict, job: Job, bank: ImageBank | None = None, guards: list | None = None,
+             trained: tuple | None = None) -> pd.DataFrame:
+    """Guard, train (or read the cached result), predict; returns one prediction row per
+    (view, image) with columns view, guard, violations, path, image, group, label, source,
+    p_<class>, pred, correct, seed and the job's meta. `guards` and `trained` (probabilities,
+    seconds) when already computed (the process pool of `run_jobs`)."""
+    guards = check_views(cfg, job) if guards is None else guards
+    cell_dir = _cell_dir(cfg, preset, job)
+    cached = cell_dir / "preds.csv"
+    if _cached(cfg, preset, job):
+        return pd.read_csv(cached)
+    classes = CLASS_NAMES[cfg.dataset]
+    evaluated = _evaluated(job)
+    probs, seconds = trained if trained is not None else _train(cfg, preset, job, bank or ImageBank(cfg.size, cfg.cache_dir))
     p_of = dict(zip(evaluated["path"].astype(str), probs))
     out = []
     for v, found in zip(job.views, guards):
@@ -152,10 +173,11 @@ def train_and_predict(cfg, preset: dict, x_train: np.ndarray, y_train: np.ndarra
     """Train `preset['arch']` from random weights for `preset['epochs']` one-cycle epochs and
     return class probabilities (n_eval, k); with `keep_in`, save the weights there (model.pth)."""
     from helpers.classify.data import make_dataloaders
-    from helpers.classify.models import make_learner
+    from helpers.classify.models import load_fastai, make_learner
     from helpers.config import seed_everything
 
     k = len(CLASS_NAMES[cfg.dataset])
+    load_fastai()  # before seeding: importing fastai draws from Python's random
     seed_everything(seed)
     dls = make_dataloaders(pd.DataFrame({"label": y_train}), pd.DataFrame({"label": np.zeros(len(x_eval), int)}),
                            cfg.size, "none", int(preset["bs"]), device=cfg.device, seed=seed, images=(x_train, x_eval))
@@ -182,20 +204,85 @@ def load_model(cfg, preset: dict, job: Job) -> torch.nn.Module:
 
 def run_jobs(cfg, preset: dict, jobs: list, bank: ImageBank | None = None, progress: bool = True,
              desc: str = "cells") -> pd.DataFrame:
-    """Run (or read back) every job; a progress bar counts them. Returns all predictions."""
+    """Run (or read back) every job; a progress bar counts them. Returns all predictions.
+    With preset['workers'] > 1 on a CPU, the cells still to train run in that many processes
+    of preset['threads'] math threads each, after every guard has passed here; a cell's
+    numbers do not depend on where it ran, since the thread count is the preset's."""
     from tqdm.auto import tqdm
 
     bank = bank or ImageBank(cfg.size, cfg.cache_dir)
     threads = torch.get_num_threads()
     if preset.get("threads"):
         torch.set_num_threads(int(preset["threads"]))
-    out = []
+    workers = int(preset.get("workers") or 1)
     try:
-        for job in tqdm(jobs, desc=desc, unit="cell", disable=not progress):
-            out.append(run_cell(cfg, preset, job, bank))
+        todo = [i for i, job in enumerate(jobs) if not _cached(cfg, preset, job)]
+        guards, trained = {}, {}
+        if workers > 1 and len(todo) > 1 and str(cfg.device) == "cpu":
+            guards = {i: check_views(cfg, jobs[i]) for i in todo}  # nothing trains before every view passes
+            trained = _train_in_processes(cfg, preset, {i: jobs[i] for i in todo}, workers, progress, desc)
+        return pd.concat([run_cell(cfg, preset, job, bank, guards.get(i), trained.get(i))
+                          for i, job in enumerate(tqdm(jobs, desc=desc, unit="cell", disable=not progress or bool(trained)))],
+                         ignore_index=True) if jobs else pd.DataFrame()
     finally:
         torch.set_num_threads(threads)
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+_WORKER_BANK: dict = {}
+
+
+def _worker_train(cfg, preset: dict, job: Job) -> tuple[np.ndarray, float]:
+    bank = _WORKER_BANK.setdefault((cfg.size, str(cfg.cache_dir)), ImageBank(cfg.size, cfg.cache_dir))
+    return _train(cfg, preset, job, bank)
+
+
+# One pool per process, kept between calls: notebook 09 runs a few cells at a time, and starting
+# two workers (importing torch and fastai) costs about as much as training three quick cells.
+_POOL: dict = {}
+
+
+def _pool(workers: int, threads: int):
+    import atexit
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from helpers.classify.executors import _init_worker
+
+    key = (workers, threads)
+    if key not in _POOL:
+        for old in _POOL.values():
+            old.shutdown()
+        _POOL.clear()
+        # spawn, not fork: a forked child of a process whose OpenMP pool already ran can hang
+        _POOL[key] = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                         initargs=(threads,))
+        atexit.register(_POOL[key].shutdown)
+    return _POOL[key]
+
+
+def _train_in_processes(cfg, preset: dict, jobs: dict, workers: int, progress: bool, desc: str) -> dict:
+    """{index: (probabilities, seconds)} for `jobs`, trained in `workers` spawned processes."""
+    from concurrent.futures import as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    from tqdm.auto import tqdm
+
+    pool = _pool(workers, int(preset.get("threads") or 1))
+    out = {}
+    with tqdm(total=len(jobs), desc=f"{desc} ({workers} processes)", unit="cell", disable=not progress) as bar:
+        futures = {pool.submit(_worker_train, cfg, preset, job): i for i, job in jobs.items()}
+        try:
+            for f in as_completed(futures):
+                out[futures[f]] = f.result()  # re-raises a cell's error here
+                bar.update(1)
+        except BrokenProcessPool:
+            _POOL.clear()  # a worker died (killed, out of memory): the next call starts afresh
+            raise
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    return out
 
 
 def table_rows(records: pd.DataFrame) -> pd.DataFrame:

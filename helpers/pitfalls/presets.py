@@ -4,25 +4,31 @@ Every protocol of notebook 09 trains the SAME network for the SAME epochs on the
 only the protocol changes. `folds` is the number of grouped (or random) folds each
 fold-based protocol uses; `repeats` how many times the honest folds are redrawn (the single
 split's spread); `seeds` the classifier seeds of the split-based protocols (generator and
-synthetic test).
+synthetic test). `workers`: cells trained side by side in processes on a CPU, each with
+`threads` math threads (the numbers are the same either way: the thread count is fixed).
 """
 
 from __future__ import annotations
+
+import os
 
 from helpers.data.duplicates import DEFAULT_THRESHOLD
 from helpers.errors import SettingError
 
 HONEST_THRESHOLD = DEFAULT_THRESHOLD  # the course's grouping threshold, the guard's too
 THRESHOLDS = (0.90, 0.95, 0.97, 0.99)
+# Small CPU cells gain little from a second math thread; two cells side by side use both cores.
+CPU_WORKERS = 2 if (os.cpu_count() or 1) >= 2 else 1
 
 PRESETS = {
     "smoke": dict(arch="tiny", epochs=1, bs=16, lr=3e-3, folds=3, repeats=2, seeds=(0,), thresholds=THRESHOLDS,
-                  generator="dcgan", gen_steps=None, syn_test_frac=0.2, n_boot=200, threads=1),
+                  generator="dcgan", gen_steps=None, syn_test_frac=0.2, n_boot=200, threads=1, workers=1),
     "quick": dict(arch="tiny", epochs=4, bs=32, lr=3e-3, folds=3, repeats=3, seeds=(0, 1), thresholds=THRESHOLDS,
-                  generator="dcgan", gen_steps=None, syn_test_frac=0.2, n_boot=1000, threads=None),
+                  generator="dcgan", gen_steps=None, syn_test_frac=0.2, n_boot=1000, threads=1,
+                  workers=CPU_WORKERS),
     "paper": dict(arch="resnet18", epochs=10, bs=32, lr=1e-3, folds=10, repeats=3, seeds=(0, 1, 2),
                   thresholds=THRESHOLDS, generator="dcgan", gen_steps=None, syn_test_frac=0.2, n_boot=2000,
-                  threads=None),
+                  threads=None, workers=None),
 }
 
 # Which published study used which shortcut (helpers.classify.published.STUDIES has the details).
