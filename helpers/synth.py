@@ -46,6 +46,14 @@ def synthetic_dir(runs_dir: str | Path, generator: str) -> Path:
     return Path(runs_dir) / "synthetic" / plain_name(generator, "synthetic-set name")
 
 
+def sample_calls(counts: dict, dataset: str, seed: int = 0, batch: int = 64) -> list[tuple[str, int, int]]:
+    """The (class_name, n, seed) of every `sample_fn` call `write_synthetic_set` makes, in order.
+    Each batch has a seed of its own, so the calls can be made in any order, or at once."""
+    labels = {c: i for i, c in enumerate(CLASS_NAMES[dataset])}
+    return [(cls, min(batch, n - done), seed * 100_003 + labels[cls] * 10_007 + done)
+            for cls, n in counts.items() for done in range(0, n, batch)]
+
+
 def write_synthetic_set(out_dir: str | Path, generator: str, sample_fn: Callable[[str, int, int], np.ndarray],
                         counts: dict, dataset: str = "busi", checkpoint: str | Path | dict | None = None,
                         seed: int = 0, batch: int = 64, progress: bool = True,
@@ -78,24 +86,23 @@ def _write_set(out_dir: Path, generator, sample_fn, counts, dataset, checkpoint,
         ck_hash = dict.fromkeys(counts, sha256_file(checkpoint) if checkpoint else "")
     labels = {c: i for i, c in enumerate(CLASS_NAMES[dataset])}
     rows = []
+    for cls in counts:
+        (out_dir / cls).mkdir(exist_ok=True)
     with tqdm(total=sum(counts.values()), desc=f"exporting {generator}", unit="img", disable=not progress) as bar:
-        for cls, n in counts.items():
-            (out_dir / cls).mkdir(exist_ok=True)
-            done = 0
-            while done < n:
-                k = min(batch, n - done)
-                imgs = np.asarray(sample_fn(cls, k, seed * 100_003 + labels[cls] * 10_007 + done))
-                rgb = imgs.ndim == 4 and imgs.shape[-1] == 3
-                if imgs.dtype != np.uint8 or not (imgs.ndim == 3 or rgb) or len(imgs) != k:
-                    raise TypeError(f"sample_fn must return uint8 (n, H, W) or (n, H, W, 3); got {imgs.dtype} "
-                                    f"{imgs.shape}")
-                for j, im in enumerate(imgs):
-                    rel = Path(cls) / f"{generator}_{cls}_{done + j:05d}.png"
-                    Image.fromarray(im, mode="RGB" if rgb else "L").save(out_dir / rel)
-                    rows.append(dict(path=rel.as_posix(), class_name=cls, label=labels[cls], generator=generator,
-                                     checkpoint=ck_hash.get(cls, ""), seed=seed, size=im.shape[0], index=done + j))
-                done += k
-                bar.update(k)
+        done = dict.fromkeys(counts, 0)
+        for cls, k, call_seed in sample_calls(counts, dataset, seed, batch):
+            imgs = np.asarray(sample_fn(cls, k, call_seed))
+            rgb = imgs.ndim == 4 and imgs.shape[-1] == 3
+            if imgs.dtype != np.uint8 or not (imgs.ndim == 3 or rgb) or len(imgs) != k:
+                raise TypeError(f"sample_fn must return uint8 (n, H, W) or (n, H, W, 3); got {imgs.dtype} "
+                                f"{imgs.shape}")
+            for j, im in enumerate(imgs):
+                rel = Path(cls) / f"{generator}_{cls}_{done[cls] + j:05d}.png"
+                Image.fromarray(im, mode="RGB" if rgb else "L").save(out_dir / rel)
+                rows.append(dict(path=rel.as_posix(), class_name=cls, label=labels[cls], generator=generator,
+                                 checkpoint=ck_hash.get(cls, ""), seed=seed, size=im.shape[0], index=done[cls] + j))
+            done[cls] += k
+            bar.update(k)
     if trained_on is not None:
         pd.DataFrame({"path": [str(Path(p).resolve()) for p in trained_on]}).to_csv(out_dir / TRAINED_ON, index=False)
     manifest = out_dir / MANIFEST

@@ -6,7 +6,8 @@
 - `memorisation`: nearest real training image per synthetic image, threshold calibrated on
   held-out real images;
 - `tstr`: train on synthetic, test on real;
-- `report`: everything above for every synthetic set, one per-generator, per-class table.
+- `report`: everything above for every synthetic set, one per-generator, per-class table;
+- `parallel`: its independent jobs (trainings, numpy scoring) side by side on a CPU.
 """
 
 from helpers.quality.presets import PRESETS, preset

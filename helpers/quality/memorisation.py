@@ -162,6 +162,10 @@ class Memorisation:
     def flagged(self) -> pd.DataFrame:
         return self.table[self.table["flagged"]].sort_values("corr", ascending=False)
 
+    def at(self, threshold: float) -> Memorisation:
+        """The same nearest images, flagged at `threshold` (a threshold calibrated meanwhile)."""
+        return Memorisation(self.table.assign(flagged=self.table["corr"] > threshold), float(threshold))
+
 
 def check(synthetic: np.ndarray, train: np.ndarray, threshold: float) -> Memorisation:
     """Nearest training image of every synthetic image; flagged when the aligned correlation

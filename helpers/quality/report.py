@@ -70,14 +70,13 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
                verbose: bool = True) -> QualityReport:
     """Score each synthetic set in `manifests` ({generator: manifest path}) against the real
     training images of `records`; writes `<out_dir or RUNS/quality>/quality.csv`."""
-    from tqdm.auto import tqdm
-
     from helpers.data.preprocess import load_images
     from helpers.quality import memorisation as mem
     from helpers.quality.features import get_extractor
     from helpers.quality.metrics import halves, protocol_scores
+    from helpers.quality.parallel import side_by_side, workers
     from helpers.quality.presets import preset
-    from helpers.quality.tstr import train_test
+    from helpers.quality.tstr import key, train_test
 
     p = preset(cfg)
     classes = _classes(cfg)
@@ -95,7 +94,6 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
     f_train = extractor(x_train)
     splits = halves(y_train, p["repeats"], cfg.seed)
     score_kw = dict(k=p["pr_k"], kid_subsets=p["kid_subsets"], seed=cfg.seed)
-    base = protocol_scores(f_train, y_train, splits, classes, **score_kw).set_index("class_name")
 
     # memorisation: images at working size (at most 64 px), see helpers.quality.memorisation
     work = min(cfg.size, mem.WORK_SIZE)
@@ -103,15 +101,40 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
     thumb = lambda df: load_images(df, work, cfg.cache_dir, progress=False, resample="bilinear",  # noqa: E731
                                    channels=1)
     t_train = thumb(train)
-    threshold, held_scores = mem.calibrate(thumb(heldout), t_train, p["calib_quantile"])
-    held_flag = pd.Series(held_scores > threshold).groupby(heldout["label"].map(classes)).mean()
 
     tstr_kw = dict(steps=p["tstr_steps"], n_classes=len(classes), classes=classes, width=p["extractor_width"],
                    dim=p["extractor_dim"], batch=p["tstr_batch"], seed=cfg.seed, device=cfg.device,
                    progress=progress)
     run_root = cfg.runs_dir / "quality" / "tstr"
-    real_t = train_test(x_train, y_train, x_test, test["label"], run_root, desc="tstr: real", **tstr_kw)
-    real_t = real_t.set_index("class_name")
+    loaded = {}
+    for gen, manifest in manifests.items():
+        loaded[gen] = load_set(manifest, cfg.size)
+        leaked = _heldout_seen(manifest, heldout)
+        if leaked and verbose:
+            print(f"warning: {gen} was trained on {leaked} image(s) of the val/test split (a fold's set, or a "
+                  "leak). It is still scored against the training split, but its memorisation and TSTR "
+                  "numbers are not comparable with the others'.")
+
+    def tstr(x, y, desc):
+        return lambda: train_test(x, y, x_test, test["label"], run_root, desc=desc, **tstr_kw).set_index("class_name")
+
+    def scores(df, x_syn):  # this set's features, FID/KID/precision/recall and nearest training images
+        sc = protocol_scores(f_train, y_train, splits, classes, extractor(x_syn), df["label"].to_numpy(), **score_kw)
+        return sc.set_index("class_name"), mem.check(thumb(df), t_train, np.inf)  # flagged below
+
+    # Independent jobs, side by side on a CPU (helpers.quality.parallel): the trainings first (the
+    # long ones), then the numpy work that fills the gaps; the same numbers as one after another.
+    data = {"real": (x_train, y_train)} | {gen: (x, df["label"].to_numpy()) for gen, (df, x) in loaded.items()}
+    owner = {}  # one training per distinct set: two names for the same images share a run folder
+    same = {gen: owner.setdefault(key(*xy), gen) for gen, xy in data.items()}
+    jobs = {("tstr", gen): tstr(*data[gen], f"tstr: {gen}") for gen in dict.fromkeys(same.values())}
+    jobs[("scores", "real")] = lambda: protocol_scores(f_train, y_train, splits, classes, **score_kw)
+    jobs[("threshold", "real")] = lambda: mem.calibrate(thumb(heldout), t_train, p["calib_quantile"])
+    jobs |= {("scores", gen): (lambda d=df, x=x_syn: scores(d, x)) for gen, (df, x_syn) in loaded.items()}
+    done = side_by_side(jobs, workers(len(jobs), cfg.device))
+    base, real_t = done[("scores", "real")].set_index("class_name"), done[("tstr", same["real"])]
+    threshold, held_scores = done[("threshold", "real")]
+    held_flag = pd.Series(held_scores > threshold).groupby(heldout["label"].map(classes)).mean()
 
     def _row(gen, name, sc, n_syn, memorised, tt):
         b = base.loc[name]
@@ -129,27 +152,18 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
         rows.append(_row("real", name, base.loc[name], n_held, flagged, real_t.loc[name]))
 
     sets = {}
-    for gen, manifest in tqdm(list(manifests.items()), desc="scoring synthetic sets", disable=not progress):
-        df, x_syn = load_set(manifest, cfg.size)
-        y_syn = df["label"].to_numpy()
-        leaked = _heldout_seen(manifest, heldout)
-        if leaked and verbose:
-            print(f"warning: {gen} was trained on {leaked} image(s) of the val/test split (a fold's set, or a "
-                  "leak). It is still scored against the training split, but its memorisation and TSTR "
-                  "numbers are not comparable with the others'.")
-        sc = protocol_scores(f_train, y_train, splits, classes, extractor(x_syn), y_syn, **score_kw)
-        sc = sc.set_index("class_name")
-        m = mem.check(thumb(df), t_train, threshold)
+    for gen, (df, x_syn) in loaded.items():
+        y_syn, tt = df["label"].to_numpy(), done[("tstr", same[gen])]
+        sc, m = done[("scores", gen)]
+        m = m.at(threshold)
         m.table["label"] = y_syn
-        tt = train_test(x_syn, y_syn, x_test, test["label"], run_root, desc=f"tstr: {gen}", **tstr_kw)
-        tt = tt.set_index("class_name")
         m.table.assign(path=df["path"].to_numpy(), nearest_path=train["path"].to_numpy()[m.table["nearest"]]).to_csv(
             out_dir / f"memorisation_{gen}.csv", index=False)
         for name in [*classes.values(), "all"]:
             sel = m.table["flagged"] if name == "all" else m.table.loc[m.table["label"].map(classes) == name, "flagged"]
             n_syn = len(df) if name == "all" else int((df["class_name"] == name).sum())
             rows.append(_row(gen, name, sc.loc[name], n_syn, float(sel.mean()) if len(sel) else np.nan, tt.loc[name]))
-        sets[gen] = dict(images=x_syn, labels=y_syn, memorisation=m, manifest=Path(manifest))
+        sets[gen] = dict(images=x_syn, labels=y_syn, memorisation=m, manifest=Path(manifests[gen]))
 
     table = pd.DataFrame(rows, columns=COLUMNS)
     csv = out_dir / "quality.csv"

@@ -12,13 +12,17 @@ DCGAN study's generators exist only for the minority classes) stay out and show 
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from helpers.data.records import CLASS_NAMES
-from helpers.synth import MANIFEST, TRAINED_ON, sha256_file, write_synthetic_set
+from helpers.quality.parallel import side_by_side, workers
+from helpers.synth import MANIFEST, TRAINED_ON, sample_calls, sha256_file, write_synthetic_set
 from helpers.train.loop import CHECKPOINT
+
+BATCH = 64  # images per sampling call
 
 
 def kind_of(name: str) -> str | None:
@@ -75,21 +79,25 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
     else:
         from helpers.gan.sampling import load_generator, sample_uint8
 
-        nets = {}
+        # loaded here, not in the sampling threads (building a network draws from torch's global generator)
+        nets = {ck: load_generator(ck.parent, cfg.device) for ck in dict.fromkeys(cks.values())}
 
         def sample_fn(cls, n, seed):
-            if cls not in nets:
-                nets[cls] = load_generator(cks[cls].parent, cfg.device)
-            return sample_uint8(nets[cls], n, seed, labels[cls] if kind == "cwgan" else None, cfg.device)
+            return sample_uint8(nets[cks[cls]], n, seed, labels[cls] if kind == "cwgan" else None, cfg.device)
 
     if out.exists():
         shutil.rmtree(out)
     trained_on = None
     if (Path(exported).parent / TRAINED_ON).exists():
         trained_on = list(pd.read_csv(Path(exported).parent / TRAINED_ON)["path"])
-    # a seed of its own: these images are not the exported ones
-    return write_synthetic_set(out, name, sample_fn, counts, dataset=cfg.dataset, checkpoint=cks,
-                               seed=cfg.seed + seed_offset, progress=progress, trained_on=trained_on)
+    seed = cfg.seed + seed_offset  # a seed of its own: these images are not the exported ones
+    # Every batch has its own seed, so all are drawn at once on a CPU (helpers.quality.parallel),
+    # the same images as one after another; the set is then written from them in order.
+    calls = sample_calls(counts, cfg.dataset, seed, BATCH)
+    drawn = side_by_side({c: partial(sample_fn, *c) for c in calls}, workers(len(calls), cfg.device))
+    return write_synthetic_set(out, name, lambda *c: drawn.pop(c) if c in drawn else sample_fn(*c), counts,
+                               dataset=cfg.dataset, checkpoint=cks, seed=seed, batch=BATCH, progress=progress,
+                               trained_on=trained_on)
 
 
 def scoring_sets(cfg, manifests: dict, n_per_class: int | None = None, progress: bool = True) -> dict:

@@ -26,7 +26,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from helpers.data.preprocess import channels_config
-from helpers.quality.features import SmallCNN, _CNNExtractor, _key, recalibrate_batchnorm, to_tensor
+from helpers.quality.features import (
+    SmallCNN,
+    _CNNExtractor,
+    _key,
+    channels_last,
+    recalibrate_batchnorm,
+    to_tensor,
+)
 
 
 class SSLExtractor(_CNNExtractor):
@@ -69,12 +76,14 @@ def train_ssl_encoder(images: np.ndarray, run_dir, steps: int, width: int = 16, 
                       lr: float = 2e-3, temperature: float = 0.2, seed: int = 0, device: str = "cpu",
                       progress: bool = True) -> SmallCNN:
     """Train a SmallCNN encoder with SimCLR on `images` (uint8 (N, H, W) or (N, H, W, 3)), resumably."""
-    from helpers.train.loop import Trainer
+    from helpers.train.loop import GLOBAL_RNG, Trainer
 
     x = to_tensor(images).to(device)
-    torch.manual_seed(seed)
-    model = SmallCNN(1, width, dim, channels=x.shape[1]).to(device)  # the class head is unused
-    head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 32)).to(device)  # projection
+    with GLOBAL_RNG:  # the global seed is shared with trainings in other threads
+        torch.manual_seed(seed)
+        model = SmallCNN(1, width, dim, channels=x.shape[1])  # the class head is unused
+        head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 32))  # projection
+    model, head = model.to(device).to(memory_format=torch.channels_last), head.to(device)
     params = list(model.body.parameters()) + list(head.parameters())
     opt = torch.optim.Adam(params, lr=lr)
     gen = torch.Generator().manual_seed(seed)
@@ -85,7 +94,8 @@ def train_ssl_encoder(images: np.ndarray, run_dir, steps: int, width: int = 16, 
         model.train()
         idx = torch.randint(0, len(x), (min(batch, len(x)),), generator=gen).to(device)
         xb = x[idx]
-        loss = nt_xent(head(model.features(views(xb, gen))), head(model.features(views(xb, gen))), temperature)
+        z1, z2 = (head(model.features(channels_last(views(xb, gen)))) for _ in range(2))
+        loss = nt_xent(z1, z2, temperature)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.quality.features import _batched, to_tensor, train_domain_classifier
+from helpers.quality.features import _batched, channels_last, to_tensor, train_domain_classifier
 
 
 def key(images: np.ndarray, labels: np.ndarray, **settings) -> str:
@@ -29,7 +29,7 @@ def key(images: np.ndarray, labels: np.ndarray, **settings) -> str:
 
 def predict(model, images: np.ndarray, device: str = "cpu") -> np.ndarray:
     model.eval()
-    return _batched(model, to_tensor(images), device, 256).argmax(axis=1)
+    return _batched(lambda x: model(channels_last(x)), to_tensor(images), device, 256).argmax(axis=1)
 
 
 def train_test(train_images: np.ndarray, train_labels, test_images: np.ndarray, test_labels, run_root: str | Path,

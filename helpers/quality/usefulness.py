@@ -106,14 +106,16 @@ def feature_scores(extractor, report, classes: dict, preset: dict, seed: int = 0
     QualityReport) in another feature space, by the same protocol (halves of the real
     training images as the yardstick). Rows as in the report's table, generator 'real' first."""
     from helpers.quality.metrics import halves, protocol_scores
+    from helpers.quality.parallel import side_by_side, workers
 
     f_train = extractor(report.train_images)
     y = report.train_labels
     splits = halves(y, preset["repeats"], seed)
     kw = dict(k=preset["pr_k"], kid_subsets=preset["kid_subsets"], seed=seed)
-    parts = [protocol_scores(f_train, y, splits, classes, **kw).assign(generator="real")]
-    for gen, s in report.sets.items():
-        parts.append(protocol_scores(f_train, y, splits, classes, extractor(s["images"]), s["labels"], **kw)
-                     .assign(generator=gen))
-    out = pd.concat(parts, ignore_index=True)
+    jobs = {"real": lambda: protocol_scores(f_train, y, splits, classes, **kw)}
+    jobs |= {gen: (lambda s=s: protocol_scores(f_train, y, splits, classes, extractor(s["images"]), s["labels"], **kw))
+             for gen, s in report.sets.items()}
+    # one set per thread on a CPU (helpers.quality.parallel): KID's kernels are numpy on one core
+    done = side_by_side(jobs, workers(len(jobs), getattr(extractor, "device", "cpu")))
+    out = pd.concat([df.assign(generator=gen) for gen, df in done.items()], ignore_index=True)
     return out[["generator", "class_name", "n_compared", "fid", "kid", "precision", "recall"]]
