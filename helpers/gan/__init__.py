@@ -8,5 +8,6 @@
 - `pipeline`: train one model per class (or one conditional model) and export a balanced
   synthetic set; what `python -m helpers train <gan>` runs;
 - `score`: a simple distance between synthetic and real images (sliced Wasserstein);
+- `label_dependence`: how much a conditional generator's images depend on its label;
 - `figures`: loss curves, sample grids, samples across training.
 """
