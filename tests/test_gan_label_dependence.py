@@ -115,3 +115,19 @@ def test_short_cwgan_run_learns_the_label(tmp_path, smoke_cfg):
     blind = label_dependence(LabelBlind(G), LabelProbe.fit(x, y, K), n_per_class=50)
     assert blind["label_accuracy"] == pytest.approx(1 / K) and blind["label_share"] < 1e-9
 
+
+def test_critic_class_vectors_are_centred_and_start_small():
+    """The projection critic's class vectors sum to 0 over the classes (the class term says only
+    how the classes differ), start near 0, and are stored as `embed.weight` like nn.Embedding's."""
+    from helpers.gan.nets import Critic
+
+    torch.manual_seed(0)
+    D = Critic(32, width=4, n_classes=K)
+    e = D.embed(torch.arange(K))
+    assert torch.allclose(e.sum(0), torch.zeros_like(e[0]), atol=1e-6)
+    assert float(D.embed.weight.detach().std()) < 0.05
+    assert "embed.weight" in D.state_dict()
+    x, y = torch.randn(4, 1, 32, 32), torch.tensor([0, 1, 2, 1])
+    h = D.features(x).flatten(1)
+    want = D.score(h).squeeze(1) + ((D.embed.weight - D.embed.weight.mean(0))[y] * h).sum(1)
+    assert torch.allclose(D(x, y), want, atol=1e-6)

@@ -14,7 +14,8 @@ The normalisation in the critic is a choice: batch norm for DCGAN / clipped WGAN
 layer norm) for WGAN-GP, whose penalty is per sample and so must not mix samples in a batch.
 
 The conditional pair (cWGAN-GP) adds a label embedding to the generator's input and a
-projection term to the critic's score (Miyato & Koyama 2018): score = w.h + embed(y).h.
+projection term to the critic's score (Miyato & Koyama 2018): score = w.h + e(y).h, with
+class vectors e(y) centred over the classes and started near 0 (see ClassVectors).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from helpers.errors import SettingError
@@ -105,10 +107,34 @@ class Generator(nn.Module):
         return self.up(self.fc_norm(h))
 
 
+class ClassVectors(nn.Module):
+    """The projection critic's class vectors e(y), one per class, used centred: e(y) minus their
+    mean over the classes, so that they sum to 0.
+
+    Centred, the class term e(y).h cannot carry "real or not", which is the same for every
+    class: that is left to w.h, and e(y).h learns only how class y differs from the others
+    (its gradient is the class's real-minus-fake feature mean less the mean of those over the
+    classes). The scores it can express are the same as uncentred vectors' (w absorbs the
+    mean); what changes is what each part learns. They start small, like w (Miyato & Koyama's
+    own code: Glorot, std ~0.03): the N(0, 1) of nn.Embedding made e(y).h a random score ~50x
+    larger than w.h that Adam's steps of ~lr barely reshape in a short run. Stored as `weight`,
+    like nn.Embedding's, so checkpoints are unchanged."""
+
+    def __init__(self, n_classes: int, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_classes, dim))
+        nn.init.normal_(self.weight, 0.0, 0.02)
+
+    def forward(self, labels: torch.Tensor) -> torch.Tensor:
+        # a lookup as nn.Embedding's: its gradient is summed in a fixed order (indexing's is not
+        # on a multi-threaded CPU, and a run would then not repeat exactly)
+        return F.embedding(labels, self.weight - self.weight.mean(0, keepdim=True))
+
+
 class Critic(nn.Module):
     """images (N, channels, size, size) [+ labels] -> one unbounded score per image (N,).
 
-    With `n_classes` > 0 the score gains a projection term embed(label) . features."""
+    With `n_classes` > 0 the score gains a projection term e(label) . features (ClassVectors)."""
 
     def __init__(self, size: int = 64, width: int = 32, norm: str = "none", dropout: float = 0.0,
                  n_classes: int = 0, channels: int = 1):
@@ -126,7 +152,7 @@ class Critic(nn.Module):
         self.features = nn.Sequential(*layers)
         n_feat = ch[-1] * 16
         self.score = nn.Linear(n_feat, 1)
-        self.embed = nn.Embedding(n_classes, n_feat) if n_classes else None
+        self.embed = ClassVectors(n_classes, n_feat) if n_classes else None
         self.apply(init_weights)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
