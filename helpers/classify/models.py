@@ -266,8 +266,7 @@ def load_fastai() -> None:
 def make_learner(dls, arch: str, n_classes: int, pretrained="auto", weights: torch.Tensor | None = None,
                  path=".", wd: float = 1e-4):
     """A fastai Learner: Adam, cross-entropy (optionally class-weighted), accuracy metric."""
-    import fastai.callback.progress  # noqa: F401  (adds Learner.no_bar)
-    import fastai.callback.schedule  # noqa: F401  (adds Learner.fit_one_cycle)
+    load_fastai()  # adds Learner.no_bar and Learner.fit_one_cycle
     from fastai.learner import Learner
     from fastai.losses import CrossEntropyLossFlat
     from fastai.metrics import accuracy

@@ -10,15 +10,12 @@ synthetic test). `workers`: cells trained side by side in processes on a CPU, ea
 
 from __future__ import annotations
 
-import os
-
+from helpers.classify.grid import CPU_WORKERS  # cells side by side on a CPU, as the grid's
 from helpers.data.duplicates import DEFAULT_THRESHOLD
 from helpers.errors import SettingError
 
 HONEST_THRESHOLD = DEFAULT_THRESHOLD  # the course's grouping threshold, the guard's too
 THRESHOLDS = (0.90, 0.95, 0.97, 0.99)
-# Small CPU cells gain little from a second math thread; two cells side by side use both cores.
-CPU_WORKERS = 2 if (os.cpu_count() or 1) >= 2 else 1
 
 PRESETS = {
     "smoke": dict(arch="tiny", epochs=1, bs=16, lr=3e-3, folds=3, repeats=2, seeds=(0,), thresholds=THRESHOLDS,

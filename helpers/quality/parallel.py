@@ -13,13 +13,11 @@ the numpy jobs draw from their own seeded numpy generators.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
-_CORES = os.cpu_count() or 1
-# One job more than there are cores: the last jobs then share both cores to the end instead
-# of one finishing alone on one core (as CLASS_WORKERS in helpers.gan.pipeline).
-WORKERS = _CORES + 1 if _CORES >= 2 else 1
+# One job more than there are cores, as for the GAN class models: the last jobs then share
+# both cores to the end instead of one finishing alone on one core.
+from helpers.gan.pipeline import CLASS_WORKERS as WORKERS
 
 
 def workers(n_jobs: int, device: str = "cpu") -> int:
