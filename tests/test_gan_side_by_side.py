@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -139,3 +140,16 @@ def test_a_finished_run_is_not_counted_as_a_worker(smoke_cfg, monkeypatch):
     monkeypatch.setattr(pipeline, "train_side_by_side", lambda fn, jobs, workers: seen.setdefault("w", workers))
     pipeline.train_many("cwgan", smoke_cfg, train, {"done": {}, "new": {}}, steps=3, progress=False)
     assert seen["w"] == 1  # one run left to train: it keeps every math thread
+
+
+def test_spare_runs_fill_the_idle_cores_on_a_cpu_only(smoke_cfg, monkeypatch):
+    later = {f"gp{g}": dict(gp_weight=g) for g in (0.5, 2.0, 5.0)}
+    monkeypatch.setattr(pipeline, "_CORES", 2)
+    assert pipeline.spare_runs(smoke_cfg, later) == {"gp0.5": dict(gp_weight=0.5)}  # one model now, one core free
+    assert pipeline.spare_runs(smoke_cfg, later, n_models=2) == {}
+    monkeypatch.setattr(pipeline, "_CORES", 4)
+    assert list(pipeline.spare_runs(smoke_cfg, later)) == ["gp0.5", "gp2.0", "gp5.0"]
+    monkeypatch.setattr(pipeline, "_CORES", 1)
+    assert pipeline.spare_runs(smoke_cfg, later) == {}
+    monkeypatch.setattr(pipeline, "_CORES", 8)
+    assert pipeline.spare_runs(dataclasses.replace(smoke_cfg, device="cuda"), later) == {}  # one after another there

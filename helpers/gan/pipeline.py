@@ -106,6 +106,17 @@ def train_many(name: str, cfg, train_records: pd.DataFrame, runs: dict, steps: i
     return train_side_by_side(train, jobs, workers)
 
 
+def spare_runs(cfg, later: dict, n_models: int = 1) -> dict:
+    """The runs of `later` (as train_many's `runs`) that fit beside `n_models` models training
+    now without slowing them: on a CPU a lone small GAN leaves the other cores idle (a second
+    math thread does not speed it up), so a run a later cell needs can train there at no cost.
+    None on a GPU, where runs go one after another anyway."""
+    if str(cfg.device) != "cpu":
+        return {}
+    free = max(0, _CORES - n_models)  # one model per core
+    return dict(list(later.items())[:free])
+
+
 def _finished(name: str, cfg, train_records: pd.DataFrame, out: str, steps: int | None, changes: dict) -> bool:
     """Whether every model of run `out` has already trained its steps (its history says so)."""
     kw = {k: v for k, v in changes.items() if k != "step"}
