@@ -32,7 +32,7 @@ from . import anatomy, bmode, lesions, overlays, scan
 
 CLASSES = ("benign", "malignant", "normal")
 DEFAULT_COUNTS = {"benign": 437, "malignant": 210, "normal": 133}
-PHANTOM_VERSION = 2  # bump whenever the images change: data folders record it and regenerate
+PHANTOM_VERSION = 3  # bump whenever the images change: data folders record it and regenerate
 MAX_GRID = 240  # rows of the simulation grid; larger images are simulated at this and resized
 
 

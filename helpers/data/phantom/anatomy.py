@@ -26,6 +26,12 @@ from scipy.special import expit
 
 from .fields import blur, smooth_noise, wobble
 
+# How often each lesion look-alike appears, in every class (anatomy does not know the label).
+LIGAMENT_SHADOW = 0.3  # a thin dark streak below a Cooper's ligament
+FAT_LOBULE = 0.15  # a large fat lobule: a dark oval in the gland (0.3 made normal scans too
+# often look like benign ones: the quick classifier recognised 57 % of normal test images, BUSI 83 %)
+RIB = 0.15  # a rib below the muscle, where the scan is deep enough
+
 # Typical values (echo power relative to fibroglandular tissue ~0.6; attenuation in Np/mm at
 # the probe's frequency, about 0.7 dB/cm/MHz at 10 MHz for the soft tissue of the breast).
 FAT = dict(echo=0.06, density=0.35, atten=0.055)
@@ -144,12 +150,12 @@ def breast(rng, h: int, w: int, depth_mm: float) -> Tissue:
     lig = blur(_draw((h, w), strokes, width=max(1, round(0.25 / p))), 0.6)
     echo += rng.uniform(0.2, 0.6) * lig
     notes = {}
-    if rng.random() < 0.3:
+    if rng.random() < LIGAMENT_SHADOW:
         att += lig * rng.uniform(0.1, 0.3)
         notes["ligament_shadow"] = True
 
     # A large fat lobule: a dark oval in the gland, the classic mimic of a benign mass.
-    if rng.random() < 0.3:
+    if rng.random() < FAT_LOBULE:
         cx, cz = rng.uniform(0.2, 0.8) * w, (fat_end[w // 2] / p + gland_end[w // 2] / p) / 2
         a, b = rng.uniform(3, 7) / p, rng.uniform(1.5, 3.5) / p
         yy, xx = np.ogrid[:h, :w]
@@ -160,7 +166,7 @@ def breast(rng, h: int, w: int, depth_mm: float) -> Tissue:
 
     # A rib below the muscle: a hypoechoic oval with a bright front surface and a shadow.
     rib_top = float(np.median(muscle_end)) + rng.uniform(0.5, 3)
-    if rib_top < depth_mm - 3 and rng.random() < 0.15:
+    if rib_top < depth_mm - 3 and rng.random() < RIB:
         cx, a, b = rng.uniform(0.2, 0.8) * w, rng.uniform(5, 9) / p, rng.uniform(2.5, 4.5) / p
         cz = rib_top / p + b
         yy, xx = np.ogrid[:h, :w]
