@@ -138,3 +138,22 @@ def test_some_frames_cross_classes_and_about_a_quarter_are_frames():
     assert 0 < len(crossed) < 0.15 * len(frames)
     assert all(scan.frame_source(*f, 0)[1] < DEFAULT_COUNTS[scan.frame_source(*f, 0)[0]] for f in crossed)
     assert all(scan.frame_source("normal", i, 0)[0] == "normal" for i in range(133))
+
+
+def test_processes_write_the_same_files_as_one_process(tmp_path, monkeypatch):
+    from helpers.data import phantom
+
+    counts = {"benign": 3, "normal": 2, "malignant": 2}
+    write_phantom_dataset(tmp_path / "one", counts, size=32, progress=False, workers=1)
+    monkeypatch.setattr(phantom, "PARALLEL_FROM", 1)
+    (tmp_path / "two" / "normal").mkdir(parents=True)
+    kept = tmp_path / "two" / "normal" / "normal (1).png"
+    write_phantom_dataset(tmp_path / "two", {"benign": 0, "normal": 1, "malignant": 0}, size=32, progress=False,
+                          workers=1)
+    before = kept.stat().st_mtime_ns
+    write_phantom_dataset(tmp_path / "two", counts, size=32, progress=False, workers=2)
+    one = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.png"))
+    two = sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*.png"))
+    assert one == two and len(one) == 14
+    assert all((tmp_path / "one" / p).read_bytes() == (tmp_path / "two" / p).read_bytes() for p in one)
+    assert kept.stat().st_mtime_ns == before  # an image already there is kept, not drawn again

@@ -22,6 +22,7 @@ of it (BUSI's 190-1050 px at size 512); heights follow each scan's aspect ratio.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,26 +88,56 @@ def make_phantom(kind: str, index: int, seed: int = 0, size: int = 256) -> Phant
 
 
 def write_phantom_dataset(dest: str | Path, counts: dict | None = None, seed: int = 0, size: int = 256,
-                          masks: bool = True, progress: bool = True) -> dict:
+                          masks: bool = True, progress: bool = True, workers: int | None = None) -> dict:
     """Write phantoms in the official BUSI layout: `<dest>/<class>/<class> (i).png`, with
     `<class> (i)_mask.png` beside each image when `masks` is true. Existing files are kept
-    (re-running finishes an interrupted run). Returns the number of images per class."""
+    (re-running finishes an interrupted run). Returns the number of images per class.
+
+    Each image depends only on (seed, class, index), so a large set is drawn by `workers`
+    processes (default: one per core) with the same result as one process."""
     from tqdm.auto import tqdm
 
     counts = dict(DEFAULT_COUNTS if counts is None else counts)
     dest = Path(dest)
+    for kind in CLASSES:
+        if counts.get(kind, 0):
+            (dest / kind).mkdir(parents=True, exist_ok=True)
     jobs = [(k, i) for k in CLASSES for i in range(counts.get(k, 0))]
-    for kind, i in tqdm(jobs, desc="phantom images", disable=not progress, unit="img"):
-        folder = dest / kind
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{kind} ({i + 1}).png"
-        if path.exists() and (not masks or (folder / f"{kind} ({i + 1})_mask.png").exists()):
-            continue
-        ph = make_phantom(kind, i, seed=seed, size=size)
-        _atomic_png(Image.fromarray(ph.image, mode="L"), path)
-        if masks:
-            _atomic_png(Image.fromarray(ph.mask, mode="L"), folder / f"{kind} ({i + 1})_mask.png")
+    todo = [(str(dest), k, i, seed, size, masks) for k, i in jobs if not _written(dest, k, i, masks)]
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="phantom images", disable=not progress,
+               unit="img")
+    if workers > 1 and len(todo) >= PARALLEL_FROM:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawned, not forked: the caller may be a kernel whose torch threads a fork would copy
+        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn")) as ex:
+            for _ in ex.map(_write_one, todo, chunksize=8):
+                bar.update()
+    else:
+        for job in todo:
+            _write_one(job)
+            bar.update()
+    bar.close()
     return {k: counts.get(k, 0) for k in CLASSES}
+
+
+PARALLEL_FROM = 64  # fewer images than this are drawn here: starting processes would cost more
+
+
+def _written(dest: Path, kind: str, i: int, masks: bool) -> bool:
+    path = dest / kind / f"{kind} ({i + 1}).png"
+    return path.exists() and (not masks or path.with_name(f"{kind} ({i + 1})_mask.png").exists())
+
+
+def _write_one(job) -> None:
+    dest, kind, i, seed, size, masks = job
+    folder = Path(dest) / kind
+    ph = make_phantom(kind, i, seed=seed, size=size)
+    _atomic_png(Image.fromarray(ph.image, mode="L"), folder / f"{kind} ({i + 1}).png")
+    if masks:
+        _atomic_png(Image.fromarray(ph.mask, mode="L"), folder / f"{kind} ({i + 1})_mask.png")
 
 
 def _atomic_png(img: Image.Image, path: Path) -> None:
