@@ -157,3 +157,19 @@ def test_processes_write_the_same_files_as_one_process(tmp_path, monkeypatch):
     assert one == two and len(one) == 14
     assert all((tmp_path / "one" / p).read_bytes() == (tmp_path / "two" / p).read_bytes() for p in one)
     assert kept.stat().st_mtime_ns == before  # an image already there is kept, not drawn again
+
+
+def test_throughput_benchmark_runs_and_checks_its_files(monkeypatch, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    from helpers.data import phantom
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "phantom_throughput.py"
+    spec = importlib.util.spec_from_file_location("phantom_throughput", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(phantom, "PARALLEL_FROM", 1)  # the process path, even for a few images
+    assert bench.main(["--n", "6", "--profile", "smoke", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "ratio" in out and "identical files: True" in out
