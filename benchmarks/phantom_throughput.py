@@ -23,8 +23,7 @@ from helpers.data.phantom import CLASSES, DEFAULT_COUNTS, make_phantom, write_ph
 def counts_for(n: int) -> dict:
     """n images split like BUSI's classes."""
     total = sum(DEFAULT_COUNTS.values())
-    c = {k: max(1, round(n * v / total)) for k, v in DEFAULT_COUNTS.items()}
-    return c
+    return {k: max(1, round(n * v / total)) for k, v in DEFAULT_COUNTS.items()}
 
 
 def reference(dest: Path, counts: dict, size: int) -> None:

@@ -87,6 +87,9 @@ def make_phantom(kind: str, index: int, seed: int = 0, size: int = 256) -> Phant
     return Phantom(np.asarray(img), mask_out, hint, (src_kind, src))
 
 
+PARALLEL_FROM = 64  # fewer images than this are drawn in this process: starting others would cost more
+
+
 def write_phantom_dataset(dest: str | Path, counts: dict | None = None, seed: int = 0, size: int = 256,
                           masks: bool = True, progress: bool = True, workers: int | None = None) -> dict:
     """Write phantoms in the official BUSI layout: `<dest>/<class>/<class> (i).png`, with
@@ -123,21 +126,24 @@ def write_phantom_dataset(dest: str | Path, counts: dict | None = None, seed: in
     return {k: counts.get(k, 0) for k in CLASSES}
 
 
-PARALLEL_FROM = 64  # fewer images than this are drawn here: starting processes would cost more
+def _paths(dest: str | Path, kind: str, i: int) -> tuple[Path, Path]:
+    """Image i of a class and its mask, named as BUSI names them (numbered from 1)."""
+    folder = Path(dest) / kind
+    return folder / f"{kind} ({i + 1}).png", folder / f"{kind} ({i + 1})_mask.png"
 
 
 def _written(dest: Path, kind: str, i: int, masks: bool) -> bool:
-    path = dest / kind / f"{kind} ({i + 1}).png"
-    return path.exists() and (not masks or path.with_name(f"{kind} ({i + 1})_mask.png").exists())
+    image, mask = _paths(dest, kind, i)
+    return image.exists() and (not masks or mask.exists())
 
 
 def _write_one(job) -> None:
     dest, kind, i, seed, size, masks = job
-    folder = Path(dest) / kind
+    image, mask = _paths(dest, kind, i)
     ph = make_phantom(kind, i, seed=seed, size=size)
-    _atomic_png(Image.fromarray(ph.image, mode="L"), folder / f"{kind} ({i + 1}).png")
+    _atomic_png(Image.fromarray(ph.image, mode="L"), image)
     if masks:
-        _atomic_png(Image.fromarray(ph.mask, mode="L"), folder / f"{kind} ({i + 1})_mask.png")
+        _atomic_png(Image.fromarray(ph.mask, mode="L"), mask)
 
 
 def _atomic_png(img: Image.Image, path: Path) -> None:
