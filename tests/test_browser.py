@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHOTS = Path(os.environ.get("COURSE_BROWSER_SHOTS", ROOT / "runs" / "browser"))
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 DRIVER = shutil.which("chromedriver")
-CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+# --disable-dev-shm-usage: shared memory in containers can be small or taken by other tests' processes.
+CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--window-size=1400,1000")
 # JupyterLab settings for a quiet, deterministic page: no news prompt, every cell in the DOM.
@@ -151,13 +152,42 @@ def _menu(driver, menu: str, command: str) -> None:
     item[0].click()
 
 
+def _open(driver, base, token, name: str, log: Path, tries: int = 2, wait: float = 120) -> None:
+    """Open `name` and wait until its cells are shown and its kernel is idle. On a loaded machine
+    the page or the kernel can be slow: a dialog (such as a kernel choice) is accepted, and the
+    page is loaded again once before the test fails with what the page and the server showed."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+
+    def ready():
+        for button in driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog .jp-mod-accept"):
+            try:
+                button.click()
+            except WebDriverException:  # the dialog closed or moved meanwhile
+                pass
+        return (driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-CodeCell")
+                and _kernel_state(base, token, name) == "idle")
+
+    for attempt in range(tries):
+        driver.get(f"{base}/lab/tree/{name}?token={token}")
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            time.sleep(0.5)
+    driver.save_screenshot(str(SHOTS / f"{Path(name).stem}_not_ready.png"))
+    cells = len(driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-CodeCell"))
+    dialogs = [d.text for d in driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog")]
+    pytest.fail(f"{name} not ready after {tries} loads of {wait:.0f} s: {cells} code cells shown, "
+                f"kernel {_kernel_state(base, token, name)!r}, dialogs {dialogs}; server log:\n"
+                f"{log.read_text()[-3000:]}")
+
+
 def _run_all(driver, base, token, nbs: Path, name: str, timeout: float) -> nbformat.NotebookNode:
     """Open `name`, Run > Run All Cells, wait for the kernel to go idle, save; the saved copy."""
     from selenium.webdriver.common.by import By
 
-    driver.get(f"{base}/lab/tree/{name}?token={token}")
-    _wait("the notebook and its kernel", lambda: driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-CodeCell")
-          and _kernel_state(base, token, name) == "idle", 90)
+    _open(driver, base, token, name, nbs.parent / "server.log")
     _menu(driver, "Run", "runmenu:run-all")
     quiet = []  # idle with nothing queued, several polls in a row (a cell's outputs may still arrive)
 
