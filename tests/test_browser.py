@@ -168,7 +168,7 @@ def _open(driver, base, token, name: str, log: Path, tries: int = 2, wait: float
         return (driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-CodeCell")
                 and _kernel_state(base, token, name) == "idle")
 
-    for attempt in range(tries):
+    for _ in range(tries):
         driver.get(f"{base}/lab/tree/{name}?token={token}")
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
@@ -185,7 +185,6 @@ def _open(driver, base, token, name: str, log: Path, tries: int = 2, wait: float
 
 def _run_all(driver, base, token, nbs: Path, name: str, timeout: float) -> nbformat.NotebookNode:
     """Open `name`, Run > Run All Cells, wait for the kernel to go idle, save; the saved copy."""
-    from selenium.webdriver.common.by import By
 
     _open(driver, base, token, name, nbs.parent / "server.log")
     _menu(driver, "Run", "runmenu:run-all")
