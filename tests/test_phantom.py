@@ -141,11 +141,11 @@ def test_some_frames_cross_classes_and_about_a_quarter_are_frames():
 
 
 def test_processes_write_the_same_files_as_one_process(tmp_path, monkeypatch):
-    from helpers.data import phantom
+    from helpers import parallel
 
     counts = {"benign": 3, "normal": 2, "malignant": 2}
     write_phantom_dataset(tmp_path / "one", counts, size=32, progress=False, workers=1)
-    monkeypatch.setattr(phantom, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)
     (tmp_path / "two" / "normal").mkdir(parents=True)
     kept = tmp_path / "two" / "normal" / "normal (1).png"
     write_phantom_dataset(tmp_path / "two", {"benign": 0, "normal": 1, "malignant": 0}, size=32, progress=False,
@@ -163,13 +163,13 @@ def test_throughput_benchmark_runs_and_checks_its_files(monkeypatch, capsys):
     import importlib.util
     from pathlib import Path
 
-    from helpers.data import phantom
+    from helpers import parallel
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "phantom_throughput.py"
     spec = importlib.util.spec_from_file_location("phantom_throughput", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    monkeypatch.setattr(phantom, "PARALLEL_FROM", 1)  # the process path, even for a few images
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)  # the process path, even for a few images
     assert bench.main(["--n", "6", "--profile", "smoke", "--workers", "2"]) == 0
     out = capsys.readouterr().out
     assert "ratio" in out and "identical files: True" in out

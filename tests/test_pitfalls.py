@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -259,3 +261,22 @@ def test_paired_mean_difference():
     a, b = np.array([0.3, 0.2, 0.4, 0.1]), np.array([0.1, 0.1, 0.2, 0.1])
     r = tables.paired_mean_difference(a, b, ["g0", "g0", "g1", "g2"], 300, 0)
     assert np.isclose(r["diff"], 0.125) and r["lo"] >= 0 and r["hi"] <= 0.2 + 1e-9 and r["n"] == 4
+
+
+def test_masked_dataset_in_processes_writes_what_one_process_writes(tmp_path, monkeypatch):
+    from helpers import parallel
+
+    paths = []
+    for i in range(4):
+        _, img, _ = _scan_with_overlays(seed=10 + i)
+        p = tmp_path / "src" / f"benign ({i}).png"
+        p.parent.mkdir(exist_ok=True)
+        Image.fromarray(img).save(p)
+        paths.append(str(p))
+    records = pd.DataFrame(dict(path=paths, label=0, class_name="benign", group=range(4), source="phantom"))
+    one = overlays.masked_dataset(records, tmp_path / "one", progress=False)
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)  # two spawned processes, even for four images
+    two = overlays.masked_dataset(records, tmp_path / "two", progress=False)
+    assert [Path(p).name for p in one["path"]] == [Path(p).name for p in two["path"]]
+    assert list(one["overlay_share"]) == list(two["overlay_share"])
+    assert all(Path(a).read_bytes() == Path(b).read_bytes() for a, b in zip(one["path"], two["path"]))

@@ -30,6 +30,8 @@ import pandas as pd
 from PIL import Image
 from scipy import ndimage as ndi
 
+from helpers.parallel import ordered_map
+
 BRIGHT, CONTRAST = 150, 100
 
 
@@ -76,8 +78,6 @@ def masked_dataset(records: pd.DataFrame, out_dir, progress: bool = True, **kw) 
     original path) and `overlay_share` (masked fraction of the image). Reuses a finished set."""
     from tqdm.auto import tqdm
 
-    from helpers.data.images import load_gray
-
     out_dir = Path(out_dir)
     key = hashlib.sha1(json.dumps([list(map(str, records["path"])), kw], sort_keys=True).encode()).hexdigest()
     done = out_dir / "masked.csv"
@@ -86,17 +86,26 @@ def masked_dataset(records: pd.DataFrame, out_dir, progress: bool = True, **kw) 
         if len(table) == len(records) and all(Path(p).exists() for p in table["path"]):
             return records.assign(image=records["path"].astype(str), path=table["path"].to_numpy(),
                                   overlay_share=table["overlay_share"].to_numpy())
-    paths, shares = [], []
-    for i, r in enumerate(tqdm(list(records.itertuples()), desc="masking overlays", unit="img", disable=not progress)):
-        img, m = masked(load_gray(r.path), **kw)
-        dest = out_dir / str(r.class_name) / f"{i:05d}_{Path(r.path).stem}.png"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(img).save(dest, compress_level=1)  # fast; read back exactly
-        paths.append(str(dest.resolve()))
-        shares.append(float(m.mean()))
+    jobs = [(r.path, str(out_dir / str(r.class_name) / f"{i:05d}_{Path(r.path).stem}.png"), kw)
+            for i, r in enumerate(records.itertuples())]
+    # one process per core: per-image NumPy work, the same files as one process
+    written = list(tqdm(ordered_map(_mask_one, jobs), total=len(jobs), desc="masking overlays", unit="img",
+                        disable=not progress))
+    paths, shares = [p for p, _ in written], [share for _, share in written]
     pd.DataFrame(dict(path=paths, overlay_share=shares)).to_csv(done, index=False)
     (out_dir / "key.txt").write_text(key)
     return records.assign(image=records["path"].astype(str), path=paths, overlay_share=shares)
+
+
+def _mask_one(job) -> tuple[str, float]:
+    """One image of masked_dataset: (where it was written, masked fraction)."""
+    from helpers.data.images import load_gray
+
+    src, dest, kw = job
+    img, m = masked(load_gray(src), **kw)
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(dest, compress_level=1)  # fast; read back exactly
+    return str(Path(dest).resolve()), float(m.mean())
 
 
 def masks_at(records: pd.DataFrame, size: int, **kw) -> np.ndarray:

@@ -22,12 +22,13 @@ of it (BUSI's 190-1050 px at size 512); heights follow each scan's aspect ratio.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from helpers.parallel import ordered_map
 
 from . import anatomy, bmode, lesions, overlays, scan
 
@@ -87,9 +88,6 @@ def make_phantom(kind: str, index: int, seed: int = 0, size: int = 256) -> Phant
     return Phantom(np.asarray(img), mask_out, hint, (src_kind, src))
 
 
-PARALLEL_FROM = 64  # fewer images than this are drawn in this process: starting others would cost more
-
-
 def write_phantom_dataset(dest: str | Path, counts: dict | None = None, seed: int = 0, size: int = 256,
                           masks: bool = True, progress: bool = True, workers: int | None = None) -> dict:
     """Write phantoms in the official BUSI layout: `<dest>/<class>/<class> (i).png`, with
@@ -107,21 +105,10 @@ def write_phantom_dataset(dest: str | Path, counts: dict | None = None, seed: in
             (dest / kind).mkdir(parents=True, exist_ok=True)
     jobs = [(k, i) for k in CLASSES for i in range(counts.get(k, 0))]
     todo = [(str(dest), k, i, seed, size, masks) for k, i in jobs if not _written(dest, k, i, masks)]
-    workers = (os.cpu_count() or 1) if workers is None else workers
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="phantom images", disable=not progress,
                unit="img")
-    if workers > 1 and len(todo) >= PARALLEL_FROM:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # spawned, not forked: the caller may be a kernel whose torch threads a fork would copy
-        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn")) as ex:
-            for _ in ex.map(_write_one, todo, chunksize=8):
-                bar.update()
-    else:
-        for job in todo:
-            _write_one(job)
-            bar.update()
+    for _ in ordered_map(_write_one, todo, workers):
+        bar.update()
     bar.close()
     return {k: counts.get(k, 0) for k in CLASSES}
 
