@@ -10,7 +10,8 @@ HELP = "score all synthetic sets: FID/KID/precision/recall, memorisation, TSTR"
 
 
 def add_arguments(p):
-    from helpers.quality.features import INCEPTION_ENV, KINDS
+    from helpers.quality.features import KINDS
+    from helpers.quality.inception import INCEPTION_ENV
 
     add_common(p)
     p.add_argument("--features", choices=KINDS, default="domain",
