@@ -91,15 +91,20 @@ def test_overlay_mask_finds_text_and_calipers_and_inpaint_removes_them():
     assert (clean[~m] == img[~m]).all()  # nothing else changed
 
 
-def test_masked_dataset_writes_once_and_keeps_the_original_path(tmp_path):
+def _overlay_records(folder, seeds) -> pd.DataFrame:
+    """Records of scans with overlays (one per seed), written to `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i in range(3):
-        _, img, _ = _scan_with_overlays(seed=i)
-        p = tmp_path / "src" / f"benign ({i}).png"
-        p.parent.mkdir(exist_ok=True)
-        Image.fromarray(img).save(p)
-        paths.append(str(p))
-    records = pd.DataFrame(dict(path=paths, label=0, class_name="benign", group=range(3), source="phantom"))
+    for i, seed in enumerate(seeds):
+        _, img, _ = _scan_with_overlays(seed=seed)
+        Image.fromarray(img).save(folder / f"benign ({i}).png")
+        paths.append(str(folder / f"benign ({i}).png"))
+    return pd.DataFrame(dict(path=paths, label=0, class_name="benign", group=range(len(paths)), source="phantom"))
+
+
+def test_masked_dataset_writes_once_and_keeps_the_original_path(tmp_path):
+    records = _overlay_records(tmp_path / "src", range(3))
+    paths = list(records["path"])
     out = overlays.masked_dataset(records, tmp_path / "masked", progress=False)
     assert list(out["image"]) == paths and all(p.endswith(".png") for p in out["path"])
     assert (out["overlay_share"] > 0).all()
@@ -266,14 +271,7 @@ def test_paired_mean_difference():
 def test_masked_dataset_in_processes_writes_what_one_process_writes(tmp_path, monkeypatch):
     from helpers import parallel
 
-    paths = []
-    for i in range(4):
-        _, img, _ = _scan_with_overlays(seed=10 + i)
-        p = tmp_path / "src" / f"benign ({i}).png"
-        p.parent.mkdir(exist_ok=True)
-        Image.fromarray(img).save(p)
-        paths.append(str(p))
-    records = pd.DataFrame(dict(path=paths, label=0, class_name="benign", group=range(4), source="phantom"))
+    records = _overlay_records(tmp_path / "src", range(10, 14))
     one = overlays.masked_dataset(records, tmp_path / "one", progress=False)
     monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)  # two spawned processes, even for four images
     two = overlays.masked_dataset(records, tmp_path / "two", progress=False)
