@@ -402,13 +402,21 @@ def safe_extract_zip(archive: str | Path, target: str | Path, select: Callable[[
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+    info = {"archive": archive.name, "archive_bytes": archive.stat().st_size, "entries": len(entries)}
+    return finish_extraction(tmp, target, select, info, check, skip_bad, progress, str(archive))
+
+
+def finish_extraction(tmp: Path, target: Path, select: Callable[[Path], Path] | None, info: dict,
+                      check: Callable[[Path], None] | None, skip_bad: bool, progress: bool, source: str) -> Path:
+    """The end of every extraction into `tmp`: `select(tmp)` picks the sub-folder that becomes
+    `target` (the rest is dropped), every kept file is checked, and the folder is published with
+    `info` (plus the chosen folder and the files skipped). `tmp` is removed on any error."""
     try:
         chosen = select(tmp) if select else tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    info = {"archive": archive.name, "archive_bytes": archive.stat().st_size, "entries": len(entries),
-            "folder": chosen.relative_to(tmp).as_posix()}
+    info = {**info, "folder": chosen.relative_to(tmp).as_posix()}
     if chosen != tmp:  # promote the chosen sub-folder, drop the rest
         inner = tmp.with_name(tmp.name + ".inner")
         if inner.exists():
@@ -416,7 +424,7 @@ def safe_extract_zip(archive: str | Path, target: str | Path, select: Callable[[
         os.replace(chosen, inner)
         shutil.rmtree(tmp)
         tmp = inner
-    info["skipped"] = _check_files(tmp, check, skip_bad, progress, str(archive))
+    info["skipped"] = _check_files(tmp, check, skip_bad, progress, source)
     return publish_folder(tmp, target, info)
 
 

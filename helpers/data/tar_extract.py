@@ -30,9 +30,8 @@ from helpers.data.download import (
     MAX_TOTAL_BYTES,
     RATIO_FLOOR,
     DownloadError,
-    _check_files,
     _finished_or_free,
-    publish_folder,
+    finish_extraction,
     temp_sibling,
 )
 
@@ -159,19 +158,5 @@ def safe_extract_tar(archive: str | Path, target: str | Path, select: Callable[[
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    try:
-        chosen = select(tmp) if select else tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    info = {"archive": archive.name, "archive_bytes": archive.stat().st_size, "entries": len(members),
-            "kept": kept, "folder": chosen.relative_to(tmp).as_posix()}
-    if chosen != tmp:  # promote the chosen sub-folder, drop the rest
-        inner = tmp.with_name(tmp.name + ".inner")
-        if inner.exists():
-            shutil.rmtree(inner)
-        os.replace(chosen, inner)
-        shutil.rmtree(tmp)
-        tmp = inner
-    info["skipped"] = _check_files(tmp, check, skip_bad, progress, str(archive))
-    return publish_folder(tmp, target, info)
+    info = {"archive": archive.name, "archive_bytes": archive.stat().st_size, "entries": len(members), "kept": kept}
+    return finish_extraction(tmp, target, select, info, check, skip_bad, progress, str(archive))
