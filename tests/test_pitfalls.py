@@ -278,3 +278,25 @@ def test_masked_dataset_in_processes_writes_what_one_process_writes(tmp_path, mo
     assert [Path(p).name for p in one["path"]] == [Path(p).name for p in two["path"]]
     assert list(one["overlay_share"]) == list(two["overlay_share"])
     assert all(Path(a).read_bytes() == Path(b).read_bytes() for a, b in zip(one["path"], two["path"]))
+
+
+def test_the_kept_process_pool_outlives_an_interrupt_quietly():
+    """Kernel interrupts and shutdowns signal the whole process group: the kept workers ignore
+    SIGINT (before, each idle worker died printing a KeyboardInterrupt traceback)."""
+    import os
+    import signal
+    import time
+
+    from helpers.pitfalls import cells
+
+    pool = cells._pool(1, 1)  # one worker: what is tested is the same for each
+    try:
+        assert pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
+        pids = set(pool._processes)
+        for pid in pids:
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert pool.submit(abs, -3).result() == 3 and set(pool._processes) == pids
+    finally:
+        pool.shutdown()
+        cells._POOL.clear()

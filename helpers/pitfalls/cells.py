@@ -241,12 +241,23 @@ def _worker_train(cfg, preset: dict, job: Job) -> tuple[np.ndarray, float]:
 _POOL: dict = {}
 
 
+def _init_pool_worker(threads: int) -> None:
+    """A kept worker ignores Ctrl-C. The pool outlives the cells it ran, and an interrupt or a
+    kernel's shutdown signals the whole process group: idle workers would each die printing a
+    KeyboardInterrupt traceback. The parent handles Ctrl-C (queued cells are cancelled; a cell
+    in training finishes on its own) and shuts the pool down at exit."""
+    import signal
+
+    from helpers.classify.executors import _init_worker
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(threads)
+
+
 def _pool(workers: int, threads: int):
     import atexit
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
-
-    from helpers.classify.executors import _init_worker
 
     key = (workers, threads)
     if key not in _POOL:
@@ -254,7 +265,7 @@ def _pool(workers: int, threads: int):
             old.shutdown()
         _POOL.clear()
         # spawn, not fork: a forked child of a process whose OpenMP pool already ran can hang
-        _POOL[key] = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+        _POOL[key] = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_pool_worker,
                                          initargs=(threads,))
         atexit.register(_POOL[key].shutdown)
     return _POOL[key]
