@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -62,3 +63,21 @@ def minimias_dir() -> Path:
     if not d or not Path(d).is_dir():
         pytest.skip("set COURSE_MINIMIAS_DIR to a mini-MIAS folder to run this test")
     return Path(d)
+
+
+@pytest.fixture
+def run_benchmark(monkeypatch, capsys):
+    """run(name, *args) -> (exit code, stdout) of benchmarks/<name>.py's main(args), through the
+    process path of helpers.parallel even for the few images a test gives it."""
+    from helpers import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)
+
+    def run(name: str, *args: str) -> tuple[int, str]:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        code = bench.main(list(args))
+        return code, capsys.readouterr().out
+
+    return run

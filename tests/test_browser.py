@@ -117,14 +117,22 @@ def browser(tmp_path):
     driver.quit()
 
 
-def _wait(what: str, check, timeout: float, poll: float = 0.5):
+def _poll(check, timeout: float, poll: float = 0.5):
+    """check()'s first truthy result within `timeout` seconds, else None."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = check()
         if got:
             return got
         time.sleep(poll)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+    return None
+
+
+def _wait(what: str, check, timeout: float, poll: float = 0.5):
+    got = _poll(check, timeout, poll)
+    if not got:
+        pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+    return got
 
 
 def _kernel_state(base, token, name) -> str | None:
@@ -170,11 +178,8 @@ def _open(driver, base, token, name: str, log: Path, tries: int = 2, wait: float
 
     for _ in range(tries):
         driver.get(f"{base}/lab/tree/{name}?token={token}")
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if ready():
-                return
-            time.sleep(0.5)
+        if _poll(ready, wait):
+            return
     driver.save_screenshot(str(SHOTS / f"{Path(name).stem}_not_ready.png"))
     cells = len(driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-CodeCell"))
     dialogs = [d.text for d in driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog")]
@@ -185,7 +190,6 @@ def _open(driver, base, token, name: str, log: Path, tries: int = 2, wait: float
 
 def _run_all(driver, base, token, nbs: Path, name: str, timeout: float) -> nbformat.NotebookNode:
     """Open `name`, Run > Run All Cells, wait for the kernel to go idle, save; the saved copy."""
-
     _open(driver, base, token, name, nbs.parent / "server.log")
     _menu(driver, "Run", "runmenu:run-all")
     quiet = []  # idle with nothing queued, several polls in a row (a cell's outputs may still arrive)

@@ -159,17 +159,7 @@ def test_processes_write_the_same_files_as_one_process(tmp_path, monkeypatch):
     assert kept.stat().st_mtime_ns == before  # an image already there is kept, not drawn again
 
 
-def test_throughput_benchmark_runs_and_checks_its_files(monkeypatch, capsys):
-    import importlib.util
-    from pathlib import Path
-
-    from helpers import parallel
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "phantom_throughput.py"
-    spec = importlib.util.spec_from_file_location("phantom_throughput", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)  # the process path, even for a few images
-    assert bench.main(["--n", "6", "--profile", "smoke", "--workers", "2"]) == 0
-    out = capsys.readouterr().out
+def test_throughput_benchmark_runs_and_checks_its_files(run_benchmark):
+    code, out = run_benchmark("phantom_throughput", "--n", "6", "--profile", "smoke", "--workers", "2")
+    assert code == 0
     assert "ratio" in out and "identical files: True" in out

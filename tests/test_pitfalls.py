@@ -302,16 +302,7 @@ def test_the_kept_process_pool_outlives_an_interrupt_quietly():
         cells._POOL.clear()
 
 
-def test_masking_benchmark_runs_and_checks_its_files(monkeypatch, capsys):
-    import importlib.util
-
-    from helpers import parallel
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "overlay_masking.py"
-    spec = importlib.util.spec_from_file_location("overlay_masking", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)  # the process path, even for a few images
-    assert bench.main(["--n", "6", "--profile", "smoke"]) == 0
-    out = capsys.readouterr().out
+def test_masking_benchmark_runs_and_checks_its_files(run_benchmark):
+    code, out = run_benchmark("overlay_masking", "--n", "6", "--profile", "smoke")
+    assert code == 0
     assert "ratio" in out and "identical files: True" in out

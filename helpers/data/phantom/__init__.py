@@ -105,11 +105,9 @@ def write_phantom_dataset(dest: str | Path, counts: dict | None = None, seed: in
             (dest / kind).mkdir(parents=True, exist_ok=True)
     jobs = [(k, i) for k in CLASSES for i in range(counts.get(k, 0))]
     todo = [(str(dest), k, i, seed, size, masks) for k, i in jobs if not _written(dest, k, i, masks)]
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="phantom images", disable=not progress,
-               unit="img")
-    for _ in ordered_map(_write_one, todo, workers):
-        bar.update()
-    bar.close()
+    for _ in tqdm(ordered_map(_write_one, todo, workers), total=len(jobs), initial=len(jobs) - len(todo),
+                  desc="phantom images", disable=not progress, unit="img"):
+        pass
     return {k: counts.get(k, 0) for k in CLASSES}
 
 
