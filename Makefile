@@ -29,7 +29,7 @@ course: setup
 # `make lab STUDENT=1` opens the student copies (built first) instead of the solutions.
 lab: setup
 ifdef STUDENT
-	$(PY) -m helpers student --out student/notebooks
+	$(PY) -m helpers student --out student/notebooks --missing-only
 	$(VENV)/bin/jupyter lab student/notebooks/
 else
 	$(VENV)/bin/jupyter lab notebooks/
@@ -41,7 +41,8 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest -n $(JOBS) --durations=15 tests
 
-# Student copies: solution blocks replaced by `raise NotImplementedError` (hints kept).
+# Student copies: solution blocks replaced by `raise NotImplementedError` (hints kept). A copy
+# the student edited is never overwritten: the new version goes to student/notebooks/updates/.
 student: setup
 	$(PY) -m helpers student --out student/notebooks
 

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from helpers.errors import DataError
+from helpers.owned_files import Copy, write_copy
 
 ASSIGNMENT = "course"
 CODE_STUB = 'raise NotImplementedError("Exercise: write this part (see the hint above)")'
@@ -36,14 +37,13 @@ def _nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
                           env=dict(os.environ, PATH=path, PYTHONWARNINGS="ignore"))
 
 
-def release(notebooks_dir: str | Path, out_dir: str | Path, only: list[str] | None = None) -> list[Path]:
+def release(notebooks_dir: str | Path, out_dir: str | Path, only: list[str] | None = None) -> list[Copy]:
     """Student versions of the notebooks made by `nbgrader generate_assignment` into `out_dir`."""
     from helpers.course import notebooks
 
     paths = [p for p in notebooks(notebooks_dir) if not only or any(p.name.startswith(o) for o in only)]
     if not paths:
         raise DataError(f"No course notebooks (NN_*.ipynb) in {notebooks_dir}.")
-    out_dir = Path(out_dir)
     with tempfile.TemporaryDirectory(prefix="nbgrader-") as tmp:
         root = Path(tmp)
         src = root / "source" / ASSIGNMENT
@@ -55,12 +55,8 @@ def release(notebooks_dir: str | Path, out_dir: str | Path, only: list[str] | No
         if done.returncode:
             tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
             raise DataError(f"nbgrader generate_assignment failed:\n{tail}")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written = []
-        for p in paths:
-            shutil.copy2(root / "release" / ASSIGNMENT / p.name, out_dir / p.name)
-            written.append(out_dir / p.name)
-    return written
+        # an instructor's edits to an earlier release are kept (helpers.owned_files)
+        return [write_copy(out_dir, p.name, (root / "release" / ASSIGNMENT / p.name).read_bytes()) for p in paths]
 
 
 def validate(notebook: str | Path) -> tuple[bool, str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 
 from helpers.errors import DataError
+from helpers.owned_files import Copy, write_copy
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 USES = "uses-exercise"  # tag of a cell that runs the student's function (e.g. trains with their step)
@@ -76,18 +77,15 @@ def student_notebook(nb):
     return nb
 
 
-def build_student(notebooks_dir: str | Path, out_dir: str | Path) -> list[Path]:
+def build_student(notebooks_dir: str | Path, out_dir: str | Path, missing_only: bool = False) -> list[Copy]:
+    """Student copies in `out_dir`. A copy the student has edited is never overwritten (see
+    helpers.owned_files): it is kept and the new version goes to `out_dir/updates/`;
+    `missing_only` writes only the copies that are not there yet (`make lab STUDENT=1`)."""
     from helpers.course import notebooks
 
     paths = notebooks(notebooks_dir)
     if not paths:
         raise DataError(f"No course notebooks (NN_*.ipynb) in {notebooks_dir}; run from the course folder or pass "
                         "--notebooks-dir.")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in paths:
-        nb = student_notebook(nbformat.read(path, as_version=4))
-        nbformat.write(nb, out_dir / path.name)
-        written.append(out_dir / path.name)
-    return written
+    return [write_copy(out_dir, path.name, nbformat.writes(student_notebook(nbformat.read(path, as_version=4)))
+                       .encode() + b"\n", missing_only) for path in paths]

@@ -15,6 +15,6 @@ def add_arguments(p):
 def run(args):
     from helpers.assignments import release
 
-    for p in release(args.notebooks_dir, args.out, args.only):
-        print(p)
+    for copy in release(args.notebooks_dir, args.out, args.only):
+        print(copy.line())
     return 0
