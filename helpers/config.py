@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from helpers.data.records import CLASS_NAMES
 from helpers.errors import SettingError
 
 PROFILES = ("smoke", "quick", "paper")
@@ -56,6 +57,7 @@ class Config:
     phantom_size: int = 512
     device: str = "cpu"
     description: str = ""
+    classes: tuple = ()  # the dataset's class names, in label order (label i is classes[i])
 
     @property
     def records_path(self) -> Path:
@@ -149,7 +151,8 @@ def resolve(profile: str = "quick", dataset: str = "phantom", data_dir: str | os
     runs_dir = Path(runs_dir) if runs_dir else _project_root() / "runs" / f"{profile}-{dataset}"
     cfg = Config(profile=profile, dataset=dataset, data_dir=data_dir.expanduser(),
                  runs_dir=runs_dir.expanduser(), seed=int(seed), device=pick_device(),
-                 dup_threshold=DUP_THRESHOLDS.get(dataset, Config.dup_threshold), **pd)
+                 dup_threshold=DUP_THRESHOLDS.get(dataset, Config.dup_threshold), classes=tuple(CLASS_NAMES[dataset]),
+                 **pd)
     return cfg.with_(**overrides) if overrides else cfg
 
 

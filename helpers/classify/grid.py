@@ -245,9 +245,8 @@ def train_cell(cfg, arch: str, setting: Setting, fold: int, seed: int, records: 
     from helpers.classify.data import class_weights, make_dataloaders, plain, training_table
     from helpers.classify.models import STUDY_TRAINING, load_fastai, make_learner
     from helpers.config import seed_everything
-    from helpers.data.records import CLASS_NAMES
 
-    classes = CLASS_NAMES[cfg.dataset]
+    classes = cfg.classes
     records = plain(records)
     train_real, test = parts(records, fold)
     manifests = [manifest] if manifest is not None else []

@@ -22,8 +22,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers.data.records import CLASS_NAMES
-
 EVAL_SHARE = 0.1  # evaluating a fold's test images, relative to one training epoch
 # Per-cell speed when 4 cells share a GPU: 8 ResNet18 cells ran 2.98x faster 4 at a time than
 # one at a time on an H200 (benchmarks/ray_packing.py), i.e. each at 0.75 of its speed alone.
@@ -142,7 +140,7 @@ def make_plan(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict, work
     from helpers.classify.models import STUDY_TRAINING
     from helpers.gan.presets import get_preset
 
-    classes = CLASS_NAMES[cfg.dataset]
+    classes = cfg.classes
     t_batch = {}
     for arch in dict.fromkeys(c[0] for c in cells):
         study = STUDY_TRAINING.get(arch, {})

@@ -41,7 +41,6 @@ def run(args):
 
     import pandas as pd
 
-    from helpers.data.records import CLASS_NAMES
     from helpers.pitfalls import ddpm_study
     from helpers.pitfalls.experiments import load
 
@@ -56,7 +55,7 @@ def run(args):
     records, _, bank = load(cfg)
     manifest = ddpm_study.synthetic_set(cfg, records, scenarios)
     preds = ddpm_study.run(cfg, preset, records, manifest, scenarios, bank)
-    t = ddpm_study.table(preds, list(CLASS_NAMES[cfg.dataset]), preset["n_boot"], cfg.seed)
+    t = ddpm_study.table(preds, list(cfg.classes), preset["n_boot"], cfg.seed)
     out = cfg.stage_dir("ddpm_study")
     t.to_csv(out / "table.csv", index=False)
     preds.to_csv(out / "preds.csv", index=False)

@@ -46,7 +46,6 @@ def _figures(cfg, preset, records, protocols, near, ov, reps, table, thumbs):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from helpers.data.records import CLASS_NAMES
     from helpers.pitfalls import experiments as E
     from helpers.pitfalls import figures as F
     from helpers.plots import savefig
@@ -57,7 +56,7 @@ def _figures(cfg, preset, records, protocols, near, ov, reps, table, thumbs):
         figs["09_single_splits"] = F.single_splits(reps, preset["n_boot"], cfg.seed)
     if ov is not None:
         sal = E.saliency(cfg, preset, records, ov)
-        figs["09_gradcam"] = F.gradcam_grid(sal, CLASS_NAMES[cfg.dataset], 8)
+        figs["09_gradcam"] = F.gradcam_grid(sal, cfg.classes, 8)
         for name in ("as is", "masked"):
             s = sal[name]
             print(f"Grad-CAM, model trained on images {name}: {s['on_overlay'].mean():.1%} of the map on overlay "

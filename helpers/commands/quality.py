@@ -62,13 +62,12 @@ def run(args):
         print(summary(report.table).to_string())
     print(f"\n{len(manifests)} set(s) scored in {time.perf_counter() - t0:.1f} s; table: {report.csv}")
     if args.usefulness:
-        from helpers.data.records import CLASS_NAMES
         from helpers.quality import preset
         from helpers.quality import usefulness as U
         from helpers.quality.features import get_extractor
 
         ssl = get_extractor(cfg, records, kind="ssl")
-        second = U.feature_scores(ssl, report, dict(enumerate(CLASS_NAMES[cfg.dataset])), preset(cfg), seed=cfg.seed)
+        second = U.feature_scores(ssl, report, dict(enumerate(cfg.classes)), preset(cfg), seed=cfg.seed)
         qu = U.quality_vs_usefulness(report.table, U.grid_usefulness(cfg, list(report.sets)), second, "ssl")
         ranks = U.rankings(report.table, second, names=("domain", "ssl"))
         with pd.option_context("display.width", 200, "display.max_columns", 20):

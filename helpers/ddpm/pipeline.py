@@ -14,7 +14,7 @@ import pandas as pd
 
 from helpers.config import plain_name
 from helpers.data.preprocess import images_uint8, load_images
-from helpers.data.records import CLASS_NAMES, DataError, validate_records
+from helpers.data.records import DataError, validate_records
 from helpers.ddpm.presets import preset
 from helpers.ddpm.train import TrainedDDPM, load_trained, train_ddpm
 from helpers.errors import SettingError
@@ -40,7 +40,7 @@ def train(cfg, train_records: pd.DataFrame, out_name: str = "ddpm", steps: int |
     if len(train_records) == 0:
         raise DataError("No training images were given to the DDPM; check the split in RUNS/data/records.csv.")
     validate_records(train_records, "the training records")
-    names = CLASS_NAMES[cfg.dataset]
+    names = cfg.classes
     p = preset(cfg.profile, steps=steps, **overrides)
     images = load_images(train_records, cfg.size, cfg.cache_dir, progress=progress)
     return train_ddpm(images, train_records["label"].to_numpy(), run_dir(cfg, out_name), p, len(names),
@@ -67,7 +67,7 @@ def _existing_set_matches(out_dir: Path, checkpoint: Path, counts: dict, trained
 def export(trained: TrainedDDPM, cfg, train_records: pd.DataFrame, out_name: str = "ddpm",
            progress: bool = True) -> Path:
     """Write the class-balanced synthetic set (DDIM with the preset's steps, eta, guidance)."""
-    names = CLASS_NAMES[cfg.dataset]
+    names = cfg.classes
     label_of = {c: i for i, c in enumerate(names)}
     train_counts = train_records["class_name"].value_counts().to_dict()
     counts = balance_counts({c: train_counts.get(c, 0) for c in names})

@@ -16,7 +16,7 @@ import pandas as pd
 
 from helpers.config import plain_name
 from helpers.data.preprocess import load_images
-from helpers.data.records import CLASS_NAMES, validate_records
+from helpers.data.records import validate_records
 from helpers.errors import CheckpointError, DataError, SettingError
 from helpers.gan.cwgan import train_cwgan
 from helpers.gan.dcgan import train_dcgan
@@ -40,7 +40,7 @@ def _classes(cfg, train_records: pd.DataFrame) -> list[str]:
         raise DataError("No training records: pass the training part of the prepared split.")
     validate_records(train_records, "the training records")
     present = set(train_records["class_name"])
-    return [c for c in CLASS_NAMES[cfg.dataset] if c in present]
+    return [c for c in cfg.classes if c in present]
 
 
 def export_counts(name: str, cfg, train_records: pd.DataFrame, **changes) -> dict:
@@ -59,7 +59,7 @@ def run_dirs(name: str, cfg, train_records: pd.DataFrame | None = None, out_name
     root = cfg.runs_dir / "generators" / plain_name(out_name or name, "run name")
     if name == "cwgan":
         return {ALL: root / ALL}
-    classes = classes or (_classes(cfg, train_records) if train_records is not None else CLASS_NAMES[cfg.dataset])
+    classes = classes or (_classes(cfg, train_records) if train_records is not None else cfg.classes)
     return {c: root / c for c in classes}
 
 
@@ -72,13 +72,13 @@ def train(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = No
     images = load_images(train_records, cfg.size, cfg.cache_dir, progress=progress)
     dirs = run_dirs(name, cfg, train_records, out_name, classes)
     if name == "cwgan":
-        n_classes = len(CLASS_NAMES[cfg.dataset])
-        missing = [c for c in CLASS_NAMES[cfg.dataset] if c not in set(train_records["class_name"])]
+        n_classes = len(cfg.classes)
+        missing = [c for c in cfg.classes if c not in set(train_records["class_name"])]
         if missing:
             raise DataError(f"The conditional GAN needs every class in its training records; {missing} missing.")
         return {ALL: train_cwgan((images, train_records["label"].to_numpy()), cfg, dirs[ALL], steps=steps,
                                  progress=progress, n_classes=n_classes, step=step, **changes)}
-    labels = {c: i for i, c in enumerate(CLASS_NAMES[cfg.dataset])}
+    labels = {c: i for i, c in enumerate(cfg.classes)}
     jobs = {}
     for cls, folder in dirs.items():
         mask = (train_records["class_name"] == cls).to_numpy()
@@ -230,7 +230,7 @@ def export(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = N
     if not force and _current(manifest, counts, hashes, cfg):
         return manifest
     models = {}
-    labels = {c: i for i, c in enumerate(CLASS_NAMES[cfg.dataset])}
+    labels = {c: i for i, c in enumerate(cfg.classes)}
 
     def sample_fn(cls: str, n: int, seed: int):
         key = ALL if name == "cwgan" else cls
@@ -259,7 +259,7 @@ def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None
 def samples(name: str, cfg, n: int = 5, seed: int = 0, out_name: str | None = None,
             classes: list[str] | None = None) -> dict:
     """{class: uint8 (n, H, W)} drawn from trained generator `name` (fixed seed per class)."""
-    labels = {c: i for i, c in enumerate(CLASS_NAMES[cfg.dataset])}
+    labels = {c: i for i, c in enumerate(cfg.classes)}
     classes = classes or list(labels)
     dirs = run_dirs(name, cfg, None, out_name, classes)
     out = {}

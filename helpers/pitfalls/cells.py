@@ -31,7 +31,6 @@ import torch
 
 from helpers.classify.data import TRAIN_COLUMNS, class_weights, load_table
 from helpers.classify.protocol import check_evaluation, protocol_name
-from helpers.data.records import CLASS_NAMES
 
 
 @dataclass
@@ -137,7 +136,7 @@ def run_cell(cfg, preset: dict, job: Job, bank: ImageBank | None = None, guards:
     cached = cell_dir / "preds.csv"
     if _cached(cfg, preset, job):
         return pd.read_csv(cached)
-    classes = CLASS_NAMES[cfg.dataset]
+    classes = cfg.classes
     evaluated = _evaluated(job)
     probs, seconds = trained if trained is not None else _train(cfg, preset, job, bank or ImageBank(cfg.size, cfg.cache_dir))
     p_of = dict(zip(evaluated["path"].astype(str), probs))
@@ -176,7 +175,7 @@ def train_and_predict(cfg, preset: dict, x_train: np.ndarray, y_train: np.ndarra
     from helpers.classify.models import load_fastai, make_learner
     from helpers.config import seed_everything
 
-    k = len(CLASS_NAMES[cfg.dataset])
+    k = len(cfg.classes)
     load_fastai()  # before seeding: importing fastai draws from Python's random
     seed_everything(seed)
     dls = make_dataloaders(pd.DataFrame({"label": y_train}), pd.DataFrame({"label": np.zeros(len(x_eval), int)}),
@@ -196,7 +195,7 @@ def load_model(cfg, preset: dict, job: Job) -> torch.nn.Module:
     """The trained network of a cell run with keep_model=True (eval mode, on the CPU)."""
     from helpers.classify.models import build_model
 
-    model, _ = build_model(preset["arch"], len(CLASS_NAMES[cfg.dataset]), False)
+    model, _ = build_model(preset["arch"], len(cfg.classes), False)
     path = cells_dir(cfg) / f"{job.tag}-{_key(cfg, preset, job)}" / "model.pth"
     model.load_state_dict(torch.load(path, map_location="cpu"))
     return model.eval()

@@ -19,8 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.data.records import CLASS_NAMES
-
 COLUMNS = ["generator", "class_name", "n_synthetic", "n_ref", "n_compared", "fid", "fid_sd", "fid_real",
            "kid", "kid_sd", "kid_real", "precision", "precision_real", "recall", "recall_real", "memorised",
            "tstr", "tstr_real", "tstr_balanced"]
@@ -41,7 +39,7 @@ class QualityReport:
 
 
 def _classes(cfg) -> dict:
-    return dict(enumerate(CLASS_NAMES[cfg.dataset]))
+    return dict(enumerate(cfg.classes))
 
 
 def load_set(manifest, size: int) -> tuple[pd.DataFrame, np.ndarray]:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.data.records import CLASS_NAMES
 from helpers.quality.parallel import side_by_side, workers
 from helpers.synth import MANIFEST, TRAINED_ON, sample_calls, sha256_file, write_synthetic_set
 from helpers.train.loop import CHECKPOINT
@@ -36,7 +35,7 @@ def kind_of(name: str) -> str | None:
 def _checkpoints(cfg, name: str, kind: str) -> dict:
     """{class: checkpoint file} of the trained models behind set `name`."""
     root = cfg.runs_dir / "generators" / name
-    classes = CLASS_NAMES[cfg.dataset]
+    classes = cfg.classes
     if kind in ("cwgan", "ddpm"):
         ck = root / "all" / CHECKPOINT
         return dict.fromkeys(classes, ck) if ck.exists() else {}
@@ -61,7 +60,7 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
     cks = _checkpoints(cfg, name, kind) if kind else {}
     if not cks:
         return Path(exported)
-    labels = {c: i for i, c in enumerate(CLASS_NAMES[cfg.dataset])}
+    labels = {c: i for i, c in enumerate(cfg.classes)}
     counts = {c: int(n_per_class) for c in cks}
     hashes = {c: sha256_file(p) for c, p in cks.items()}
     out = Path(out) if out is not None else cfg.runs_dir / "quality" / "scoring" / name

@@ -26,7 +26,6 @@ def grid_usefulness(cfg, generators, arch: str | None = None) -> pd.DataFrame:
     95% CI) from RUNS/classify/, for the generators the grid has run; empty if none."""
     from helpers.classify.analysis import load_predictions, paired_table
     from helpers.classify.grid import classify_dir, read_results
-    from helpers.data.records import CLASS_NAMES
 
     path = cfg.runs_dir / "classify"
     if not (path / "results.csv").exists():
@@ -38,7 +37,7 @@ def grid_usefulness(cfg, generators, arch: str | None = None) -> pd.DataFrame:
     if res.empty or "real" not in set(res["setting"]):
         return pd.DataFrame(columns=["generator", "use", "use_lo", "use_hi"])
     preds = load_predictions(out_dir, res)
-    paired = paired_table(preds, CLASS_NAMES[cfg.dataset], metrics=("accuracy",), seed=cfg.seed)
+    paired = paired_table(preds, cfg.classes, metrics=("accuracy",), seed=cfg.seed)
     paired = paired[paired["metric"] == "accuracy"]
     return pd.DataFrame(dict(generator=paired["setting"].str.replace("real+syn:", "", regex=False),
                              use=paired["diff"].to_numpy(), use_lo=paired["lo"].to_numpy(),
