@@ -69,9 +69,9 @@ def minimias_dir() -> Path:
 def run_benchmark(monkeypatch, capsys):
     """run(name, *args) -> (exit code, stdout) of benchmarks/<name>.py's main(args), through the
     process path of helpers.parallel even for the few images a test gives it."""
-    from helpers import parallel
+    from helpers.parallel import processes
 
-    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(processes, "PARALLEL_FROM", 1)
 
     def run(name: str, *args: str) -> tuple[int, str]:
         spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")

@@ -28,9 +28,9 @@ def test_cells_in_two_processes_match_one_process_and_are_not_rerun(smoke_cfg, t
         b = pd.read_csv(tmp_path / "two" / "cells" / G.cell_dirname(cid) / "preds.csv")
         pd.testing.assert_frame_equal(a, b)
     # finished cells are read back, not trained again (no pool is started)
-    import concurrent.futures
+    from helpers.parallel import processes
 
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", None)
+    monkeypatch.setattr(processes, "ProcessPoolExecutor", None)
     again = G.run_grid(smoke_cfg, records, cells, dict(G.PRESETS["smoke"], epochs=2, workers=2), progress=False,
                        out_dir=tmp_path / "two")
     assert len(again) == len(cells)

@@ -1,17 +1,18 @@
-"""Class models trained side by side in threads (helpers.gan.pipeline.train_side_by_side)."""
+"""Class models trained side by side in threads (helpers.gan.pipeline through helpers.parallel):
+each built and seeded in the calling thread, each loop drawing from its own generators."""
 
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
 
 import pandas as pd
-import pytest
 import torch
 
+from helpers import parallel
 from helpers.gan import pipeline
-from helpers.train.loop import STOP, load_checkpoint
+from helpers.gan.presets import get_preset
+from helpers.parallel import jobs as parallel_jobs
+from helpers.train.loop import load_checkpoint
 
 
 def _weights(run_dir):
@@ -27,12 +28,12 @@ def test_two_class_models_at_once_equal_one_after_another(smoke_cfg, monkeypatch
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the threads use one math thread each; compare like with like
     try:
-        monkeypatch.setattr(pipeline, "CLASS_WORKERS", 1)
+        monkeypatch.setattr(parallel_jobs, "SIDE_BY_SIDE", 1)
         one = pipeline.train("wgan-gp", smoke_cfg, train, out_name="one", steps=4, progress=False)
-        monkeypatch.setattr(pipeline, "CLASS_WORKERS", 2)
+        monkeypatch.setattr(parallel_jobs, "SIDE_BY_SIDE", 2)
         two = pipeline.train("wgan-gp", smoke_cfg, train, out_name="two", steps=4, progress=False)
         # all three at once (more threads than a 2-core machine has cores)
-        monkeypatch.setattr(pipeline, "CLASS_WORKERS", 3)
+        monkeypatch.setattr(parallel_jobs, "SIDE_BY_SIDE", 3)
         three = pipeline.train("wgan-gp", smoke_cfg, train, out_name="three", steps=4, progress=False)
     finally:
         torch.set_num_threads(threads)
@@ -46,35 +47,54 @@ def test_two_class_models_at_once_equal_one_after_another(smoke_cfg, monkeypatch
             assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_one_failing_model_stops_the_others_and_its_error_is_raised():
-    from helpers.errors import Interrupted
+def test_models_with_dropout_train_side_by_side_as_one_after_another(smoke_cfg, monkeypatch):
+    """The paper critic's dropout draws its masks from the run's own stream: class models with
+    dropout train in threads too (they used to train one after another), with the numbers of one
+    after another, and a resumed run draws the masks it would have drawn."""
+    from helpers.prepare import load_prepared
 
-    seen = {}
+    records = load_prepared(smoke_cfg, progress=False, verbose=False)
+    train = records[records["split"] == "train"].reset_index(drop=True)
+    assert pipeline.class_backend(smoke_cfg, 3).kind == "threads"
+    seen = []
+    real_run = parallel.run
+    monkeypatch.setattr(parallel, "run", lambda jobs, backend, *a, **k: seen.append(backend.kind) or
+                        real_run(jobs, backend, *a, **k))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        monkeypatch.setattr(parallel_jobs, "SIDE_BY_SIDE", 1)
+        one = pipeline.train("wgan", smoke_cfg, train, out_name="drop1", steps=4, progress=False, dropout=0.3)
+        monkeypatch.setattr(parallel_jobs, "SIDE_BY_SIDE", 3)
+        three = pipeline.train("wgan", smoke_cfg, train, out_name="drop3", steps=4, progress=False, dropout=0.3)
+        # stopped at step 2 and resumed: the same as the run straight through
+        pipeline.train("wgan", smoke_cfg, train, out_name="drop-resumed", steps=2, progress=False, dropout=0.3,
+                       checkpoint_every=2)
+        resumed = pipeline.train("wgan", smoke_cfg, train, out_name="drop-resumed", steps=4, progress=False,
+                                 dropout=0.3, checkpoint_every=2)
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == ["inline", "threads", "threads", "threads"]
+    for cls in one:
+        a = _weights(smoke_cfg.runs_dir / "generators" / "drop1" / cls)
+        for other, hist in (("drop3", three), ("drop-resumed", resumed)):
+            b = _weights(smoke_cfg.runs_dir / "generators" / other / cls)
+            assert all(torch.equal(a[k], b[k]) for k in a), (other, cls)
+            pd.testing.assert_frame_equal(one[cls].frame, hist[cls].frame)
+    ck, _ = load_checkpoint(smoke_cfg.runs_dir / "generators" / "drop3" / "benign" / "checkpoint.pt")
+    assert "dropout" in ck["rngs"] and "torch_rng" not in ck  # its own stream; torch's global one untouched
 
-    def fake_train(key, fail):
-        if fail:
-            raise ValueError(f"{key} diverged")
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < 20:  # a Trainer checks STOP before every step
-            if STOP.is_set():
-                seen[key] = threading.current_thread().name
-                raise Interrupted(f"{key}: interrupted")  # as the Trainer words a stop
-            time.sleep(0.01)
-        return key
 
-    t0 = time.perf_counter()
-    with pytest.raises(ValueError, match="b diverged"):
-        pipeline.train_side_by_side(fake_train, {"a": dict(key="a", fail=False), "b": dict(key="b", fail=True)}, 2)
-    assert time.perf_counter() - t0 < 10 and "a" in seen
-    assert not STOP.is_set()  # cleared for the next run
-    assert pipeline.train_side_by_side(lambda key: key * 2, {"x": dict(key="x"), "y": dict(key="y")}, 2) == \
-        {"x": "xx", "y": "yy"}
+def test_no_process_wide_lock_is_left():
+    from helpers.train import loop
+
+    assert not hasattr(loop, "GLOBAL_RNG")
 
 
 CTRL_C = """
 import os, signal, threading, time
+from helpers import parallel
 from helpers.errors import Interrupted
-from helpers.gan import pipeline
 from helpers.train.loop import STOP
 
 def fake_train(key):  # what Trainer._run does at each step, then words it as Interrupted
@@ -89,7 +109,7 @@ before = signal.getsignal(signal.SIGINT)  # Python's, or SIG_IGN when started wi
 threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()  # Ctrl-C
 t0 = time.perf_counter()
 try:
-    pipeline.train_side_by_side(fake_train, {k: dict(key=k) for k in "abc"}, 2)
+    parallel.run([parallel.task(fake_train, k) for k in "abc"], parallel.Backend("threads", workers=2))
 except Interrupted as e:
     print("INTERRUPTED|", e, "|", round(time.perf_counter() - t0, 1), "|", STOP.is_set(),
           "|", signal.getsignal(signal.SIGINT) is before)  # the handler is given back
@@ -133,23 +153,21 @@ def test_a_finished_run_is_not_counted_as_a_worker(smoke_cfg, monkeypatch):
     records = load_prepared(smoke_cfg, progress=False, verbose=False)
     train = records[records["split"] == "train"].reset_index(drop=True)
     pipeline.train("cwgan", smoke_cfg, train, out_name="done", steps=3, progress=False)
-    assert pipeline._finished("cwgan", smoke_cfg, train, "done", 3, {})
-    assert not pipeline._finished("cwgan", smoke_cfg, train, "done", 5, {})
-    assert not pipeline._finished("cwgan", smoke_cfg, train, "new", 3, {})
+    assert pipeline._unfinished("cwgan", smoke_cfg, train, {"done": {}}, 3) == 0
+    assert pipeline._unfinished("cwgan", smoke_cfg, train, {"done": {}}, 5) == 1
+    assert pipeline._unfinished("cwgan", smoke_cfg, train, {"done": {}, "new": {}}, 3) == 1
     seen = {}
-    monkeypatch.setattr(pipeline, "train_side_by_side", lambda fn, jobs, workers: seen.setdefault("w", workers))
-    pipeline.train_many("cwgan", smoke_cfg, train, {"done": {}, "new": {}}, steps=3, progress=False)
-    assert seen["w"] == 1  # one run left to train: it keeps every math thread
+    real_run = parallel.run
+    monkeypatch.setattr(parallel, "run", lambda jobs, backend, *a, **k: seen.setdefault("b", backend) and
+                        real_run(jobs, backend, *a, **k))
+    many = pipeline.train_many("cwgan", smoke_cfg, train, {"done": {}, "new": {}}, steps=3, progress=False)
+    assert seen["b"] == parallel.INLINE  # one run left to train: it keeps every math thread
+    assert set(many) == {"done", "new"} and many["new"]["all"].steps == 3
 
 
-def test_spare_runs_fill_the_idle_cores_on_a_cpu_only(smoke_cfg, monkeypatch):
-    later = {f"gp{g}": dict(gp_weight=g) for g in (0.5, 2.0, 5.0)}
-    monkeypatch.setattr(pipeline, "_CORES", 2)
-    assert pipeline.spare_runs(smoke_cfg, later) == {"gp0.5": dict(gp_weight=0.5)}  # one model now, one core free
-    assert pipeline.spare_runs(smoke_cfg, later, n_models=2) == {}
-    monkeypatch.setattr(pipeline, "_CORES", 4)
-    assert list(pipeline.spare_runs(smoke_cfg, later)) == ["gp0.5", "gp2.0", "gp5.0"]
-    monkeypatch.setattr(pipeline, "_CORES", 1)
-    assert pipeline.spare_runs(smoke_cfg, later) == {}
-    monkeypatch.setattr(pipeline, "_CORES", 8)
-    assert pipeline.spare_runs(dataclasses.replace(smoke_cfg, device="cuda"), later) == {}  # one after another there
+def test_class_models_train_side_by_side_on_a_cpu_only(smoke_cfg, monkeypatch):
+    monkeypatch.setattr(parallel_jobs, "SIDE_BY_SIDE", 3)
+    assert pipeline.class_backend(smoke_cfg, 3) == parallel.Backend("threads", workers=3)
+    assert pipeline.class_backend(smoke_cfg, 1) == parallel.INLINE
+    assert pipeline.class_backend(dataclasses.replace(smoke_cfg, device="cuda"), 3) == parallel.INLINE
+    assert get_preset("wgan", "paper").dropout  # the preset whose models used to train one at a time

@@ -269,11 +269,11 @@ def test_paired_mean_difference():
 
 
 def test_masked_dataset_in_processes_writes_what_one_process_writes(tmp_path, monkeypatch):
-    from helpers import parallel
+    from helpers.parallel import processes
 
     records = _overlay_records(tmp_path / "src", range(10, 14))
     one = overlays.masked_dataset(records, tmp_path / "one", progress=False)
-    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)  # two spawned processes, even for four images
+    monkeypatch.setattr(processes, "PARALLEL_FROM", 1)  # two spawned processes, even for four images
     two = overlays.masked_dataset(records, tmp_path / "two", progress=False)
     assert [Path(p).name for p in one["path"]] == [Path(p).name for p in two["path"]]
     assert list(one["overlay_share"]) == list(two["overlay_share"])
@@ -287,9 +287,11 @@ def test_the_kept_process_pool_outlives_an_interrupt_quietly():
     import signal
     import time
 
-    from helpers.pitfalls import cells
+    from helpers.parallel import Backend, processes
 
-    pool = cells._pool(1, 1)  # one worker: what is tested is the same for each
+    # the pool notebook 09's runs use (helpers.pitfalls.cells), with one worker: what is tested
+    # is the same for each
+    pool = processes.pool(Backend("processes", workers=1, threads=1, keep=True))
     try:
         assert pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
         pids = set(pool._processes)
@@ -298,8 +300,7 @@ def test_the_kept_process_pool_outlives_an_interrupt_quietly():
         time.sleep(0.5)
         assert pool.submit(abs, -3).result() == 3 and set(pool._processes) == pids
     finally:
-        pool.shutdown()
-        cells._POOL.clear()
+        processes.forget()
 
 
 def test_masking_benchmark_runs_and_checks_its_files(run_benchmark):

@@ -1,6 +1,6 @@
-"""Quality jobs side by side in threads (helpers.quality.parallel) give the numbers of one
-after another: the scoring table, the memorisation search, the second feature space and
-the scoring sets' images."""
+"""Quality jobs side by side in threads (helpers.parallel) give the numbers of one after
+another: the scoring table, the memorisation search, the second feature space and the
+scoring sets' images."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import parallel
 from helpers.data.preprocess import load_images
+from helpers.parallel import jobs as parallel_jobs
 from helpers.prepare import load_prepared
-from helpers.quality import parallel
 from helpers.synth import sample_calls, write_synthetic_set
 
 
@@ -41,7 +42,7 @@ def _score(cfg, records, manifests, extractor, n_workers, monkeypatch):
     from helpers.quality.presets import preset
     from helpers.quality.report import score_sets
 
-    monkeypatch.setattr(parallel, "WORKERS", n_workers)
+    monkeypatch.setattr(parallel_jobs, "SIDE_BY_SIDE", n_workers)
     shutil.rmtree(cfg.runs_dir / "quality" / "tstr", ignore_errors=True)  # every classifier trains again
     report = score_sets(cfg, records, manifests, extractor=extractor, progress=False, verbose=False,
                         out_dir=cfg.runs_dir / f"quality-{n_workers}")
@@ -67,14 +68,38 @@ def test_side_by_side_equals_one_after_another(scored, monkeypatch):
 
 
 def test_side_by_side_returns_in_order_and_raises_a_jobs_error():
-    jobs = {k: (lambda k=k: k * 2) for k in "abcd"}
-    assert list(parallel.side_by_side(jobs, 3).items()) == [(k, k * 2) for k in "abcd"]
+    jobs = {k: parallel.task(lambda k=k: k * 2) for k in "abcd"}
+    assert list(parallel.run(jobs, parallel.Backend("threads", workers=3)).items()) == [(k, k * 2) for k in "abcd"]
 
     def fail():
         raise ValueError("job failed")
     with pytest.raises(ValueError, match="job failed"):
-        parallel.side_by_side({"ok": lambda: 1, "bad": fail}, 2)
-    assert parallel.workers(10, "cuda") == 1 and parallel.workers(1) == 1
+        parallel.run({"ok": parallel.task(lambda: 1), "bad": parallel.task(fail)}, parallel.Backend("threads", workers=2))
+    assert parallel.side_by_side(10, "cuda") == parallel.INLINE and parallel.side_by_side(1) == parallel.INLINE
+
+
+def test_train_on_synthetic_classifiers_are_built_in_the_calling_thread(scored, monkeypatch):
+    """The TSTR classifiers are seeded and built before the threads start (no lock around
+    torch's global generator): the report prepares them as jobs of helpers.parallel."""
+    import threading
+
+    from helpers.quality import features, report
+
+    cfg, records, manifests = scored
+    built = []
+    real = features.SmallCNN.__init__
+
+    def init(self, *a, **k):
+        built.append(threading.current_thread() is threading.main_thread())
+        real(self, *a, **k)
+
+    monkeypatch.setattr(features.SmallCNN, "__init__", init)
+    monkeypatch.setattr(parallel_jobs, "SIDE_BY_SIDE", 3)
+    extractor = features.RandomExtractor(8, 32, seed=0)
+    built.clear()
+    report.score_sets(cfg, records, manifests, extractor=extractor, progress=False, verbose=False,
+                      out_dir=cfg.runs_dir / "quality-built")
+    assert len(built) == 4 and all(built)  # real + three sets, every one built in the main thread
 
 
 def test_write_synthetic_set_makes_the_calls_sample_calls_lists(tmp_path):
@@ -98,7 +123,7 @@ def test_scoring_set_drawn_at_once_equals_one_after_another(smoke_cfg, monkeypat
     exported = pipeline.run("cwgan", smoke_cfg, records[records["split"] == "train"], steps=2, progress=False)
     sets = {}
     for n_workers in (1, 3):
-        monkeypatch.setattr(parallel, "WORKERS", n_workers)
+        monkeypatch.setattr(parallel_jobs, "SIDE_BY_SIDE", n_workers)
         out = smoke_cfg.runs_dir / f"scoring-{n_workers}"
         m = scoring_set(smoke_cfg, "cwgan", exported, 70, progress=False, out=out)  # two calls per class
         sets[n_workers] = load_set(m, smoke_cfg.size)[1]

@@ -26,6 +26,7 @@ An interrupted cell restarts from its last finished epoch (checkpoint in the cel
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import re
@@ -36,10 +37,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
+from helpers import parallel
+from helpers.classify.data import class_weights, make_dataloaders, plain, training_table
 from helpers.classify.metrics import HEADLINE, bootstrap
+from helpers.classify.models import STUDY_TRAINING, load_fastai, make_learner
 from helpers.classify.protocol import check_evaluation
+from helpers.config import seed_everything
 from helpers.errors import SettingError
+from helpers.generators import GENERATORS, train_and_export
+from helpers.parallel import Job, task
+from helpers.quality.scoring import scoring_set
+from helpers.synth import MANIFEST, read_trained_on, synthetic_dir
 
 RESULTS = "results.csv"
 
@@ -53,7 +63,7 @@ PRESETS = {
                   threads=1),  # tiny tensors: a second thread only adds overhead
     "quick": dict(archs=("resnet18_small",), folds="split", seeds=(0,), epochs=6, bs=32, lr=2e-3, n_boot=1000,
                   augment="busi_study", scenario=(0, 50, 125, 250), scenario_folds=1, class_weights=True,
-                  workers=CPU_WORKERS),  # cells side by side, one thread each (see executors.run_processes)
+                  workers=CPU_WORKERS),  # cells side by side, one thread each (see run_grid)
     "paper": dict(archs=("vgg16_bn", "resnet50", "mobilenet_v2", "efficientnet_v2_s", "densenet201",
                          "inception_v3", "alexnet_style", "fusion"), folds=None, seeds=(0, 1, 2), epochs=None,
                   bs=32, lr=None, n_boot=2000, augment="busi_study", scenario=(0, 50, 125, 250),
@@ -122,10 +132,6 @@ def scenario_settings(generator: str, per_class=(0, 50, 125, 250)) -> list[Setti
 
 def available_generators(preference=GENERATOR_PREFERENCE) -> list[str]:
     """Registered generators whose code is importable, in order of preference."""
-    import importlib
-
-    from helpers.generators import GENERATORS
-
     out = []
     for name in preference:
         if name in GENERATORS:
@@ -184,9 +190,6 @@ def per_class_set(cfg, generator: str, fold: int, exported: Path, n_per_class: i
     """For the DDPM study's sweep ("+n images per class"): `n_per_class` images of *every* class
     drawn from the generator behind `exported` (a balancing set has none of the largest class),
     under RUNS/synthetic/<set>-per-class/, with the exported set's trained_on.csv."""
-    from helpers.quality.scoring import scoring_set
-    from helpers.synth import synthetic_dir
-
     name = Path(exported).parent.name
     return scoring_set(cfg, name, exported, n_per_class, progress=progress, seed_offset=2,
                        out=synthetic_dir(cfg.runs_dir, f"{name}-per-class"))
@@ -196,8 +199,6 @@ def fold_synthetic(cfg, generator: str, fold: int, train_records: pd.DataFrame, 
                    steps: int | None = None) -> Path:
     """The manifest of `generator` trained on this fold's training part: reused from
     RUNS/synthetic/<G>-fold<k>/ when it was trained on exactly these images, else trained now."""
-    from helpers.synth import MANIFEST, read_trained_on, synthetic_dir
-
     out_name = generator if fold == SPLIT else f"{generator}-fold{fold}"
     manifest = synthetic_dir(cfg.runs_dir, out_name) / MANIFEST
     train_paths = {str(Path(p).resolve()) for p in train_records["path"]}
@@ -207,8 +208,6 @@ def fold_synthetic(cfg, generator: str, fold: int, train_records: pd.DataFrame, 
                 return manifest
         except Exception:  # no trained_on.csv: cannot be trusted, retrain
             pass
-    from helpers.generators import train_and_export
-
     return Path(train_and_export(generator, cfg, train_records=train_records.reset_index(drop=True),
                                  out_name=out_name, steps=steps, progress=progress))
 
@@ -240,12 +239,6 @@ def train_cell(cfg, arch: str, setting: Setting, fold: int, seed: int, records: 
                cell_dir: Path, manifest: Path | None, pretrained="auto", progress: bool = False) -> dict:
     """Train one classifier and score it on the fold's real images; returns the result row
     and writes preds.csv / history.csv into cell_dir."""
-    import torch
-
-    from helpers.classify.data import class_weights, make_dataloaders, plain, training_table
-    from helpers.classify.models import STUDY_TRAINING, load_fastai, make_learner
-    from helpers.config import seed_everything
-
     classes = cfg.classes
     records = plain(records)
     train_real, test = parts(records, fold)
@@ -326,9 +319,10 @@ def plan(records: pd.DataFrame, archs, settings, folds=None, seeds=(0,)) -> list
 def run_grid(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict | None = None, pretrained="auto",
              progress: bool = True, out_dir: Path | None = None, executor: str = "local", **ray_options) -> pd.DataFrame:
     """Run every cell not yet in RUNS/classify/results.csv; returns the full results table.
-    `executor="ray"` runs the cells as Ray tasks (helpers.classify.executors; `ray_options`:
-    address, cpus_per_cell, gpus_per_cell, num_cpus, max_retries)."""
-
+    Where (helpers.parallel): in this process; with preset['workers'] > 1 on a CPU, in that many
+    processes of one math thread; with `executor="ray"`, as Ray tasks (`ray_options`: address,
+    cpus_per_cell, gpus_per_cell, num_cpus, max_retries). Every cell appends its row under the
+    file lock, so a rerun skips finished cells wherever they ran."""
     preset = dict(PRESETS[cfg.profile], **(preset or {}))
     out_dir = Path(out_dir) if out_dir else classify_dir(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -336,61 +330,65 @@ def run_grid(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict | None
     todo = [c for c in cells if cell_id(c[0], c[1].name, c[2], c[3]) not in finished]
     if len(todo) < len(cells):
         print(f"{len(cells) - len(todo)} of {len(cells)} cells already in {out_dir / RESULTS}; running {len(todo)}")
-    manifests: dict = {}
-    if executor == "ray" and todo:
-        from helpers.classify.executors import run_ray
-
-        run_ray(cfg, records, todo, preset, pretrained, out_dir, progress=progress, **ray_options)
-        return read_results(out_dir)
-    if executor not in ("local", "ray"):
-        raise SettingError(f"Unknown executor {executor!r}; choose local or ray.")
-    import torch
-
-    workers = min(int(preset.get("workers") or 1), len(todo))
-    if workers > 1 and str(cfg.device) == "cpu":
-        from helpers.classify.executors import run_processes
-
-        run_processes(cfg, records, todo, preset, pretrained, out_dir, workers, manifests, progress)
-        return read_results(out_dir)
+    backend = _backend(cfg, preset, executor, len(todo), ray_options)
     threads = torch.get_num_threads()
-    if preset.get("threads"):
+    if backend.kind == "inline" and preset.get("threads"):
         torch.set_num_threads(int(preset["threads"]))
     try:
-        _run_cells(cfg, records, todo, preset, pretrained, progress, out_dir, manifests)
+        sets: dict = {}  # one synthetic-set job per (generator, fold), shared by its cells
+        jobs = [task(_cell_task, cfg, records, cell, preset, pretrained, str(out_dir),
+                     _set_job(cfg, records, todo, cell[1], cell[2], preset, sets, progress and backend.kind != "ray"))
+                for cell in todo]
+        parallel.run(jobs, backend, progress=progress, desc="classifier grid", unit="cell", postfix=str)
     finally:
         torch.set_num_threads(threads)
     return read_results(out_dir)
 
 
-def cell_manifest(cfg, records, todo, setting, fold, preset, manifests: dict, progress: bool = True):
-    """The synthetic set a cell trains with (None for real-only), made once per (generator, fold)
-    and kept in `manifests`."""
+def _backend(cfg, preset: dict, executor: str, n_cells: int, ray_options: dict) -> parallel.Backend:
+    if executor == "ray":
+        o = dict(ray_options)
+        cpus = int(o.pop("cpus_per_cell", None) or 1)
+        return parallel.Backend("ray", cpus=cpus, threads=cpus, gpus=o.pop("gpus_per_cell", None), **o)
+    if executor != "local":
+        raise SettingError(f"Unknown executor {executor!r}; choose local or ray.")
+    workers = min(int(preset.get("workers") or 1), n_cells)
+    if workers > 1 and str(cfg.device) == "cpu":
+        # small CPU models scale badly over threads, but two cells side by side use both cores
+        return parallel.Backend("processes", workers=workers, threads=1)
+    return parallel.INLINE
+
+
+def _set_job(cfg, records, todo, setting, fold, preset, sets: dict, progress: bool) -> Job | None:
+    """The job that makes the synthetic set a cell trains with (None for real-only): one per
+    (generator, fold), and one more for the per-class sweep (the same n for every class, up to
+    the largest n asked). A dependency of the cells (helpers.parallel): on Ray a task of its
+    own, elsewhere made here before the cells train."""
     if not setting.generator:
         return None
     key = (setting.generator, fold)
-    if key not in manifests:
-        manifests[key] = fold_synthetic(cfg, setting.generator, fold, generator_records(records, fold),
-                                        progress=progress, steps=preset.get("gen_steps"))
+    if key not in sets:
+        sets[key] = Job(fold_synthetic, (cfg, setting.generator, fold, generator_records(records, fold)),
+                        dict(progress=progress, steps=preset.get("gen_steps")), gpu_shares=2)
     if not setting.per_class:
-        return manifests[key]
-    if (key, "per-class") not in manifests:  # the sweep: the same n for every class, up to the largest n asked
+        return sets[key]
+    if (key, "per-class") not in sets:
         need = max(c[1].per_class or 0 for c in todo if c[1].generator == setting.generator)
-        manifests[(key, "per-class")] = per_class_set(cfg, setting.generator, fold, manifests[key], need, progress)
-    return manifests[(key, "per-class")]
+        sets[(key, "per-class")] = Job(per_class_set, (cfg, setting.generator, fold, sets[key], need, progress),
+                                       gpu_shares=2)
+    return sets[(key, "per-class")]
 
 
-def _run_cells(cfg, records, todo, preset, pretrained, progress, out_dir, manifests) -> None:
-    from tqdm.auto import tqdm
-
-    with tqdm(total=len(todo), desc="classifier grid", unit="cell", disable=not progress) as bar:
-        for arch, setting, fold, seed in todo:
-            cid = cell_id(arch, setting.name, fold, seed)
-            bar.set_postfix_str(cid)
-            manifest = cell_manifest(cfg, records, todo, setting, fold, preset, manifests, progress)
-            row = train_cell(cfg, arch, setting, fold, seed, records, preset, out_dir / "cells" / cell_dirname(cid),
-                             manifest, pretrained, progress=False)
-            _append_result(out_dir, dict(cell=cid, **row))
-            bar.update(1)
+def _cell_task(cfg, records, cell, preset, pretrained, out_dir: str, manifest) -> str:
+    """Train one cell and append its row, wherever it runs; returns its id."""
+    arch, setting, fold, seed = cell
+    cid = cell_id(arch, setting.name, fold, seed)
+    if cid in set(read_results(out_dir)["cell"]):
+        return cid  # finished by an earlier attempt (a Ray task retried after its worker died)
+    row = train_cell(cfg, arch, setting, fold, seed, records, preset, Path(out_dir) / "cells" / cell_dirname(cid),
+                     manifest, pretrained, progress=False)
+    _append_result(Path(out_dir), dict(cell=cid, **row))
+    return cid
 
 
 # The analysis of finished cells lives in helpers.classify.analysis (re-exported here).

@@ -13,11 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers.data.preprocess import channels_config
+from helpers.data.preprocess import channels_config, to_nchw
 from helpers.errors import DataError, SettingError
 from helpers.gan.nets import Critic, Generator, check_size
 from helpers.gan.presets import GanPreset
-from helpers.train.loop import GLOBAL_RNG, Trainer
+from helpers.train.loop import Trainer
 
 N_FIXED = 32  # images in each fixed-noise grid (unconditional)
 
@@ -25,8 +25,6 @@ N_FIXED = 32  # images in each fixed-noise grid (unconditional)
 def as_images(data) -> torch.Tensor:
     """uint8 (N, H, W) grey or (N, H, W, 3) RGB in [0, 255], or float (N, H, W) / (N, C, H, W)
     in [-1, 1] -> float32 (N, C, H, W), C = 1 or 3."""
-    from helpers.data.preprocess import to_nchw
-
     if isinstance(data, np.ndarray):
         t = to_nchw(data) if data.dtype == np.uint8 else torch.from_numpy(np.asarray(data, np.float32))
     elif isinstance(data, torch.Tensor):
@@ -107,6 +105,7 @@ class GanRun:
     n_classes: int = 0
     class_starts: torch.Tensor | None = None
     class_counts: torch.Tensor | None = None
+    dropout_gen: torch.Generator | None = None  # on the device; the critic's dropout masks
 
     # -- random draws (all from `gen`, so a resumed run draws the same numbers) --
     def noise(self, n: int) -> torch.Tensor:
@@ -164,7 +163,10 @@ def generate(G: Generator, z: torch.Tensor, labels: torch.Tensor | None = None, 
 
 
 def make_run(preset: GanPreset, data, seed: int, device: str, labels=None, n_classes: int = 0) -> GanRun:
-    """Set up a run: data on the device, networks initialised from `seed`, optimizers."""
+    """Set up a run: data on the device, networks initialised from `seed`, optimizers.
+    The initialisation draws from torch's global generator: call this in the thread that
+    starts the trainings (helpers.parallel prepares jobs there), never in two threads at once.
+    Everything random in training comes from the run's own generators."""
     x = as_images(data)
     size = x.shape[-1]
     class_starts = class_counts = None
@@ -181,10 +183,13 @@ def make_run(preset: GanPreset, data, seed: int, device: str, labels=None, n_cla
             missing = [i for i, c in enumerate(class_counts.tolist()) if c == 0]
             raise DataError(f"Class id(s) {missing} have no training images; a conditional GAN needs every class.")
         class_starts = torch.cumsum(class_counts, 0) - class_counts
-    with GLOBAL_RNG:  # class models may be built in parallel threads; the global seed is shared
-        torch.manual_seed(seed)  # network initialisation (and dropout) follow the seed
-        G, D = build_nets(preset, size, n_classes, channels=x.shape[1])
+    torch.manual_seed(seed)  # the network initialisation follows the seed
+    G, D = build_nets(preset, size, n_classes, channels=x.shape[1])
     G, D = G.to(device), D.to(device)
+    dropout_gen = None
+    if preset.dropout:  # masks from a stream of the run's own, derived from its seed
+        dropout_gen = torch.Generator(device=device).manual_seed(dropout_seed(seed))
+        D.draw_dropout_from(dropout_gen)
     G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)  # see to_device
     G_ema = None
     if preset.ema:
@@ -194,7 +199,13 @@ def make_run(preset: GanPreset, data, seed: int, device: str, labels=None, n_cla
                   G_ema=G_ema, opt_g=make_optimizer(G.parameters(), preset, preset.lr_g),
                   opt_d=make_optimizer(D.parameters(), preset, preset.lr_d),
                   gen=torch.Generator().manual_seed(seed), device=device, n_classes=n_classes,
-                  class_starts=class_starts, class_counts=class_counts)
+                  class_starts=class_starts, class_counts=class_counts, dropout_gen=dropout_gen)
+
+
+def dropout_seed(seed: int) -> int:
+    """The dropout stream's seed: another stream than the run's (whose seed is `seed`) and than
+    the other class models' (seed * 1000 + class); torch's CPU generator keeps 32 bits of it."""
+    return (int(seed) * 2654435761 + 0x9E3779B9) % 2**32
 
 
 def _diverge_hint(p: GanPreset) -> str:
@@ -225,4 +236,6 @@ def make_trainer(run: GanRun, run_dir: str | Path, steps: int, seed: int, desc: 
     return Trainer(run_dir, steps, modules, {"generator": run.opt_g, "critic": run.opt_d}, run.gen,
                    checkpoint_every=run.preset.checkpoint_every, sample_every=run.preset.sample_every,
                    sample_fn=run.fixed_sample_fn(seed), config=config, desc=desc, progress=progress,
-                   nrow=8, diverge_hint=_diverge_hint(run.preset), stall=_stall(run.preset))
+                   nrow=8, diverge_hint=_diverge_hint(run.preset), stall=_stall(run.preset),
+                   generators={"dropout": run.dropout_gen} if run.dropout_gen is not None else None,
+                   global_rng=False)

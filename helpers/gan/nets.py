@@ -131,6 +131,29 @@ class ClassVectors(nn.Module):
         return F.embedding(labels, self.weight - self.weight.mean(0, keepdim=True))
 
 
+class Dropout(nn.Module):
+    """nn.Dropout whose masks come from a generator of the run (`generator`, set by the
+    training), so that runs side by side in threads never draw from one shared stream and a
+    resumed run draws the same masks; torch's global generator while none is set. No
+    parameters: checkpoints are those of nn.Dropout."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = float(p)
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or not self.p:
+            return x
+        if self.generator is None:
+            return F.dropout(x, self.p, True)
+        keep = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) >= self.p
+        return x * keep / (1 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class Critic(nn.Module):
     """images (N, channels, size, size) [+ labels] -> one unbounded score per image (N,).
 
@@ -143,17 +166,23 @@ class Critic(nn.Module):
         ch = _channels(self.size, width)[::-1]  # widths at size/2, ..., 4 px
         layers = [nn.Conv2d(self.channels, ch[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         if dropout:
-            layers.append(nn.Dropout(dropout))
+            layers.append(Dropout(dropout))
         for c_in, c_out in zip(ch[:-1], ch[1:]):
             layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), _norm(norm, c_out),
                        nn.LeakyReLU(0.2, inplace=True)]
             if dropout:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
         self.features = nn.Sequential(*layers)
         n_feat = ch[-1] * 16
         self.score = nn.Linear(n_feat, 1)
         self.embed = ClassVectors(n_classes, n_feat) if n_classes else None
         self.apply(init_weights)
+
+    def draw_dropout_from(self, generator: torch.Generator | None) -> None:
+        """Dropout masks from `generator` (on the critic's device) instead of torch's global one."""
+        for m in self.modules():
+            if isinstance(m, Dropout):
+                m.generator = generator
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x).flatten(1)

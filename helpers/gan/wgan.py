@@ -14,6 +14,7 @@ The conditional WGAN-GP (helpers.gan.cwgan) runs the same step with labels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from helpers.errors import SettingError
@@ -30,8 +31,11 @@ from helpers.train.loop import History
 from helpers.train.stepid import step_config
 
 
-def _train(kind: str, data, cfg, run_dir, steps, progress, seed, preset, labels=None, n_classes=0,
-           desc=None, step=None, **changes) -> History:
+def prepare(kind: str, data, cfg, run_dir, steps=None, progress=True, seed=None, preset=None, labels=None,
+            n_classes=0, desc=None, step=None, **changes) -> Callable[[], History]:
+    """Set a run up (data on the device, networks built and seeded, the Trainer) and return the
+    call that trains it: in the thread that starts trainings side by side, the models are built
+    there and only the loops run in the workers (helpers.parallel)."""
     preset = preset if isinstance(preset, GanPreset) else get_preset(kind, cfg.profile, dataset=cfg.dataset, **changes)
     if kind in ("wgan-gp", "cwgan") and preset.critic_norm == "batch":
         raise SettingError("The gradient penalty is per image: use critic_norm 'none' or 'layer', not 'batch'.")
@@ -42,17 +46,17 @@ def _train(kind: str, data, cfg, run_dir, steps, progress, seed, preset, labels=
     step = step or default  # the training step: notebook 03's (05's for cwgan) unless one is given
     trainer = make_trainer(run, run_dir, steps, seed, desc or f"{kind} {Path(run_dir).name}", progress,
                            extra_config=step_config(step, default))
-    return trainer.run(lambda i: step(run))
+    return lambda: trainer.run(lambda i: step(run))
 
 
 def train_wgan(data, cfg, run_dir, steps: int | None = None, progress: bool = True, seed: int | None = None,
                preset: GanPreset | None = None, step=None, **changes) -> History:
     """WGAN with weight clipping (RMSProp) on one class's images (uint8 (N, H, W) or [-1, 1]).
     `step(run) -> dict` is the training step (default: helpers.gan.steps.wgan_step)."""
-    return _train("wgan", data, cfg, run_dir, steps, progress, seed, preset, step=step, **changes)
+    return prepare("wgan", data, cfg, run_dir, steps, progress, seed, preset, step=step, **changes)()
 
 
 def train_wgan_gp(data, cfg, run_dir, steps: int | None = None, progress: bool = True, seed: int | None = None,
                   preset: GanPreset | None = None, step=None, **changes) -> History:
     """WGAN-GP (Adam (0, 0.9), lambda 10, n_critic 5 by default) on one class's images."""
-    return _train("wgan-gp", data, cfg, run_dir, steps, progress, seed, preset, step=step, **changes)
+    return prepare("wgan-gp", data, cfg, run_dir, steps, progress, seed, preset, step=step, **changes)()

@@ -28,9 +28,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
-from helpers.classify.data import TRAIN_COLUMNS, class_weights, load_table
+from helpers import parallel
+from helpers.classify.data import TRAIN_COLUMNS, class_weights, load_table, make_dataloaders
+from helpers.classify.models import build_model, load_fastai, make_learner
 from helpers.classify.protocol import check_evaluation, protocol_name
+from helpers.config import seed_everything
 
 
 @dataclass
@@ -171,10 +175,6 @@ def train_and_predict(cfg, preset: dict, x_train: np.ndarray, y_train: np.ndarra
                       seed: int, keep_in: Path | None = None) -> np.ndarray:
     """Train `preset['arch']` from random weights for `preset['epochs']` one-cycle epochs and
     return class probabilities (n_eval, k); with `keep_in`, save the weights there (model.pth)."""
-    from helpers.classify.data import make_dataloaders
-    from helpers.classify.models import load_fastai, make_learner
-    from helpers.config import seed_everything
-
     k = len(cfg.classes)
     load_fastai()  # before seeding: importing fastai draws from Python's random
     seed_everything(seed)
@@ -193,8 +193,6 @@ def train_and_predict(cfg, preset: dict, x_train: np.ndarray, y_train: np.ndarra
 
 def load_model(cfg, preset: dict, job: Job) -> torch.nn.Module:
     """The trained network of a cell run with keep_model=True (eval mode, on the CPU)."""
-    from helpers.classify.models import build_model
-
     model, _ = build_model(preset["arch"], len(cfg.classes), False)
     path = cells_dir(cfg) / f"{job.tag}-{_key(cfg, preset, job)}" / "model.pth"
     model.load_state_dict(torch.load(path, map_location="cpu"))
@@ -207,8 +205,6 @@ def run_jobs(cfg, preset: dict, jobs: list, bank: ImageBank | None = None, progr
     With preset['workers'] > 1 on a CPU, the cells still to train run in that many processes
     of preset['threads'] math threads each, after every guard has passed here; a cell's
     numbers do not depend on where it ran, since the thread count is the preset's."""
-    from tqdm.auto import tqdm
-
     bank = bank or ImageBank(cfg.size, cfg.cache_dir)
     threads = torch.get_num_threads()
     if preset.get("threads"):
@@ -235,64 +231,14 @@ def _worker_train(cfg, preset: dict, job: Job) -> tuple[np.ndarray, float]:
     return _train(cfg, preset, job, bank)
 
 
-# One pool per process, kept between calls: notebook 09 runs a few cells at a time, and starting
-# two workers (importing torch and fastai) costs about as much as training three quick cells.
-_POOL: dict = {}
-
-
-def _init_pool_worker(threads: int) -> None:
-    """A kept worker ignores Ctrl-C. The pool outlives the cells it ran, and an interrupt or a
-    kernel's shutdown signals the whole process group: idle workers would each die printing a
-    KeyboardInterrupt traceback. The parent handles Ctrl-C (queued cells are cancelled; a cell
-    in training finishes on its own) and shuts the pool down at exit."""
-    import signal
-
-    from helpers.classify.executors import _init_worker
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _init_worker(threads)
-
-
-def _pool(workers: int, threads: int):
-    import atexit
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    key = (workers, threads)
-    if key not in _POOL:
-        for old in _POOL.values():
-            old.shutdown()
-        _POOL.clear()
-        # spawn, not fork: a forked child of a process whose OpenMP pool already ran can hang
-        _POOL[key] = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_pool_worker,
-                                         initargs=(threads,))
-        atexit.register(_POOL[key].shutdown)
-    return _POOL[key]
-
-
 def _train_in_processes(cfg, preset: dict, jobs: dict, workers: int, progress: bool, desc: str) -> dict:
-    """{index: (probabilities, seconds)} for `jobs`, trained in `workers` spawned processes."""
-    from concurrent.futures import as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    from tqdm.auto import tqdm
-
-    pool = _pool(workers, int(preset.get("threads") or 1))
-    out = {}
-    with tqdm(total=len(jobs), desc=f"{desc} ({workers} processes)", unit="cell", disable=not progress) as bar:
-        futures = {pool.submit(_worker_train, cfg, preset, job): i for i, job in jobs.items()}
-        try:
-            for f in as_completed(futures):
-                out[futures[f]] = f.result()  # re-raises a cell's error here
-                bar.update(1)
-        except BrokenProcessPool:
-            _POOL.clear()  # a worker died (killed, out of memory): the next call starts afresh
-            raise
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-    return out
+    """{index: (probabilities, seconds)} for `jobs`, trained in `workers` spawned processes of
+    preset['threads'] math threads, kept between calls: notebook 09 runs a few cells at a time,
+    and starting two workers (importing torch and fastai) costs about as much as training three
+    quick cells (helpers.parallel)."""
+    backend = parallel.Backend("processes", workers=workers, threads=int(preset.get("threads") or 1), keep=True)
+    return parallel.run({i: parallel.task(_worker_train, cfg, preset, job) for i, job in jobs.items()}, backend,
+                        progress=progress, desc=desc, unit="cell")
 
 
 def table_rows(records: pd.DataFrame) -> pd.DataFrame:

@@ -29,7 +29,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 from scipy import ndimage as ndi
+from tqdm.auto import tqdm
 
+from helpers.data.images import load_gray
 from helpers.parallel import ordered_map
 
 BRIGHT, CONTRAST = 150, 100
@@ -76,8 +78,6 @@ def masked_dataset(records: pd.DataFrame, out_dir, progress: bool = True, **kw) 
     that resizing, thumbnails and near-duplicate tests treat it exactly like the original), to
     `out_dir/<class>/<i>_<name>.png`; returns the records pointing at them, with `image` (the
     original path) and `overlay_share` (masked fraction of the image). Reuses a finished set."""
-    from tqdm.auto import tqdm
-
     out_dir = Path(out_dir)
     key = hashlib.sha1(json.dumps([list(map(str, records["path"])), kw], sort_keys=True).encode()).hexdigest()
     done = out_dir / "masked.csv"
@@ -88,7 +88,7 @@ def masked_dataset(records: pd.DataFrame, out_dir, progress: bool = True, **kw) 
                                   overlay_share=table["overlay_share"].to_numpy())
     jobs = [(r.path, str(out_dir / str(r.class_name) / f"{i:05d}_{Path(r.path).stem}.png"), kw)
             for i, r in enumerate(records.itertuples())]
-    # one process per core: per-image NumPy work, the same files as one process
+    # one spawned process per core (helpers.parallel): per-image NumPy work, the same files as one process
     written = list(tqdm(ordered_map(_mask_one, jobs), total=len(jobs), desc="masking overlays", unit="img",
                         disable=not progress))
     paths, shares = [p for p, _ in written], [share for _, share in written]
@@ -99,8 +99,6 @@ def masked_dataset(records: pd.DataFrame, out_dir, progress: bool = True, **kw) 
 
 def _mask_one(job) -> tuple[str, float]:
     """One image of masked_dataset: (where it was written, masked fraction)."""
-    from helpers.data.images import load_gray
-
     src, dest, kw = job
     img, m = masked(load_gray(src), **kw)
     Path(dest).parent.mkdir(parents=True, exist_ok=True)
@@ -111,8 +109,6 @@ def _mask_one(job) -> tuple[str, float]:
 def masks_at(records: pd.DataFrame, size: int, **kw) -> np.ndarray:
     """Overlay masks of the records' images at the classifier's size (N, size, size) bool: a
     pixel is overlay when any stored pixel it covers is."""
-    from helpers.data.images import load_gray
-
     out = np.zeros((len(records), size, size), dtype=bool)
     for i, p in enumerate(records["path"]):
         m = overlay_mask(load_gray(p), **kw)

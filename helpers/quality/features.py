@@ -18,103 +18,35 @@ then built with 3 input channels):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
-from helpers.data.preprocess import channels_config
+from helpers.data.preprocess import channels_config, load_images
 from helpers.data.records import DataError
+from helpers.data.registry import channels
+from helpers.quality.cnn import (  # noqa: F401  (SmallCNN, to_tensor, recalibrate_batchnorm: re-exported)
+    CNNExtractor,
+    Extractor,
+    SmallCNN,
+    channels_last,
+    recalibrate_batchnorm,
+    run_key,
+    to_tensor,
+)
+from helpers.quality.inception import InceptionExtractor
+from helpers.quality.presets import preset
+from helpers.quality.ssl import ssl_extractor
+from helpers.train.loop import Trainer
 
 KINDS = ("domain", "ssl", "inception", "random")
 
 
-class SmallCNN(nn.Module):
-    """Four conv stages (3x3 conv, batch norm, ReLU, 2x2 max-pool) -> global average pool ->
-    `dim` features -> linear class scores. Works at any input size >= 16 px; `channels` 1
-    (grey) or 3 (RGB)."""
-
-    def __init__(self, n_classes: int = 3, width: int = 16, dim: int = 64, channels: int = 1):
-        super().__init__()
-        self.channels = int(channels)
-        chans = [self.channels, width, 2 * width, 4 * width, dim]
-        layers = []
-        for i, o in zip(chans[:-1], chans[1:]):
-            layers += [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]
-        self.body = nn.Sequential(*layers[:-1])  # no pooling after the last stage
-        self.head = nn.Linear(dim, n_classes)
-        self.dim = dim
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return F.adaptive_avg_pool2d(self.body(x), 1).flatten(1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W) or (N, H, W, 3) -> float32 (N, C, H, W) in [-1, 1] (the generators' range)."""
-    from helpers.data.preprocess import to_nchw
-
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] == 3)):
-        raise ValueError(f"expected uint8 images (N, H, W) or (N, H, W, 3); got {images.dtype} {images.shape}")
-    return to_nchw(images)
-
-
-def channels_last(x: torch.Tensor) -> torch.Tensor:
-    """A batch in channels-last layout, the one the SmallCNN runs in: on a CPU its max-pooling and
-    batch norm are several times faster there (a quick training step: 90 ms instead of 140 ms)."""
-    return x.contiguous(memory_format=torch.channels_last)
-
-
-@torch.no_grad()
-def _batched(fn, x: torch.Tensor, device: str, batch: int) -> np.ndarray:
-    out = [fn(x[i:i + batch].to(device)).float().cpu() for i in range(0, len(x), batch)]
-    return torch.cat(out).double().numpy() if out else np.zeros((0, 0))
-
-
-class Extractor:
-    """Base: `extractor(images uint8 (N, H, W)) -> float64 (N, dim)`."""
-
-    name = "base"
-    dim = 0
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-
-class _CNNExtractor(Extractor):
-    def __init__(self, model: SmallCNN, device: str = "cpu", batch: int = 256):
-        self.model = model.to(device).to(memory_format=torch.channels_last).eval()
-        self.device, self.batch, self.dim = device, batch, model.dim
-
-    def _input(self, images: np.ndarray) -> torch.Tensor:
-        x = to_tensor(images)
-        if x.shape[1] != self.model.channels:
-            raise ValueError(f"This extractor was built for {self.model.channels}-channel images; got "
-                             f"{x.shape[1]} channels. Build it on images like the ones it scores.")
-        return x
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        self.model.eval()
-        return _batched(lambda x: self.model.features(channels_last(x)), self._input(images), self.device,
-                        self.batch)
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """Class predictions of the network's own head (meaningful for the trained extractor)."""
-        self.model.eval()
-        return _batched(lambda x: self.model(channels_last(x)), self._input(images), self.device,
-                        self.batch).argmax(axis=1)
-
-
-class RandomExtractor(_CNNExtractor):
+class RandomExtractor(CNNExtractor):
     """A SmallCNN with fixed random weights (seeded): features without any training."""
 
     name = "random"
@@ -127,7 +59,7 @@ class RandomExtractor(_CNNExtractor):
         super().__init__(model, device)
 
 
-class DomainExtractor(_CNNExtractor):
+class DomainExtractor(CNNExtractor):
     """A SmallCNN trained on real training images; features = its pooled last stage."""
 
     name = "domain"
@@ -143,8 +75,17 @@ def train_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str
                             progress: bool = True, desc: str = "classifier") -> SmallCNN:
     """Train a SmallCNN to classify `images` (class-balanced batches, random horizontal flips),
     resumably in `run_dir` (helpers.train.Trainer). Returns the trained model (eval mode)."""
-    from helpers.train.loop import GLOBAL_RNG, Trainer
+    return prepare_domain_classifier(images, labels, run_dir, steps, width, dim, batch, lr, n_classes, seed, device,
+                                     progress, desc)()
 
+
+def prepare_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str | Path, steps: int,
+                              width: int = 16, dim: int = 64, batch: int = 32, lr: float = 1e-3,
+                              n_classes: int | None = None, seed: int = 0, device: str = "cpu",
+                              progress: bool = True, desc: str = "classifier") -> Callable[[], SmallCNN]:
+    """train_domain_classifier set up (the network built and seeded here), not started: the
+    call that trains it. Classifiers trained side by side in threads are set up in the calling
+    thread (helpers.parallel), since building one draws from torch's global generator."""
     labels = np.asarray(labels, dtype=np.int64)
     if len(images) != len(labels) or len(images) == 0:
         raise ValueError(f"need as many labels as images (got {len(images)} images, {len(labels)} labels)")
@@ -153,9 +94,8 @@ def train_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str
     # Each class drawn equally often: otherwise the majority class (benign) dominates the features.
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
     w = torch.from_numpy(1.0 / counts[labels]).float()
-    with GLOBAL_RNG:  # classifiers may be built in parallel threads (helpers.quality.parallel)
-        torch.manual_seed(seed)
-        model = SmallCNN(n_classes, width, dim, channels=x.shape[1])
+    torch.manual_seed(seed)
+    model = SmallCNN(n_classes, width, dim, channels=x.shape[1])
     model = model.to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
@@ -181,55 +121,26 @@ def train_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str
                   n_classes=n_classes, seed=seed,
                   total_steps=steps, **channels_config(x.shape[1]))
     trainer = Trainer(run_dir, steps, {"model": model}, {"opt": opt}, gen, checkpoint_every=max(10, steps // 5),
-                      sample_every=10**9, config=config, desc=desc, progress=progress)
-    trainer.run(step)
-    recalibrate_batchnorm(model, x)
-    return model.eval()
+                      sample_every=10**9, config=config, desc=desc, progress=progress, global_rng=False)
 
+    def train() -> SmallCNN:
+        trainer.run(step)
+        recalibrate_batchnorm(model, x)
+        return model.eval()
 
-@torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch: int = 256) -> None:
-    """Replace batch norm's running statistics (an average over the last training batches) by
-    the exact statistics of `x`, so that eval mode matches the data the model was trained on."""
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not bns:
-        return
-    momenta = [m.momentum for m in bns]
-    for m in bns:
-        m.reset_running_stats()
-    model.train()
-    seen = 0
-    for i in range(0, len(x), batch):
-        xb = x[i:i + batch]
-        for m in bns:  # weight each batch by its size, so an uneven last batch does not skew the mean
-            m.momentum = len(xb) / (seen + len(xb))
-        model(channels_last(xb))
-        seen += len(xb)
-    for m, mom in zip(bns, momenta):
-        m.momentum = mom
-    model.eval()
-
-
-def _key(paths, **settings) -> str:
-    h = hashlib.sha1(json.dumps(settings, sort_keys=True).encode())
-    for p in paths:
-        h.update(f"{p}\n".encode())
-    return h.hexdigest()[:12]
+    return train
 
 
 def domain_extractor(cfg, records, steps: int | None = None, progress: bool = True) -> DomainExtractor:
     """Train (or load from `RUNS/quality/extractor/<key>/`) the default extractor on the
     records' training split. The key covers the image list and settings, so a new split or
     size gets its own classifier; an interrupted training resumes."""
-    from helpers.data.preprocess import load_images
-    from helpers.quality.presets import preset
-
     p = preset(cfg)
     train = records[records["split"] == "train"] if "split" in records else records
     if len(train) == 0:
         raise DataError("No training images to train the feature extractor on; run `python -m helpers prepare`.")
     steps = int(steps or p["extractor_steps"])
-    key = _key(sorted(map(str, train["path"])), size=cfg.size, schedule="cosine",
+    key = run_key(sorted(map(str, train["path"])), size=cfg.size, schedule="cosine",
                width=p["extractor_width"],
                dim=p["extractor_dim"], seed=cfg.seed)
     run_dir = cfg.runs_dir / "quality" / "extractor" / key
@@ -245,8 +156,6 @@ def get_extractor(cfg, records=None, kind: str = "domain", weights: str | Path |
     """The extractor named by `kind` for this run: 'domain' (default; trains or loads the
     domain classifier, needs `records`), 'ssl' (a self-supervised encoder on the same images,
     helpers.quality.ssl), 'inception' (local weights file) or 'random'."""
-    from helpers.quality.presets import preset
-
     if kind == "domain":
         if records is None:
             raise ValueError("the domain extractor is trained on the prepared records; pass `records`")
@@ -254,16 +163,10 @@ def get_extractor(cfg, records=None, kind: str = "domain", weights: str | Path |
     if kind == "ssl":
         if records is None:
             raise ValueError("the self-supervised extractor is trained on the prepared records; pass `records`")
-        from helpers.quality.ssl import ssl_extractor
-
         return ssl_extractor(cfg, records, progress=progress)
     if kind == "inception":
-        from helpers.quality.inception import InceptionExtractor
-
         return InceptionExtractor(weights, cfg.device)
     if kind == "random":
-        from helpers.data.registry import channels
-
         p = preset(cfg)
         return RandomExtractor(p["extractor_width"], p["extractor_dim"], cfg.seed, cfg.device,
                                channels(cfg.dataset))

@@ -16,8 +16,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from helpers.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from helpers.data.records import DataError
-from helpers.quality.features import Extractor, _batched, to_tensor
+from helpers.quality.cnn import Extractor, batched, to_tensor
+from helpers.train.checkpoint import load_checkpoint
 
 INCEPTION_ENV = "COURSE_INCEPTION_WEIGHTS"
 
@@ -40,8 +42,6 @@ class InceptionExtractor(Extractor):
         if not path.is_file():
             raise DataError(f"Inception-v3 weights file {path} does not exist. Point {INCEPTION_ENV} (or the "
                             "argument) at a torchvision inception_v3 state dict.")
-        from helpers.train.checkpoint import load_checkpoint
-
         state, _ = load_checkpoint(path, what="Inception-v3 weights file")
         state = state.get("state_dict", state) if isinstance(state, dict) else state
         # transform_input: the weights were ported from TensorFlow and expect [-1, 1]; this converts
@@ -57,8 +57,6 @@ class InceptionExtractor(Extractor):
         self.device, self.batch, self.weights = device, batch, path
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        from helpers.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
-
         x = F.interpolate((x + 1) / 2, size=(299, 299), mode="bilinear", align_corners=False)
         x = x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x  # grey copied into RGB; RGB as it is
         mean = torch.tensor(IMAGENET_MEAN, device=x.device)[None, :, None, None]
@@ -66,4 +64,4 @@ class InceptionExtractor(Extractor):
         return self.model((x - mean) / std)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        return _batched(self._forward, to_tensor(images), self.device, self.batch)
+        return batched(self._forward, to_tensor(images), self.device, self.batch)

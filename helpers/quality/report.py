@@ -13,11 +13,24 @@ the other half (FID, KID, precision, recall), the share of held-out real images 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from helpers import parallel
+from helpers.data.preprocess import load_images
+from helpers.data.records import DataError
+from helpers.generators import train_and_export
+from helpers.parallel import Job, task
+from helpers.quality import memorisation as mem
+from helpers.quality.features import get_extractor
+from helpers.quality.metrics import halves, protocol_scores
+from helpers.quality.presets import preset
+from helpers.quality.tstr import key, prepare_train_test
+from helpers.synth import find_manifests, read_manifest, read_trained_on
 
 COLUMNS = ["generator", "class_name", "n_synthetic", "n_ref", "n_compared", "fid", "fid_sd", "fid_real",
            "kid", "kid_sd", "kid_real", "precision", "precision_real", "recall", "recall_real", "memorised",
@@ -44,18 +57,12 @@ def _classes(cfg) -> dict:
 
 def load_set(manifest, size: int) -> tuple[pd.DataFrame, np.ndarray]:
     """A synthetic set's manifest and its images at `size` px (read only through the manifest)."""
-    from helpers.data.preprocess import load_images
-    from helpers.synth import read_manifest
-
     df = read_manifest(manifest)
     return df, load_images(df, size, None, progress=False)
 
 
 def _heldout_seen(manifest, heldout: pd.DataFrame) -> int:
     """How many held-out (val/test) images the set's generator was trained on (0 if unknown)."""
-    from helpers.data.records import DataError
-    from helpers.synth import read_trained_on
-
     try:
         seen = read_trained_on(manifest)
     except DataError:  # a set without trained_on.csv: nothing to check
@@ -68,14 +75,6 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
                verbose: bool = True) -> QualityReport:
     """Score each synthetic set in `manifests` ({generator: manifest path}) against the real
     training images of `records`; writes `<out_dir or RUNS/quality>/quality.csv`."""
-    from helpers.data.preprocess import load_images
-    from helpers.quality import memorisation as mem
-    from helpers.quality.features import get_extractor
-    from helpers.quality.metrics import halves, protocol_scores
-    from helpers.quality.parallel import side_by_side, workers
-    from helpers.quality.presets import preset
-    from helpers.quality.tstr import key, train_test
-
     p = preset(cfg)
     classes = _classes(cfg)
     out_dir = Path(out_dir) if out_dir else cfg.stage_dir("quality")
@@ -113,23 +112,25 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
                   "leak). It is still scored against the training split, but its memorisation and TSTR "
                   "numbers are not comparable with the others'.")
 
-    def tstr(x, y, desc):
-        return lambda: train_test(x, y, x_test, test["label"], run_root, desc=desc, **tstr_kw).set_index("class_name")
+    def tstr(x, y, desc):  # built here, trained in a thread (helpers.parallel)
+        return Job(prepare_train_test, (x, y, x_test, test["label"], run_root), dict(desc=desc, **tstr_kw),
+                   prepared=True)
 
     def scores(df, x_syn):  # this set's features, FID/KID/precision/recall and nearest training images
         sc = protocol_scores(f_train, y_train, splits, classes, extractor(x_syn), df["label"].to_numpy(), **score_kw)
         return sc.set_index("class_name"), mem.check(thumb(df), t_train, np.inf)  # flagged below
 
-    # Independent jobs, side by side on a CPU (helpers.quality.parallel): the trainings first (the
-    # long ones), then the numpy work that fills the gaps; the same numbers as one after another.
+    # Independent jobs, side by side on a CPU (helpers.parallel): the trainings first (the long
+    # ones), then the numpy work that fills the gaps; the same numbers as one after another.
     data = {"real": (x_train, y_train)} | {gen: (x, df["label"].to_numpy()) for gen, (df, x) in loaded.items()}
     owner = {}  # one training per distinct set: two names for the same images share a run folder
     same = {gen: owner.setdefault(key(*xy), gen) for gen, xy in data.items()}
     jobs = {("tstr", gen): tstr(*data[gen], f"tstr: {gen}") for gen in dict.fromkeys(same.values())}
-    jobs[("scores", "real")] = lambda: protocol_scores(f_train, y_train, splits, classes, **score_kw)
-    jobs[("threshold", "real")] = lambda: mem.calibrate(thumb(heldout), t_train, p["calib_quantile"])
-    jobs |= {("scores", gen): (lambda d=df, x=x_syn: scores(d, x)) for gen, (df, x_syn) in loaded.items()}
-    done = side_by_side(jobs, workers(len(jobs), cfg.device))
+    jobs[("scores", "real")] = task(protocol_scores, f_train, y_train, splits, classes, **score_kw)
+    jobs[("threshold", "real")] = task(lambda: mem.calibrate(thumb(heldout), t_train, p["calib_quantile"]))
+    jobs |= {("scores", gen): task(scores, df, x_syn) for gen, (df, x_syn) in loaded.items()}
+    done = parallel.run(jobs, parallel.side_by_side(len(jobs), cfg.device))
+    done |= {k: v.set_index("class_name") for k, v in done.items() if k[0] == "tstr"}
     base, real_t = done[("scores", "real")].set_index("class_name"), done[("tstr", same["real"])]
     threshold, held_scores = done[("threshold", "real")]
     held_flag = pd.Series(held_scores > threshold).groupby(heldout["label"].map(classes)).mean()
@@ -196,11 +197,6 @@ def ensure_sets(cfg, generators, progress: bool = True) -> dict:
     a missing one is trained and exported at the profile's budget
     (`helpers.generators.train_and_export`). A generator whose code cannot be imported is
     skipped with a message, so the other sets are still scored."""
-    import time
-
-    from helpers.generators import train_and_export
-    from helpers.synth import find_manifests
-
     found = find_manifests(cfg.runs_dir)
     out = {}
     for name in generators:

@@ -12,12 +12,16 @@ DCGAN study's generators exist only for the minority classes) stay out and show 
 from __future__ import annotations
 
 import shutil
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
-from helpers.quality.parallel import side_by_side, workers
+from helpers import parallel
+from helpers.data.preprocess import images_uint8
+from helpers.ddpm.train import load_trained
+from helpers.gan.sampling import load_generator, sample_uint8
+from helpers.generators import GENERATORS
+from helpers.quality.presets import preset
 from helpers.synth import MANIFEST, TRAINED_ON, sample_calls, sha256_file, write_synthetic_set
 from helpers.train.loop import CHECKPOINT
 
@@ -26,8 +30,6 @@ BATCH = 64  # images per sampling call
 
 def kind_of(name: str) -> str | None:
     """The generator a set name stands for: 'wgan-gp-resize' -> 'wgan-gp', 'ddpm-v' -> 'ddpm'."""
-    from helpers.generators import GENERATORS
-
     hits = [k for k in GENERATORS if name == k or name.startswith(k + "-")]
     return max(hits, key=len) if hits else None
 
@@ -68,16 +70,11 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
     if _current(manifest, counts, hashes):
         return manifest
     if kind == "ddpm":
-        from helpers.data.preprocess import images_uint8
-        from helpers.ddpm.train import load_trained
-
         model = load_trained(cks[next(iter(cks))].parent, cfg.device)
 
         def sample_fn(cls, n, seed):
             return images_uint8(model.generate(labels[cls], n, seed=seed))
     else:
-        from helpers.gan.sampling import load_generator, sample_uint8
-
         # loaded here, not in the sampling threads (building a network draws from torch's global generator)
         nets = {ck: load_generator(ck.parent, cfg.device) for ck in dict.fromkeys(cks.values())}
 
@@ -90,10 +87,10 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
     if (Path(exported).parent / TRAINED_ON).exists():
         trained_on = list(pd.read_csv(Path(exported).parent / TRAINED_ON)["path"])
     seed = cfg.seed + seed_offset  # a seed of its own: these images are not the exported ones
-    # Every batch has its own seed, so all are drawn at once on a CPU (helpers.quality.parallel),
-    # the same images as one after another; the set is then written from them in order.
+    # Every batch has its own seed, so all are drawn at once on a CPU (helpers.parallel), the
+    # same images as one after another; the set is then written from them in order.
     calls = sample_calls(counts, cfg.dataset, seed, BATCH)
-    drawn = side_by_side({c: partial(sample_fn, *c) for c in calls}, workers(len(calls), cfg.device))
+    drawn = parallel.run({c: parallel.task(sample_fn, *c) for c in calls}, parallel.side_by_side(len(calls), cfg.device))
     return write_synthetic_set(out, name, lambda *c: drawn.pop(c) if c in drawn else sample_fn(*c), counts,
                                dataset=cfg.dataset, checkpoint=cks, seed=seed, batch=BATCH, progress=progress,
                                trained_on=trained_on)
@@ -101,7 +98,5 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
 
 def scoring_sets(cfg, manifests: dict, n_per_class: int | None = None, progress: bool = True) -> dict:
     """{name: scoring manifest} for every exported set in `manifests` ({name: manifest})."""
-    from helpers.quality.presets import preset
-
     n = int(n_per_class or preset(cfg)["score_per_class"])
     return {name: scoring_set(cfg, name, m, n, progress) for name, m in manifests.items()}

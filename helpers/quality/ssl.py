@@ -25,18 +25,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from helpers.data.preprocess import channels_config
-from helpers.quality.features import (
+from helpers.data.preprocess import channels_config, load_images
+from helpers.quality.cnn import (
+    CNNExtractor,
     SmallCNN,
-    _CNNExtractor,
-    _key,
     channels_last,
     recalibrate_batchnorm,
+    run_key,
     to_tensor,
 )
+from helpers.quality.presets import preset
+from helpers.train.loop import Trainer
 
 
-class SSLExtractor(_CNNExtractor):
+class SSLExtractor(CNNExtractor):
     name = "self-supervised"
 
     def __init__(self, model: SmallCNN, device: str = "cpu", run_dir=None):
@@ -75,14 +77,12 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> tor
 def train_ssl_encoder(images: np.ndarray, run_dir, steps: int, width: int = 16, dim: int = 64, batch: int = 64,
                       lr: float = 2e-3, temperature: float = 0.2, seed: int = 0, device: str = "cpu",
                       progress: bool = True) -> SmallCNN:
-    """Train a SmallCNN encoder with SimCLR on `images` (uint8 (N, H, W) or (N, H, W, 3)), resumably."""
-    from helpers.train.loop import GLOBAL_RNG, Trainer
-
+    """Train a SmallCNN encoder with SimCLR on `images` (uint8 (N, H, W) or (N, H, W, 3)), resumably.
+    Building it draws from torch's global generator: call it from one thread at a time."""
     x = to_tensor(images).to(device)
-    with GLOBAL_RNG:  # the global seed is shared with trainings in other threads
-        torch.manual_seed(seed)
-        model = SmallCNN(1, width, dim, channels=x.shape[1])  # the class head is unused
-        head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 32))  # projection
+    torch.manual_seed(seed)
+    model = SmallCNN(1, width, dim, channels=x.shape[1])  # the class head is unused
+    head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 32))  # projection
     model, head = model.to(device).to(memory_format=torch.channels_last), head.to(device)
     params = list(model.body.parameters()) + list(head.parameters())
     opt = torch.optim.Adam(params, lr=lr)
@@ -105,7 +105,7 @@ def train_ssl_encoder(images: np.ndarray, run_dir, steps: int, width: int = 16, 
                   seed=seed, n_images=len(x), total_steps=steps, **channels_config(x.shape[1]))
     trainer = Trainer(run_dir, steps, {"model": model, "head": head}, {"opt": opt}, gen,
                       checkpoint_every=max(10, steps // 5), sample_every=10**9, config=config,
-                      desc="self-supervised features", progress=progress)
+                      desc="self-supervised features", progress=progress, global_rng=False)
     trainer.run(step)
     recalibrate_batchnorm(model, x)
     return model.eval()
@@ -113,13 +113,10 @@ def train_ssl_encoder(images: np.ndarray, run_dir, steps: int, width: int = 16, 
 
 def ssl_extractor(cfg, records, steps: int | None = None, progress: bool = True) -> SSLExtractor:
     """Train (or load) the self-supervised encoder on the records' real training images."""
-    from helpers.data.preprocess import load_images
-    from helpers.quality.presets import preset
-
     p = preset(cfg)
     train = records[records["split"] == "train"] if "split" in records else records
     steps = int(steps or p["ssl_steps"])
-    key = _key(sorted(map(str, train["path"])), size=cfg.size, kind="simclr", width=p["extractor_width"],
+    key = run_key(sorted(map(str, train["path"])), size=cfg.size, kind="simclr", width=p["extractor_width"],
                dim=p["extractor_dim"], seed=cfg.seed)
     run_dir = cfg.runs_dir / "quality" / "extractor-ssl" / key
     images = load_images(train, cfg.size, cfg.cache_dir, progress=progress)

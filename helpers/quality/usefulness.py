@@ -17,6 +17,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from helpers import parallel
+from helpers.classify.analysis import load_predictions, paired_table
+from helpers.classify.grid import classify_dir, read_results
+from helpers.quality.metrics import halves, protocol_scores
+
 # Which direction is "better" for each score (FID/KID/memorised: lower).
 LOWER_IS_BETTER = {"fid", "kid", "memorised", "fid_ssl", "kid_ssl"}
 
@@ -24,9 +29,6 @@ LOWER_IS_BETTER = {"fid", "kid", "memorised", "fid_ssl", "kid_ssl"}
 def grid_usefulness(cfg, generators, arch: str | None = None) -> pd.DataFrame:
     """generator, use, use_lo, use_hi: accuracy of real + G's images minus real-only (paired
     95% CI) from RUNS/classify/, for the generators the grid has run; empty if none."""
-    from helpers.classify.analysis import load_predictions, paired_table
-    from helpers.classify.grid import classify_dir, read_results
-
     path = cfg.runs_dir / "classify"
     if not (path / "results.csv").exists():
         return pd.DataFrame(columns=["generator", "use", "use_lo", "use_hi"])
@@ -104,17 +106,15 @@ def feature_scores(extractor, report, classes: dict, preset: dict, seed: int = 0
     """FID, KID, precision and recall of every set in `report` (a helpers.quality.report
     QualityReport) in another feature space, by the same protocol (halves of the real
     training images as the yardstick). Rows as in the report's table, generator 'real' first."""
-    from helpers.quality.metrics import halves, protocol_scores
-    from helpers.quality.parallel import side_by_side, workers
-
     f_train = extractor(report.train_images)
     y = report.train_labels
     splits = halves(y, preset["repeats"], seed)
     kw = dict(k=preset["pr_k"], kid_subsets=preset["kid_subsets"], seed=seed)
-    jobs = {"real": lambda: protocol_scores(f_train, y, splits, classes, **kw)}
-    jobs |= {gen: (lambda s=s: protocol_scores(f_train, y, splits, classes, extractor(s["images"]), s["labels"], **kw))
+    jobs = {"real": parallel.task(protocol_scores, f_train, y, splits, classes, **kw)}
+    jobs |= {gen: parallel.task(lambda s=s: protocol_scores(f_train, y, splits, classes, extractor(s["images"]),
+                                                            s["labels"], **kw))
              for gen, s in report.sets.items()}
-    # one set per thread on a CPU (helpers.quality.parallel): KID's kernels are numpy on one core
-    done = side_by_side(jobs, workers(len(jobs), getattr(extractor, "device", "cpu")))
+    # one set per thread on a CPU (helpers.parallel): KID's kernels are numpy on one core
+    done = parallel.run(jobs, parallel.side_by_side(len(jobs), getattr(extractor, "device", "cpu")))
     out = pd.concat([df.assign(generator=gen) for gen, df in done.items()], ignore_index=True)
     return out[["generator", "class_name", "n_compared", "fid", "kid", "precision", "recall"]]

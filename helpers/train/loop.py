@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,17 +29,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from helpers.errors import CheckpointError, Interrupted, SettingError, TrainingDiverged  # noqa: F401
+from helpers.parallel import STOP
 from helpers.train.checkpoint import atomic_save, load_checkpoint  # noqa: F401  (atomic_save re-exported)
 from helpers.train.lock import run_lock
 
-# Set by a caller that trains several runs in threads (helpers.gan.pipeline) when Ctrl-C reaches
-# the main thread: every Trainer stops at its next step as if interrupted itself (checkpoint
-# kept, resumable), instead of training on unseen.
-STOP = threading.Event()
-# Held while torch's global generator is seeded, read or restored (a run's initialisation, its
-# checkpoint's copy of it, the save/restore around sampling), so that runs trained side by side
-# in threads never see each other's state there: each stays exactly as it would run alone.
-GLOBAL_RNG = threading.RLock()
+# STOP is set when Ctrl-C reaches runs training side by side in threads, or one of them fails
+# (helpers.parallel): every Trainer then stops at its next step as if interrupted itself
+# (checkpoint kept, resumable), instead of training on unseen.
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
@@ -82,7 +77,13 @@ class Trainer:
     """Owns checkpoints, history, sample grids, the progress bar and the NaN guard.
 
     modules / optimizers: what to checkpoint, by name. generator: the torch.Generator the
-    loop draws all its randomness from (batches, noise), so resuming restores it exactly.
+    loop draws all its randomness from (batches, noise), so resuming restores it exactly;
+    `generators`: other streams of its own, by name (e.g. dropout masks on the model's device),
+    checkpointed the same way. global_rng: whether the loop also draws from torch's global
+    generator (dropout of a model without a generator of its own); its state is then saved with
+    each checkpoint, restored on resume and kept across sampling. A loop that draws only from
+    its own generators passes False and never touches the global one, so it can train in a
+    thread beside others (helpers.parallel).
     sample_fn(step) -> tensor (N, C, H, W) in [-1, 1] for the grid, or None; it should use
     fixed noise and leave the models as it found them (eval mode inside, train mode after).
     diverge_hint: the advice the NaN guard's message gives (it depends on the model).
@@ -95,11 +96,13 @@ class Trainer:
                  checkpoint_every: int = 100, sample_every: int = 100, sample_fn: Callable | None = None,
                  config: dict | None = None, desc: str = "training", progress: bool = True,
                  explode_at: float = 1e6, nrow: int = 8, diverge_hint: str = "try a lower learning rate",
-                 stall: dict[str, str] | None = None):
+                 stall: dict[str, str] | None = None, generators: dict[str, torch.Generator] | None = None,
+                 global_rng: bool = True):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.total_steps = int(total_steps)
         self.modules, self.optimizers, self.generator = modules, optimizers, generator
+        self.generators, self.global_rng = dict(generators or {}), bool(global_rng)
         self.checkpoint_every = max(1, int(checkpoint_every))
         self.sample_every = max(1, int(sample_every))
         self.sample_fn, self.config, self.desc = sample_fn, dict(config or {}), desc
@@ -112,12 +115,14 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------
     def state(self, step: int) -> dict:
-        with GLOBAL_RNG:
-            torch_rng = torch.get_rng_state()
-        return dict(step=step, config=self.config, rng=self.generator.get_state(),
-                    torch_rng=torch_rng, extra=self.extra_state,
-                    modules={k: m.state_dict() for k, m in self.modules.items()},
-                    optimizers={k: o.state_dict() for k, o in self.optimizers.items()})
+        out = dict(step=step, config=self.config, rng=self.generator.get_state(), extra=self.extra_state,
+                   modules={k: m.state_dict() for k, m in self.modules.items()},
+                   optimizers={k: o.state_dict() for k, o in self.optimizers.items()})
+        if self.generators:
+            out["rngs"] = {k: g.get_state() for k, g in self.generators.items()}
+        if self.global_rng:
+            out["torch_rng"] = torch.get_rng_state()
+        return out
 
     def save(self, step: int) -> None:
         atomic_save(self.state(step), self.run_dir / CHECKPOINT)
@@ -141,7 +146,10 @@ class Trainer:
         for k, o in self.optimizers.items():
             o.load_state_dict(ck["optimizers"][k])
         self.generator.set_state(ck["rng"])
-        with GLOBAL_RNG:
+        for k, g in self.generators.items():
+            if k in ck.get("rngs", {}):
+                g.set_state(ck["rngs"][k])
+        if self.global_rng and "torch_rng" in ck:
             torch.set_rng_state(ck["torch_rng"])
         self.extra_state.update(ck.get("extra", {}))
         self.saved_step = int(ck["step"])
@@ -211,12 +219,13 @@ class Trainer:
 
         # Sampling must not change the training run: keep its random streams untouched, so a
         # run that stopped (and sampled) at step k continues exactly like one that did not.
-        with GLOBAL_RNG:
-            g_state, cpu_state = self.generator.get_state(), torch.get_rng_state()
-            try:
-                imgs = self.sample_fn(step)
-            finally:
-                self.generator.set_state(g_state)
+        g_state = self.generator.get_state()
+        cpu_state = torch.get_rng_state() if self.global_rng else None
+        try:
+            imgs = self.sample_fn(step)
+        finally:
+            self.generator.set_state(g_state)
+            if cpu_state is not None:
                 torch.set_rng_state(cpu_state)
         if imgs is None:
             return

@@ -1,0 +1,117 @@
+"""Jobs as Ray tasks: how work scales past one machine.
+
+Ray is an optional dependency (`pip install .[ray]`), imported only here and only when this
+backend runs. Each job is a task that declares what it needs: `cpus` CPUs and, where the
+cluster has GPUs, a *fraction* of one (`gpus`, default 0.25: four small classifiers share a
+GPU; a job's `gpu_shares` multiplies it). A dependency (a Job given as an argument) is a task
+of its own, submitted once, whose result Ray hands to every task that needs it as soon as it
+exists; an argument shared by several jobs (a records table) is put in Ray's object store
+once. A task whose worker dies is retried (`max_retries`).
+
+Without an address Ray starts a local instance on the spot; with RAY_ADDRESS (or `address`) it
+joins an existing cluster (`ray start --head` on one machine, `ray start --address=HEAD:6379`
+on the others; each worker needs the course package and the data at the same path).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from helpers.errors import SettingError
+from helpers.parallel.jobs import Backend, Job, execute, set_math_threads
+
+PLAIN = (str, int, float, bool, type(None), Path)  # passed as they are, not through the object store
+
+
+def load_ray():
+    try:
+        import ray
+    except ImportError:
+        raise SettingError("--executor ray needs Ray: `pip install .[ray]` (or `pip install ray`). The default "
+                           "local executor needs nothing more.") from None
+    return ray
+
+
+def _task(fn, prepared: bool, threads, keys: tuple, *values):
+    """A job in a Ray worker. Its arguments arrive spread out, so that Ray resolves each one
+    (dependencies, shared objects) before the task starts."""
+    set_math_threads(threads)
+    n = len(values) - len(keys)
+    return execute(fn, prepared, values[:n], dict(zip(keys, values[n:])))
+
+
+def iterate(jobs: list[Job], backend: Backend, ordered: bool = True,
+            progress: bool = False) -> Iterator[tuple[int, object]]:
+    """(index, result) of each job, in job order or as they finish; a job that failed after its
+    retries raises here."""
+    ray = load_ray()
+    address = backend.address or os.environ.get("RAY_ADDRESS") or None
+    started = not ray.is_initialized()
+    if started:
+        kw = dict(address=address) if address else dict(num_cpus=backend.num_cpus, include_dashboard=False)
+        ray.init(log_to_driver=False, **kw)
+    try:
+        gpus = float(ray.cluster_resources().get("GPU", 0))
+        share = (0.25 if backend.gpus is None else float(backend.gpus)) if gpus else 0
+        remote = ray.remote(_task)
+        shared = _shared(jobs)
+        stored, submitted = {}, {}
+
+        def value(arg):
+            if isinstance(arg, Job):
+                return submit(arg)
+            if id(arg) in shared and not isinstance(arg, PLAIN):
+                if id(arg) not in stored:
+                    stored[id(arg)] = ray.put(arg)
+                return stored[id(arg)]
+            return arg
+
+        def submit(job: Job):
+            if id(job) not in submitted:
+                values = [value(a) for a in job.args] + [value(v) for v in job.kwargs.values()]
+                opts = dict(num_cpus=backend.cpus, num_gpus=min(1.0, share * job.gpu_shares),
+                            max_retries=backend.max_retries)
+                submitted[id(job)] = remote.options(**opts).remote(job.fn, job.prepared, backend.threads,
+                                                                   tuple(job.kwargs), *values)
+            return submitted[id(job)]
+
+        t0 = time.perf_counter()
+        refs = [submit(job) for job in jobs]
+        index = {ref: i for i, ref in enumerate(refs)}
+        pending, ready, next_i = list(refs), {}, 0
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            ready[index[done[0]]] = ray.get(done[0])  # raises if the job failed after its retries
+            if not ordered:
+                yield from ((i, ready.pop(i)) for i in list(ready))
+            while next_i in ready:
+                yield next_i, ready.pop(next_i)
+                next_i += 1
+        if progress:
+            print(f"ray: {len(refs)} jobs in {time.perf_counter() - t0:.0f} s on {ray.cluster_resources()}")
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _shared(jobs: list[Job]) -> set:
+    """ids of the arguments that more than one job passes."""
+    seen, shared, walked = set(), set(), set()
+
+    def walk(job: Job):
+        walked.add(id(job))
+        for a in (*job.args, *job.kwargs.values()):
+            if isinstance(a, Job):
+                if id(a) not in walked:
+                    walk(a)
+            elif id(a) in seen:
+                shared.add(id(a))
+            else:
+                seen.add(id(a))
+
+    for job in jobs:
+        walk(job)
+    return shared
