@@ -171,3 +171,15 @@ def test_class_models_train_side_by_side_on_a_cpu_only(smoke_cfg, monkeypatch):
     assert pipeline.class_backend(smoke_cfg, 1) == parallel.INLINE
     assert pipeline.class_backend(dataclasses.replace(smoke_cfg, device="cuda"), 3) == parallel.INLINE
     assert get_preset("wgan", "paper").dropout  # the preset whose models used to train one at a time
+
+
+def test_lessons_hold_no_scheduling():
+    """Notebook 05 trains its sweep where it needs it (section 5); nothing in the package picks
+    runs to fill idle cores any more."""
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "05_cwgan.ipynb").read_text())
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "spare_runs" not in code and not hasattr(pipeline, "spare_runs")
+    assert 'pipeline.train("cwgan", cfg, train, step=cwgan_step)' in code  # section 3: the main model alone
