@@ -141,11 +141,11 @@ def test_some_frames_cross_classes_and_about_a_quarter_are_frames():
 
 
 def test_processes_write_the_same_files_as_one_process(tmp_path, monkeypatch):
-    from helpers import parallel
+    from helpers.parallel import processes
 
     counts = {"benign": 3, "normal": 2, "malignant": 2}
     write_phantom_dataset(tmp_path / "one", counts, size=32, progress=False, workers=1)
-    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(processes, "PARALLEL_FROM", 1)
     (tmp_path / "two" / "normal").mkdir(parents=True)
     kept = tmp_path / "two" / "normal" / "normal (1).png"
     write_phantom_dataset(tmp_path / "two", {"benign": 0, "normal": 1, "malignant": 0}, size=32, progress=False,

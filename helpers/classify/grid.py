@@ -39,14 +39,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers import parallel
+from helpers import generators, parallel
 from helpers.classify.data import class_weights, make_dataloaders, plain, training_table
 from helpers.classify.metrics import HEADLINE, bootstrap
 from helpers.classify.models import STUDY_TRAINING, load_fastai, make_learner
 from helpers.classify.protocol import check_evaluation
 from helpers.config import seed_everything
 from helpers.errors import SettingError
-from helpers.generators import GENERATORS, train_and_export
 from helpers.parallel import Job, task
 from helpers.quality.scoring import scoring_set
 from helpers.synth import MANIFEST, read_trained_on, synthetic_dir
@@ -134,9 +133,9 @@ def available_generators(preference=GENERATOR_PREFERENCE) -> list[str]:
     """Registered generators whose code is importable, in order of preference."""
     out = []
     for name in preference:
-        if name in GENERATORS:
+        if name in generators.GENERATORS:
             try:
-                importlib.import_module(GENERATORS[name].split(":")[0])
+                importlib.import_module(generators.GENERATORS[name].split(":")[0])
                 out.append(name)
             except ImportError:
                 pass
@@ -208,7 +207,7 @@ def fold_synthetic(cfg, generator: str, fold: int, train_records: pd.DataFrame, 
                 return manifest
         except Exception:  # no trained_on.csv: cannot be trusted, retrain
             pass
-    return Path(train_and_export(generator, cfg, train_records=train_records.reset_index(drop=True),
+    return Path(generators.train_and_export(generator, cfg, train_records=train_records.reset_index(drop=True),
                                  out_name=out_name, steps=steps, progress=progress))
 
 
