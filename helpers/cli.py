@@ -16,6 +16,7 @@ import pkgutil
 import sys
 
 import helpers.commands
+from helpers.config import DATASETS, PROFILES, plain_name, setup
 from helpers.errors import CourseError, SettingError
 
 SIZE_RANGE = (16, 1024)  # what any stage can be asked for; each stage may narrow it
@@ -44,8 +45,6 @@ def positive_int(text: str) -> int:
 
 
 def plain_name_arg(text: str) -> str:
-    from helpers.config import plain_name
-
     try:
         return plain_name(text, "name")
     except SettingError as e:
@@ -54,20 +53,21 @@ def plain_name_arg(text: str) -> str:
 
 def add_common(p: argparse.ArgumentParser) -> None:
     """The options every stage shares (they mirror the notebooks' parameters cell)."""
-    from helpers.config import DATASETS, PROFILES
-
     p.add_argument("--profile", choices=PROFILES, default="quick", help="smoke | quick | paper (default quick)")
-    p.add_argument("--dataset", choices=DATASETS, default="phantom", help="data source (default phantom)")
-    p.add_argument("--data-dir", default=None, help="dataset folder (default: data/<dataset> in the project)")
-    p.add_argument("--runs-dir", default=None, help="where outputs go (default: runs/<profile>-<dataset>)")
+    p.add_argument("--dataset", choices=DATASETS, default="phantom",
+                   help="data source (default phantom); folder: your own images, one sub-folder per class, "
+                        "in --data-dir")
+    p.add_argument("--data-dir", default=None,
+                   help="dataset folder (default: data/<dataset> in the project; required for --dataset folder)")
+    p.add_argument("--runs-dir", default=None,
+                   help="where outputs go (default: runs/<profile>-<dataset>, runs/<profile>-folder-<name> for "
+                        "--dataset folder)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--size", type=image_size, default=None,
                    help="image size in px, a power of two (default: the profile's)")
 
 
 def config_from_args(args):
-    from helpers.config import setup
-
     over = {"size": args.size} if getattr(args, "size", None) is not None else {}
     return setup(args.profile, args.dataset, args.data_dir, args.runs_dir, args.seed, **over)
 
