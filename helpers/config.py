@@ -107,12 +107,13 @@ def pick_device() -> str:
 def default_data_dir(dataset: str, profile: str, root: str | os.PathLike | None = None) -> Path:
     """Where a dataset lives when the user did not say: `<root>/<dataset>`.
 
-    The smoke profile's tiny phantom set gets its own folder so that it never shadows the
-    full one. `root` defaults to COURSE_DATA_ROOT, else `data/` in the project folder.
+    The smoke profile's tiny set of data made in code (the phantom) gets its own folder,
+    `<dataset>-smoke`, so that it never shadows the full one. `root` defaults to
+    COURSE_DATA_ROOT, else `data/` in the project folder.
     """
     root = Path(root or os.environ.get("COURSE_DATA_ROOT") or _project_root() / "data")
-    name = "phantom-smoke" if (dataset == "phantom" and profile == "smoke") else dataset
-    return root / name
+    made = registry.dataset(dataset).make is not None
+    return root / (f"{dataset}-smoke" if made and profile == "smoke" else dataset)
 
 
 def default_runs_dir(profile: str, dataset: str, data_dir: str | os.PathLike | None = None) -> Path:

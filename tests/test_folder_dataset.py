@@ -198,7 +198,7 @@ def test_a_colour_folder_trains_an_rgb_generator(tmp_path):
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("nb", ["01_data_acquisition", "02_preprocessing"])
+@pytest.mark.parametrize("nb", ["01_data_acquisition", "02_preprocessing", "03_wgan"])
 def test_notebook_runs_on_a_folder(four, tmp_path, nb):
     out = tmp_path / f"{nb}.ipynb"
     execute(ROOT / "notebooks" / f"{nb}.ipynb", out, parameters("smoke", "folder", tmp_path / "runs", four),
