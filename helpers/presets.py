@@ -6,8 +6,8 @@ here and only here, so `Preset(...)`, `preset.with_(batch=0)`, `--set batch=0` a
 notebook's `**changes` are refused alike, with one sentence that names the setting, what it
 wants and what it got. A stage keeps its presets in a `Table` ({profile: preset}).
 
-Annotations understood: int, float, str, bool, tuple (numbers), tuple[int, ...],
-tuple[float, ...], tuple[str, ...], dict[str, int], unions of these, and `| None`. Text (as
+Annotations understood: int, float, str, bool, tuple[int, ...], tuple[float, ...],
+tuple[str, ...], dict[str, int], unions of these, and `| None`. Text (as
 `--set` gives it) is parsed first: '5' -> 5, '1e-4' -> 0.0001, '1,2,4' -> (1, 2, 4),
 'true' -> True, 'none' -> None.
 
@@ -112,14 +112,38 @@ def _number(v, kind: str):
     return float(v) if isinstance(v, (int, float)) else _BAD
 
 
-def _items(value) -> tuple:
-    items = parse_text(value) if isinstance(value, str) else value
-    items = tuple(items) if isinstance(items, (tuple, list)) else (items,)
-    return tuple(parse_text(i) if isinstance(i, str) else i for i in items)
+def _tuple(item: str, value, rule: Rule):
+    """tuple[item, ...] from a sequence or 'a,b' text, or _BAD."""
+    if isinstance(value, str):
+        value = [t.strip() for t in value.split(",") if t.strip()]
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if item == "str":
+        v = items if all(isinstance(i, str) for i in items) else _BAD
+    else:
+        v = tuple(_number(i, item) for i in items)
+        v = _BAD if any(n is _BAD for n in v) else v
+    if v is _BAD or not v or (rule.length is not None and len(v) != rule.length):
+        return _BAD
+    return v if all(rule.ok(i) for i in v) else _BAD
+
+
+def _counts(value, rule: Rule):
+    """dict[str, int] from a mapping or 'a:1,b=2' text, or _BAD."""
+    if isinstance(value, str):
+        pairs = [p.replace(":", "=").partition("=") for p in value.split(",") if p.strip()]
+        value = {k.strip(): n for k, sep, n in pairs} if all(sep for _, sep, _ in pairs) else None
+    if not isinstance(value, Mapping) or not value:
+        return _BAD
+    v = {str(k): _number(n, "int") for k, n in value.items()}
+    return v if all(n is not _BAD and rule.ok(n) for n in v.values()) else _BAD
 
 
 def _read(kind: str, value, rule: Rule):
-    """`value` as `kind`, or _BAD when it is not one or breaks the rule."""
+    """`value` as `kind` within `rule`, or _BAD."""
+    if kind.startswith("tuple"):
+        return _tuple(kind[6:-6] if kind.endswith(", ...]") else "float", value, rule)  # tuple[int, ...] -> int
+    if kind.startswith("dict"):
+        return _counts(value, rule)
     if kind in ("int", "float"):
         v = _number(value, kind)
     elif kind == "bool":
@@ -127,28 +151,6 @@ def _read(kind: str, value, rule: Rule):
         v = v if isinstance(v, bool) else _BAD
     elif kind == "str":
         v = value.strip() if isinstance(value, str) else _BAD
-    elif kind.startswith("tuple"):
-        item = kind[6:-6] if kind.endswith(", ...]") else None  # tuple[int, ...] -> int
-        if item == "str":
-            items = value.split(",") if isinstance(value, str) else value
-            items = tuple(items) if isinstance(items, (tuple, list)) else (items,)
-            v = tuple(i.strip() for i in items if i.strip()) if all(isinstance(i, str) for i in items) else _BAD
-        else:
-            items = _items(value)
-            nums = [_number(i, item or "float") for i in items]
-            v = _BAD if any(n is _BAD for n in nums) else tuple(i if item is None and isinstance(i, int) else n
-                                                 for n, i in zip(nums, items))
-        if v is not _BAD and (not v or (rule.length is not None and len(v) != rule.length)):
-            v = _BAD
-        return v if v is _BAD or all(rule.ok(i) for i in v) else _BAD
-    elif kind.startswith("dict"):
-        if isinstance(value, str):
-            pairs = [p.replace(":", "=").partition("=") for p in value.split(",") if p.strip()]
-            value = {k.strip(): val for k, sep, val in pairs} if all(p[1] for p in pairs) else None
-        if not isinstance(value, Mapping) or not value:
-            return _BAD
-        v = {str(k): _number(n, "int") for k, n in value.items()}
-        return v if all(n is not _BAD and rule.ok(n) for n in v.values()) else _BAD
     else:
         return value
     return v if v is not _BAD and rule.ok(v) else _BAD

@@ -23,7 +23,7 @@ def run(args):
 
     changes = preset_changes(args, size=args.size, n_folds=args.folds)
     data = PROFILE_DATA.of(args.profile, **changes)  # the data profile's rules refuse a bad value
-    over = {k: data[k] for k in changes}
+    over = {k: getattr(data, k) for k in changes}
     if args.threshold:
         over["dup_threshold"] = args.threshold
     prepare(config_from_args(args, **over), skip_bad=args.skip_bad)

@@ -43,7 +43,7 @@ def run(args):
     t0 = time.perf_counter()
     changes = preset_changes(args)
     preset = PRESETS.of(args.profile, **changes)  # refused here, before anything trains
-    cfg = config_from_args(args, stage_changes={STAGE: {k: preset[k] for k in changes}})
+    cfg = config_from_args(args, stage_changes={STAGE: {k: getattr(preset, k) for k in changes}})
     manifests = find_manifests(cfg.runs_dir)
     if args.only:
         unknown = sorted(set(args.only) - set(manifests))

@@ -14,6 +14,7 @@ from helpers.cli import (
     parse_pairs,
     plain_name_arg,
     positive_int,
+    preset_changes,
 )
 from helpers.ddpm.presets import VARIANTS as DDPM_VARIANTS
 from helpers.ddpm.presets import preset as ddpm_preset
@@ -42,7 +43,7 @@ def parse_settings(pairs: list[str], generator: str, profile: str = "quick") -> 
     against its range (SettingError names the setting, what it wants and what it got)."""
     changes = parse_pairs(pairs)
     p = stage_preset(generator, profile, changes)
-    return {k: p[k] for k in changes}
+    return {k: getattr(p, k) for k in changes}
 
 
 def check_size(generator: str, size: int, preset: Preset) -> None:
@@ -72,12 +73,10 @@ def add_arguments(p):
 
 
 def run(args):
-    changes = parse_pairs(args.changes)
-    if args.steps:  # --steps wins over --set steps= and a variant's budget
-        changes["steps"] = args.steps
+    changes = preset_changes(args, steps=args.steps)  # --steps wins over --set steps= and a variant's
     preset = stage_preset(args.generator, args.profile, changes, args.variant, args.dataset)
     variant = (DDPM_VARIANTS if args.generator == "ddpm" else GAN_VARIANTS).get(args.variant, {})
-    changes = {k: preset[k] for k in {**variant, **changes}}  # as the preset's types
+    changes = {k: getattr(preset, k) for k in {**variant, **changes}}  # as the preset's types
     cfg = config_from_args(args)
     check_size(args.generator, cfg.size, preset)
     manifest = train_and_export(args.generator, cfg, out_name=args.out_name, steps=changes.pop("steps", None),
