@@ -6,6 +6,7 @@ fold-based protocol uses; `repeats` how many times the honest folds are redrawn 
 split's spread); `seeds` the classifier seeds of the split-based protocols (generator and
 synthetic test). `workers`: cells trained side by side in processes on a CPU, each with
 `threads` math threads (the numbers are the same either way: the thread count is fixed).
+The DDPM study (notebook 06b) keeps its budget in the same shape (`STUDY_BUDGETS`).
 """
 
 from __future__ import annotations
