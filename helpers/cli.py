@@ -67,9 +67,36 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="image size in px, a power of two (default: the profile's)")
 
 
-def config_from_args(args):
-    over = {"size": args.size} if getattr(args, "size", None) is not None else {}
-    return setup(args.profile, args.dataset, args.data_dir, args.runs_dir, args.seed, **over)
+def add_set(p: argparse.ArgumentParser, example: str) -> None:
+    """`--set KEY=VALUE` (repeatable): one setting of the stage's preset (helpers.presets)."""
+    p.add_argument("--set", dest="changes", action="append", default=None, metavar="KEY=VALUE",
+                   help=f"change one setting of the profile's preset (repeatable), e.g. --set {example}; "
+                        "the preset's own rules check it; a specific option (e.g. --epochs) is the same and wins")
+
+
+def parse_pairs(pairs) -> dict[str, str]:
+    """['epochs=3', 'seeds=0,1'] -> {'epochs': '3', 'seeds': '0,1'} (the text; the preset converts it)."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise SettingError(f"--set wants KEY=VALUE, got {pair!r}")
+        out[key] = value.strip()
+    return out
+
+
+def preset_changes(args, **options) -> dict:
+    """The changes asked of the stage's preset: each `--set KEY=VALUE`, then each specific
+    option given (`options`, e.g. epochs=args.epochs; None: not given), which wins."""
+    return {**parse_pairs(getattr(args, "changes", None)), **{k: v for k, v in options.items() if v is not None}}
+
+
+def config_from_args(args, **overrides):
+    """The run's Config from the common options; `overrides` change its fields (e.g. n_folds)."""
+    if getattr(args, "size", None) is not None:
+        overrides.setdefault("size", args.size)
+    return setup(args.profile, args.dataset, args.data_dir, args.runs_dir, args.seed, **overrides)
 
 
 class Parser(argparse.ArgumentParser):
