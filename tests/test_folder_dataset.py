@@ -16,7 +16,7 @@ from PIL import Image
 
 from helpers.cli import main
 from helpers.config import DATASETS, default_runs_dir, resolve
-from helpers.course import execute, parameters
+from helpers.course.runner import execute, parameters
 from helpers.data import load_records, registry
 from helpers.data.dataset import Dataset
 from helpers.data.folders import read_class_folders
