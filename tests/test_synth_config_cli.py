@@ -11,8 +11,8 @@ import pytest
 
 from helpers.cli import main
 from helpers.config import resolve
+from helpers.course.student import strip_solutions
 from helpers.data import DataError
-from helpers.student import strip_solutions
 from helpers.synth import (
     balance_counts,
     find_manifests,
@@ -70,6 +70,15 @@ def test_prepare_command_on_phantom(tmp_path, phantom_dir):
     assert df["group"].nunique() < len(df)  # the phantom has near-duplicate frames
     rep = json.loads((tmp_path / "runs" / "data" / "duplicates.json").read_text())
     assert rep["n_groups"] >= 1
+
+
+def test_prepare_command_takes_data_settings(tmp_path, phantom_dir):
+    """`--set` changes the data profile's preset; `--folds` is the same as `--set n_folds=`."""
+    common = ["prepare", "--profile", "smoke", "--dataset", "phantom", "--data-dir", str(phantom_dir)]
+    assert main([*common, "--runs-dir", str(tmp_path / "a"), "--set", "n_folds=4"]) == 0
+    assert main([*common, "--runs-dir", str(tmp_path / "b"), "--folds", "4"]) == 0
+    a, b = (pd.read_csv(tmp_path / r / "data" / "records.csv") for r in ("a", "b"))
+    assert a["fold"].nunique() == 4 and a.equals(b)
 
 
 def test_prepare_command_reports_bad_folder(tmp_path, capsys):

@@ -43,6 +43,7 @@ from helpers import generators, parallel
 from helpers.classify.data import class_weights, make_dataloaders, plain, training_table
 from helpers.classify.metrics import HEADLINE, bootstrap
 from helpers.classify.models import STUDY_TRAINING, load_fastai, make_learner
+from helpers.classify.presets import PRESETS
 from helpers.classify.protocol import check_evaluation
 from helpers.config import seed_everything
 from helpers.errors import SettingError
@@ -52,22 +53,6 @@ from helpers.synth import MANIFEST, read_trained_on, synthetic_dir
 
 RESULTS = "results.csv"
 
-# Cells run side by side on a CPU with this many cores or more (one math thread each).
-CPU_WORKERS = 2 if (os.cpu_count() or 1) >= 2 else 1
-
-# Per-profile grid presets. fold count None = every fold of the prepared table.
-PRESETS = {
-    "smoke": dict(archs=("tiny",), folds="split", seeds=(0,), epochs=1, bs=16, lr=3e-3, n_boot=200,
-                  augment="busi_study", scenario=(0, 5, 10), scenario_folds=1, class_weights=True,
-                  threads=1),  # tiny tensors: a second thread only adds overhead
-    "quick": dict(archs=("resnet18_small",), folds="split", seeds=(0,), epochs=6, bs=32, lr=2e-3, n_boot=1000,
-                  augment="busi_study", scenario=(0, 50, 125, 250), scenario_folds=1, class_weights=True,
-                  workers=CPU_WORKERS),  # cells side by side, one thread each (see run_grid)
-    "paper": dict(archs=("vgg16_bn", "resnet50", "mobilenet_v2", "efficientnet_v2_s", "densenet201",
-                         "inception_v3", "alexnet_style", "fusion"), folds=None, seeds=(0, 1, 2), epochs=None,
-                  bs=32, lr=None, n_boot=2000, augment="busi_study", scenario=(0, 50, 125, 250),
-                  scenario_folds=None, class_weights=True),
-}
 GENERATOR_PREFERENCE = ("cwgan", "wgan", "wgan-gp", "dcgan", "ddpm")
 SPLIT = -1  # the "fold" of the train/val/test split
 

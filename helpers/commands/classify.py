@@ -3,8 +3,13 @@ RUNS/classify/results.csv, one row per cell with bootstrap 95% CIs. Rerunning sk
 cells; an interrupted cell restarts from its last epoch. Generators for the synthetic settings
 are trained per fold on that fold's training part (reused when already exported)."""
 
-from helpers.cli import add_common, config_from_args, positive_int
+import re
+
+from helpers.classify.presets import PRESETS
+from helpers.cli import add_common, add_set, config_from_args, positive_int, preset_changes
+from helpers.data.augment import POLICIES
 from helpers.errors import SettingError
+from helpers.generators import GENERATORS
 
 NAME = "classify"
 HELP = "classifier comparison grid: real / +traditional / +synthetic, per fold, with CIs"
@@ -22,11 +27,8 @@ def _ints(text, option="--seeds"):
 def _check_names(cfg, archs, gens, settings, folds, records):
     """Refuse unknown architectures, generators and folds before any cell trains. A generator
     is known when the course can train it or a synthetic set of that name is already exported."""
-    import re
-
     from helpers.classify.grid import SPLIT
     from helpers.classify.models import ARCHITECTURES
-    from helpers.generators import GENERATORS
     from helpers.synth import find_manifests
 
     for a in archs:
@@ -44,9 +46,8 @@ def _check_names(cfg, archs, gens, settings, folds, records):
 
 
 def add_arguments(p):
-    from helpers.data.augment import POLICIES
-
     add_common(p)
+    add_set(p, "bs=16")
     p.add_argument("--archs", default=None, help="comma-separated architectures (default: the profile's)")
     p.add_argument("--generators", default="all",
                    help="comma-separated generators for the synthetic settings; 'all' (default): every generator "
@@ -91,7 +92,6 @@ def run(args):
     import torch
 
     from helpers.classify.grid import (
-        PRESETS,
         SPLIT,
         Setting,
         available_generators,
@@ -104,45 +104,44 @@ def run(args):
     from helpers.classify.studies import study_cells
     from helpers.prepare import load_prepared
 
+    seeds = _ints(args.seeds)
+    preset = PRESETS.of(args.profile, **preset_changes(
+        args, archs=args.archs, seeds=seeds and tuple(seeds), epochs=args.epochs, gen_steps=args.gen_steps,
+        augment=args.augment, threads=args.threads,
+        workers=(args.workers or 1) if (args.workers or args.threads) else None))  # --threads N alone: one process
+    if preset.augment not in POLICIES:
+        raise SettingError(f"The classifier grid setting augment wants one of {', '.join(POLICIES)}; "
+                           f"got {preset.augment!r}.")
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = config_from_args(args)
     records = load_prepared(cfg)
-    preset = dict(PRESETS[cfg.profile])
-    if args.epochs:
-        preset["epochs"] = args.epochs
-    if args.gen_steps:
-        preset["gen_steps"] = args.gen_steps
-    if args.augment:
-        preset["augment"] = args.augment
-    if args.workers or args.threads:  # --threads N alone: one process with N threads, as asked
-        preset["workers"] = args.workers or 1
-    archs = args.archs.split(",") if args.archs else list(preset["archs"])
+    archs = list(preset.archs)
     if args.generators == "none":
         gens = []
     elif args.generators == "all":
         gens = available_generators()
     else:
         gens = [g for g in args.generators.split(",") if g]
-    settings = [Setting.parse(s, preset["augment"]) for s in args.settings.split(",")] if args.settings else []
+    settings = [Setting.parse(s, preset.augment) for s in args.settings.split(",")] if args.settings else []
     if args.folds == "split":
         folds = [SPLIT]
     else:
-        folds = _ints(args.folds, "--folds") or fold_list(records, preset["folds"])
-    seeds = _ints(args.seeds) or list(preset["seeds"])
+        folds = _ints(args.folds, "--folds") or fold_list(records, preset.folds)
+    seeds = list(preset.seeds)
     _check_names(cfg, archs, gens, settings, folds, records)
     if settings:
         cells = plan(records, archs, settings, folds, seeds)
         if args.scenario and gens:
             g = "ddpm" if "ddpm" in gens else gens[0]
-            sc_folds = folds[: preset["scenario_folds"] or None]
-            cells += [c for c in plan(records, archs, scenario_settings(g, preset["scenario"]), sc_folds, seeds)
+            sc_folds = folds[: preset.scenario_folds or None]
+            cells += [c for c in plan(records, archs, scenario_settings(g, preset.scenario), sc_folds, seeds)
                       if c not in cells]
     else:  # each generator beside its own study
         cells = study_cells(records, archs, gens, folds, seeds, preset)
     pretrained = {"auto": "auto", "yes": True, "no": False}[args.pretrained]
     print(f"{len(cells)} cells: archs={archs} settings={[s.name for s in dict.fromkeys(c[1] for c in cells)]} "
-          f"folds={folds} seeds={seeds} epochs={preset['epochs']} threads={torch.get_num_threads()}")
+          f"folds={folds} seeds={seeds} epochs={preset.epochs} threads={torch.get_num_threads()}")
     if args.plan:
         from helpers.classify.plan import make_plan, print_plan
 

@@ -2,13 +2,16 @@
 notebooks rendered as HTML (RUNS/notebooks/html/), their figures and the key tables. `python
 -m helpers course` writes it at the end; this rebuilds it (e.g. after a partial run)."""
 
+from pathlib import Path
+
+from helpers.config import DATASETS, PROFILES, default_runs_dir
+from helpers.errors import DataError
+
 NAME = "report"
 HELP = "(re)build the course report RUNS/index.html from a course run"
 
 
 def add_arguments(p):
-    from helpers.config import DATASETS, PROFILES
-
     p.add_argument("--profile", choices=PROFILES, default="quick", help="names the default runs folder")
     p.add_argument("--dataset", choices=DATASETS, default="phantom", help="names the default runs folder")
     p.add_argument("--runs-dir", default=None, help="the course run (default: runs/<profile>-<dataset>)")
@@ -17,11 +20,9 @@ def add_arguments(p):
 
 
 def run(args):
-    from helpers.config import resolve
-    from helpers.errors import DataError
-    from helpers.report import build_report
+    from helpers.course.report import build_report
 
-    runs = resolve(args.profile, args.dataset, None, args.runs_dir).runs_dir
+    runs = Path(args.runs_dir).expanduser() if args.runs_dir else default_runs_dir(args.profile, args.dataset)
     if not (runs / "notebooks").is_dir():
         raise DataError(f"{runs} holds no notebooks/ folder: run the course first (`python -m helpers course "
                         f"--runs-dir {runs}`), or point --runs-dir at a course run.")

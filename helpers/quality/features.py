@@ -28,7 +28,6 @@ from torch.nn import functional as F
 
 from helpers.data.preprocess import channels_config, load_images
 from helpers.data.records import DataError
-from helpers.data.registry import channels
 from helpers.quality.cnn import (  # noqa: F401  (SmallCNN, to_tensor, recalibrate_batchnorm: re-exported)
     CNNExtractor,
     Extractor,
@@ -169,5 +168,5 @@ def get_extractor(cfg, records=None, kind: str = "domain", weights: str | Path |
     if kind == "random":
         p = preset(cfg)
         return RandomExtractor(p["extractor_width"], p["extractor_dim"], cfg.seed, cfg.device,
-                               channels(cfg.dataset))
+                               cfg.channels)
     raise ValueError(f"Unknown feature extractor {kind!r}; choose one of {', '.join(KINDS)}.")
