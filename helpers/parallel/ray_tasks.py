@@ -57,17 +57,16 @@ def iterate(jobs: list[Job], backend: Backend, ordered: bool = True,
         gpus = float(ray.cluster_resources().get("GPU", 0))
         share = (0.25 if backend.gpus is None else float(backend.gpus)) if gpus else 0
         remote = ray.remote(_task)
-        shared = _shared(jobs)
         stored, submitted = {}, {}
 
         def value(arg):
             if isinstance(arg, Job):
                 return submit(arg)
-            if id(arg) in shared and not isinstance(arg, PLAIN):
-                if id(arg) not in stored:
-                    stored[id(arg)] = ray.put(arg)
-                return stored[id(arg)]
-            return arg
+            if isinstance(arg, PLAIN):
+                return arg
+            if id(arg) not in stored:  # the object store holds one copy, however many jobs pass it
+                stored[id(arg)] = ray.put(arg)
+            return stored[id(arg)]
 
         def submit(job: Job):
             if id(job) not in submitted:
@@ -96,22 +95,3 @@ def iterate(jobs: list[Job], backend: Backend, ordered: bool = True,
         if started:
             ray.shutdown()
 
-
-def _shared(jobs: list[Job]) -> set:
-    """ids of the arguments that more than one job passes."""
-    seen, shared, walked = set(), set(), set()
-
-    def walk(job: Job):
-        walked.add(id(job))
-        for a in (*job.args, *job.kwargs.values()):
-            if isinstance(a, Job):
-                if id(a) not in walked:
-                    walk(a)
-            elif id(a) in seen:
-                shared.add(id(a))
-            else:
-                seen.add(id(a))
-
-    for job in jobs:
-        walk(job)
-    return shared
