@@ -287,9 +287,9 @@ def test_the_kept_process_pool_outlives_an_interrupt_quietly():
     import signal
     import time
 
-    from helpers.pitfalls import cells
+    from helpers.pitfalls import runs
 
-    pool = cells._pool(1, 1)  # one worker: what is tested is the same for each
+    pool = runs._pool(1, 1)  # one worker: what is tested is the same for each
     try:
         assert pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
         pids = set(pool._processes)
@@ -299,7 +299,7 @@ def test_the_kept_process_pool_outlives_an_interrupt_quietly():
         assert pool.submit(abs, -3).result() == 3 and set(pool._processes) == pids
     finally:
         pool.shutdown()
-        cells._POOL.clear()
+        runs._POOL.clear()
 
 
 def test_masking_benchmark_runs_and_checks_its_files(run_benchmark):

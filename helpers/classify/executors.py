@@ -23,6 +23,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from helpers.classify.grid_run import run_dir, train_run
+from helpers.classify.settings import generator_records, run_id
+from helpers.classify.store import append_result, finished
+from helpers.classify.synthetic import fold_synthetic, per_class_set, run_manifest
 from helpers.errors import SettingError
 
 EXECUTORS = ("local", "ray")
@@ -44,20 +48,17 @@ def _cell_task(cfg, records, cell, preset, pretrained, out_dir, manifest, thread
     """Run one cell in a worker and append its row (what the local executor does in-process)."""
     import torch
 
-    from helpers.classify import grid as G
-
     torch.set_num_threads(max(1, int(threads)))
     arch, setting, fold, seed = cell
-    cid = G.cell_id(arch, setting.name, fold, seed)
-    if cid in set(G.read_results(out_dir)["cell"]):
+    cid = run_id(arch, setting.name, fold, seed)
+    if cid in finished(out_dir):
         return cid  # finished by an earlier attempt
-    row = G.train_cell(cfg, arch, setting, fold, seed, records, preset, Path(out_dir) / "cells" / G.cell_dirname(cid),
-                       manifest, pretrained, progress=False)
+    row = train_run(cfg, arch, setting, fold, seed, records, preset, run_dir(out_dir, cid), manifest, pretrained)
     fault = os.environ.get(FAULT_ENV, "")
     if fault and fault.split("::")[0] == cid and not Path(fault.split("::")[1]).exists():
         Path(fault.split("::")[1]).write_text("killed once")
         os._exit(137)  # the worker dies mid-cell: its row was never recorded
-    G._append_result(Path(out_dir), dict(cell=cid, **row))
+    append_result(Path(out_dir), cid, row)
     return cid
 
 
@@ -65,11 +66,9 @@ def _generator_task(cfg, generator, fold, train_records, steps, threads, per_cla
     """The fold's synthetic set, and (for a sweep) its n-per-class set: (manifest, per-class manifest)."""
     import torch
 
-    from helpers.classify import grid as G
-
     torch.set_num_threads(max(1, int(threads)))
-    m = G.fold_synthetic(cfg, generator, fold, train_records, progress=False, steps=steps)
-    return str(m), (str(G.per_class_set(cfg, generator, fold, m, per_class, progress=False)) if per_class else None)
+    m = fold_synthetic(cfg, generator, fold, train_records, progress=False, steps=steps)
+    return str(m), (str(per_class_set(cfg, generator, fold, m, per_class, progress=False)) if per_class else None)
 
 
 def _pick(pair, per_class: bool):
@@ -81,8 +80,6 @@ def run_ray(cfg, records: pd.DataFrame, todo: list[tuple], preset: dict, pretrai
             num_cpus: int | None = None, max_retries: int = 2, progress: bool = True) -> None:
     """Run `todo` cells as Ray tasks (see the module's note)."""
     from tqdm.auto import tqdm
-
-    from helpers.classify import grid as G
 
     ray = _ray()
     address = address or os.environ.get("RAY_ADDRESS") or None
@@ -109,13 +106,13 @@ def run_ray(cfg, records: pd.DataFrame, todo: list[tuple], preset: dict, pretrai
                 if key not in gens:  # one generator task per (generator, fold), shared by its cells
                     need = max((c[1].per_class or 0) for c in todo if c[1].generator == setting.generator)
                     gens[key] = gen_task.options(**gen_opts).remote(
-                        cfg, setting.generator, fold, G.generator_records(records, fold), preset.get("gen_steps"),
+                        cfg, setting.generator, fold, generator_records(records, fold), preset.get("gen_steps"),
                         cpus_per_cell, need)
                 manifest = pick.options(num_cpus=0).remote(gens[key], bool(setting.per_class))
             refs.append(cell_task.options(**opts).remote(cfg, records_ref, cell, preset, pretrained, str(out_dir),
                                                          manifest, cpus_per_cell))
         t0 = time.perf_counter()
-        with tqdm(total=len(refs), desc=f"classifier grid (ray, {len(refs)} cells)", unit="cell",
+        with tqdm(total=len(refs), desc=f"classifier grid (ray, {len(refs)} cells)", unit="run",
                   disable=not progress) as bar:
             pending = list(refs)
             while pending:
@@ -147,13 +144,11 @@ def run_processes(cfg, records: pd.DataFrame, todo: list[tuple], preset: dict, p
 
     from tqdm.auto import tqdm
 
-    from helpers.classify import grid as G
-
-    jobs = [(cell, G.cell_manifest(cfg, records, todo, cell[1], cell[2], preset, manifests, progress)) for cell in todo]
+    jobs = [(cell, run_manifest(cfg, records, todo, cell[1], cell[2], preset, manifests, progress)) for cell in todo]
     # spawn, not fork: a forked child of a process whose OpenMP pool already ran can hang
     ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(1,)) as pool, \
-            tqdm(total=len(jobs), desc=f"classifier grid ({workers} processes)", unit="cell",
+            tqdm(total=len(jobs), desc=f"classifier grid ({workers} processes)", unit="run",
                  disable=not progress) as bar:
         futures = {pool.submit(_cell_task, cfg, records, cell, preset, pretrained, str(out_dir), manifest, 1): cell
                    for cell, manifest in jobs}
