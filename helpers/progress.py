@@ -2,7 +2,7 @@
 
 In a Jupyter kernel `tqdm.auto` draws an ipywidgets bar. A live JupyterLab updates it, but a
 notebook executed by papermill keeps only the widget's text at the moment it was displayed:
-"0%|          | 0/49". The course runner (helpers.course.execute) therefore sets
+"0%|          | 0/49". The course runner (helpers.course.runner.execute) therefore sets
 COURSE_PROGRESS=text for its kernels, and importing `helpers` then swaps `tqdm.auto.tqdm` for
 the plain text bar below, which always prints its final state when it closes. With the
 runner's stream coalescing (the carriage returns resolved) each bar is one line at 100%.

@@ -11,8 +11,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.course import notebooks
-from helpers.student import BEGIN, END, _hint_above, build_student, student_notebook
+from helpers.course.assignments import release, validate
+from helpers.course.notebooks import notebooks
+from helpers.course.owned_files import write_copy
+from helpers.course.student import BEGIN, END, _hint_above, build_student, student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = notebooks(ROOT / "notebooks")
@@ -56,8 +58,6 @@ def test_student_copy_keeps_names_signatures_docstrings_and_hints(tmp_path):
 def test_nbgrader_round_trip(tmp_path, phantom_dir):
     """Released by the real `nbgrader generate_assignment`: the blank copy fails `nbgrader validate`,
     the solutions pass, and the hints survive."""
-    from helpers.assignments import release, validate
-
     released = [c.path for c in release(ROOT / "notebooks", tmp_path / "release", only=["01"])]
     assert [p.name for p in released] == ["01_data_acquisition.ipynb"]
     blank = nbformat.read(released[0], as_version=4)
@@ -98,8 +98,6 @@ def _edit(path: Path, marker: str) -> None:
 def test_make_student_twice_keeps_the_students_edits(tmp_path):
     """`make student` after the student edited a copy: the edits stay, the new version goes beside
     it into updates/ with one line saying so; an unedited copy is brought up to date."""
-    from helpers.student import build_student
-
     out = tmp_path / "student"
     first = build_student(ROOT / "notebooks", out)
     assert {c.status for c in first} == {"written"}
@@ -124,8 +122,6 @@ def test_make_student_twice_keeps_the_students_edits(tmp_path):
 
 def test_missing_only_writes_nothing_over_an_existing_copy(tmp_path):
     """What `make lab STUDENT=1` runs on every start: only the copies not there yet are built."""
-    from helpers.student import build_student
-
     out = tmp_path / "student"
     out.mkdir()
     mine = out / NOTEBOOKS[0].name
@@ -137,8 +133,6 @@ def test_missing_only_writes_nothing_over_an_existing_copy(tmp_path):
 
 
 def test_a_file_the_course_never_wrote_is_kept(tmp_path):
-    from helpers.owned_files import write_copy
-
     (tmp_path / "a.ipynb").write_text("someone's own file")
     copy = write_copy(tmp_path, "a.ipynb", b"new")
     assert copy.status == "kept" and (tmp_path / "a.ipynb").read_text() == "someone's own file"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+
+import nbformat
 import numpy as np
 import pytest
 import torch
 
-from helpers import notebook_export as E
+from helpers.cli import main
+from helpers.course import export as E
 
 
 def test_notebook_steps_and_package_steps_are_the_same_code():
@@ -17,25 +21,38 @@ def test_notebook_steps_and_package_steps_are_the_same_code():
     assert {"03_wgan.ipynb", "04_dcgan.ipynb", "05_cwgan.ipynb", "06_ddpm.ipynb"} <= set(names)
 
 
-def test_check_fails_when_a_notebook_step_changes(tmp_path):
-    import shutil
-
-    import nbformat
-
+def _changed_step(tmp_path):
+    """A copy of notebooks/ whose DCGAN step (notebook 04) no longer matches helpers/gan/steps.py."""
     nbs = tmp_path / "notebooks"
     shutil.copytree(E.ROOT / "notebooks", nbs)
-    (tmp_path / "helpers" / "gan").mkdir(parents=True)
-    (tmp_path / "helpers" / "ddpm").mkdir(parents=True)
-    for m in ("helpers/gan/steps.py", "helpers/ddpm/steps.py"):
-        shutil.copy(E.ROOT / m, tmp_path / m)
-    assert E.check(nbs, tmp_path) == []
     nb = nbformat.read(nbs / "04_dcgan.ipynb", as_version=4)
     cell = next(c for c in nb.cells if c.source.startswith("# export:"))
     cell.source = cell.source.replace("one forward pass serves both updates", "changed")
     nbformat.write(nb, nbs / "04_dcgan.ipynb")
+    return nbs
+
+
+def test_check_fails_when_a_notebook_step_changes(tmp_path):
+    (tmp_path / "helpers" / "gan").mkdir(parents=True)
+    (tmp_path / "helpers" / "ddpm").mkdir(parents=True)
+    for m in ("helpers/gan/steps.py", "helpers/ddpm/steps.py"):
+        shutil.copy(E.ROOT / m, tmp_path / m)
+    assert E.check(E.ROOT / "notebooks", tmp_path) == []
+    nbs = _changed_step(tmp_path)
     assert E.check(nbs, tmp_path) == ["helpers/gan/steps.py"]
     assert E.write(nbs, tmp_path) == ["helpers/gan/steps.py"] and E.check(nbs, tmp_path) == []
     assert "changed" in (tmp_path / "helpers/gan/steps.py").read_text()
+
+
+def test_export_command_check_says_which_module_differs(tmp_path, capsys):
+    """`python -m helpers export --check`: exit 0 and "in sync" on the course's notebooks; exit 1
+    naming the module when a notebook's step changed, and nothing is written."""
+    assert main(["export", "--check"]) == 0
+    assert capsys.readouterr().out.strip() == "in sync"
+    before = (E.ROOT / "helpers/gan/steps.py").read_text()
+    assert main(["export", "--check", "--notebooks-dir", str(_changed_step(tmp_path))]) == 1
+    assert capsys.readouterr().out.strip() == "differ from the notebooks: helpers/gan/steps.py"
+    assert (E.ROOT / "helpers/gan/steps.py").read_text() == before
 
 
 def _images(n=12, size=32, seed=0):

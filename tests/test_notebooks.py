@@ -7,8 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.course import execute, notebooks, parameters
-from helpers.student import BEGIN, student_notebook
+from helpers.course.notebooks import notebooks
+from helpers.course.runner import execute, parameters
+from helpers.course.student import BEGIN, student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,5 +1,5 @@
-"""The course report (helpers.report, `python -m helpers report`) and the executed notebooks'
-progress bars (helpers.progress)."""
+"""The course report (helpers.course.report, `python -m helpers report`) and the executed
+notebooks' progress bars (helpers.progress)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pandas as pd
 import pytest
+import tqdm.auto
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from PIL import Image
 
 from helpers.cli import main
-from helpers.report import build_report
+from helpers.course.report import build_report
+from helpers.course.runner import execute, parameters
+from helpers.pitfalls.tables import comparison
+from helpers.progress import configure
 
 
 class Links(HTMLParser):
@@ -134,10 +138,6 @@ def test_report_command(runs, tmp_path, capsys):
 
 
 def test_text_bars_keep_their_final_state(monkeypatch):
-    import tqdm.auto
-
-    from helpers.progress import configure
-
     monkeypatch.setattr(tqdm.auto, "tqdm", tqdm.auto.tqdm)  # restored after the test
     monkeypatch.setattr(tqdm.auto, "trange", tqdm.auto.trange)
     assert not configure({})
@@ -152,8 +152,6 @@ def test_text_bars_keep_their_final_state(monkeypatch):
 @pytest.mark.notebook
 def test_executed_notebook_bar_ends_at_100(tmp_path, monkeypatch):
     """In a notebook the course runner executes, a bar's last printed state is 100%."""
-    from helpers.course import execute, parameters
-
     monkeypatch.delenv("TQDM_DISABLE", raising=False)  # conftest's; a course run has none
 
     nb = new_notebook()
@@ -175,8 +173,6 @@ def test_executed_notebook_bar_ends_at_100(tmp_path, monkeypatch):
 
 
 def test_report_shows_the_ddpm_study_and_the_pitfalls_tables(runs):
-    from helpers.pitfalls.tables import comparison
-
     (runs / "ddpm_study").mkdir()
     pd.DataFrame([{"synthetic per class": 0, "real test: accuracy": 0.58, "real_lo": 0.5, "real_hi": 0.66,
                    "study protocol: accuracy": 0.58, "study_lo": 0.5, "study_hi": 0.66, "difference": 0.0,

@@ -11,8 +11,8 @@ import pytest
 
 from helpers.cli import main
 from helpers.config import resolve
+from helpers.course.student import strip_solutions
 from helpers.data import DataError
-from helpers.student import strip_solutions
 from helpers.synth import (
     balance_counts,
     find_manifests,

@@ -13,7 +13,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from helpers.assignments import release
+    from helpers.course.assignments import release
 
     for copy in release(args.notebooks_dir, args.out, args.only):
         print(copy.line())

@@ -2,6 +2,7 @@
 table go to RUNS/notebooks/."""
 
 from helpers.cli import add_common
+from helpers.config import resolve
 
 NAME = "course"
 HELP = "run all course notebooks in order (papermill)"
@@ -14,10 +15,9 @@ def add_arguments(p):
 
 
 def run(args):
-    from helpers.config import resolve
-    from helpers.course import run_course
+    from helpers.course.runner import run_course
 
-    cfg = resolve(args.profile, args.dataset, args.data_dir, args.runs_dir, args.seed)
-    table = run_course(args.profile, args.dataset, cfg.runs_dir, args.data_dir, args.notebooks_dir, args.seed,
+    runs_dir = resolve(args.profile, args.dataset, args.data_dir, args.runs_dir, args.seed).runs_dir
+    table = run_course(args.profile, args.dataset, runs_dir, args.data_dir, args.notebooks_dir, args.seed,
                        args.only)
     return 0 if (table["status"] == "ok").all() else 1

@@ -11,13 +11,6 @@ def add_arguments(p):
 
 
 def run(args):
-    from helpers import notebook_export as E
+    from helpers.course.export import sync
 
-    nb_dir = args.notebooks_dir or E.ROOT / "notebooks"
-    if args.check:
-        bad = E.check(nb_dir)
-        print("in sync" if not bad else "differ from the notebooks: " + ", ".join(bad))
-        return 1 if bad else 0
-    changed = E.write(nb_dir)
-    print("updated: " + ", ".join(changed) if changed else "nothing to update")
-    return 0
+    return sync(args.notebooks_dir, check_only=args.check)

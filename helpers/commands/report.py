@@ -2,13 +2,14 @@
 notebooks rendered as HTML (RUNS/notebooks/html/), their figures and the key tables. `python
 -m helpers course` writes it at the end; this rebuilds it (e.g. after a partial run)."""
 
+from helpers.config import DATASETS, PROFILES, resolve
+from helpers.errors import DataError
+
 NAME = "report"
 HELP = "(re)build the course report RUNS/index.html from a course run"
 
 
 def add_arguments(p):
-    from helpers.config import DATASETS, PROFILES
-
     p.add_argument("--profile", choices=PROFILES, default="quick", help="names the default runs folder")
     p.add_argument("--dataset", choices=DATASETS, default="phantom", help="names the default runs folder")
     p.add_argument("--runs-dir", default=None, help="the course run (default: runs/<profile>-<dataset>)")
@@ -17,9 +18,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from helpers.config import resolve
-    from helpers.errors import DataError
-    from helpers.report import build_report
+    from helpers.course.report import build_report
 
     runs = resolve(args.profile, args.dataset, None, args.runs_dir).runs_dir
     if not (runs / "notebooks").is_dir():

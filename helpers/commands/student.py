@@ -12,7 +12,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from helpers.student import build_student
+    from helpers.course.student import build_student
 
     for copy in build_student(args.notebooks_dir, args.out, args.missing_only):
         print(copy.line())

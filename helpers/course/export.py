@@ -16,15 +16,15 @@ from pathlib import Path
 
 import nbformat
 
+from helpers.course.notebooks import notebooks
+
 EXPORTED = "# ---- exported from the notebooks: edit the cells there, then `python -m helpers export` ----"
 _MARK = re.compile(r"^# export: (\S+)\s*$")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the project: helpers/course/export.py
 
 
 def exported_cells(notebooks_dir: str | Path = ROOT / "notebooks") -> dict[str, list[tuple[str, str]]]:
     """{module path (relative to the project): [(notebook name, cell source without the mark)]}."""
-    from helpers.course import notebooks
-
     out: dict[str, list[tuple[str, str]]] = {}
     for nb_path in notebooks(notebooks_dir):
         for cell in nbformat.read(nb_path, as_version=4).cells:
@@ -69,3 +69,16 @@ def write(notebooks_dir: str | Path = ROOT / "notebooks", root: str | Path = ROO
             path.write_text(new)
             changed.append(module)
     return changed
+
+
+def sync(notebooks_dir: str | Path | None = None, check_only: bool = False) -> int:
+    """`python -m helpers export`: copy the cells into the modules, or with `check_only` only say
+    which modules differ. Prints one line; returns the exit status (1: they differ)."""
+    nb_dir = notebooks_dir or ROOT / "notebooks"
+    if check_only:
+        bad = check(nb_dir)
+        print("in sync" if not bad else "differ from the notebooks: " + ", ".join(bad))
+        return 1 if bad else 0
+    changed = write(nb_dir)
+    print("updated: " + ", ".join(changed) if changed else "nothing to update")
+    return 0

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import nbformat
 
+from helpers.course.notebooks import notebooks
+from helpers.course.owned_files import Copy, write_copy
 from helpers.errors import DataError
-from helpers.owned_files import Copy, write_copy
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 USES = "uses-exercise"  # tag of a cell that runs the student's function (e.g. trains with their step)
@@ -79,10 +80,8 @@ def student_notebook(nb):
 
 def build_student(notebooks_dir: str | Path, out_dir: str | Path, missing_only: bool = False) -> list[Copy]:
     """Student copies in `out_dir`. A copy the student has edited is never overwritten (see
-    helpers.owned_files): it is kept and the new version goes to `out_dir/updates/`;
+    helpers.course.owned_files): it is kept and the new version goes to `out_dir/updates/`;
     `missing_only` writes only the copies that are not there yet (`make lab STUDENT=1`)."""
-    from helpers.course import notebooks
-
     paths = notebooks(notebooks_dir)
     if not paths:
         raise DataError(f"No course notebooks (NN_*.ipynb) in {notebooks_dir}; run from the course folder or pass "

@@ -2,8 +2,9 @@
 
 A reader who ran nothing opens it and sees each notebook's status and time, a link to the
 executed notebook rendered as HTML (RUNS/notebooks/html/), its figures and the key tables
-(the classifier comparison, synthetic quality, timings). Every link is relative and nothing
-is fetched from the network, so the runs folder can be zipped, copied or served as it is.
+(the classifier comparison, synthetic quality, timings; helpers.course.key_results picks
+them). Every link is relative and nothing is fetched from the network, so the runs folder can
+be zipped, copied or served as it is.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
+import jinja2
+import nbformat
 import pandas as pd
 
-from helpers.course import NOTEBOOK_GLOB, NOTEBOOK_NAME
+from helpers.course.key_results import key_tables
+from helpers.course.notebooks import NOTEBOOK_GLOB, NOTEBOOK_NAME
 
 INDEX = "index.html"
 HTML_DIR = Path("notebooks") / "html"
@@ -69,8 +73,6 @@ def notebook_entries(runs: Path) -> list[dict]:
     """One dict per executed notebook (or per notebook the timings name): number, name, title,
     status, seconds, parameters. Status and time come from timings.csv when the runner wrote
     it, otherwise from papermill's own record in the notebook."""
-    import nbformat
-
     nb_dir = runs / "notebooks"
     timings = pd.read_csv(nb_dir / "timings.csv") if (nb_dir / "timings.csv").exists() else pd.DataFrame()
     timed = {r["notebook"]: r for r in timings.to_dict("records")}
@@ -92,9 +94,7 @@ def notebook_entries(runs: Path) -> list[dict]:
 
 def render_notebook(src: Path, dest: Path) -> Path:
     """The executed notebook as a static HTML page (images embedded, no network)."""
-    import jinja2
-    import nbformat
-    from nbconvert import HTMLExporter
+    from nbconvert import HTMLExporter  # heavy: only a rendering report needs it
 
     nb = nbformat.read(src, as_version=4)
     nb.metadata.pop("widgets", None)  # widget state needs the CDN widget manager; text fallbacks show
@@ -118,62 +118,6 @@ def assign_files(files: list[Path], entries: list[dict]) -> tuple[dict, list[Pat
                 [e["name"] for e in entries if head in Path(e["name"]).stem.split("_")[1:]]
         (by_nb[match[0]] if match else rest).append(f)
     return by_nb, rest
-
-
-def classify_summary(runs: Path) -> pd.DataFrame | None:
-    """RUNS/classify/results.csv (one row per cell) as one row per architecture and setting:
-    a single cell's bootstrap 95% CI, or the mean and spread over folds and seeds."""
-    csv = runs / "classify" / "results.csv"
-    if not csv.exists():
-        return None
-    res = pd.read_csv(csv)
-    rows = []
-    for (arch, setting), part in res.groupby(["arch", "setting"], sort=False):
-        row = {"arch": arch, "setting": setting, "cells": len(part)}
-        for m in ("accuracy", "f1_macro", "auc_macro"):
-            if m not in part:
-                continue
-            v = part[m]
-            if len(part) == 1 and f"{m}_lo" in part:
-                row[m] = f"{v.iloc[0]:.3f} [{part[m + '_lo'].iloc[0]:.3f}, {part[m + '_hi'].iloc[0]:.3f}]"
-            else:
-                row[m] = f"{v.mean():.3f} ± {v.std(ddof=1):.3f}"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def quality_summary(runs: Path) -> pd.DataFrame | None:
-    """The 'all' rows of RUNS/quality/quality.csv, each score beside its real-vs-real value."""
-    csv = runs / "quality" / "quality.csv"
-    if not csv.exists():
-        return None
-    table = pd.read_csv(csv)
-    try:
-        from helpers.quality.report import summary
-
-        return summary(table, "all").reset_index()
-    except Exception:  # another column set (older run): the plain rows still inform
-        return table[table["class_name"] == "all"].round(3)
-
-
-def pitfalls_summary(runs: Path) -> pd.DataFrame | None:
-    """RUNS/pitfalls/closing_table.csv (notebook 09): each shortcut beside its honest protocol."""
-    csv = runs / "pitfalls" / "closing_table.csv"
-    if not csv.exists():
-        return None
-    from helpers.pitfalls.tables import pretty
-
-    return pretty(pd.read_csv(csv)).drop(columns=["interval"])
-
-
-def ddpm_study_summary(runs: Path) -> pd.DataFrame | None:
-    """RUNS/ddpm_study/table.csv (notebook 06b): the DDPM study's scenarios under both test protocols."""
-    csv = runs / "ddpm_study" / "table.csv"
-    if not csv.exists():
-        return None
-    from helpers.pitfalls.ddpm_study import pretty
-
-    return pretty(pd.read_csv(csv))
 
 
 def _table(df: pd.DataFrame) -> str:
@@ -242,21 +186,9 @@ def index_html(runs: Path, entries: list[dict], files: dict, other: list[Path]) 
     parts = [head, "<h2 id='notebooks'>Notebooks</h2><table><tr><th>#</th><th>notebook</th><th>status</th>"
              f"<th>time</th><th>open</th></tr>{rows}</table>", _timings_link(runs),
              "<h2 id='results'>Key results</h2>"]
-    tables = [("Classifier comparison", classify_summary(runs), "classify/results.csv",
-               "one cell: its value [bootstrap 95% CI]; several folds or seeds: mean ± sd over the cells. "
-               "Notebook 08 pools them and puts the studies' published numbers beside them."),
-              ("Synthetic image quality, all classes", quality_summary(runs), "quality/quality.csv",
-               "in brackets: the same score between two halves of the real training images (the floor)."),
-              ("The DDPM study's scenarios under both test protocols", ddpm_study_summary(runs),
-               "ddpm_study/table.csv", "the same models scored on real test images only and on the study's 80/20 "
-               "split of real + synthetic images; published numbers from INbreast."),
-              ("What each protocol shortcut adds", pitfalls_summary(runs), "pitfalls/closing_table.csv",
-               "inflation: the shortcut's accuracy minus its honest protocol's on the same images, paired 95% CI "
-               "(the single-split row gives a range, not a CI).")]
-    for title, df, src, note in tables:
-        if df is not None:
-            parts.append(f"<h3>{_esc(title)}</h3>{_table(df)}<p class='meta'>{_esc(note)} All rows: "
-                         f"<a href='{_href(src)}'>{src}</a></p>")
+    for title, df, src, note in key_tables(runs):
+        parts.append(f"<h3>{_esc(title)}</h3>{_table(df)}<p class='meta'>{_esc(note)} All rows: "
+                     f"<a href='{_href(src)}'>{src}</a></p>")
     if not any("<h3>" in p for p in parts):
         parts.append("<p class='meta'>No classifier or quality results in this run.</p>")
     parts.append("<h2 id='figures'>Figures per notebook</h2>")

@@ -17,8 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from helpers.course.notebooks import notebooks
+from helpers.course.owned_files import Copy, write_copy
 from helpers.errors import DataError
-from helpers.owned_files import Copy, write_copy
 
 ASSIGNMENT = "course"
 CODE_STUB = 'raise NotImplementedError("Exercise: write this part (see the hint above)")'
@@ -39,8 +40,6 @@ def _nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 def release(notebooks_dir: str | Path, out_dir: str | Path, only: list[str] | None = None) -> list[Copy]:
     """Student versions of the notebooks made by `nbgrader generate_assignment` into `out_dir`."""
-    from helpers.course import notebooks
-
     paths = [p for p in notebooks(notebooks_dir) if not only or any(p.name.startswith(o) for o in only)]
     if not paths:
         raise DataError(f"No course notebooks (NN_*.ipynb) in {notebooks_dir}.")
@@ -55,7 +54,7 @@ def release(notebooks_dir: str | Path, out_dir: str | Path, only: list[str] | No
         if done.returncode:
             tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
             raise DataError(f"nbgrader generate_assignment failed:\n{tail}")
-        # an instructor's edits to an earlier release are kept (helpers.owned_files)
+        # an instructor's edits to an earlier release are kept (helpers.course.owned_files)
         return [write_copy(out_dir, p.name, (root / "release" / ASSIGNMENT / p.name).read_bytes()) for p in paths]
 
 

@@ -1,31 +1,24 @@
 """The main job: run every course notebook in order with papermill.
 
-Notebooks are found by name (`notebooks/NN_*.ipynb`, and `NNb_*.ipynb` for a short companion
-that follows notebook NN, sorted), so one added later is picked up without edits. Executed copies go to `RUNS/notebooks/`; a table of timings is printed
-and saved as `RUNS/notebooks/timings.csv`, and the course report (helpers.report) is written
-to `RUNS/index.html`.
+The notebooks are those `helpers.course.notebooks` finds (a notebook added later is picked up
+without edits). Executed copies go to `RUNS/notebooks/`; a table of timings is printed and
+saved as `RUNS/notebooks/timings.csv`, and the course report (helpers.course.report) is
+written to `RUNS/index.html`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from helpers.course.notebooks import NOTEBOOK_GLOB, notebooks
+from helpers.course.report import build_report
 from helpers.errors import DataError
 from helpers.progress import ENV as PROGRESS_ENV
 from helpers.progress import TEXT as TEXT_BARS
-
-NOTEBOOK_GLOB = "[0-9][0-9]*_*.ipynb"
-NOTEBOOK_NAME = re.compile(r"^\d\d[a-z]?_.+\.ipynb$")  # 05_cwgan, 05b_cwgan_histopathology
-
-
-def notebooks(notebooks_dir: str | Path) -> list[Path]:
-    """The course notebooks in order: 05_* before 05b_* ('_' sorts before letters)."""
-    return sorted(p for p in Path(notebooks_dir).glob(NOTEBOOK_GLOB) if NOTEBOOK_NAME.match(p.name))
 
 
 def parameters(profile: str, dataset: str, runs_dir: str | Path, data_dir: str | Path | None = None,
@@ -38,7 +31,7 @@ def execute(nb: str | Path, out: str | Path, params: dict, timeout: int | None =
     """Run one notebook with papermill in its own folder, with the same parameters also set
     as environment variables (so any helper reading COURSE_* agrees with the cell). The kernel
     draws text progress bars (helpers.progress): a widget bar would be saved at 0%."""
-    import papermill as pm
+    import papermill as pm  # heavy, and only the runner needs it
 
     nb, out = Path(nb), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +83,5 @@ def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str |
     total = table["seconds"].sum()
     print(f"\n{table.to_string(index=False)}\n\ntotal {total / 60:.1f} min; executed notebooks in {out_dir.resolve()}")
     if report:  # a reader who ran nothing opens RUNS/index.html
-        from helpers.report import build_report
-
         build_report(runs_dir)
     return table
