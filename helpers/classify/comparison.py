@@ -23,7 +23,9 @@ import torch
 from helpers.classify import studies
 from helpers.classify.analysis import load_predictions, paired_table, pooled_table
 from helpers.classify.conclusions import paragraph
+from helpers.classify.engine import HISTORY
 from helpers.classify.grid import PRESETS, classify_dir, run_grid
+from helpers.classify.grid_run import run_dir
 from helpers.classify.metrics import majority_share
 from helpers.classify.models import ARCHITECTURES
 from helpers.classify.published import STUDIES
@@ -171,6 +173,13 @@ class Comparison:
         t["per_class"] = t["setting"].map({s.name: s.per_class or 0 for s in self.grid.sweep})
         syn = self.results[self.results["setting"].isin(t["setting"])].groupby("setting")["n_train_synth"].mean()
         return t.assign(n_train_synth=t["setting"].map(syn)).sort_values("per_class").reset_index(drop=True)
+
+    def histories(self) -> pd.DataFrame:
+        """Every run's per-epoch history (its history.csv) with its arch, setting, fold and seed."""
+        out = classify_dir(self.cfg)
+        return pd.concat([pd.read_csv(run_dir(out, r.run) / HISTORY).assign(arch=r.arch, setting=r.setting, fold=r.fold,
+                                                                           seed=r.seed)
+                          for r in self.results.itertuples()], ignore_index=True)
 
     def study_tables(self) -> dict:
         """{study: (caption, table beside its published numbers)} for the studies whose generator ran."""
