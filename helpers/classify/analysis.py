@@ -8,7 +8,7 @@ import pandas as pd
 
 from helpers.classify.engine import PREDS
 from helpers.classify.grid_run import run_dir
-from helpers.classify.metrics import HEADLINE, bootstrap, metric_names, paired_difference, score
+from helpers.classify.metrics import HEADLINE, bootstrap, paired_difference, score
 
 
 def load_predictions(out_dir, results: pd.DataFrame) -> pd.DataFrame:
@@ -68,6 +68,3 @@ def paired_table(preds: pd.DataFrame, classes, baseline: str = "real", metrics=H
                                  lo=r.lo, hi=r.hi, p=r.p, n_test=len(m)))
     return pd.DataFrame(rows)
 
-
-def all_metric_names(classes) -> list[str]:
-    return metric_names(classes)

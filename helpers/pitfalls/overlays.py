@@ -30,6 +30,7 @@ import pandas as pd
 from PIL import Image
 from scipy import ndimage as ndi
 
+from helpers.data.images import load_gray
 from helpers.parallel import ordered_map
 
 BRIGHT, CONTRAST = 150, 100
@@ -99,8 +100,6 @@ def masked_dataset(records: pd.DataFrame, out_dir, progress: bool = True, **kw) 
 
 def _mask_one(job) -> tuple[str, float]:
     """One image of masked_dataset: (where it was written, masked fraction)."""
-    from helpers.data.images import load_gray
-
     src, dest, kw = job
     img, m = masked(load_gray(src), **kw)
     Path(dest).parent.mkdir(parents=True, exist_ok=True)
@@ -111,8 +110,6 @@ def _mask_one(job) -> tuple[str, float]:
 def masks_at(records: pd.DataFrame, size: int, **kw) -> np.ndarray:
     """Overlay masks of the records' images at the classifier's size (N, size, size) bool: a
     pixel is overlay when any stored pixel it covers is."""
-    from helpers.data.images import load_gray
-
     out = np.zeros((len(records), size, size), dtype=bool)
     for i, p in enumerate(records["path"]):
         m = overlay_mask(load_gray(p), **kw)

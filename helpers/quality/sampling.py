@@ -17,7 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from helpers.data.preprocess import images_uint8
+from helpers.ddpm.train import load_trained
+from helpers.gan.sampling import load_generator, sample_uint8
+from helpers.generators import GENERATORS
 from helpers.quality.parallel import side_by_side, workers
+from helpers.quality.presets import preset
 from helpers.synth import MANIFEST, TRAINED_ON, sample_calls, sha256_file, write_synthetic_set
 from helpers.train.loop import CHECKPOINT
 
@@ -26,8 +31,6 @@ BATCH = 64  # images per sampling call
 
 def kind_of(name: str) -> str | None:
     """The generator a set name stands for: 'wgan-gp-resize' -> 'wgan-gp', 'ddpm-v' -> 'ddpm'."""
-    from helpers.generators import GENERATORS
-
     hits = [k for k in GENERATORS if name == k or name.startswith(k + "-")]
     return max(hits, key=len) if hits else None
 
@@ -68,16 +71,11 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
     if _current(manifest, counts, hashes):
         return manifest
     if kind == "ddpm":
-        from helpers.data.preprocess import images_uint8
-        from helpers.ddpm.train import load_trained
-
         model = load_trained(cks[next(iter(cks))].parent, cfg.device)
 
         def sample_fn(cls, n, seed):
             return images_uint8(model.generate(labels[cls], n, seed=seed))
     else:
-        from helpers.gan.sampling import load_generator, sample_uint8
-
         # loaded here, not in the sampling threads (building a network draws from torch's global generator)
         nets = {ck: load_generator(ck.parent, cfg.device) for ck in dict.fromkeys(cks.values())}
 
@@ -101,7 +99,5 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
 
 def scoring_sets(cfg, manifests: dict, n_per_class: int | None = None, progress: bool = True) -> dict:
     """{name: scoring manifest} for every exported set in `manifests` ({name: manifest})."""
-    from helpers.quality.presets import preset
-
     n = int(n_per_class or preset(cfg)["score_per_class"])
     return {name: scoring_set(cfg, name, m, n, progress) for name, m in manifests.items()}
