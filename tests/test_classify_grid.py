@@ -75,6 +75,11 @@ def test_grid_resumes_without_redoing_runs(smoke_cfg, records, monkeypatch):
     assert set(paired["setting"]) == {"real+syn:fake", "real+syn:fake@2"}
     hist = pd.read_csv(grid_run.run_dir(classify_dir(smoke_cfg), settings.run_id("tiny", "real", 0, 0)) / "history.csv")
     assert list(hist.columns) == ["epoch", "train_loss", "valid_loss", "accuracy"] and len(hist) == 1
+    # notebook 07 reads the grid's paired change of each generator from the same store
+    from helpers.quality.usefulness import grid_usefulness
+
+    use = grid_usefulness(smoke_cfg, ["fake"], "tiny")
+    assert use["generator"].tolist() == ["fake"] and use["use_lo"].iloc[0] <= use["use"].iloc[0] <= use["use_hi"].iloc[0]
 
 
 def test_a_run_resumes_from_its_last_epoch(smoke_cfg, records, tmp_path, monkeypatch):

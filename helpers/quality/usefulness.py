@@ -25,7 +25,8 @@ def grid_usefulness(cfg, generators, arch: str | None = None) -> pd.DataFrame:
     """generator, use, use_lo, use_hi: accuracy of real + G's images minus real-only (paired
     95% CI) from RUNS/classify/, for the generators the grid has run; empty if none."""
     from helpers.classify.analysis import load_predictions, paired_table
-    from helpers.classify.grid import classify_dir, read_results
+    from helpers.classify.grid import classify_dir
+    from helpers.classify.store import read_results
 
     path = cfg.runs_dir / "classify"
     if not (path / "results.csv").exists():
