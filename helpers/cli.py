@@ -16,6 +16,7 @@ import pkgutil
 import sys
 
 import helpers.commands
+from helpers.config import DATASETS, PROFILES, plain_name, setup
 from helpers.errors import CourseError, SettingError
 
 SIZE_RANGE = (16, 1024)  # what any stage can be asked for; each stage may narrow it
@@ -44,8 +45,6 @@ def positive_int(text: str) -> int:
 
 
 def plain_name_arg(text: str) -> str:
-    from helpers.config import plain_name
-
     try:
         return plain_name(text, "name")
     except SettingError as e:
@@ -54,8 +53,6 @@ def plain_name_arg(text: str) -> str:
 
 def add_common(p: argparse.ArgumentParser) -> None:
     """The options every stage shares (they mirror the notebooks' parameters cell)."""
-    from helpers.config import DATASETS, PROFILES
-
     p.add_argument("--profile", choices=PROFILES, default="quick", help="smoke | quick | paper (default quick)")
     p.add_argument("--dataset", choices=DATASETS, default="phantom", help="data source (default phantom)")
     p.add_argument("--data-dir", default=None, help="dataset folder (default: data/<dataset> in the project)")
@@ -65,11 +62,36 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="image size in px, a power of two (default: the profile's)")
 
 
-def config_from_args(args):
-    from helpers.config import setup
+def add_set(p: argparse.ArgumentParser, example: str) -> None:
+    """`--set KEY=VALUE` (repeatable): one setting of the stage's preset (helpers.presets)."""
+    p.add_argument("--set", dest="changes", action="append", default=None, metavar="KEY=VALUE",
+                   help=f"change one setting of the profile's preset (repeatable), e.g. --set {example}; "
+                        "the preset's own rules check it; a specific option (e.g. --epochs) is the same and wins")
 
-    over = {"size": args.size} if getattr(args, "size", None) is not None else {}
-    return setup(args.profile, args.dataset, args.data_dir, args.runs_dir, args.seed, **over)
+
+def parse_pairs(pairs) -> dict[str, str]:
+    """['epochs=3', 'seeds=0,1'] -> {'epochs': '3', 'seeds': '0,1'} (the text; the preset converts it)."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise SettingError(f"--set wants KEY=VALUE, got {pair!r}")
+        out[key] = value.strip()
+    return out
+
+
+def preset_changes(args, **options) -> dict:
+    """The changes asked of the stage's preset: each `--set KEY=VALUE`, then each specific
+    option given (`options`, e.g. epochs=args.epochs; None: not given), which wins."""
+    return {**parse_pairs(getattr(args, "changes", None)), **{k: v for k, v in options.items() if v is not None}}
+
+
+def config_from_args(args, **overrides):
+    """The run's Config from the common options; `overrides` change its fields (e.g. n_folds)."""
+    if getattr(args, "size", None) is not None:
+        overrides.setdefault("size", args.size)
+    return setup(args.profile, args.dataset, args.data_dir, args.runs_dir, args.seed, **overrides)
 
 
 class Parser(argparse.ArgumentParser):

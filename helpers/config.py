@@ -16,6 +16,7 @@ from pathlib import Path
 
 from helpers.data.records import CLASS_NAMES
 from helpers.errors import SettingError
+from helpers.presets import NON_NEGATIVE, Preset, Rule, Table
 
 PROFILES = ("smoke", "quick", "paper")
 DATASETS = ("phantom", "busi", "breastmnist", "minimias", "breakhis", "breakhis8")
@@ -29,14 +30,30 @@ DUP_THRESHOLDS = {"minimias": 0.995}
 # `smoke`, which keeps every class but only a few images so the notebooks run in seconds.
 # `phantom_size` is the phantom's nominal image side: scans vary from about 0.4x to 2x of it
 # (BUSI's 190-1050 px at 512); smoke keeps small images.
-PROFILE_DATA = {
-    "smoke": dict(size=32, phantom_counts={"benign": 21, "normal": 14, "malignant": 14},
-                  phantom_size=64, n_folds=3, description="tests: tiny phantom set, 32 px, a few steps"),
-    "quick": dict(size=64, phantom_counts={"benign": 437, "normal": 133, "malignant": 210},
-                  phantom_size=512, n_folds=5, description="laptop CPU: phantom data, 64 px, small nets"),
-    "paper": dict(size=128, phantom_counts={"benign": 437, "normal": 133, "malignant": 210},
-                  phantom_size=512, n_folds=10, description="one GPU: real BUSI, 128 px, the studies' hyperparameters"),
-}
+IMAGE_SIZES = tuple(2 ** k for k in range(4, 11))  # 16 ... 1024 px, what any stage can be asked for
+
+
+@dataclass(frozen=True)
+class DataPreset(Preset):
+    size: int
+    phantom_counts: dict[str, int]
+    phantom_size: int
+    n_folds: int
+    description: str = ""
+
+    RULES = {"size": Rule(choices=IMAGE_SIZES), "phantom_counts": NON_NEGATIVE, "phantom_size": Rule(lo=16),
+             "n_folds": Rule(lo=2)}
+    STAGE = "The data profile"
+
+
+PROFILE_DATA = Table("the data", {
+    "smoke": DataPreset(size=32, phantom_counts={"benign": 21, "normal": 14, "malignant": 14},
+                        phantom_size=64, n_folds=3, description="tests: tiny phantom set, 32 px, a few steps"),
+    "quick": DataPreset(size=64, phantom_counts={"benign": 437, "normal": 133, "malignant": 210},
+                        phantom_size=512, n_folds=5, description="laptop CPU: phantom data, 64 px, small nets"),
+    "paper": DataPreset(size=128, phantom_counts={"benign": 437, "normal": 133, "malignant": 210},
+                        phantom_size=512, n_folds=10, description="one GPU: real BUSI, 128 px, the studies' hyperparameters"),
+})
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,9 @@ class Config:
     device: str = "cpu"
     description: str = ""
     classes: tuple = ()  # the dataset's class names, in label order (label i is classes[i])
+    # {stage: {setting: value}}: `--set` changes of a stage that reads its preset from the run's
+    # config (the quality stage, `helpers.quality.preset(cfg)`); the others take a preset argument
+    stage_changes: dict = field(default_factory=dict)
 
     @property
     def records_path(self) -> Path:

@@ -9,7 +9,8 @@ import pytest
 from helpers.classify import grid_run, settings, store, synthetic
 from helpers.classify.analysis import load_predictions, paired_table, pooled_table
 from helpers.classify.data import plain
-from helpers.classify.grid import PRESETS, classify_dir, run_grid
+from helpers.classify.grid import classify_dir, run_grid
+from helpers.classify.presets import PRESETS
 from helpers.prepare import load_prepared
 from helpers.synth import synthetic_dir, write_synthetic_set
 

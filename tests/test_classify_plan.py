@@ -26,7 +26,7 @@ def test_generator_step_is_timed_on_a_small_batch_on_a_cpu_and_scaled(smoke_cfg,
 def test_gpu_plan_projects_one_gpu_and_a_cluster_from_the_same_costs(smoke_cfg, monkeypatch):
     """On GPUs the wall time divides by GPUs x runs per GPU at the packing efficiency; the
     cluster line uses the same costs on CLUSTER_GPUS GPUs. Costs are stubbed: no GPU here."""
-    from helpers.classify.grid import PRESETS
+    from helpers.classify.presets import PRESETS
     from helpers.classify.settings import Setting, plan
     from helpers.prepare import load_prepared
 

@@ -11,8 +11,9 @@ from test_classify_grid import _fake_set
 
 from helpers.classify.data import plain
 from helpers.classify.executors import FAULT_ENV
-from helpers.classify.grid import PRESETS, run_grid
+from helpers.classify.grid import run_grid
 from helpers.classify.grid_run import run_dir
+from helpers.classify.presets import PRESETS
 from helpers.classify.settings import Setting, plan, run_id
 from helpers.prepare import load_prepared
 

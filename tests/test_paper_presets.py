@@ -51,9 +51,9 @@ def test_paper_ddpm_preset_takes_one_step():
 
 
 def _paper_archs():
-    from helpers.classify.grid import PRESETS
+    from helpers.classify.presets import PRESETS
 
-    return list(PRESETS["paper"]["archs"])
+    return list(PRESETS["paper"].archs)
 
 
 @pytest.mark.parametrize("arch", _paper_archs())

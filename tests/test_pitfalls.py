@@ -233,7 +233,7 @@ def test_presets_apply_changes_and_refuse_unknown_settings():
 
     p = preset("quick", arch="resnet18_small", epochs=None)
     assert p["arch"] == "resnet18_small" and p["epochs"] == preset("quick")["epochs"]
-    with pytest.raises(SettingError, match="Unknown pitfalls setting"):
+    with pytest.raises(SettingError, match="The pitfalls budget has no setting .epoch.; known: arch, bs"):
         preset("quick", epoch=3)
     with pytest.raises(SettingError, match="Unknown profile"):
         preset("fast")

@@ -44,6 +44,21 @@ def _common(cfg):
     (["classify", "--folds", "9"], "not [9]"),
     (["classify", "--seeds", "x"], "--seeds wants comma-separated whole numbers"),
     (["classify", "--epochs", "0"], "whole number >= 1"),
+    # --set on every command with a preset: the preset's own rules, one line
+    (["classify", "--set", "epochs=0"], "The classifier grid setting epochs wants a whole number >= 1 (or none); got '0'"),
+    (["classify", "--set", "epoch=3"], "The classifier grid has no setting 'epoch'; known: archs, augment, bs"),
+    (["classify", "--set", "augment=wild"], "The classifier grid setting augment wants one of none, mild, busi_study"),
+    (["classify", "--set", "folds=0"], "folds wants a whole number >= 1 or split (or none); got '0'"),
+    (["pitfalls", "--set", "folds=1"], "The pitfalls budget setting folds wants a whole number >= 2; got '1'"),
+    (["pitfalls", "--seeds", "x"], "The pitfalls budget setting seeds wants comma-separated numbers, each >= 0"),
+    (["pitfalls", "--set", "nonsense"], "--set wants KEY=VALUE"),
+    (["ddpm-study", "--set", "syn_test_frac=1.5"], "The DDPM study budget setting syn_test_frac wants a number >= 0 and < 1"),
+    (["ddpm-study", "--set", "bogus=1"], "The DDPM study budget has no setting 'bogus'"),
+    (["quality", "--set", "repeats=many"], "The quality stage setting repeats wants a whole number >= 1; got 'many'"),
+    (["quality", "--set", "extractor=x"], "The quality stage has no setting 'extractor'; known: calib_quantile"),
+    (["prepare", "--set", "size=50"], "The data profile setting size wants one of 16, 32, 64, 128, 256, 512, 1024; got"),
+    (["prepare", "--folds", "1"], "The data profile setting n_folds wants a whole number >= 2; got 1"),
+    (["prepare", "--set", "phantom_counts=benign"], "phantom_counts wants name:count pairs >= 0"),
 ])
 def test_bad_options_are_one_line_and_status_2(smoke_cfg, capsys, tmp_path, args, message):
     rc, text = _run(args[:1] + (args[1:2] if args[0] == "train" else []) + _common(smoke_cfg)

@@ -72,6 +72,15 @@ def test_prepare_command_on_phantom(tmp_path, phantom_dir):
     assert rep["n_groups"] >= 1
 
 
+def test_prepare_command_takes_data_settings(tmp_path, phantom_dir):
+    """`--set` changes the data profile's preset; `--folds` is the same as `--set n_folds=`."""
+    common = ["prepare", "--profile", "smoke", "--dataset", "phantom", "--data-dir", str(phantom_dir)]
+    assert main([*common, "--runs-dir", str(tmp_path / "a"), "--set", "n_folds=4"]) == 0
+    assert main([*common, "--runs-dir", str(tmp_path / "b"), "--folds", "4"]) == 0
+    a, b = (pd.read_csv(tmp_path / r / "data" / "records.csv") for r in ("a", "b"))
+    assert a["fold"].nunique() == 4 and a.equals(b)
+
+
 def test_prepare_command_reports_bad_folder(tmp_path, capsys):
     rc = main(["prepare", "--dataset", "busi", "--data-dir", str(tmp_path / "missing"), "--runs-dir", str(tmp_path)])
     assert rc == 2

@@ -20,14 +20,15 @@ from functools import cached_property
 import pandas as pd
 import torch
 
+from helpers.classify import grid as grids
 from helpers.classify import studies
 from helpers.classify.analysis import load_predictions, paired_table, pooled_table
 from helpers.classify.conclusions import paragraph
 from helpers.classify.engine import HISTORY
-from helpers.classify.grid import PRESETS, classify_dir, run_grid
 from helpers.classify.grid_run import run_dir
 from helpers.classify.metrics import majority_share
 from helpers.classify.models import ARCHITECTURES
+from helpers.classify.presets import PRESETS
 from helpers.classify.published import STUDIES
 from helpers.classify.settings import SPLIT, Setting, fold_list, plan, run_id, scenario_settings
 from helpers.classify.synthetic import available_generators
@@ -78,13 +79,13 @@ def check_names(cfg, archs, generators, settings, folds, records) -> None:
         raise SettingError(f"--folds: the prepared table has folds {have[0]}-{have[-1]}, not {bad}.")
 
 
-def study_grid(cfg, records: pd.DataFrame, preset: dict | None = None, archs=None, generators="all", settings=None,
+def study_grid(cfg, records: pd.DataFrame, preset=None, archs=None, generators="all", settings=None,
                folds=None, seeds=None, scenario: bool = False) -> Grid:
     """The runs to make (see the module's note). generators: "all" (every generator the course
     trains), "none", or names; settings: names (or Settings) instead of each study's columns, with
     `scenario` adding the DDPM sweep for the DDPM (or the first generator); folds/seeds/archs
     default to the preset's."""
-    preset = dict(PRESETS[cfg.profile]) if preset is None else dict(preset)
+    preset = PRESETS[cfg.profile].with_(**(preset or {}))  # checked, as --set is
     archs = list(archs or preset["archs"])
     if isinstance(generators, str):
         gens = available_generators() if generators == "all" else [g for g in generators.split(",") if g and g != "none"]
@@ -114,7 +115,7 @@ def run_studies(cfg, records: pd.DataFrame | None = None, pretrained="auto", exe
     grid = study_grid(cfg, records, **choices)
     if progress:
         print(grid.summary())
-    results = run_grid(cfg, records, grid.runs, grid.preset, pretrained=pretrained, progress=progress,
+    results = grids.run_grid(cfg, records, grid.runs, grid.preset, pretrained=pretrained, progress=progress,
                        executor=executor, **(ray_options or {}))
     wanted = {run_id(a, s.name, f, sd) for a, s, f, sd in grid.runs}
     return Comparison(cfg, grid, results[results["run"].isin(wanted)].reset_index(drop=True))
@@ -134,7 +135,7 @@ class Comparison:
     @cached_property
     def preds(self) -> pd.DataFrame:
         """Every run's test predictions."""
-        return load_predictions(classify_dir(self.cfg), self.results)
+        return load_predictions(grids.classify_dir(self.cfg), self.results)
 
     @cached_property
     def main(self) -> pd.DataFrame:
@@ -176,7 +177,7 @@ class Comparison:
 
     def histories(self) -> pd.DataFrame:
         """Every run's per-epoch history (its history.csv) with its arch, setting, fold and seed."""
-        out = classify_dir(self.cfg)
+        out = grids.classify_dir(self.cfg)
         return pd.concat([pd.read_csv(run_dir(out, r.run) / HISTORY).assign(arch=r.arch, setting=r.setting, fold=r.fold,
                                                                            seed=r.seed)
                           for r in self.results.itertuples()], ignore_index=True)

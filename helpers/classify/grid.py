@@ -10,7 +10,6 @@ runs is `helpers.classify.analysis`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -19,27 +18,11 @@ from tqdm.auto import tqdm
 
 from helpers.classify import executors
 from helpers.classify.grid_run import run_and_record
+from helpers.classify.presets import PRESETS
 from helpers.classify.settings import run_id
 from helpers.classify.store import RESULTS, finished, read_results
 from helpers.classify.synthetic import run_manifest
 from helpers.errors import SettingError
-
-# Runs side by side on a CPU with this many cores or more (one math thread each).
-CPU_WORKERS = 2 if (os.cpu_count() or 1) >= 2 else 1
-
-# Per-profile grid presets. fold count None = every fold of the prepared table.
-PRESETS = {
-    "smoke": dict(archs=("tiny",), folds="split", seeds=(0,), epochs=1, bs=16, lr=3e-3, n_boot=200,
-                  augment="busi_study", scenario=(0, 5, 10), scenario_folds=1, class_weights=True,
-                  threads=1),  # tiny tensors: a second thread only adds overhead
-    "quick": dict(archs=("resnet18_small",), folds="split", seeds=(0,), epochs=6, bs=32, lr=2e-3, n_boot=1000,
-                  augment="busi_study", scenario=(0, 50, 125, 250), scenario_folds=1, class_weights=True,
-                  workers=CPU_WORKERS),  # runs side by side, one thread each (see executors.run_processes)
-    "paper": dict(archs=("vgg16_bn", "resnet50", "mobilenet_v2", "efficientnet_v2_s", "densenet201",
-                         "inception_v3", "alexnet_style", "fusion"), folds=None, seeds=(0, 1, 2), epochs=None,
-                  bs=32, lr=None, n_boot=2000, augment="busi_study", scenario=(0, 50, 125, 250),
-                  scenario_folds=None, class_weights=True),
-}
 
 
 def classify_dir(cfg) -> Path:

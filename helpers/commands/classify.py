@@ -4,7 +4,9 @@ runs; an interrupted run restarts from its last epoch. Generators for the synthe
 are trained per fold on that fold's training part (reused when already exported). Notebook 08
 runs the same grid through the same call (`helpers.classify.comparison.run_studies`)."""
 
-from helpers.cli import add_common, config_from_args, positive_int
+from helpers.classify.presets import PRESETS
+from helpers.cli import add_common, add_set, config_from_args, positive_int, preset_changes
+from helpers.data.augment import POLICIES
 from helpers.errors import SettingError
 
 NAME = "classify"
@@ -21,9 +23,8 @@ def _ints(text, option="--seeds"):
 
 
 def add_arguments(p):
-    from helpers.data.augment import POLICIES
-
     add_common(p)
+    add_set(p, "bs=16")
     p.add_argument("--archs", default=None, help="comma-separated architectures (default: the profile's)")
     p.add_argument("--generators", default="all",
                    help="comma-separated generators for the synthetic settings; 'all' (default): every generator "
@@ -70,28 +71,25 @@ def run(args):
     import torch
 
     from helpers.classify.comparison import run_studies, study_grid
-    from helpers.classify.grid import PRESETS, classify_dir
+    from helpers.classify.grid import classify_dir
     from helpers.classify.plan import make_plan, print_plan
     from helpers.classify.settings import SPLIT
     from helpers.prepare import load_prepared
 
+    seeds = _ints(args.seeds)
+    preset = PRESETS.of(args.profile, **preset_changes(
+        args, archs=args.archs, seeds=seeds and tuple(seeds), epochs=args.epochs, gen_steps=args.gen_steps,
+        augment=args.augment, threads=args.threads,
+        workers=(args.workers or 1) if (args.workers or args.threads) else None))  # --threads N alone: one process
+    if preset.augment not in POLICIES:
+        raise SettingError(f"The classifier grid setting augment wants one of {', '.join(POLICIES)}; "
+                           f"got {preset.augment!r}.")
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = config_from_args(args)
     records = load_prepared(cfg)
-    preset = dict(PRESETS[cfg.profile])
-    if args.epochs:
-        preset["epochs"] = args.epochs
-    if args.gen_steps:
-        preset["gen_steps"] = args.gen_steps
-    if args.augment:
-        preset["augment"] = args.augment
-    if args.workers or args.threads:  # --threads N alone: one process with N threads, as asked
-        preset["workers"] = args.workers or 1
-    choices = dict(preset=preset, archs=args.archs.split(",") if args.archs else None, generators=args.generators,
-                   settings=args.settings.split(",") if args.settings else None,
-                   folds=[SPLIT] if args.folds == "split" else _ints(args.folds, "--folds"),
-                   seeds=_ints(args.seeds), scenario=args.scenario)
+    choices = dict(preset=preset, generators=args.generators, settings=args.settings.split(",") if args.settings else None,
+                   folds=[SPLIT] if args.folds == "split" else _ints(args.folds, "--folds"), scenario=args.scenario)
     if args.plan:
         grid = study_grid(cfg, records, **choices)
         print(grid.summary())

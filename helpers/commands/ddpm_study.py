@@ -4,17 +4,18 @@ real + synthetic set. The same models are scored both ways, so the difference is
 study's protocol adds. The class-conditional DDPM is the one trained on the split's training
 part (reused from RUNS/synthetic/ddpm/ when notebook 06 or `train ddpm` made it). Its own
 modality is mammography: `--dataset minimias`. Writes RUNS/ddpm_study/table.csv and preds.csv, and
-the figure RUNS/figures/06b_study.png."""
+the figure RUNS/figures/06b_ddpm_study.png."""
 
-from helpers.cli import add_common, config_from_args, positive_int
+import argparse
+
+from helpers.cli import add_common, add_set, config_from_args, positive_int, preset_changes
+from helpers.pitfalls.presets import STUDY_BUDGETS
 
 NAME = "ddpm-study"
 HELP = "the DDPM study's scenarios, real-only test vs its 80/20 synthetic-in-test protocol"
 
 
 def _ints(text):
-    import argparse
-
     try:
         out = tuple(int(t) for t in text.split(","))
     except ValueError:
@@ -26,6 +27,7 @@ def _ints(text):
 
 def add_arguments(p):
     add_common(p)
+    add_set(p, "bs=16")
     p.add_argument("--scenarios", type=_ints, default=None,
                    help="synthetic images per class (default: the profile's sweep, 0,50,125,250 on quick)")
     p.add_argument("--arch", default=None, help="classifier (default: the classifier grid's, e.g. resnet18_small)")
@@ -47,17 +49,16 @@ def run(args):
     from helpers.plots import savefig
 
     t0 = time.perf_counter()
+    preset = STUDY_BUDGETS.of(args.profile, **preset_changes(args, arch=args.arch, epochs=args.epochs, seeds=args.seeds,
+                                                              threads=args.threads, workers=args.workers))
     cfg = config_from_args(args)
-    seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
-    preset = study.budget(cfg.profile, arch=args.arch, epochs=args.epochs, seeds=seeds, threads=args.threads,
-                         workers=args.workers)
     scenarios = args.scenarios or study.scenarios(cfg.profile)
-    print(f"DDPM study on {cfg.dataset} at {cfg.size} px: scenarios {scenarios}, {preset['arch']}, "
-          f"{preset['epochs']} epochs, seeds {preset['seeds']}")
+    print(f"DDPM study on {cfg.dataset} at {cfg.size} px: scenarios {scenarios}, {preset.arch}, "
+          f"{preset.epochs} epochs, seeds {preset.seeds}")
     records, _, bank = load(cfg)
     manifest = study.synthetic_set(cfg, records, scenarios)
     preds = study.run(cfg, preset, records, manifest, scenarios, bank)
-    t = study.table(preds, list(cfg.classes), preset["n_boot"], cfg.seed)
+    t = study.table(preds, list(cfg.classes), preset.n_boot, cfg.seed)
     out = cfg.stage_dir("ddpm_study")
     t.to_csv(out / "table.csv", index=False)
     preds.to_csv(out / "preds.csv", index=False)

@@ -6,30 +6,24 @@ same network and budget throughout; every shortcut is run through a named leaky 
 protocol guard, which reports it. Writes RUNS/pitfalls/closing_table.csv and preds.csv, and
 the figures RUNS/figures/09_*.png; runs already trained are reused."""
 
-from helpers.cli import add_common, config_from_args, positive_int
+from helpers.cli import add_common, add_set, config_from_args, positive_int, preset_changes
+from helpers.errors import SettingError
+from helpers.pitfalls.presets import PRESETS
 
 NAME = "pitfalls"
 HELP = "protocol shortcuts: how much each inflates the accuracy (notebook 09's closing table)"
 
 
-def _floats(text):
-    from helpers.errors import SettingError
-
-    try:
-        return tuple(float(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise SettingError(f"--thresholds wants comma-separated numbers, e.g. 0.90,0.97; got {text!r}.") from None
-
-
 def add_arguments(p):
     add_common(p)
+    add_set(p, "bs=16")
     p.add_argument("--arch", default=None, help="classifier (default: the profile's, e.g. tiny on quick)")
     p.add_argument("--epochs", type=positive_int, default=None, help="epochs per training (default: the profile's)")
     p.add_argument("--lr", type=float, default=None, help="one-cycle peak learning rate (default: the profile's)")
     p.add_argument("--folds", type=positive_int, default=None, help="folds per fold-based protocol")
     p.add_argument("--repeats", type=positive_int, default=None, help="redraws of the honest folds")
     p.add_argument("--seeds", default=None, help="classifier seeds of the split-based protocols, e.g. 0,1,2")
-    p.add_argument("--thresholds", type=_floats, default=None, help="grouping thresholds, e.g. 0.90,0.95,0.97,0.99")
+    p.add_argument("--thresholds", default=None, help="grouping thresholds, e.g. 0.90,0.95,0.97,0.99")
     p.add_argument("--generator", default=None, help="generator of the generator / synthetic-test protocols (dcgan)")
     p.add_argument("--gen-steps", type=positive_int, default=None, help="generator steps (default: its preset)")
     p.add_argument("--skip", nargs="*", default=[], choices=["generator", "saw-test", "overlays", "repeats"],
@@ -50,22 +44,20 @@ def run(args):
     matplotlib.use("Agg")  # figures are written to files, never shown
 
     from helpers.classify.models import ARCHITECTURES
-    from helpers.errors import SettingError
     from helpers.pitfalls import experiments as E
     from helpers.pitfalls import tables
     from helpers.pitfalls.figures import write_figures
-    from helpers.pitfalls.presets import preset as get_preset
 
     t0 = time.perf_counter()
+    preset = PRESETS.of(args.profile, **preset_changes(
+        args, arch=args.arch, epochs=args.epochs, lr=args.lr, folds=args.folds, repeats=args.repeats, seeds=args.seeds,
+        thresholds=args.thresholds, generator=args.generator, gen_steps=args.gen_steps, threads=args.threads,
+        workers=args.workers))
+    if preset.arch not in ARCHITECTURES:
+        raise SettingError(f"--arch: unknown architecture {preset.arch!r}; choose from {', '.join(ARCHITECTURES)}.")
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = config_from_args(args)
-    seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
-    preset = get_preset(cfg.profile, arch=args.arch, epochs=args.epochs, lr=args.lr, folds=args.folds, repeats=args.repeats,
-                        seeds=seeds, thresholds=args.thresholds, generator=args.generator, gen_steps=args.gen_steps,
-                        threads=args.threads, workers=args.workers)
-    if preset["arch"] not in ARCHITECTURES:
-        raise SettingError(f"--arch: unknown architecture {preset['arch']!r}; choose from {', '.join(ARCHITECTURES)}.")
     print(f"pitfalls on {cfg.dataset} at {cfg.size} px: {preset}")
     records, thumbs, bank = E.load(cfg)
     near, protocols, skipped = E.near_duplicates(cfg, preset, records, thumbs, bank)
@@ -85,7 +77,7 @@ def run(args):
                   f"folds grouped by both: {ov['protocol'].name}")
     if "repeats" not in args.skip:
         reps = E.repeats(cfg, preset, records, thumbs, bank)
-    table = E.closing_table(near, gen, ov, reps, preset["n_boot"], cfg.seed)
+    table = E.closing_table(near, gen, ov, reps, preset.n_boot, cfg.seed)
     out = cfg.stage_dir("pitfalls")
     print("\n".join(write_figures(cfg, preset, records, protocols, near, ov, reps, table, thumbs)))
     table.to_csv(out / "closing_table.csv", index=False)

@@ -3,7 +3,8 @@ real-vs-real baseline, memorisation, train-on-synthetic accuracy) and write
 RUNS/quality/quality.csv. Works offline: the default features come from a small classifier
 trained on the real training images; Inception-v3 only from a local weights file."""
 
-from helpers.cli import add_common, config_from_args
+from helpers.cli import add_common, add_set, config_from_args, preset_changes
+from helpers.quality.presets import PRESETS, STAGE
 
 NAME = "quality"
 HELP = "score all synthetic sets: FID/KID/precision/recall, memorisation, TSTR"
@@ -14,6 +15,7 @@ def add_arguments(p):
     from helpers.quality.inception import INCEPTION_ENV
 
     add_common(p)
+    add_set(p, "repeats=3")
     p.add_argument("--features", choices=KINDS, default="domain",
                    help="feature extractor: domain (default, trained on the real training images), "
                         f"inception (local weights: --inception-weights or ${INCEPTION_ENV}), random")
@@ -39,7 +41,9 @@ def run(args):
     from helpers.synth import find_manifests
 
     t0 = time.perf_counter()
-    cfg = config_from_args(args)
+    changes = preset_changes(args)
+    preset = PRESETS.of(args.profile, **changes)  # refused here, before anything trains
+    cfg = config_from_args(args, stage_changes={STAGE: {k: getattr(preset, k) for k in changes}})
     manifests = find_manifests(cfg.runs_dir)
     if args.only:
         unknown = sorted(set(args.only) - set(manifests))
@@ -62,12 +66,11 @@ def run(args):
         print(summary(report.table).to_string())
     print(f"\n{len(manifests)} set(s) scored in {time.perf_counter() - t0:.1f} s; table: {report.csv}")
     if args.usefulness:
-        from helpers.quality import preset
         from helpers.quality import usefulness as U
         from helpers.quality.features import get_extractor
 
         ssl = get_extractor(cfg, records, kind="ssl")
-        second = U.feature_scores(ssl, report, dict(enumerate(cfg.classes)), preset(cfg), seed=cfg.seed)
+        second = U.feature_scores(ssl, report, dict(enumerate(cfg.classes)), preset, seed=cfg.seed)
         qu = U.quality_vs_usefulness(report.table, U.grid_usefulness(cfg, list(report.sets)), second, "ssl")
         ranks = U.rankings(report.table, second, names=("domain", "ssl"))
         with pd.option_context("display.width", 200, "display.max_columns", 20):

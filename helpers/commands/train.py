@@ -7,60 +7,49 @@ setting on top, e.g. `--set n_critic=5` for a GAN or `--set base=16 --set mults=
 DDPM. A run folder refuses to resume with other settings: give a changed run its own
 `--out-name`."""
 
-from helpers.cli import add_common, config_from_args, plain_name_arg, positive_int
+from helpers.cli import (
+    add_common,
+    add_set,
+    config_from_args,
+    parse_pairs,
+    plain_name_arg,
+    positive_int,
+    preset_changes,
+)
+from helpers.ddpm.presets import VARIANTS as DDPM_VARIANTS
+from helpers.ddpm.presets import preset as ddpm_preset
 from helpers.errors import SettingError
-from helpers.generators import GENERATORS
-from helpers.settings import parse_text as parse_value  # noqa: F401  (the --set value parser)
+from helpers.gan.presets import VARIANTS as GAN_VARIANTS
+from helpers.gan.presets import get_preset
+from helpers.generators import GENERATORS, train_and_export
+from helpers.presets import Preset
+from helpers.presets import parse_text as parse_value  # noqa: F401  (the --set value parser)
 
 NAME = "train"
 HELP = "train a generator (wgan, wgan-gp, dcgan, cwgan, ddpm) and export synthetic images"
 
 
+def stage_preset(generator: str, profile: str, changes: dict, variant: str | None = None,
+                 dataset: str | None = None) -> Preset:
+    """The generator's preset for this run: the profile's, a named variant and `changes` on top;
+    its own rules refuse a bad setting (SettingError) before anything trains."""
+    if generator == "ddpm":
+        return ddpm_preset(profile, variant, **changes)
+    return get_preset(generator, profile, variant=variant, dataset=dataset, **changes)
+
+
 def parse_settings(pairs: list[str], generator: str, profile: str = "quick") -> dict:
     """KEY=VALUE strings -> {key: value}, each converted to its preset field's type and checked
     against its range (SettingError names the setting, what it wants and what it got)."""
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or not key:
-            raise SettingError(f"--set wants KEY=VALUE, got {pair!r}")
-        out[key] = value.strip()
-    return checked(generator, profile, out)
+    changes = parse_pairs(pairs)
+    p = stage_preset(generator, profile, changes)
+    return {k: getattr(p, k) for k in changes}
 
 
-def checked(generator: str, profile: str, changes: dict) -> dict:
-    """`changes` as the preset's types; refused by the preset's rules before anything trains."""
-    from helpers.ddpm.presets import RULES as DDPM_RULES
-    from helpers.ddpm.presets import DDPMPreset
-    from helpers.gan.presets import RULES as GAN_RULES
-    from helpers.gan.presets import GanPreset, get_preset
-    from helpers.settings import check_changes
-
-    if generator == "ddpm":
-        out = check_changes(DDPMPreset, changes, DDPM_RULES, "The DDPM")
-        from helpers.ddpm.presets import preset
-
-        preset(profile, **out)  # cross-field checks (e.g. ddim_steps <= T)
-        return out
-    out = check_changes(GanPreset, changes, GAN_RULES, f"The {generator} GAN")
-    get_preset(generator, profile, **out)
-    return out
-
-
-def variants(generator: str) -> dict:
-    from helpers.ddpm.presets import VARIANTS as DDPM_VARIANTS
-    from helpers.gan.presets import VARIANTS as GAN_VARIANTS
-
-    return DDPM_VARIANTS if generator == "ddpm" else GAN_VARIANTS
-
-
-def check_size(generator: str, size: int, changes: dict, profile: str) -> None:
+def check_size(generator: str, size: int, preset: Preset) -> None:
     """The image sizes this generator's networks can be built for."""
     if generator == "ddpm":
-        from helpers.ddpm.presets import preset
-
-        levels = len(preset(profile, **changes).mults) - 1
+        levels = len(preset.mults) - 1
         if size % 2 ** levels or size // 2 ** levels < 4:
             raise SettingError(f"--size {size}: the DDPM's U-Net halves the image {levels} times and needs at "
                                f"least 4 px at the bottom, so --size must be at least {4 * 2 ** levels}.")
@@ -74,30 +63,24 @@ def check_size(generator: str, size: int, changes: dict, profile: str) -> None:
 def add_arguments(p):
     p.add_argument("generator", choices=list(GENERATORS), help="which generator")
     add_common(p)
-    p.add_argument("--steps", type=positive_int, default=None, help="generator steps (default: the profile's preset)")
+    p.add_argument("--steps", type=positive_int, default=None,
+                   help="generator steps (default: the profile's preset); the same as --set steps=N")
     p.add_argument("--variant", default=None, help="a named set of preset changes (see the presets modules)")
-    p.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE",
-                   help="change one preset setting (repeatable), e.g. --set n_critic=5")
+    add_set(p, "n_critic=5")
     p.add_argument("--out-name", default=None, type=plain_name_arg,
                    help="name of the run and synthetic-set folders (default: the generator's name); "
                         "a plain name: letters, digits, '.', '_', '-'")
 
 
 def run(args):
-    from helpers.generators import train_and_export
-
-    changes = parse_settings(args.settings, args.generator, args.profile)
-    if args.variant:
-        known = variants(args.generator)
-        if args.variant not in known:
-            raise SettingError(f"{args.generator} has no variant {args.variant!r}; known: "
-                               f"{', '.join(known) or 'none'}")
-        changes = checked(args.generator, args.profile, {**known[args.variant], **changes})
-    steps = changes.pop("steps", None)  # a variant's budget; --steps wins
-    steps = args.steps or steps
+    changes = preset_changes(args, steps=args.steps)  # --steps wins over --set steps= and a variant's
+    preset = stage_preset(args.generator, args.profile, changes, args.variant, args.dataset)
+    variant = (DDPM_VARIANTS if args.generator == "ddpm" else GAN_VARIANTS).get(args.variant, {})
+    changes = {k: getattr(preset, k) for k in {**variant, **changes}}  # as the preset's types
     cfg = config_from_args(args)
-    check_size(args.generator, cfg.size, changes, cfg.profile)
-    manifest = train_and_export(args.generator, cfg, out_name=args.out_name, steps=steps, **changes)
+    check_size(args.generator, cfg.size, preset)
+    manifest = train_and_export(args.generator, cfg, out_name=args.out_name, steps=changes.pop("steps", None),
+                                **changes)
     print(f"synthetic set: {manifest}")
     print(f"figure: {write_figure(cfg, manifest, args.out_name or args.generator)}")
     return 0

@@ -12,19 +12,19 @@ in the size range of common DDPM baselines and enough steps for sharp samples.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 from helpers.errors import SettingError
-from helpers.settings import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, Rule, check_changes
+from helpers.presets import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, Preset, Rule, Table
 
 
 @dataclass(frozen=True)
-class DDPMPreset:
+class DDPMPreset(Preset):
     # network
     base: int = 32
-    mults: tuple = (1, 2, 2, 2)
+    mults: tuple[int, ...] = (1, 2, 2, 2)
     n_res: int = 1
-    attn_levels: tuple | None = None  # None: the lowest resolution only
+    attn_levels: tuple[int, ...] | None = None  # None: the lowest resolution only
     dropout: float = 0.0
     # diffusion
     T: int = 1000
@@ -52,8 +52,24 @@ class DDPMPreset:
     guidance: float = 2.0
     export_batch: int = 64
 
+    # What each setting accepts (helpers.presets): `--set batch=0` is refused before training.
+    RULES = {
+        "base": POSITIVE_INT, "mults": Rule(lo=1), "n_res": POSITIVE_INT, "attn_levels": NON_NEGATIVE,
+        "dropout": FRACTION, "T": Rule(lo=2), "schedule": Rule(choices=("linear", "cosine")),
+        "objective": Rule(choices=("eps", "v")), "min_snr": NON_NEGATIVE, "p_uncond": FRACTION,
+        "balance": Rule(choices=("weights", "sampling", "none")), "steps": POSITIVE_INT, "batch": POSITIVE_INT,
+        "lr": POSITIVE, "warmup": NON_NEGATIVE, "grad_clip": POSITIVE, "ema_decay": FRACTION,
+        "checkpoint_every": POSITIVE_INT, "sample_every": POSITIVE_INT, "grid_per_class": POSITIVE_INT,
+        "ddim_steps": POSITIVE_INT, "eta": Rule(lo=0, hi=1), "guidance": NON_NEGATIVE, "export_batch": POSITIVE_INT,
+    }
+    STAGE = "The DDPM"
+
+    def check(self) -> None:
+        if self.ddim_steps > self.T:
+            raise SettingError(f"The DDPM setting ddim_steps ({self.ddim_steps}) cannot exceed T ({self.T}).")
+
     def as_dict(self) -> dict:
-        d = asdict(self)
+        d = super().as_dict()
         d["mults"] = list(self.mults)
         d["attn_levels"] = None if self.attn_levels is None else list(self.attn_levels)
         return d
@@ -63,7 +79,15 @@ class DDPMPreset:
                     dropout=self.dropout)
 
 
-PRESETS = {
+# Named variants beside the profile presets (`python -m helpers train ddpm --variant busi-cpu`).
+VARIANTS = {
+    # BUSI at 64 px within about 20 CPU minutes: a wider U-Net than quick's, every class drawn
+    # equally often (malignant and normal are the small classes), stronger guidance.
+    "busi-cpu": dict(base=16, mults=(1, 2, 4, 4), balance="sampling", warmup=100, steps=1800, guidance=3.0,
+                     ddim_steps=25, checkpoint_every=200, sample_every=600, grid_per_class=8),
+}
+
+PRESETS = Table("the DDPM", {
     # T = 100 only here: the notebook's DDPM-vs-DDIM table must run in seconds on the tests' CPU
     # eta = 1 (stochastic DDIM) on the CPU profiles: after a few hundred steps the noise
     # prediction at small t is still poor, and deterministic DDIM (eta = 0) then leaves visible
@@ -81,38 +105,13 @@ PRESETS = {
     "paper": DDPMPreset(base=64, mults=(1, 1, 2, 2, 4), n_res=2, attn_levels=(3, 4), dropout=0.1, steps=60_000,
                         batch=64, lr=1e-4, warmup=1000, ema_decay=0.9999, checkpoint_every=1000,
                         sample_every=5000, grid_per_class=8, ddim_steps=100, guidance=2.0, export_batch=128),
-}
-
-# Named variants beside the profile presets (`python -m helpers train ddpm --variant busi-cpu`).
-VARIANTS = {
-    # BUSI at 64 px within about 20 CPU minutes: a wider U-Net than quick's, every class drawn
-    # equally often (malignant and normal are the small classes), stronger guidance.
-    "busi-cpu": dict(base=16, mults=(1, 2, 4, 4), balance="sampling", warmup=100, steps=1800, guidance=3.0,
-                     ddim_steps=25, checkpoint_every=200, sample_every=600, grid_per_class=8),
-}
+}, VARIANTS)
 
 # How many images the notebook's DDPM-vs-DDIM table samples per sampler.
 TABLE_IMAGES = {"smoke": 6, "quick": 4, "paper": 64}
 
 
-def preset(profile: str, **overrides) -> DDPMPreset:
-    """The profile's preset with `overrides` (None values are ignored, e.g. steps=None)."""
-    if profile not in PRESETS:
-        raise SettingError(f"No DDPM preset for profile {profile!r}; choose one of {', '.join(PRESETS)}.")
-    changes = check_changes(DDPMPreset, {k: v for k, v in overrides.items() if v is not None}, RULES, "The DDPM")
-    p = replace(PRESETS[profile], **changes)
-    if p.ddim_steps > p.T:
-        raise SettingError(f"The DDPM setting ddim_steps ({p.ddim_steps}) cannot exceed T ({p.T}).")
-    return p
-
-
-# What each setting accepts (helpers.settings): `--set batch=0` is refused before training.
-RULES = {
-    "base": POSITIVE_INT, "mults": Rule(lo=1), "n_res": POSITIVE_INT, "attn_levels": NON_NEGATIVE,
-    "dropout": FRACTION, "T": Rule(lo=2), "schedule": Rule(choices=("linear", "cosine")),
-    "objective": Rule(choices=("eps", "v")), "min_snr": NON_NEGATIVE, "p_uncond": FRACTION,
-    "balance": Rule(choices=("weights", "sampling", "none")), "steps": POSITIVE_INT, "batch": POSITIVE_INT,
-    "lr": POSITIVE, "warmup": NON_NEGATIVE, "grad_clip": POSITIVE, "ema_decay": FRACTION,
-    "checkpoint_every": POSITIVE_INT, "sample_every": POSITIVE_INT, "grid_per_class": POSITIVE_INT,
-    "ddim_steps": POSITIVE_INT, "eta": Rule(lo=0, hi=1), "guidance": NON_NEGATIVE, "export_batch": POSITIVE_INT,
-}
+def preset(profile: str, variant: str | None = None, **overrides) -> DDPMPreset:
+    """The profile's preset with a named variant and `overrides` (None values are ignored,
+    e.g. steps=None)."""
+    return PRESETS.of(profile, variant, **overrides)

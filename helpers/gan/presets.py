@@ -12,16 +12,16 @@ Budgets count generator steps (each with `n_critic` critic steps inside).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 from helpers.errors import SettingError
-from helpers.settings import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, Rule, check_changes
+from helpers.presets import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, Preset, Rule
 
 KINDS = ("wgan", "wgan-gp", "dcgan", "cwgan")
 
 
 @dataclass(frozen=True)
-class GanPreset:
+class GanPreset(Preset):
     kind: str
     steps: int = 1000              # generator steps
     batch: int = 64
@@ -31,7 +31,7 @@ class GanPreset:
     optimizer: str = "adam"        # adam | rmsprop
     lr_g: float = 1e-4
     lr_d: float = 1e-4
-    betas: tuple = (0.0, 0.9)
+    betas: tuple[float, ...] = (0.0, 0.9)
     n_critic: int = 5              # critic steps per generator step
     clip: float = 0.0              # WGAN weight clipping (0: off)
     gp_weight: float = 0.0         # gradient-penalty weight lambda (0: off)
@@ -44,23 +44,20 @@ class GanPreset:
     checkpoint_every: int = 100
     balance_extra: int = 0         # export: classes balanced to (largest class + extra)
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    # What each setting accepts (helpers.presets): `--set batch=0` is refused before training.
+    RULES = {
+        "kind": Rule(choices=KINDS), "steps": POSITIVE_INT, "batch": POSITIVE_INT, "latent": POSITIVE_INT,
+        "g_width": POSITIVE_INT, "d_width": POSITIVE_INT, "optimizer": Rule(choices=("adam", "rmsprop")),
+        "lr_g": POSITIVE, "lr_d": POSITIVE, "betas": Rule(lo=0, hi=1, open_hi=True, length=2), "n_critic": POSITIVE_INT,
+        "clip": NON_NEGATIVE, "gp_weight": NON_NEGATIVE, "critic_norm": Rule(choices=("batch", "layer", "none")),
+        "dropout": FRACTION, "embed_dim": POSITIVE_INT, "upsample": Rule(choices=("deconv", "resize")), "ema": FRACTION,
+        "sample_every": POSITIVE_INT, "checkpoint_every": POSITIVE_INT, "balance_extra": NON_NEGATIVE,
+    }
+    FIXED = ("kind",)
 
-    def with_(self, **changes) -> GanPreset:
-        """A copy with `changes`, each converted to its field's type and checked (SettingError)."""
-        return replace(self, **check_changes(GanPreset, changes, RULES, f"The {self.kind} GAN"))
-
-
-# What each setting accepts (helpers.settings): `--set batch=0` is refused before training.
-RULES = {
-    "steps": POSITIVE_INT, "batch": POSITIVE_INT, "latent": POSITIVE_INT, "g_width": POSITIVE_INT,
-    "d_width": POSITIVE_INT, "optimizer": Rule(choices=("adam", "rmsprop")), "lr_g": POSITIVE, "lr_d": POSITIVE,
-    "betas": Rule(lo=0, hi=1, open_hi=True, length=2), "n_critic": POSITIVE_INT, "clip": NON_NEGATIVE,
-    "gp_weight": NON_NEGATIVE, "critic_norm": Rule(choices=("batch", "layer", "none")), "dropout": FRACTION,
-    "embed_dim": POSITIVE_INT, "upsample": Rule(choices=("deconv", "resize")), "ema": FRACTION,
-    "sample_every": POSITIVE_INT, "checkpoint_every": POSITIVE_INT, "balance_extra": NON_NEGATIVE,
-}
+    @property
+    def what(self) -> str:
+        return f"The {self.kind} GAN"
 
 
 # The algorithm's own defaults, per generator.
@@ -149,7 +146,7 @@ def get_preset(kind: str, profile: str = "quick", variant: str | None = None, da
     preset = preset.with_(**DATASET_CHANGES.get(dataset, {}).get(profile, {}).get(kind, {}))
     if variant:
         if variant not in VARIANTS:
-            raise SettingError(f"Unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
+            raise SettingError(f"The {kind} GAN has no variant {variant!r}; known: {', '.join(VARIANTS)}.")
         preset = preset.with_(**VARIANTS[variant])
     return preset.with_(**changes) if changes else preset
 

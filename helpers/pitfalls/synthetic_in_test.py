@@ -21,36 +21,28 @@ from sklearn.metrics import f1_score
 
 from helpers.classify.bootstrap import verdict
 from helpers.classify.data import TRAIN_COLUMNS, synthetic_rows
+from helpers.classify.presets import PRESETS as GRID
 from helpers.classify.published import ddpm_study_accuracy
 from helpers.classify.settings import SPLIT, parts
 from helpers.classify.synthetic import fold_synthetic, per_class_set
 from helpers.pitfalls import tables
+from helpers.pitfalls.presets import STUDY_BUDGETS, StudyBudget
 from helpers.pitfalls.runs import ImageBank, Job, View, run_jobs, table_rows
 
 REAL_TEST, STUDY_TEST = "real test images (honest)", "80/20 split of real + synthetic (the study's)"
 
 
-def budget(profile: str, **changes) -> dict:
+def budget(profile: str, **changes) -> StudyBudget:
     """The classifier grid's budget for this profile (its network, epochs, learning rate and
     seeds: notebook 08's `real+syn:ddpm@n` runs), in the pitfalls' terms; on the paper
-    profile, the study's own classifier."""
-    from helpers.classify.grid import PRESETS as GRID
-    from helpers.pitfalls.presets import preset
-
-    g = GRID[profile]
-    base = dict(arch=g["archs"][0], epochs=g["epochs"] or 10, lr=g["lr"] or 1e-3, seeds=tuple(g["seeds"]),
-                threads=g.get("threads"))
-    if profile == "paper":  # the study's classifier: EfficientNetV2-L, Adam 1e-4, batch 16, 50 epochs
-        base.update(arch="efficientnet_v2_l", epochs=50, lr=1e-4, bs=16)
-    base.update({k: v for k, v in changes.items() if v is not None})
-    return preset(profile, **base)
+    profile, the study's own classifier (helpers.pitfalls.presets.STUDY_BUDGETS). None values
+    in `changes` are not given."""
+    return STUDY_BUDGETS.of(profile, **changes)
 
 
 def scenarios(profile: str) -> tuple:
     """Synthetic images per class of the profile's sweep (0 = real only): 0/50/125/250 on quick."""
-    from helpers.classify.grid import PRESETS as GRID
-
-    return tuple(GRID[profile]["scenario"])
+    return GRID[profile].scenario
 
 
 def synthetic_set(cfg, records: pd.DataFrame, scenarios, progress: bool = True):
