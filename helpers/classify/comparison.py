@@ -39,7 +39,7 @@ from helpers.synth import find_manifests
 
 
 @dataclass
-class Grid:
+class StudyGrid:
     """The runs of a comparison, and how they were chosen."""
 
     preset: dict
@@ -80,7 +80,7 @@ def check_names(cfg, archs, generators, settings, folds, records) -> None:
 
 
 def study_grid(cfg, records: pd.DataFrame, preset=None, archs=None, generators="all", settings=None,
-               folds=None, seeds=None, scenario: bool = False) -> Grid:
+               folds=None, seeds=None, scenario: bool = False) -> StudyGrid:
     """The runs to make (see the module's note). generators: "all" (every generator the course
     trains), "none", or names; settings: names (or Settings) instead of each study's columns, with
     `scenario` adding the DDPM sweep for the DDPM (or the first generator); folds/seeds/archs
@@ -104,7 +104,7 @@ def study_grid(cfg, records: pd.DataFrame, preset=None, archs=None, generators="
     sweep = scenario_settings(g, preset["scenario"]) if g else []
     runs = plan(records, archs, main, folds, seeds)
     runs += [r for r in plan(records, archs, [s for s in sweep if s not in main], sweep_folds, seeds) if r not in runs]
-    return Grid(preset, archs, gens, folds, seeds, main, sweep, sweep_folds, runs)
+    return StudyGrid(preset, archs, gens, folds, seeds, main, sweep, sweep_folds, runs)
 
 
 def run_studies(cfg, records: pd.DataFrame | None = None, pretrained="auto", executor: str = "local",
@@ -126,7 +126,7 @@ class Comparison:
     """A finished studies' grid and its tables (each computed when first asked for)."""
 
     cfg: object
-    grid: Grid
+    grid: StudyGrid
     results: pd.DataFrame  # one row per run of the grid
 
     def _tab(self, fn, preds, **kw):

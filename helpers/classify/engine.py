@@ -18,7 +18,7 @@ Each training owns a folder under `<stage>/runs/` (`runs_folder`):
     history.csv      per-epoch train/valid loss and accuracy             (resume=True)
     checkpoint.pth   the last finished epoch, removed once predicted     (resume=True)
     model.pth        the trained weights, e.g. for Grad-CAM              (keep_model=True)
-A folder with preds.csv (and model.pth when it was asked for) is a finished run (`finished`):
+A folder with preds.csv (and model.pth when asked for) is a finished run (`has_predictions`):
 callers read it back instead of training again. An interrupted run with resume=True restarts
 from its last finished epoch.
 """
@@ -79,7 +79,7 @@ def runs_folder(stage_dir) -> Path:
     return new
 
 
-def finished(run_dir, keep_model: bool = False) -> bool:
+def has_predictions(run_dir, keep_model: bool = False) -> bool:
     run_dir = Path(run_dir)
     return (run_dir / PREDS).exists() and (not keep_model or (run_dir / MODEL).exists())
 

@@ -30,7 +30,13 @@ import torch
 from tqdm.auto import tqdm
 
 from helpers.classify.data import TRAIN_COLUMNS, load_table
-from helpers.classify.engine import Recipe, finished, fit_predict, runs_folder, write_predictions
+from helpers.classify.engine import (
+    Recipe,
+    fit_predict,
+    has_predictions,
+    runs_folder,
+    write_predictions,
+)
 from helpers.classify.engine import load_model as load_weights
 from helpers.classify.protocol import check_evaluation, protocol_name
 
@@ -112,7 +118,7 @@ def run_dir(cfg, preset: dict, job: Job) -> Path:
 
 
 def _cached(cfg, preset: dict, job: Job) -> bool:
-    return finished(run_dir(cfg, preset, job), job.keep_model)
+    return has_predictions(run_dir(cfg, preset, job), job.keep_model)
 
 
 def _evaluated(job: Job) -> pd.DataFrame:
