@@ -179,7 +179,6 @@ def paired_drop(full: pd.DataFrame, half: pd.DataFrame, classes) -> dict:
 def classifier(dataset: str, data_dir: Path, runs: Path, seeds, fresh: bool, progress: bool) -> dict:
     """Quick classifier on the grouped split, full and half training data."""
     from helpers.config import resolve
-    from helpers.data.records import CLASS_NAMES
     from helpers.data.registry import load_records
     from helpers.data.splits import grouped_split
 
@@ -189,7 +188,7 @@ def classifier(dataset: str, data_dir: Path, runs: Path, seeds, fresh: bool, pro
     records, _ = duplicates(records, cfg.dup_threshold)
     records["split"] = grouped_split(records, cfg.val_frac, cfg.test_frac, seed=cfg.seed)
     records["fold"] = 0
-    classes = CLASS_NAMES[dataset]
+    classes = list(cfg.classes)
     full = run_classifiers(cfg, records, "full", seeds, runs / "runs", fresh, progress)
     half = pd.concat([run_classifiers(cfg, half_of_training(records, s), "half", [s], runs / "runs", fresh, progress)
                       for s in seeds], ignore_index=True)
@@ -205,7 +204,6 @@ def transfer(phantom: pd.DataFrame, busi: pd.DataFrame, runs: Path, busi_dir: Pa
     from sklearn.metrics import balanced_accuracy_score
 
     from helpers.config import resolve
-    from helpers.data.records import CLASS_NAMES
 
     cfg = resolve("quick", "busi", busi_dir, runs, seed=0)
     a = phantom.assign(split="train")
@@ -213,9 +211,9 @@ def transfer(phantom: pd.DataFrame, busi: pd.DataFrame, runs: Path, busi_dir: Pa
     recs = pd.concat([a, b], ignore_index=True)[["path", "label", "class_name", "group", "source", "split"]]
     recs["fold"] = 0
     preds = run_classifiers(cfg, recs, "phantom-to-busi", [0], runs / "runs", fresh, progress)
-    out = accuracy_ci(preds, CLASS_NAMES["busi"])
+    out = accuracy_ci(preds, list(cfg.classes))
     out["balanced"] = balanced_accuracy_score(preds["label"], preds["pred"])
-    out["predicted"] = preds["pred"].map(dict(enumerate(CLASS_NAMES["busi"]))).value_counts().to_dict()
+    out["predicted"] = preds["pred"].map(dict(enumerate(cfg.classes))).value_counts().to_dict()
     return out
 
 

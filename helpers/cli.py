@@ -54,9 +54,14 @@ def plain_name_arg(text: str) -> str:
 def add_common(p: argparse.ArgumentParser) -> None:
     """The options every stage shares (they mirror the notebooks' parameters cell)."""
     p.add_argument("--profile", choices=PROFILES, default="quick", help="smoke | quick | paper (default quick)")
-    p.add_argument("--dataset", choices=DATASETS, default="phantom", help="data source (default phantom)")
-    p.add_argument("--data-dir", default=None, help="dataset folder (default: data/<dataset> in the project)")
-    p.add_argument("--runs-dir", default=None, help="where outputs go (default: runs/<profile>-<dataset>)")
+    p.add_argument("--dataset", choices=DATASETS, default="phantom",
+                   help="data source (default phantom); folder: your own images, one sub-folder per class, "
+                        "in --data-dir")
+    p.add_argument("--data-dir", default=None,
+                   help="dataset folder (default: data/<dataset> in the project; required for --dataset folder)")
+    p.add_argument("--runs-dir", default=None,
+                   help="where outputs go (default: runs/<profile>-<dataset>, runs/<profile>-folder-<name> for "
+                        "--dataset folder)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--size", type=image_size, default=None,
                    help="image size in px, a power of two (default: the profile's)")

@@ -14,17 +14,12 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from helpers.data.records import CLASS_NAMES
+from helpers.data import registry
 from helpers.errors import SettingError
 from helpers.presets import NON_NEGATIVE, Preset, Rule, Table
 
 PROFILES = ("smoke", "quick", "paper")
-DATASETS = ("phantom", "busi", "breastmnist", "minimias", "breakhis", "breakhis8")
-# Near-duplicate threshold where the default 0.97 does not fit. Aligned mammograms share one
-# outline, so their 32 px thumbnails correlate above 0.97 across different women (143 pairs
-# on mini-MIAS, 16 above 0.98, none a duplicate when looked at); a split then sees one giant
-# group. There, the source's patient groups carry the protection against leakage.
-DUP_THRESHOLDS = {"minimias": 0.995}
+DATASETS = tuple(registry.DATASETS)  # the --dataset choices; each one's facts are its registry record
 
 # Data-level settings per profile. Phantom counts follow BUSI (437 / 133 / 210) except in
 # `smoke`, which keeps every class but only a few images so the notebooks run in seconds.
@@ -75,6 +70,7 @@ class Config:
     device: str = "cpu"
     description: str = ""
     classes: tuple = ()  # the dataset's class names, in label order (label i is classes[i])
+    channels: int = 1  # 1 grey, 3 RGB: how the dataset's images are read
     # {stage: {setting: value}}: `--set` changes of a stage that reads its preset from the run's
     # config (the quality stage, `helpers.quality.preset(cfg)`); the others take a preset argument
     stage_changes: dict = field(default_factory=dict)
@@ -131,12 +127,26 @@ def pick_device() -> str:
 def default_data_dir(dataset: str, profile: str, root: str | os.PathLike | None = None) -> Path:
     """Where a dataset lives when the user did not say: `<root>/<dataset>`.
 
-    The smoke profile's tiny phantom set gets its own folder so that it never shadows the
-    full one. `root` defaults to COURSE_DATA_ROOT, else `data/` in the project folder.
+    The smoke profile's tiny set of data made in code (the phantom) gets its own folder,
+    `<dataset>-smoke`, so that it never shadows the full one. `root` defaults to
+    COURSE_DATA_ROOT, else `data/` in the project folder.
     """
     root = Path(root or os.environ.get("COURSE_DATA_ROOT") or _project_root() / "data")
-    name = "phantom-smoke" if (dataset == "phantom" and profile == "smoke") else dataset
-    return root / name
+    made = registry.dataset(dataset).make is not None
+    return root / (f"{dataset}-smoke" if made and profile == "smoke" else dataset)
+
+
+def default_runs_dir(profile: str, dataset: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """Where a run's outputs go when the user did not say: `runs/<profile>-<dataset>` in the
+    project; for data that says what it holds (`folder`) one per data folder, named after it,
+    so that generators trained on one folder are never resumed on another."""
+    name = f"{profile}-{dataset}"
+    if registry.dataset(dataset).describe is not None:
+        if data_dir is None:
+            raise SettingError(f"--dataset {dataset} has no default runs folder: give --runs-dir (or --data-dir).")
+        name += "-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", Path(data_dir).expanduser().resolve().name).strip(".-")
+                       or "data")
+    return _project_root() / "runs" / name
 
 
 def _is_project(p: Path) -> bool:
@@ -161,18 +171,26 @@ def _project_root() -> Path:
 
 def resolve(profile: str = "quick", dataset: str = "phantom", data_dir: str | os.PathLike | None = None,
             runs_dir: str | os.PathLike | None = None, seed: int = 0, **overrides) -> Config:
-    """Turn the notebook parameters (or CLI flags) into a Config, validating each value."""
+    """Turn the notebook parameters (or CLI flags) into a Config, validating each value. The
+    dataset's classes and channels come from its registry record, or from its folder (`folder`)."""
     if profile not in PROFILES:
         raise SettingError(f"Unknown profile {profile!r}; choose one of {', '.join(PROFILES)}.")
-    if dataset not in DATASETS:
-        raise SettingError(f"Unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}.")
+    ds = registry.dataset(dataset)
     pd = dict(PROFILE_DATA[profile])
-    data_dir = Path(data_dir) if data_dir else default_data_dir(dataset, profile)
-    runs_dir = Path(runs_dir) if runs_dir else _project_root() / "runs" / f"{profile}-{dataset}"
-    cfg = Config(profile=profile, dataset=dataset, data_dir=data_dir.expanduser(),
-                 runs_dir=runs_dir.expanduser(), seed=int(seed), device=pick_device(),
-                 dup_threshold=DUP_THRESHOLDS.get(dataset, Config.dup_threshold), classes=tuple(CLASS_NAMES[dataset]),
-                 **pd)
+    if ds.make is None:
+        pd["phantom_counts"] = {}  # only data made in code has counts to make
+    if data_dir:
+        data_dir = Path(data_dir).expanduser()
+    elif ds.describe is not None:
+        raise SettingError(f"--dataset {dataset} needs --data-dir: the folder holding one sub-folder of images per "
+                           "class (in a notebook: COURSE_DATA_DIR, or DATA_DIR in the parameters cell).")
+    else:
+        data_dir = default_data_dir(dataset, profile).expanduser()
+    classes, channels = ds.classes_and_channels(data_dir)
+    runs_dir = Path(runs_dir) if runs_dir else default_runs_dir(profile, dataset, data_dir)
+    cfg = Config(profile=profile, dataset=dataset, data_dir=data_dir, runs_dir=runs_dir.expanduser(), seed=int(seed),
+                 device=pick_device(), dup_threshold=ds.dup_threshold or Config.dup_threshold, classes=classes,
+                 channels=channels, **pd)
     return cfg.with_(**overrides) if overrides else cfg
 
 

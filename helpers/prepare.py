@@ -60,5 +60,5 @@ def load_prepared(cfg, progress: bool = True, verbose: bool = True) -> pd.DataFr
         meta = json.loads(meta_path.read_text())
         meta.pop("skipped", None)
         if meta == _meta(cfg):
-            return read_records(cfg.records_path)
+            return read_records(cfg.records_path, cfg.classes)
     return prepare(cfg, progress=progress, verbose=verbose)

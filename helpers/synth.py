@@ -16,8 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
+from tqdm.auto import tqdm
 
-from helpers.data.records import CLASS_NAMES, DataError
+from helpers.config import plain_name
+from helpers.data.records import DataError
+from helpers.data.registry import class_names
+from helpers.train.lock import run_lock
 
 MANIFEST = "manifest.csv"
 TRAINED_ON = "trained_on.csv"
@@ -41,15 +45,20 @@ def balance_counts(counts: dict, target: int | None = None, extra: int = 0) -> d
 
 
 def synthetic_dir(runs_dir: str | Path, generator: str) -> Path:
-    from helpers.config import plain_name
-
     return Path(runs_dir) / "synthetic" / plain_name(generator, "synthetic-set name")
 
 
-def sample_calls(counts: dict, dataset: str, seed: int = 0, batch: int = 64) -> list[tuple[str, int, int]]:
+def _labels(dataset: str | None, classes) -> dict:
+    """{class name: label}: from `classes` (the run's, cfg.classes) when given, else from the
+    registry record of `dataset` (whose classes must then be fixed, not its folder's)."""
+    return {c: i for i, c in enumerate(classes if classes is not None else class_names(dataset))}
+
+
+def sample_calls(counts: dict, dataset: str | None = None, seed: int = 0, batch: int = 64, *,
+                 classes=None) -> list[tuple[str, int, int]]:
     """The (class_name, n, seed) of every `sample_fn` call `write_synthetic_set` makes, in order.
     Each batch has a seed of its own, so the calls can be made in any order, or at once."""
-    labels = {c: i for i, c in enumerate(CLASS_NAMES[dataset])}
+    labels = _labels(dataset, classes)
     return [(cls, min(batch, n - done), seed * 100_003 + labels[cls] * 10_007 + done)
             for cls, n in counts.items() for done in range(0, n, batch)]
 
@@ -57,7 +66,7 @@ def sample_calls(counts: dict, dataset: str, seed: int = 0, batch: int = 64) -> 
 def write_synthetic_set(out_dir: str | Path, generator: str, sample_fn: Callable[[str, int, int], np.ndarray],
                         counts: dict, dataset: str = "busi", checkpoint: str | Path | dict | None = None,
                         seed: int = 0, batch: int = 64, progress: bool = True,
-                        trained_on: list[str] | None = None) -> Path:
+                        trained_on: list[str] | None = None, classes=None) -> Path:
     """Generate `counts[class]` images per class with `sample_fn(class_name, n, seed)`
     (-> uint8 array (n, H, W), or (n, H, W, 3) written as RGB PNGs) and write them with their
     manifest. Returns the manifest path.
@@ -66,31 +75,29 @@ def write_synthetic_set(out_dir: str | Path, generator: str, sample_fn: Callable
     has its own model (the per-class GANs); its sha256 is recorded per image.
     `trained_on` lists the real images the generator was trained on; it is saved as
     `trained_on.csv` so that an evaluation can prove none of its test images was seen.
+    Labels are positions in `classes` (the run's, cfg.classes), or in the classes of
+    `dataset` when `classes` is not given.
     The manifest is written last, so a set without one is known to be incomplete."""
-    from helpers.train.lock import run_lock
-
     out_dir = Path(out_dir)
+    labels = _labels(dataset, classes)
     with run_lock(out_dir, what="exported"):  # two exports into one folder would mix their images
-        return _write_set(out_dir, generator, sample_fn, counts, dataset, checkpoint, seed, batch, progress,
+        return _write_set(out_dir, generator, sample_fn, counts, labels, checkpoint, seed, batch, progress,
                           trained_on)
 
 
-def _write_set(out_dir: Path, generator, sample_fn, counts, dataset, checkpoint, seed, batch, progress,
+def _write_set(out_dir: Path, generator, sample_fn, counts, labels, checkpoint, seed, batch, progress,
                trained_on) -> Path:
-    from tqdm.auto import tqdm
-
     (out_dir / MANIFEST).unlink(missing_ok=True)
     if isinstance(checkpoint, dict):
         ck_hash = {c: sha256_file(p) for c, p in checkpoint.items()}
     else:
         ck_hash = dict.fromkeys(counts, sha256_file(checkpoint) if checkpoint else "")
-    labels = {c: i for i, c in enumerate(CLASS_NAMES[dataset])}
     rows = []
     for cls in counts:
         (out_dir / cls).mkdir(exist_ok=True)
     with tqdm(total=sum(counts.values()), desc=f"exporting {generator}", unit="img", disable=not progress) as bar:
         done = dict.fromkeys(counts, 0)
-        for cls, k, call_seed in sample_calls(counts, dataset, seed, batch):
+        for cls, k, call_seed in sample_calls(counts, seed=seed, batch=batch, classes=list(labels)):
             imgs = np.asarray(sample_fn(cls, k, call_seed))
             rgb = imgs.ndim == 4 and imgs.shape[-1] == 3
             if imgs.dtype != np.uint8 or not (imgs.ndim == 3 or rgb) or len(imgs) != k:

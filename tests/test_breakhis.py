@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from helpers.config import resolve
-from helpers.data import CLASS_NAMES, DataError, load_records
+from helpers.data import DATASETS, DataError, load_records
 from helpers.data import breakhis as bh
-from helpers.data.download import is_complete
+from helpers.data.extract import is_complete
 from helpers.data.images import load_gray
 from helpers.data.records import validate_records
 from helpers.prepare import prepare
@@ -49,7 +49,7 @@ def test_names_are_parsed():
         bh.parse_name("SOB_B_DC-14-1-40-001.png")
     with pytest.raises(DataError, match="at 60X"):
         bh.parse_name("SOB_M_DC-14-1-60-001.png")
-    assert CLASS_NAMES["breakhis8"] == list(bh.SUBTYPES.values())
+    assert DATASETS["breakhis8"].classes == tuple(bh.SUBTYPES.values())
 
 
 def test_binary_and_subtype_records(tmp_path):
@@ -65,8 +65,8 @@ def test_binary_and_subtype_records(tmp_path):
     assert load_gray(df["path"][0], 16).shape == (16, 16)
     sub = load_records("breakhis8", tmp_path, progress=False)
     assert sorted(sub["class_name"].unique()) == sorted(FOLDERS.values())
-    validate_records(sub)
-    assert (sub["label"] == sub["class_name"].map(CLASS_NAMES["breakhis8"].index)).all()
+    validate_records(sub, classes=DATASETS["breakhis8"].classes)
+    assert (sub["label"] == sub["class_name"].map(DATASETS["breakhis8"].classes.index)).all()
     at40 = bh.read_breakhis(tmp_path, magnification=40, progress=False)
     assert len(at40) == 16 and set(at40["magnification"]) == {40}
 

@@ -13,7 +13,8 @@ from PIL import Image
 
 from helpers.data import DataError, load_records
 from helpers.data import breastmnist as bm
-from helpers.data.download import MARKER, ChecksumError
+from helpers.data.download import ChecksumError
+from helpers.data.extract import MARKER
 
 SPLIT_N = {"train": 7, "val": 3, "test": 4}
 

@@ -13,7 +13,8 @@ from PIL import Image
 
 from helpers.data import DataError, load_records
 from helpers.data import busi_fetch as bf
-from helpers.data.download import MARKER, DownloadError, is_complete
+from helpers.data.download import DownloadError
+from helpers.data.extract import MARKER, is_complete
 
 COUNTS = {"benign": 4, "malignant": 3, "normal": 2}
 

@@ -118,3 +118,27 @@ def test_script_runs_as_a_program(tmp_path):
     bad = subprocess.run([sys.executable, str(SCRIPT), "breastmnist", "--from", str(tmp_path / "none.npz"),
                           "--dest", str(tmp_path / "b")], capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "none.npz" in bad.stderr
+
+
+def test_sub_commands_are_the_registrys_downloads(cli, capsys):
+    """Each sub-command is a dataset's `download` in the registry; `folder` has none (it is read in place)."""
+    from helpers.data.registry import DATASETS
+
+    wanted = list(dict.fromkeys(ds.download.command for ds in DATASETS.values() if ds.download))
+    assert [d.command for d in cli.DOWNLOADS] == wanted == ["phantom", "busi", "breastmnist", "minimias", "breakhis"]
+    top = _help(cli, capsys)
+    assert "{phantom,busi,breastmnist,minimias,breakhis}" in top and "\n  folder " not in top
+    for d in cli.DOWNLOADS:
+        assert d.summary.splitlines()[0] in top and all(e in top for e in d.examples)
+    args = cli.build_parser().parse_args(["breastmnist", "--size", "64"])
+    assert args.dest is None and args.default_dest == cli.default_data_dir("breastmnist")
+
+
+def test_breakhis_says_how_to_use_both_tasks(cli, tmp_path, capsys, monkeypatch):
+    from helpers.data import breakhis
+
+    monkeypatch.setattr(breakhis, "fetch_breakhis", lambda *a, **k: {"report": "report", "data_dir": tmp_path})
+    assert cli.main(["breakhis", "--from", str(tmp_path), "--dest", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"--dataset breakhis --data-dir {tmp_path}" in out and out.rstrip().endswith(
+        "For the eight subtypes use --dataset breakhis8 with the same folder.")

@@ -16,14 +16,10 @@ import pytest
 from _local_http import LocalServer
 
 from helpers.data import download as dl
-from helpers.data.download import (
-    MARKER,
-    ChecksumError,
-    DownloadError,
-    download,
-    is_complete,
-    safe_extract_zip,
-)
+from helpers.data import zip_extract as zx
+from helpers.data.download import ChecksumError, DownloadError, download
+from helpers.data.extract import MARKER, is_complete
+from helpers.data.zip_extract import safe_extract_zip
 
 DATA = os.urandom(300_000)
 MD5 = hashlib.md5(DATA).hexdigest()
@@ -232,7 +228,7 @@ def test_extraction_publishes_complete_folder_and_reruns_skip(tmp_path, monkeypa
     assert (target / "top" / "sub" / "a.txt").read_bytes() == b"A"
     assert is_complete(target)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # temp folder gone
-    monkeypatch.setattr(dl.zipfile, "ZipFile", None)  # a re-run must not even open the archive
+    monkeypatch.setattr(zx.zipfile, "ZipFile", None)  # a re-run must not even open the archive
     assert safe_extract_zip(arc, target, progress=False) == target
 
 
@@ -255,11 +251,11 @@ def test_interrupted_extraction_leaves_nothing_that_looks_complete(tmp_path, mon
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(dl.shutil, "copyfileobj", failing)
+    monkeypatch.setattr(zx.shutil, "copyfileobj", failing)
     with pytest.raises(KeyboardInterrupt):
         safe_extract_zip(arc, target, progress=False)
     assert not target.exists()
-    monkeypatch.setattr(dl.shutil, "copyfileobj", real)
+    monkeypatch.setattr(zx.shutil, "copyfileobj", real)
     safe_extract_zip(arc, target, progress=False)
     assert len(list(target.glob("f*.txt"))) == 5 and is_complete(target)
 

@@ -9,7 +9,9 @@ from _local_http import LocalServer
 from test_busi_fetch import make_official_tree, zip_tree
 
 from helpers.data import busi_fetch as bf
-from helpers.data.download import MARKER, DownloadError, is_complete, safe_extract_zip
+from helpers.data.download import DownloadError
+from helpers.data.extract import MARKER, is_complete
+from helpers.data.zip_extract import safe_extract_zip
 
 
 @pytest.fixture(scope="module")

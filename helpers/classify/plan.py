@@ -25,7 +25,6 @@ import torch
 from helpers.classify.grid_run import recipe
 from helpers.classify.models import build_model
 from helpers.classify.settings import SPLIT, parts
-from helpers.data.registry import channels
 from helpers.ddpm.presets import preset as ddpm_preset
 from helpers.ddpm.schedules import Schedule
 from helpers.ddpm.steps import diffusion_loss
@@ -98,7 +97,7 @@ def time_generator_step(name: str, cfg, n_classes: int) -> float:
             p = replace(p, batch=CPU_TIMING_BATCH)
         timed = p.batch
         p_batch = get_preset(name, cfg.profile, dataset=cfg.dataset).batch
-        rgb = (3,) if channels(cfg.dataset) == 3 else ()  # time the step on images like the data's
+        rgb = (3,) if cfg.channels == 3 else ()  # time the step on images like the data's
         x = (np.random.default_rng(0).random((max(p.batch, 8), cfg.size, cfg.size) + rgb) * 255).astype(np.uint8)
         labels = np.arange(len(x)) % n_classes if name == "cwgan" else None
         run = make_run(p, x, 0, cfg.device, labels=labels, n_classes=n_classes if labels is not None else 0)

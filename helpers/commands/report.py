@@ -2,7 +2,9 @@
 notebooks rendered as HTML (RUNS/notebooks/html/), their figures and the key tables. `python
 -m helpers course` writes it at the end; this rebuilds it (e.g. after a partial run)."""
 
-from helpers.config import DATASETS, PROFILES, resolve
+from pathlib import Path
+
+from helpers.config import DATASETS, PROFILES, default_runs_dir
 from helpers.errors import DataError
 
 NAME = "report"
@@ -20,7 +22,7 @@ def add_arguments(p):
 def run(args):
     from helpers.course.report import build_report
 
-    runs = resolve(args.profile, args.dataset, None, args.runs_dir).runs_dir
+    runs = Path(args.runs_dir).expanduser() if args.runs_dir else default_runs_dir(args.profile, args.dataset)
     if not (runs / "notebooks").is_dir():
         raise DataError(f"{runs} holds no notebooks/ folder: run the course first (`python -m helpers course "
                         f"--runs-dir {runs}`), or point --runs-dir at a course run.")

@@ -1,4 +1,4 @@
 """The data layer: sources, the record table, preprocessing, near-duplicate groups, splits."""
 
-from helpers.data.records import CLASS_NAMES, RECORD_COLUMNS, DataError  # noqa: F401
-from helpers.data.registry import ensure_dataset, load_records  # noqa: F401
+from helpers.data.records import RECORD_COLUMNS, DataError  # noqa: F401
+from helpers.data.registry import DATASETS, ensure_dataset, load_records  # noqa: F401

@@ -11,13 +11,14 @@ Records carry `patient`, and `prepare` keeps each patient's images in one group:
 patient gives dozens of images of one tumour, so a random image-level split puts the same
 tumour on both sides and measures recognition of patients, not of malignancy.
 Tasks: `breakhis` (benign / malignant) and `breakhis8` (the eight subtypes). The course reads
-them as RGB (`helpers.data.registry.channels`: uint8 (N, H, W, 3)), since the stain's colour
+them as RGB (their registry records say 3 channels: uint8 (N, H, W, 3)), since the stain's colour
 carries the diagnosis; near-duplicate thumbnails are compared grey. Without a copy, the
 drawn stand-in of `helpers.data.breakhis_standin` has the same layout (not data).
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import tarfile
@@ -25,9 +26,14 @@ import zipfile
 from pathlib import Path, PurePath
 
 import pandas as pd
+from tqdm.auto import tqdm
 
+from helpers.data.dataset import Download
+from helpers.data.extract import copy_tree, is_complete
 from helpers.data.images import check_image, checked_size
 from helpers.data.records import DataError, make_records
+from helpers.data.tar_extract import safe_extract_tar
+from helpers.data.zip_extract import safe_extract_zip
 
 FOLDER = "BreaKHis_v1"
 TUMOUR = {"B": "benign", "M": "malignant"}
@@ -35,13 +41,15 @@ SUBTYPES = {"A": "adenosis", "F": "fibroadenoma", "PT": "phyllodes_tumor", "TA":
             "DC": "ductal_carcinoma", "LC": "lobular_carcinoma", "MC": "mucinous_carcinoma", "PC": "papillary_carcinoma"}
 BENIGN_SUBTYPES = ("A", "F", "PT", "TA")
 MAGNIFICATIONS = (40, 100, 200, 400)
-TASKS = {"binary": "breakhis", "subtype": "breakhis8"}
+TASKS = {"binary": "breakhis", "subtype": "breakhis8"}  # task -> dataset name
+# Each task's classes in label order: benign first, then the subtypes benign first.
+TASK_CLASSES = {"binary": tuple(TUMOUR.values()), "subtype": tuple(SUBTYPES.values())}
 # The release (the dataset's web page): images per class and magnification, patients.
 EXPECTED = {"benign": 2480, "malignant": 5429}
 EXPECTED_PER_MAG = {40: 1995, 100: 2081, 200: 2013, 400: 1820}
 N_PATIENTS = 82
 _NAME = re.compile(r"SOB_([BM])_([A-Z]{1,2})-(\d+-[0-9A-Z]+)-(\d+)-(\d+)\.png", re.IGNORECASE)
-_HINT = "Unpack it with `python data_download.py breakhis --from BreaKHis_v1.tar.gz --dest DIR`."
+HINT = "Unpack it with `python data_download.py breakhis --from BreaKHis_v1.tar.gz --dest DIR`."
 
 
 def parse_name(name: str) -> dict | None:
@@ -76,15 +84,13 @@ def read_breakhis(data_dir: str | Path, task: str = "binary", magnification=None
                   skip_bad: bool = False, progress: bool = True) -> pd.DataFrame:
     """Record table of the BreakHis images under `data_dir` (any depth), for the binary task
     or the eight subtypes, at one magnification or all."""
-    from tqdm.auto import tqdm
-
     if task not in TASKS:
         raise DataError(f"BreakHis task {task!r}: choose 'binary' (benign/malignant) or 'subtype' (eight classes).")
     mags = _magnifications(magnification)
     root = Path(data_dir).expanduser()
     if not root.is_dir():
         raise DataError(f"BreakHis folder {root} {'does not exist' if not root.exists() else 'is not a folder'}. "
-                        f"{_HINT}")
+                        f"{HINT}")
     rows, skipped = [], []
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     for p in tqdm(files, desc="checking breakhis", unit="img", disable=not (progress and check), leave=False):
@@ -94,7 +100,7 @@ def read_breakhis(data_dir: str | Path, task: str = "binary", magnification=None
         other = TUMOUR["M"] if info["tumour"] == TUMOUR["B"] else TUMOUR["B"]
         if other in {q.lower() for q in p.relative_to(root).parts[:-1]}:
             raise DataError(f"{p} is named {info['tumour']} but lies in a folder of the other class. Restore the "
-                            f"official layout. {_HINT}")
+                            f"official layout. {HINT}")
         size = checked_size(p, check, skip_bad, skipped)
         if size is None:
             continue
@@ -103,13 +109,20 @@ def read_breakhis(data_dir: str | Path, task: str = "binary", magnification=None
         rows.append(dict(path=str(p), class_name=cls, **info, width=w, height=h))
     if not rows:
         at = "" if magnification in (None, "all") else f" at {magnification}X"
-        raise DataError(f"No BreakHis images{at} (named like SOB_B_A-14-22549AB-40-001.png) under {root}. {_HINT}")
-    df = make_records(rows, TASKS[task])
+        raise DataError(f"No BreakHis images{at} (named like SOB_B_A-14-22549AB-40-001.png) under {root}. {HINT}")
+    df = make_records(rows, TASKS[task], TASK_CLASSES[task])
     df["group"] = pd.factorize(df["patient"])[0]  # a patient is a group until prepare joins near-duplicates
     df.attrs.update(skipped=skipped, root=str(root))
     if skipped:
         print(f"Skipped {len(skipped)} unreadable file(s), e.g. {skipped[0]}")
     return df
+
+
+def read_dataset(data_dir: str | Path, dataset, *, check: bool = True, skip_bad: bool = False,
+                 progress: bool = True) -> pd.DataFrame:
+    """The registry's reader for `breakhis` (benign / malignant) and `breakhis8` (the subtypes)."""
+    task = next(t for t, name in TASKS.items() if name == dataset.name)
+    return read_breakhis(data_dir, task=task, check=check, skip_bad=skip_bad, progress=progress)
 
 
 def count_report(df: pd.DataFrame, root: str | None = None) -> str:
@@ -157,9 +170,6 @@ def fetch_breakhis(dest: str | Path, from_path: str | Path, magnification=None, 
                    check: bool = True, progress: bool = True, skip_bad: bool = False) -> dict:
     """Unpack (or copy) the user's BreakHis archive or folder to `<dest>/BreaKHis_v1/`, keeping
     the chosen magnification(s), or use a folder `in_place`. Returns `data_dir`, `counts`, `report`."""
-    from helpers.data.download import copy_tree, is_complete, safe_extract_zip
-    from helpers.data.tar_extract import safe_extract_tar
-
     mags = _magnifications(magnification)
     src, dest = Path(from_path).expanduser(), Path(dest).expanduser()
     target = dest / FOLDER
@@ -203,3 +213,47 @@ def fetch_breakhis(dest: str | Path, from_path: str | Path, magnification=None, 
                         f"{dest.parent / f'breakhis-{mags[0]}x'}), or delete {target}.")
     return dict(data_dir=Path(data_dir), counts=df["tumour"].value_counts().to_dict(),
                 patients=int(df["patient"].nunique()), report=count_report(df, str(data_dir)))
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="from_path", default=None, metavar="PATH",
+                   help="BreaKHis_v1.tar.gz (or a zip) or a folder holding the official layout")
+    p.add_argument("--magnification", choices=["40", "100", "200", "400", "all"], default="all",
+                   help="keep only this magnification (default: all)")
+    p.add_argument("--in-place", action="store_true",
+                   help="with --from FOLDER: check it and use it where it is (every magnification)")
+    p.add_argument("--no-check", action="store_true", help="do not decode every image")
+    p.add_argument("--skip-bad", action="store_true", help="leave unreadable images out (listed) instead of stopping")
+
+
+def _run(args: argparse.Namespace) -> Path:
+    if args.from_path is None:  # no stable public URL to download from
+        raise DataError("breakhis needs --from: download BreaKHis_v1.tar.gz from the dataset's page (UFPR, "
+                        "web.inf.ufpr.br/vri/databases-software/breast-cancer-histopathological-database-breakhis) "
+                        "and pass it with --from.")
+    res = fetch_breakhis(args.dest, from_path=args.from_path, magnification=args.magnification,
+                         in_place=args.in_place, check=not args.no_check, progress=not args.quiet,
+                         skip_bad=args.skip_bad)
+    print(res["report"])
+    return res["data_dir"]
+
+
+DOWNLOAD = Download(
+    command="breakhis",
+    help="BreakHis histopathology from your archive or folder (--from)",
+    summary=("BreakHis histopathology (Spanhol et al. 2016; 7,909 RGB images of 82\n"
+             "patients, benign vs malignant or 8 subtypes, the cWGAN study's data): unpacks\n"
+             "the BreaKHis_v1 archive you have (--from) to <dest>/BreaKHis_v1/."),
+    examples=("python data_download.py breakhis --from ~/Downloads/BreaKHis_v1.tar.gz --dest data/breakhis",
+              "python data_download.py breakhis --from BreaKHis_v1.tar.gz --magnification 40 --dest data/breakhis-40x"),
+    description=("Unpack BreakHis (BreaKHis_v1.tar.gz, a zip, or a folder) into <dest>/BreaKHis_v1/ in the official\n"
+                 "layout histology_slides/breast/{benign,malignant}/SOB/<subtype>/<patient>/<mag>X/*.png,\n"
+                 "keeping one magnification or all, and report images per class and magnification and the\n"
+                 "82 patients. Use the folder with --dataset breakhis (benign vs malignant) or breakhis8\n"
+                 "(the eight subtypes); splits keep each patient whole. Images stay RGB on disk."),
+    epilog=("examples:\n  python data_download.py breakhis --from BreaKHis_v1.tar.gz --dest data/breakhis\n"
+            "  python data_download.py breakhis --from ~/BreaKHis_v1 --in-place"),
+    add_arguments=_arguments,
+    run=_run,
+    note="For the eight subtypes use --dataset breakhis8 with the same folder.",
+)

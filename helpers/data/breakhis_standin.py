@@ -25,7 +25,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from helpers.data.breakhis import FOLDER, MAGNIFICATIONS, SUBTYPES
+from helpers.config import default_data_dir, resolve, setup
+from helpers.data.breakhis import FOLDER, MAGNIFICATIONS, SUBTYPES, TASKS
 from helpers.errors import DataError
 
 MARKER = ".standin.json"
@@ -141,11 +142,9 @@ def histology_config(profile: str, dataset: str = "phantom", data_dir: str = "",
     breakhis/breakhis8 with a `data_dir`), when `breakhis_dir` (COURSE_BREAKHIS_DIR) is given,
     or when the course's default folder data/breakhis exists; else the stand-in, drawn under
     the runs folder. Runs go to `<runs>/histopathology/`, apart from the course's own dataset."""
-    from helpers.config import default_data_dir, resolve, setup
-
     base = resolve(profile, dataset, data_dir or None, runs_dir or None, seed)
     runs = base.runs_dir / "histopathology"
-    if dataset in ("breakhis", "breakhis8") and data_dir:
+    if dataset in TASKS.values() and data_dir:
         source, folder, real = dataset, Path(data_dir), True
     elif breakhis_dir:
         source, folder, real = "breakhis", Path(breakhis_dir), True

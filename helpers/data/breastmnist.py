@@ -4,10 +4,12 @@ MedMNIST resized BUSI to 28/64/128/224 px and merged "normal" and "benign" into 
 positive class, so the task is binary (label 1 "normal, benign" vs label 0 "malignant").
 The course's class names are "benign" for label 1 and "malignant" for label 0. MedMNIST's
 own train/val/test split (546/78/156) is written beside the images as `splits.csv`.
+`DOWNLOAD` is its `data_download.py breastmnist` sub-command.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 from pathlib import Path
@@ -15,7 +17,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from helpers.data.download import MARKER, download, temp_sibling, verify_file
+from helpers.data.dataset import Download
+from helpers.data.download import download, verify_file
+from helpers.data.extract import MARKER, temp_sibling
+from helpers.data.folders import scan_class_folders
 from helpers.data.records import DataError
 
 # URLs and MD5s copied from MedMNIST's own source, medmnist/info.py, INFO["breastmnist"]
@@ -31,6 +36,8 @@ FILES = {
 SIZES = tuple(FILES)
 # MedMNIST label -> course class name (info.py: {"0": "malignant", "1": "normal, benign"}).
 LABEL_NAMES = {0: "malignant", 1: "benign"}
+CLASSES = ("benign", "malignant")  # the course's label order
+HINT = "Download it with `python data_download.py breastmnist --dest DIR`."
 SPLITS = ("train", "val", "test")
 EXPECTED_SPLITS = {"train": 546, "val": 78, "test": 156}
 UNPACKING = ".unpacking"  # present while class folders are being moved into place
@@ -147,10 +154,8 @@ def fetch_breastmnist(dest: str | Path, size: int = 28, url: str | None = None, 
         else:
             npz = download(url or default_url, dest / npz_name(size), md5=md5, progress=progress)
         info = unpack_npz(npz, dest, size=size, progress=progress)
-    from helpers.data.registry import load_records
-
     # Read it back the way the course will, so a problem shows now and not in a notebook.
-    df = load_records("breastmnist", dest, progress=progress)
+    df = scan_class_folders(dest, list(CLASSES), "breastmnist", hint=HINT, progress=progress)
     found = df["class_name"].value_counts().to_dict()
     if found != info["classes"]:
         raise DataError(f"{dest} holds {found} images but {MARKER} records {info['classes']}; files "
@@ -168,3 +173,40 @@ def split_report(info: dict) -> str:
         lines.append("WARNING: the split sizes differ from the release (546 / 78 / 156); this is not "
                      "the official file.")
     return "\n".join(lines)
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--size", type=int, choices=SIZES, default=28, help="image side in pixels (default: 28)")
+    p.add_argument("--url", default=None, help="download from here instead of Zenodo")
+    p.add_argument("--md5", default=None,
+                   help="expected MD5 (default: MedMNIST's published one for --size; '' skips the check)")
+    p.add_argument("--from", dest="from_path", default=None, metavar="FILE.npz",
+                   help="use an npz you already have instead of downloading (its MD5 is checked)")
+
+
+def _run(args: argparse.Namespace) -> Path:
+    dest = args.dest or args.default_dest  # data/breastmnist, or data/breastmnist-<size> beside it
+    if not args.dest and args.size != 28:
+        dest = dest.with_name(f"breastmnist-{args.size}")
+    res = fetch_breastmnist(dest, size=args.size, url=args.url, md5=args.md5, from_path=args.from_path,
+                            progress=not args.quiet)
+    print(res["report"])
+    return res["data_dir"]
+
+
+DOWNLOAD = Download(
+    command="breastmnist",
+    help="MedMNIST's BreastMNIST npz (28/64/128/224 px), MD5-checked",
+    summary=("MedMNIST's BreastMNIST (28/64/128/224 px, binary: benign+normal vs\n"
+             "malignant), checked against MedMNIST's published MD5 and unpacked to PNGs\n"
+             "with MedMNIST's own train/val/test split in <dest>/splits.csv."),
+    examples=("python data_download.py breastmnist --size 128 --dest data/breastmnist-128",),
+    description=("Download BreastMNIST (MedMNIST v3, Zenodo record 10519652) at one size, check its MD5,\n"
+                 "and unpack it to <dest>/{benign,malignant}/<split>_<i>.png plus <dest>/splits.csv\n"
+                 "(MedMNIST's train/val/test split). 'benign' is MedMNIST's label 1 ('normal, benign'),\n"
+                 "'malignant' its label 0."),
+    epilog="example:\n  python data_download.py breastmnist --size 64 --dest data/breastmnist-64",
+    add_arguments=_arguments,
+    run=_run,
+    dest_help="folder to write into (default: data/breastmnist for 28 px, data/breastmnist-<size> otherwise)",
+)

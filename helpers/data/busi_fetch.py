@@ -1,35 +1,33 @@
 """Getting BUSI onto disk: the official archive, another URL, or a copy the user already has.
 
 The result is `<dest>/Dataset_BUSI_with_GT/{benign,malignant,normal}/` (masks beside the
-images, as released), which `load_records("busi", dest)` reads. No checksum is published
+images, as released), which `load_records("busi", dest)` reads. `DOWNLOAD` is its
+`data_download.py busi` sub-command. No checksum is published
 for the archive, so what can be verified is the size the server announces and, after
 unpacking, the class counts of the release (437 benign / 210 malignant / 133 normal).
 """
 
 from __future__ import annotations
 
-import os
+import argparse
 import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
-from helpers.data.download import (
-    DownloadError,
-    copy_tree,
-    download,
-    is_complete,
-    safe_extract_zip,
-    validate_zip,
-)
+from helpers.data.dataset import Download
+from helpers.data.download import DownloadError, download
+from helpers.data.extract import copy_tree, is_complete, move_aside
+from helpers.data.folders import scan_class_folders
 from helpers.data.images import CorruptImageError, check_image, is_image_file
-from helpers.data.records import CLASS_NAMES, DataError
-from helpers.data.registry import load_records
+from helpers.data.records import DataError
+from helpers.data.zip_extract import safe_extract_zip, validate_zip
 
 BUSI_URL = "https://scholar.cu.edu.eg/Dataset_BUSI.zip"
 FOLDER = "Dataset_BUSI_with_GT"
 # Al-Dhabyani et al., Data in Brief 28:104863 (2020).
 EXPECTED_COUNTS = {"benign": 437, "malignant": 210, "normal": 133}
-CLASSES = CLASS_NAMES["busi"]
+CLASSES = ("benign", "normal", "malignant")  # in label order, as the WGAN study numbered them
+HINT = "Download it with `python data_download.py busi --dest DIR` (or `--from` an archive you have)."
 
 
 def find_class_root_deep(folder: Path, depth: int = 4) -> Path:
@@ -55,15 +53,6 @@ def _image_check(path: Path) -> None:
     """What extraction and copying check on each file: images must decode (masks too)."""
     if is_image_file(path):
         check_image(path)
-
-
-def _bad_archive(archive: Path, e: DownloadError) -> DownloadError:
-    """A downloaded archive that cannot be extracted is moved aside, so the next run fetches a
-    fresh copy instead of failing on the same file."""
-    bad = archive.with_name(archive.name + ".bad")
-    os.replace(archive, bad)
-    return DownloadError(f"{e} The downloaded file was renamed to {bad} (delete it when done); run the same "
-                         "command to download it again, or fetch the archive yourself and pass it with --from.")
 
 
 def fetch_busi(dest: str | Path, url: str = BUSI_URL, from_path: str | Path | None = None,
@@ -110,12 +99,13 @@ def fetch_busi(dest: str | Path, url: str = BUSI_URL, from_path: str | Path | No
             safe_extract_zip(archive, target, select=find_class_root_deep, progress=progress, check=file_check,
                              skip_bad=skip_bad)
         except DownloadError as e:
-            raise _bad_archive(archive, e) from None
+            raise move_aside(archive, e) from None
         if not keep_archive:
             archive.unlink()
         data_dir = dest
     try:
-        df = load_records("busi", data_dir, check=check and in_place, skip_bad=skip_bad, progress=progress)
+        df = scan_class_folders(data_dir, list(CLASSES), "busi", check=check and in_place, skip_bad=skip_bad,
+                                hint=HINT, progress=progress)
     except CorruptImageError as e:
         raise DataError(f"{str(e).split(' Re-download')[0]} Delete or replace that file, or run again with "
                         "--skip-bad to leave unreadable images out.") from None
@@ -147,3 +137,52 @@ def count_report(counts: dict, expected: dict, n_masked: int = 0, root: str | No
                      "be incomplete; results on it are not comparable with published ones. Re-download "
                      "it, or go on knowingly.")
     return "\n".join(lines)
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", default=BUSI_URL, help="where to download the zip from (default: %(default)s)")
+    p.add_argument("--from", dest="from_path", default=None, metavar="PATH",
+                   help="use a BUSI zip archive or folder you already have (e.g. Kaggle's "
+                        "'Breast Ultrasound Images Dataset' archive, or a resized copy) instead of "
+                        "downloading; it is unpacked/copied into --dest")
+    p.add_argument("--in-place", action="store_true",
+                   help="with --from FOLDER: check the folder and use it where it is (no copy)")
+    p.add_argument("--remove-archive", action="store_true",
+                   help="delete the downloaded zip after it is unpacked (default: keep it)")
+    p.add_argument("--no-check", action="store_true",
+                   help="count the images without decoding each one (faster; corrupt files show later)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="leave unreadable images out (listed) instead of stopping at the first one")
+
+
+def _run(args: argparse.Namespace) -> Path:
+    if args.in_place and args.from_path is None:
+        raise DataError("--in-place needs --from FOLDER (the folder to use where it is).")
+    res = fetch_busi(args.dest, url=args.url, from_path=args.from_path, in_place=args.in_place,
+                     keep_archive=not args.remove_archive, check=not args.no_check,
+                     progress=not args.quiet, skip_bad=args.skip_bad)
+    print(res["report"])
+    return res["data_dir"]
+
+
+DOWNLOAD = Download(
+    command="busi",
+    help="the BUSI dataset: official archive, another URL, or your copy",
+    summary=("the Breast Ultrasound Images dataset (Al-Dhabyani et al., Data in Brief 2020):\n"
+             "downloads the official archive, or takes an archive/folder you already have\n"
+             "(--from), unpacks it to <dest>/Dataset_BUSI_with_GT/, and checks the class\n"
+             "counts against the release (437 benign / 210 malignant / 133 normal)."),
+    examples=("python data_download.py busi --dest data/busi",
+              "python data_download.py busi --dest data/busi --from ~/Downloads/archive.zip     # the Kaggle copy",
+              "python data_download.py busi --from ~/data/busi-256 --in-place                   # use a folder as is"),
+    description=("Get BUSI into <dest>/Dataset_BUSI_with_GT/{benign,malignant,normal}/ (masks beside images)\n"
+                 "and report its class counts against the release (437 / 210 / 133).\n\nThe archive (about "
+                 "200 MB) downloads to <dest>/Dataset_BUSI.zip; an interrupted download resumes\nwhen the command "
+                 "is run again. No checksum is published for it: the size the server\nannounces is verified. "
+                 "Entries that would land outside <dest> are refused."),
+    epilog=("examples:\n  python data_download.py busi --dest data/busi\n"
+            "  python data_download.py busi --dest data/busi --from archive.zip\n"
+            "  python data_download.py busi --from ~/data/busi-256 --in-place"),
+    add_arguments=_arguments,
+    run=_run,
+)

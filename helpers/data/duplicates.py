@@ -22,6 +22,8 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from helpers.data.preprocess import load_images
+
 THUMB_SIZE = 32
 DEFAULT_THRESHOLD = 0.97
 
@@ -29,8 +31,6 @@ DEFAULT_THRESHOLD = 0.97
 def thumbnails(records: pd.DataFrame, cache_dir=None, progress: bool = True) -> np.ndarray:
     """32x32 uint8 grey thumbnails in record order (bilinear: averages speckle, keeps anatomy);
     a colour source is compared by its luminance, as the evaluation guard reads it."""
-    from helpers.data.preprocess import load_images
-
     return load_images(records, THUMB_SIZE, cache_dir, progress=progress, resample="bilinear", channels=1)
 
 

@@ -71,9 +71,17 @@ def scan_class_folders(data_dir: str | Path, classes: list[str], source: str, ch
                 continue
             w, h = size
             rows.append(dict(path=str(p), class_name=cls, width=w, height=h, n_masks=mask_stems.get(p.stem, 0)))
-    df = make_records(rows, source)
+    df = make_records(rows, source, classes)
     df.attrs["skipped"] = skipped
     df.attrs["root"] = str(root)
     if skipped:
         print(f"Skipped {len(skipped)} unreadable file(s), e.g. {skipped[0]}")
     return df
+
+
+def read_class_folders(data_dir: str | Path, dataset, *, check: bool = True, skip_bad: bool = False,
+                       progress: bool = True) -> pd.DataFrame:
+    """The registry's reader for a dataset stored as one folder per class (BUSI, the phantom,
+    BreastMNIST): its classes, its name as the source, its hint in every error."""
+    return scan_class_folders(data_dir, list(dataset.classes), dataset.name, check=check, skip_bad=skip_bad,
+                              hint=dataset.hint, progress=progress)

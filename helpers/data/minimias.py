@@ -7,38 +7,33 @@ reference, background tissue (F/G/D), class (CALC CIRC SPIC MISC ARCH ASYM NORM)
 several lines, and a few lines have no coordinates. Films come in pairs of one woman:
 mdb001 (right, odd) and mdb002 (left, even) are patient 1, and so on.
 
-`fetch_minimias` puts the release under `<dest>/all-mias/` with the films converted to PNG
-at full resolution (`images/mdbNNN.png`), `Info.txt` unchanged. `read_minimias` reads that
-folder, or any folder holding `Info.txt` and `images/mdbNNN.png` at another size (e.g. a
-resized copy), in place. Records carry `patient`, which `prepare` keeps together in one
+`helpers.data.minimias_fetch` puts the release under `<dest>/all-mias/` with the films
+converted to PNG at full resolution (`images/mdbNNN.png`), `Info.txt` unchanged.
+`read_minimias` reads that folder, or any folder holding `Info.txt` and `images/mdbNNN.png`
+at another size (e.g. a resized copy), in place. Records carry `patient`, which `prepare` keeps together in one
 group. Cite the database when you report results on it.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import tarfile
-import zipfile
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
 
-from helpers.data.images import checked_size, to_gray8
-from helpers.data.records import CLASS_NAMES, DataError, make_records
+from helpers.data.images import checked_size
+from helpers.data.records import DataError, make_records
 
-MIAS_URL = "http://peipa.essex.ac.uk/pix/mias/all-mias.tar.gz"
-FOLDER = "all-mias"
-CLASSES = CLASS_NAMES["minimias"]
+# NORM vs any abnormality (the DDPM study's task on INbreast), in label order.
+CLASSES = ("normal", "abnormal")
 ABNORMALITIES = ("CALC", "CIRC", "SPIC", "MISC", "ARCH", "ASYM", "NORM")
 TISSUES = ("F", "G", "D")
 # Counted from the release's Info.txt: 322 images of 161 women.
 EXPECTED = {"normal": 207, "abnormal": 115}
 N_PATIENTS = 161
 _REF = re.compile(r"mdb\d{3}")
-_HINT = "Get the release with `python data_download.py minimias --dest DIR` (or `--from` a copy)."
+HINT = "Download it with `python data_download.py minimias --dest DIR` (or `--from` all-mias.tar.gz or a copy)."
 
 
 def parse_info(path: str | Path) -> pd.DataFrame:
@@ -62,7 +57,7 @@ def parse_info(path: str | Path) -> pd.DataFrame:
                          x=xyz[0], y=xyz[1], radius=xyz[2]))
     if not rows:
         raise DataError(f"{path} lists no images (lines like 'mdb001 G CIRC B 535 425 197'). Is this the MIAS "
-                        f"Info.txt? {_HINT}")
+                        f"Info.txt? {HINT}")
     return pd.DataFrame(rows)
 
 
@@ -85,7 +80,7 @@ def image_table(lines: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _info_file(folder: Path) -> Path | None:
+def info_file(folder: Path) -> Path | None:
     return next((p for p in sorted(folder.iterdir()) if p.is_file() and p.name.lower() == "info.txt"), None)
 
 
@@ -94,18 +89,18 @@ def find_release(data_dir: str | Path, depth: int = 3) -> Path:
     data_dir = Path(data_dir).expanduser()
     if not data_dir.is_dir():
         what = "does not exist" if not data_dir.exists() else "is a file, not a folder"
-        raise DataError(f"mini-MIAS folder {data_dir} {what}. {_HINT}")
+        raise DataError(f"mini-MIAS folder {data_dir} {what}. {HINT}")
     level = [data_dir]
     for _ in range(depth + 1):
         for cand in level:
-            if _info_file(cand):
+            if info_file(cand):
                 return cand
         level = [d for p in level for d in sorted(p.iterdir()) if d.is_dir() and not d.name.startswith((".", "__"))]
     raise DataError(f"No Info.txt found in {data_dir}: point the data folder at the mini-MIAS release (Info.txt "
-                    f"beside images/mdb001.png ...). {_HINT}")
+                    f"beside images/mdb001.png ...). {HINT}")
 
 
-def _image_of(root: Path, ref: str, exts=(".png",)) -> Path | None:
+def image_of(root: Path, ref: str, exts=(".png",)) -> Path | None:
     for folder in (root / "images", root):
         for ext in exts:
             for name in (ref + ext, ref.upper() + ext.upper()):
@@ -117,14 +112,12 @@ def _image_of(root: Path, ref: str, exts=(".png",)) -> Path | None:
 def read_minimias(data_dir: str | Path, check: bool = True, skip_bad: bool = False,
                   progress: bool = True) -> pd.DataFrame:
     """Record table of the images listed in Info.txt (`<root>/images/mdbNNN.png`)."""
-    from tqdm.auto import tqdm
-
     root = find_release(data_dir)
-    table = image_table(parse_info(_info_file(root)))
+    table = image_table(parse_info(info_file(root)))
     rows, skipped, missing = [], [], []
     for r in tqdm(table.to_dict("records"), desc="checking minimias", unit="img", disable=not (progress and check),
                   leave=False):
-        p = _image_of(root, r["ref"])
+        p = image_of(root, r["ref"])
         if p is None:
             missing.append(r["ref"])
             continue
@@ -135,17 +128,23 @@ def read_minimias(data_dir: str | Path, check: bool = True, skip_bad: bool = Fal
         rows.append(dict(path=str(p), **{k: v for k, v in r.items() if k != "ref"}, group=r["patient"], width=w,
                          height=h))
     if missing and not skip_bad:
-        pgm = _image_of(root, missing[0], (".pgm",))
+        pgm = image_of(root, missing[0], (".pgm",))
         advice = (f"{root} holds the release's PGM files: convert them with `python data_download.py minimias "
-                  f"--from {root}`." if pgm else f"Re-download the release, or pass --skip-bad. {_HINT}")
+                  f"--from {root}`." if pgm else f"Re-download the release, or pass --skip-bad. {HINT}")
         raise DataError(f"{len(missing)} of {len(table)} images listed in Info.txt are missing from {root} (e.g. "
                         f"images/{missing[0]}.png). {advice}")
     skipped += [str(root / "images" / f"{m}.png") for m in missing]
-    df = make_records(rows, "minimias")
+    df = make_records(rows, "minimias", CLASSES)
     df.attrs.update(skipped=skipped, root=str(root))
     if skipped:
         print(f"Skipped {len(skipped)} missing or unreadable image(s), e.g. {skipped[0]}")
     return df
+
+
+def read_dataset(data_dir: str | Path, dataset, *, check: bool = True, skip_bad: bool = False,
+                 progress: bool = True) -> pd.DataFrame:
+    """The registry's reader for `minimias`."""
+    return read_minimias(data_dir, check=check, skip_bad=skip_bad, progress=progress)
 
 
 def count_report(df: pd.DataFrame, root: str | None = None) -> str:
@@ -168,101 +167,3 @@ def count_report(df: pd.DataFrame, root: str | None = None) -> str:
         lines.append(f"WARNING: counts differ from the release ({EXPECTED['normal']} normal / {EXPECTED['abnormal']} "
                      f"abnormal, {N_PATIENTS} patients): this copy is incomplete or edited.")
     return "\n".join(lines)
-
-
-# -- getting the release onto disk ------------------------------------------------------------
-def convert_release(root: Path, target: Path, progress: bool = True, skip_bad: bool = False) -> Path:
-    """`<target>/images/mdbNNN.png` (full resolution, lossless) from the films under `root`
-    (PGM or PNG), Info.txt copied byte for byte, README and Licence.txt into docs/; the folder
-    appears complete or not at all."""
-    from tqdm.auto import tqdm
-
-    from helpers.data.download import publish_folder, temp_sibling
-
-    info = _info_file(root)
-    refs = sorted(parse_info(info)["ref"].unique())
-    tmp = temp_sibling(target)
-    skipped = []
-    try:
-        (tmp / "images").mkdir()
-        for ref in tqdm(refs, desc="converting to PNG", unit="img", disable=not progress):
-            src = _image_of(root, ref, (".pgm", ".png"))
-            try:
-                if src is None:
-                    raise DataError(f"{ref}.pgm, listed in {info}, is missing from {root}.")
-                with Image.open(src) as im:
-                    im.load()
-                    to_gray8(im, src).save(tmp / "images" / f"{ref}.png")
-            except (DataError, UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-                if not skip_bad:
-                    raise DataError(f"{e if isinstance(e, DataError) else f'Cannot read {src}: {e}.'} Nothing was "
-                                    "kept: fetch the release again, or pass --skip-bad to leave such images out.") from None
-                skipped.append(ref)
-        shutil.copyfile(info, tmp / "Info.txt")
-        for doc in (p for p in root.iterdir() if p.is_file() and p.name.lower() in ("readme", "licence.txt")):
-            (tmp / "docs").mkdir(exist_ok=True)
-            shutil.copyfile(doc, tmp / "docs" / doc.name)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return publish_folder(tmp, target, {"from": str(root), "images": len(refs) - len(skipped), "skipped": skipped,
-                                        "format": "PNG, full resolution (1024x1024 in the release)"})
-
-
-def _extract(archive: Path, raw: Path, progress: bool) -> Path:
-    from helpers.data.download import safe_extract_zip
-    from helpers.data.tar_extract import safe_extract_tar
-
-    if raw.exists():  # a leftover from an interrupted conversion
-        shutil.rmtree(raw)
-    if zipfile.is_zipfile(archive):
-        return safe_extract_zip(archive, raw, progress=progress)
-    if tarfile.is_tarfile(archive):
-        return safe_extract_tar(archive, raw, progress=progress)
-    raise DataError(f"{archive} is neither a tar nor a zip archive. Give all-mias.tar.gz or the folder holding "
-                    "Info.txt and the mdbNNN.pgm files.")
-
-
-def fetch_minimias(dest: str | Path, url: str = MIAS_URL, from_path: str | Path | None = None,
-                   in_place: bool = False, keep_archive: bool = True, check: bool = True,
-                   progress: bool = True, skip_bad: bool = False) -> dict:
-    """Put mini-MIAS under `<dest>/all-mias/` (or accept `from_path` where it is with
-    `in_place`) and count it. Returns `data_dir`, `counts`, `patients` and a printable `report`."""
-    from helpers.data.download import DownloadError, download, is_complete
-    from helpers.data.tar_extract import move_aside, validate_tar
-
-    dest = Path(dest).expanduser()
-    target, raw = dest / FOLDER, dest / f".{FOLDER}-raw"
-    src = Path(from_path).expanduser() if from_path is not None else None
-    if src is not None and not src.exists():
-        raise DataError(f"--from {src}: no such file or folder. Give all-mias.tar.gz or the folder holding Info.txt.")
-    if in_place and (src is None or not src.is_dir()):
-        raise DataError("--in-place needs --from FOLDER (a folder holding Info.txt and images/mdbNNN.png).")
-    if in_place:
-        data_dir = find_release(src)
-    elif is_complete(target):
-        print(f"{target} is already complete; skipping download and conversion.")
-        data_dir = target
-    else:
-        if src is not None and src.is_dir():
-            root = find_release(src)
-        else:
-            archive = src or download(url, dest / (Path(urlparse(url).path).name or "all-mias.tar.gz"),
-                                      progress=progress,
-                                      validate=validate_tar)
-            try:
-                root = find_release(_extract(archive, raw, progress))
-            except DownloadError as e:
-                raise (e if src else move_aside(archive, e)) from None
-        try:
-            convert_release(root, target, progress=progress, skip_bad=skip_bad)
-        finally:
-            shutil.rmtree(raw, ignore_errors=True)
-        if src is None and not keep_archive:
-            archive.unlink()
-        data_dir = target
-    df = read_minimias(data_dir, check=check and in_place, skip_bad=skip_bad, progress=progress)
-    counts = {c: int((df["class_name"] == c).sum()) for c in CLASSES}
-    return dict(data_dir=Path(data_dir), counts=counts, patients=int(df["patient"].nunique()),
-                matches=counts == EXPECTED and df["patient"].nunique() == N_PATIENTS,
-                report=count_report(df, df.attrs.get("root")))

@@ -1,7 +1,7 @@
 """Preprocessing: grayscale or RGB, resize, value ranges, and a cache of preprocessed arrays.
 
-- grey sources give uint8 (N, H, W), colour ones (BreakHis) uint8 (N, H, W, 3)
-  (`helpers.data.registry.channels`); networks take (N, C, H, W) (`to_nchw`);
+- grey sources give uint8 (N, H, W), colour ones (BreakHis, a `folder` of colour images)
+  uint8 (N, H, W, 3) (`records_channels`); networks take (N, C, H, W) (`to_nchw`);
 - generators work in [-1, 1]: `x / 127.5 - 1` (the WGAN study), matching a tanh output;
 - pretrained classifiers expect ImageNet statistics on 3 channels.
 Arrays are cached per (source, size) under the runs folder, keyed by the list of files and
@@ -17,7 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 from tqdm.auto import tqdm
+
+from helpers.data.registry import channels as source_channels
+from helpers.data.registry import image_reader
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -90,17 +94,14 @@ def channels_config(channels: int) -> dict:
 
 
 def records_channels(records: pd.DataFrame) -> int:
-    """The channels the records' images are read with: their source's (1 grey, 3 RGB). A
-    synthetic set has the channels its generator wrote, so its first file is looked at."""
-    from PIL import Image
-
-    from helpers.data.registry import channels
-
+    """The channels the records' images are read with: their source's (1 grey, 3 RGB; for
+    `folder`, its folder's). A synthetic set has the channels its generator wrote, so its
+    first file is looked at."""
     if len(records) == 0:
         return 1
     source = str(records["source"].iloc[0])
     if source != "synthetic":
-        return channels(source)
+        return source_channels(source, records["path"].iloc[0])
     with Image.open(records["path"].iloc[0]) as im:
         return 3 if im.mode in ("RGB", "RGBA") else 1
 
@@ -118,8 +119,6 @@ def load_images(records: pd.DataFrame, size: int, cache_dir: str | Path | None =
     """uint8 array (N, size, size), or (N, size, size, 3) for RGB, of the records' images, in
     record order, cached. `channels`: None for the source's own (`records_channels`), 1 to
     read a colour source grey (near-duplicate thumbnails), 3 to read a grey one as RGB."""
-    from helpers.data.registry import image_reader
-
     paths = [str(p) for p in records["path"]]
     source = str(records["source"].iloc[0]) if len(records) else "none"
     channels = records_channels(records) if channels is None else int(channels)

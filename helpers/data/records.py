@@ -2,7 +2,9 @@
 
 Columns: `path | label | class_name | group | source` (+ `split`, `fold` once assigned).
 `group` is the near-duplicate group id: images in one group must never be on both sides
-of a split. Class ids follow the WGAN study: benign = 0, normal = 1, malignant = 2.
+of a split. A label is the class's position in its dataset's class list (`Config.classes`,
+from `helpers.data.registry`; BUSI and the phantom follow the WGAN study: benign = 0,
+normal = 1, malignant = 2).
 """
 
 from __future__ import annotations
@@ -15,23 +17,11 @@ from helpers.errors import DataError  # noqa: F401  (re-exported: most modules i
 
 RECORD_COLUMNS = ["path", "label", "class_name", "group", "source"]
 
-CLASS_NAMES = {
-    "busi": ["benign", "normal", "malignant"],
-    "phantom": ["benign", "normal", "malignant"],
-    # BreastMNIST is binary: MedMNIST merges "normal" and "benign" into one class.
-    "breastmnist": ["benign", "malignant"],
-    # mini-MIAS mammograms (the DDPM study's task on INbreast): NORM vs any abnormality.
-    "minimias": ["normal", "abnormal"],
-    # BreakHis histopathology: the binary task, and the eight tumour subtypes (benign first).
-    "breakhis": ["benign", "malignant"],
-    "breakhis8": ["adenosis", "fibroadenoma", "phyllodes_tumor", "tubular_adenoma",
-                  "ductal_carcinoma", "lobular_carcinoma", "mucinous_carcinoma", "papillary_carcinoma"],
-}
 
-
-def make_records(rows: list[dict], source: str) -> pd.DataFrame:
-    """Build a record table from dicts with at least `path` and `class_name`."""
-    names = CLASS_NAMES[source]
+def make_records(rows: list[dict], source: str, classes) -> pd.DataFrame:
+    """Build a record table from dicts with at least `path` and `class_name`; `classes` are
+    the source's class names in label order."""
+    names = list(classes)
     df = pd.DataFrame(rows)
     if df.empty:
         raise DataError(f"No images found for source {source!r}.")
@@ -51,18 +41,16 @@ def _natural_key(col: pd.Series) -> pd.Series:
     return col
 
 
-def validate_records(df: pd.DataFrame, where: str = "the record table") -> None:
+def validate_records(df: pd.DataFrame, where: str = "the record table", *, classes) -> None:
     """Refuse a table a stage cannot use: missing columns, or a row whose class is not one
-    of its source's classes or whose label is not that class's id (a label of 3 would
-    otherwise crash training far from here; a wrong name would be trained on silently)."""
+    of `classes` (the run's, `cfg.classes`) or whose label is not that class's position (a
+    label of 3 would otherwise crash training far from here; a wrong name would be trained
+    on silently)."""
     missing = [c for c in RECORD_COLUMNS if c not in df.columns]
     if missing:
         raise DataError(f"{where} lacks columns {missing}; rebuild it with `python -m helpers prepare`.")
+    names = list(classes)
     for i, row in enumerate(df[["path", "label", "class_name", "source"]].itertuples(index=False)):
-        names = CLASS_NAMES.get(row.source)
-        if names is None:
-            raise DataError(f"{where}, row {i + 1} ({row.path}): unknown source {row.source!r}; expected one of "
-                            f"{', '.join(CLASS_NAMES)}. Rebuild it with `python -m helpers prepare`.")
         if row.class_name not in names:
             raise DataError(f"{where}, row {i + 1} ({row.path}): class {row.class_name!r} is not a class of "
                             f"{row.source} ({', '.join(names)}). Fix or remove the row, or rebuild the table "
@@ -82,13 +70,14 @@ def class_counts(df: pd.DataFrame) -> dict:
     return df["class_name"].value_counts().to_dict()
 
 
-def read_records(path: str | Path) -> pd.DataFrame:
+def read_records(path: str | Path, classes) -> pd.DataFrame:
+    """The record table at `path`, checked against `classes` (see `validate_records`)."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"No record table at {path}. Run `python -m helpers prepare ...` "
                         "(or the preprocessing notebook) first.")
     df = pd.read_csv(path)
-    validate_records(df, where=str(path))
+    validate_records(df, where=str(path), classes=classes)
     return df
 
 

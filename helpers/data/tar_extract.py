@@ -1,6 +1,6 @@
 """Tar archives (.tar, .tar.gz, .tgz, .tar.bz2, .tar.xz) extracted as safely as zips.
 
-The same guarantees as `helpers.data.download.safe_extract_zip`: every member is checked
+The same guarantees as `helpers.data.zip_extract.safe_extract_zip` (both share `helpers.data.extract`): every member is checked
 before anything is written (no absolute path, no `..`, no symbolic or hard link, no device,
 pipe or sparse file, no member over MAX_ENTRY_BYTES, no more than MAX_TOTAL_BYTES or
 MAX_MEMBERS in all), files are written by us (never by `tarfile.extract`, so nothing but
@@ -15,24 +15,25 @@ before it is decompressed further.
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import tarfile
 import zlib
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from helpers.data.download import (
-    CHUNK,
+from tqdm.auto import tqdm
+
+from helpers.data.download import CHUNK, DownloadError
+from helpers.data.extract import (
     MAX_ENTRY_BYTES,
     MAX_RATIO,
     MAX_TOTAL_BYTES,
     RATIO_FLOOR,
-    DownloadError,
-    _finished_or_free,
     finish_extraction,
+    finished_or_free,
+    not_an_archive,
     temp_sibling,
+    unsafe_name,
 )
 
 MAX_MEMBERS = 200_000  # BreakHis has ~8,000 images and MIAS 322; far more is not a dataset
@@ -44,24 +45,23 @@ def _refuse(archive: Path, what: str) -> DownloadError:
                          "dataset; nothing was extracted.")
 
 
+def _not_plain(m: tarfile.TarInfo) -> str | None:
+    if m.issym() or m.islnk():
+        return "is a link"
+    if m.issparse() or not (m.isfile() or m.isdir()):
+        return "is a device, pipe or other special file"
+    if m.size > MAX_ENTRY_BYTES:
+        return f"unpacks to {m.size:,} bytes (the limit is {MAX_ENTRY_BYTES >> 30} GiB per entry)"
+    return None
+
+
 def check_tar_members(tf: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
     """All members, after refusing any that would land outside the target folder, are not
     plain files or folders, or add up to far more than the archive holds."""
     archive_bytes = max(1, archive.stat().st_size)
     total, members = 0, []
     for m in tf:
-        name = m.name.replace("\\", "/")
-        bad = None
-        if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-            bad = "is an absolute path"
-        elif ".." in PurePosixPath(name).parts:
-            bad = "climbs out of the target folder with '..'"
-        elif m.issym() or m.islnk():
-            bad = "is a link"
-        elif m.issparse() or not (m.isfile() or m.isdir()):
-            bad = "is a device, pipe or other special file"
-        elif m.size > MAX_ENTRY_BYTES:
-            bad = f"unpacks to {m.size:,} bytes (the limit is {MAX_ENTRY_BYTES >> 30} GiB per entry)"
+        bad = unsafe_name(m.name) or _not_plain(m)
         if bad:
             raise _refuse(archive, f"entry {m.name!r} {bad}")
         total += m.size
@@ -90,10 +90,7 @@ def validate_tar(path: Path) -> None:
     an archive bomb), before anything is extracted."""
     path = Path(path)
     if not tarfile.is_tarfile(path):
-        with open(path, "rb") as f:
-            head = f.read(512).lstrip().lower()
-        html = head.startswith((b"<!doctype html", b"<html"))
-        raise DownloadError(f"it is {'an HTML page' if html else 'not a tar archive (or a cut one)'}.")
+        raise not_an_archive(path, "tar")
     try:
         with tarfile.open(path, "r:*") as tf:
             for m in check_tar_members(tf, path):
@@ -107,15 +104,6 @@ def validate_tar(path: Path) -> None:
         raise DownloadError(f"it is a damaged tar archive ({e or type(e).__name__}).") from None
 
 
-def move_aside(archive: Path, e: DownloadError) -> DownloadError:
-    """A downloaded archive that cannot be extracted is renamed `<name>.bad`, so the next run
-    fetches a fresh copy instead of failing on the same file."""
-    bad = archive.with_name(archive.name + ".bad")
-    os.replace(archive, bad)
-    return DownloadError(f"{e} The downloaded file was renamed to {bad} (delete it when done); run the same "
-                         "command to download it again, or fetch the archive yourself and pass it with --from.")
-
-
 def safe_extract_tar(archive: str | Path, target: str | Path, select: Callable[[Path], Path] | None = None,
                      keep: Callable[[str], bool] | None = None, progress: bool = True,
                      check: Callable[[Path], None] | None = None, skip_bad: bool = False) -> Path:
@@ -125,10 +113,8 @@ def safe_extract_tar(archive: str | Path, target: str | Path, select: Callable[[
     sub-folder that becomes `target`; `check(file)` runs on every file kept. Returns
     `target`; if it already carries the completion marker, nothing is done.
     """
-    from tqdm.auto import tqdm
-
     archive, target = Path(archive), Path(target)
-    if _finished_or_free(target, "extraction"):
+    if finished_or_free(target, "extraction"):
         return target
     with _open(archive) as tf:
         try:

@@ -39,7 +39,7 @@ def train(cfg, train_records: pd.DataFrame, out_name: str = "ddpm", steps: int |
     the training step (default: notebook 06's, helpers.ddpm.steps.ddpm_train_step)."""
     if len(train_records) == 0:
         raise DataError("No training images were given to the DDPM; check the split in RUNS/data/records.csv.")
-    validate_records(train_records, "the training records")
+    validate_records(train_records, "the training records", classes=cfg.classes)
     names = cfg.classes
     p = preset(cfg.profile, steps=steps, **overrides)
     images = load_images(train_records, cfg.size, cfg.cache_dir, progress=progress)
@@ -78,7 +78,7 @@ def export(trained: TrainedDDPM, cfg, train_records: pd.DataFrame, out_name: str
     def sample_fn(class_name: str, n: int, seed: int):
         return images_uint8(trained.generate(label_of[class_name], n, seed=seed))
 
-    return write_synthetic_set(out_dir, out_name, sample_fn, counts, dataset=cfg.dataset,
+    return write_synthetic_set(out_dir, out_name, sample_fn, counts, classes=cfg.classes,
                                checkpoint=trained.checkpoint, seed=cfg.seed, batch=trained.preset.export_batch,
                                progress=progress, trained_on=list(train_records["path"]))
 

@@ -38,7 +38,7 @@ def _check(name: str) -> None:
 def _classes(cfg, train_records: pd.DataFrame) -> list[str]:
     if train_records is None or len(train_records) == 0:
         raise DataError("No training records: pass the training part of the prepared split.")
-    validate_records(train_records, "the training records")
+    validate_records(train_records, "the training records", classes=cfg.classes)
     present = set(train_records["class_name"])
     return [c for c in cfg.classes if c in present]
 
@@ -238,7 +238,7 @@ def export(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = N
             models[key] = load_generator(dirs[key], cfg.device)
         return sample_uint8(models[key], n, seed, labels[cls] if name == "cwgan" else None, cfg.device)
 
-    return write_synthetic_set(out_dir, out_name or name, sample_fn, counts, dataset=cfg.dataset, checkpoint=ck,
+    return write_synthetic_set(out_dir, out_name or name, sample_fn, counts, classes=cfg.classes, checkpoint=ck,
                                seed=cfg.seed, progress=progress, trained_on=list(train_records["path"]))
 
 

@@ -262,9 +262,7 @@ def get_extractor(cfg, records=None, kind: str = "domain", weights: str | Path |
 
         return InceptionExtractor(weights, cfg.device)
     if kind == "random":
-        from helpers.data.registry import channels
-
         p = preset(cfg)
         return RandomExtractor(p["extractor_width"], p["extractor_dim"], cfg.seed, cfg.device,
-                               channels(cfg.dataset))
+                               cfg.channels)
     raise ValueError(f"Unknown feature extractor {kind!r}; choose one of {', '.join(KINDS)}.")

@@ -90,10 +90,10 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
     seed = cfg.seed + seed_offset  # a seed of its own: these images are not the exported ones
     # Every batch has its own seed, so all are drawn at once on a CPU (helpers.quality.parallel),
     # the same images as one after another; the set is then written from them in order.
-    calls = sample_calls(counts, cfg.dataset, seed, BATCH)
+    calls = sample_calls(counts, seed=seed, batch=BATCH, classes=cfg.classes)
     drawn = side_by_side({c: partial(sample_fn, *c) for c in calls}, workers(len(calls), cfg.device))
     return write_synthetic_set(out, name, lambda *c: drawn.pop(c) if c in drawn else sample_fn(*c), counts,
-                               dataset=cfg.dataset, checkpoint=cks, seed=seed, batch=BATCH, progress=progress,
+                               classes=cfg.classes, checkpoint=cks, seed=seed, batch=BATCH, progress=progress,
                                trained_on=trained_on)
 
 
