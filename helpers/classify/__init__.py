@@ -13,5 +13,5 @@ experiment grid over architectures, data settings, folds and seeds, and honest m
 - `analysis`: pooled and paired tables of a finished grid; `conclusions`: what they can show;
 - `studies`, `published`: each study beside its own generator and its published numbers;
 - `comparison`: the studies' grid set up, run and tabulated in one call (notebook 08, `classify`);
-- `plan`: what a grid will cost, before it runs.
+- `plan`: what a grid will cost, before it runs; `figures`: notebook 08's figure of every generator.
 """
