@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check: one GPU, under 10 minutes. Prints, for the GAN, DDPM and classifier loops, our
-# throughput against a plain reference loop (ratio), bf16 on vs off, packing (1 vs 4 cells per
+# throughput against a plain reference loop (ratio), bf16 on vs off, packing (1 vs 4 runs per
 # GPU, through Ray when installed) and the paper profile's projected hours (one GPU, and a
 # cluster of four).
 #   bash benchmarks/gpu_check.sh            (from the course folder, after `make setup`)
@@ -48,7 +48,7 @@ for arch in resnet50 efficientnet_v2_s densenet201; do
     $PY benchmarks/classifier_throughput.py --device cuda --arch "$arch" --size 128 --batch 32 --images 2048 \
       --epochs 1 --repeats 2 --bf16 on,off
 done
-part "packing: 8 ResNet18 cells, 1 vs 4 per GPU" $PY benchmarks/ray_packing.py --cells 8 --per-gpu 1,4 --batches 100
+part "packing: 8 ResNet18 runs, 1 vs 4 per GPU" $PY benchmarks/ray_packing.py --runs 8 --per-gpu 1,4 --batches 100
 
 echo "== waiting for the paper profile's data (phantom, 128 px)"
 if wait "$PREPARE"; then

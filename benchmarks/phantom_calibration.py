@@ -19,7 +19,7 @@ Every number is computed by the same code on both datasets:
     OMP_NUM_THREADS=1 python benchmarks/phantom_calibration.py --no-classifier   # seconds, not minutes
 
 The phantom is generated (profile's counts and size) into --data-dir unless already there;
-classifier cells are cached under --runs-dir (delete it, or pass --fresh, to retrain).
+classifier runs are cached under --runs-dir (delete it, or pass --fresh, to retrain).
 BUSI's path is never required: without --busi only the phantom column is printed.
 """
 
@@ -134,21 +134,23 @@ def half_of_training(records: pd.DataFrame, seed: int) -> pd.DataFrame:
     return records.drop(index=records.index[drop]).reset_index(drop=True)
 
 
-def run_cells(cfg, records, name: str, seeds, out: Path, fresh: bool, progress: bool = True) -> pd.DataFrame:
+def run_classifiers(cfg, records, name: str, seeds, out: Path, fresh: bool, progress: bool = True) -> pd.DataFrame:
     """Train notebook 08's quick classifier on the split once per seed; the pooled predictions."""
     from tqdm.auto import tqdm
 
-    from helpers.classify import grid as G
+    from helpers.classify.grid_run import train_run
+    from helpers.classify.presets import PRESETS
+    from helpers.classify.settings import SPLIT, Setting
 
-    preset = dict(G.PRESETS["quick"])
+    preset = dict(PRESETS["quick"])
     parts = []
     for seed in tqdm(seeds, desc=f"{cfg.dataset} classifier, {name}", unit="seed", disable=not progress, leave=False):
-        cell = out / f"{name}-seed{seed}"
-        preds = cell / "preds.csv"
+        folder = out / f"{name}-seed{seed}"
+        preds = folder / "preds.csv"
         if fresh or not preds.exists():
-            shutil.rmtree(cell, ignore_errors=True)
-            G.train_cell(cfg, "resnet18_small", G.Setting("real"), G.SPLIT, seed, records, preset, cell, None,
-                         pretrained=False)
+            shutil.rmtree(folder, ignore_errors=True)
+            train_run(cfg, "resnet18_small", Setting("real"), SPLIT, seed, records, preset, folder, None,
+                      pretrained=False)
         parts.append(pd.read_csv(preds))
     return pd.concat(parts, ignore_index=True)
 
@@ -187,8 +189,8 @@ def classifier(dataset: str, data_dir: Path, runs: Path, seeds, fresh: bool, pro
     records["split"] = grouped_split(records, cfg.val_frac, cfg.test_frac, seed=cfg.seed)
     records["fold"] = 0
     classes = list(cfg.classes)
-    full = run_cells(cfg, records, "full", seeds, runs / "cells", fresh, progress)
-    half = pd.concat([run_cells(cfg, half_of_training(records, s), "half", [s], runs / "cells", fresh, progress)
+    full = run_classifiers(cfg, records, "full", seeds, runs / "runs", fresh, progress)
+    half = pd.concat([run_classifiers(cfg, half_of_training(records, s), "half", [s], runs / "runs", fresh, progress)
                       for s in seeds], ignore_index=True)
     n_train = int((records["split"] != "test").sum())
     return dict(full=accuracy_ci(full, classes), half=accuracy_ci(half, classes),
@@ -208,7 +210,7 @@ def transfer(phantom: pd.DataFrame, busi: pd.DataFrame, runs: Path, busi_dir: Pa
     b = busi.assign(split="test", group=busi["group"] + int(phantom["group"].max()) + 1)
     recs = pd.concat([a, b], ignore_index=True)[["path", "label", "class_name", "group", "source", "split"]]
     recs["fold"] = 0
-    preds = run_cells(cfg, recs, "phantom-to-busi", [0], runs / "cells", fresh, progress)
+    preds = run_classifiers(cfg, recs, "phantom-to-busi", [0], runs / "runs", fresh, progress)
     out = accuracy_ci(preds, list(cfg.classes))
     out["balanced"] = balanced_accuracy_score(preds["label"], preds["pred"])
     out["predicted"] = preds["pred"].map(dict(enumerate(cfg.classes))).value_counts().to_dict()
@@ -281,7 +283,7 @@ def main(argv=None) -> int:
     p.add_argument("--runs-dir", type=Path, default=Path("runs/calibration"))
     p.add_argument("--seeds", default="0,1,2,3,4", help="classifier seeds (default 0,1,2,3,4)")
     p.add_argument("--no-classifier", action="store_true", help="skip the classifiers (image measures only)")
-    p.add_argument("--fresh", action="store_true", help="retrain cached classifier cells")
+    p.add_argument("--fresh", action="store_true", help="retrain cached classifier runs")
     p.add_argument("--figures", type=Path, help="also write phantom_samples.png (and phantom_vs_busi.png) here")
     p.add_argument("--quiet", dest="progress", action="store_false", help="no progress bars")
     args = p.parse_args(argv)
@@ -292,7 +294,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     t_all = time.perf_counter()
     gen = make_phantom_set(args.data_dir, args.profile, args.progress)
-    if gen:  # new pixels: the cached phantom cells are stale
+    if gen:  # new pixels: the cached phantom runs are stale
         shutil.rmtree(args.runs_dir / "classifiers", ignore_errors=True)
     cols, raws = {}, {}
     cols["phantom"], raws["phantom"] = measure("phantom", "phantom", args.data_dir, args, args.runs_dir)

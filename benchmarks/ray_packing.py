@@ -1,13 +1,13 @@
-"""Does packing several small cells on one GPU pay? Throughput of N identical training tasks
-run through Ray with 1 cell per GPU (num_gpus=1) against k cells per GPU (num_gpus=1/k).
+"""Does packing several small training runs on one GPU pay? Throughput of N identical training tasks
+run through Ray with 1 run per GPU (num_gpus=1) against k runs per GPU (num_gpus=1/k).
 
 Each task trains a torchvision ResNet18 on random 128 px images for `--batches` batches (the
-shape of a paper-profile cell, without the data loading), so the comparison isolates what
+shape of a paper-profile run, without the data loading), so the comparison isolates what
 packing does to a GPU that one small model leaves mostly idle.
 
-    python benchmarks/ray_packing.py --cells 8 --per-gpu 1,4
+    python benchmarks/ray_packing.py --runs 8 --per-gpu 1,4
 
-Without Ray installed (`pip install .[ray]`) the same cells run in k spawned processes at a
+Without Ray installed (`pip install .[ray]`) the same runs train in k spawned processes at a
 time on the one GPU (`--engine processes`): what Ray's fractional GPUs do to the GPU, without
 Ray's scheduling. The engine used is printed.
 """
@@ -18,7 +18,7 @@ import argparse
 import time
 
 
-def train_cell(batches: int, size: int, batch: int) -> float:
+def train_run(batches: int, size: int, batch: int) -> float:
     import torch
     import torchvision
 
@@ -41,7 +41,7 @@ def train_cell(batches: int, size: int, batch: int) -> float:
 
 
 def by_processes(a) -> None:
-    """k cells at a time on the one GPU, each in its own spawned process (as Ray would place them)."""
+    """k runs at a time on the one GPU, each in its own spawned process (as Ray would place them)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -53,20 +53,20 @@ def by_processes(a) -> None:
     base = None
     for k in [int(v) for v in a.per_gpu.split(",")]:
         with ProcessPoolExecutor(k, mp_context=mp.get_context("spawn")) as pool:
-            list(pool.map(train_cell, [2] * k, [a.size] * k, [a.batch] * k))  # start-up and warm-up, untimed
+            list(pool.map(train_run, [2] * k, [a.size] * k, [a.batch] * k))  # start-up and warm-up, untimed
             t0 = time.perf_counter()
-            list(pool.map(train_cell, [a.batches] * a.cells, [a.size] * a.cells, [a.batch] * a.cells))
+            list(pool.map(train_run, [a.batches] * a.runs, [a.size] * a.runs, [a.batch] * a.runs))
             wall = time.perf_counter() - t0
-        rate = a.cells * a.batches * a.batch / wall
+        rate = a.runs * a.batches * a.batch / wall
         base = base or rate
-        print(f"{k} cell(s) per GPU (engine: processes, Ray not used): {a.cells} cells in {wall:.1f} s, "
+        print(f"{k} run(s) per GPU (engine: processes, Ray not used): {a.runs} runs in {wall:.1f} s, "
               f"{rate:,.0f} img/s, {rate / base:.2f}x the first setting")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cells", type=int, default=8)
-    ap.add_argument("--per-gpu", default="1,4", help="cells per GPU to compare (comma-separated)")
+    ap.add_argument("--runs", "--cells", dest="runs", type=int, default=8)
+    ap.add_argument("--per-gpu", default="1,4", help="runs per GPU to compare (comma-separated)")
     ap.add_argument("--batches", type=int, default=100)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--batch", type=int, default=32)
@@ -90,15 +90,15 @@ def main(argv=None):
         print("no GPU in the Ray cluster: packing is a GPU question; nothing measured")
         ray.shutdown()
         return
-    task = ray.remote(train_cell)
+    task = ray.remote(train_run)
     base = None
     for k in [int(v) for v in a.per_gpu.split(",")]:
         t0 = time.perf_counter()
-        ray.get([task.options(num_gpus=1 / k).remote(a.batches, a.size, a.batch) for _ in range(a.cells)])
+        ray.get([task.options(num_gpus=1 / k).remote(a.batches, a.size, a.batch) for _ in range(a.runs)])
         wall = time.perf_counter() - t0
-        rate = a.cells * a.batches * a.batch / wall
+        rate = a.runs * a.batches * a.batch / wall
         base = base or rate
-        print(f"{k} cell(s) per GPU ({gpus:g} GPU): {a.cells} cells in {wall:.1f} s, {rate:,.0f} img/s, "
+        print(f"{k} run(s) per GPU ({gpus:g} GPU): {a.runs} runs in {wall:.1f} s, {rate:,.0f} img/s, "
               f"{rate / base:.2f}x the first setting")
     ray.shutdown()
 

@@ -1,4 +1,4 @@
-"""The grid: settings, resume without redoing cells, per-fold synthetic sets, the command."""
+"""The grid: settings, resume without redoing runs, per-fold synthetic sets, the results store, the command."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import helpers.classify.grid as G
+from helpers.classify import grid_run, settings, store, synthetic
+from helpers.classify.analysis import load_predictions, paired_table, pooled_table
 from helpers.classify.data import plain
+from helpers.classify.grid import classify_dir, run_grid
+from helpers.classify.presets import PRESETS
 from helpers.prepare import load_prepared
 from helpers.synth import synthetic_dir, write_synthetic_set
 
@@ -27,58 +30,62 @@ def _fake_set(runs_dir, name, trained_on, n=3):
 
 
 def test_settings_parse():
-    s = G.Setting.parse("real+trad+syn:cwgan", "mild")
+    s = settings.Setting.parse("real+trad+syn:cwgan", "mild")
     assert (s.augment, s.generator, s.per_class) == ("mild", "cwgan", None)
-    assert G.Setting.parse("real+syn:ddpm@125").per_class == 125
-    assert G.Setting.parse("real+syn:ddpm@0") == G.Setting.parse("real")  # n = 0 is the real-only cell
-    assert [s.name for s in G.four_settings(["a"])] == ["real", "real+trad", "real+syn:a", "real+trad+syn:a"]
+    assert settings.Setting.parse("real+syn:ddpm@125").per_class == 125
+    assert settings.Setting.parse("real+syn:ddpm@0") == settings.Setting.parse("real")  # n = 0 is the real-only run
+    assert [s.name for s in settings.four_settings(["a"])] == ["real", "real+trad", "real+syn:a", "real+trad+syn:a"]
     with pytest.raises(ValueError, match="Unknown data setting"):
-        G.Setting.parse("synthetic-only")
+        settings.Setting.parse("synthetic-only")
 
 
-def test_grid_resumes_without_redoing_cells(smoke_cfg, records, monkeypatch):
+def test_grid_resumes_without_redoing_runs(smoke_cfg, records, monkeypatch):
     for k in (0, 1):
         _fake_set(smoke_cfg.runs_dir, f"fake-fold{k}", records[records.fold != k]["path"])
     calls = []
-    real_train = G.train_cell
+    real_train = grid_run.train_run
 
     def counting(*a, **kw):
         calls.append(a[1:5])
         return real_train(*a, **kw)
 
-    monkeypatch.setattr(G, "train_cell", counting)
-    settings = [G.Setting.parse(s, "mild") for s in ("real", "real+syn:fake", "real+syn:fake@2", "real+syn:fake@0")]
-    cells = G.plan(records, ["tiny"], settings, folds=[0, 1])
-    assert len(cells) == 6  # "@0" is the real-only cell
-    first = G.run_grid(smoke_cfg, records, cells[:4], progress=False)
+    monkeypatch.setattr(grid_run, "train_run", counting)
+    chosen = [settings.Setting.parse(s, "mild") for s in ("real", "real+syn:fake", "real+syn:fake@2", "real+syn:fake@0")]
+    runs = settings.plan(records, ["tiny"], chosen, folds=[0, 1])
+    assert len(runs) == 6  # "@0" is the real-only run
+    first = run_grid(smoke_cfg, records, runs[:4], progress=False)
     assert len(calls) == 4 and len(first) == 4
-    res = G.run_grid(smoke_cfg, records, cells, progress=False)
-    assert len(calls) == 6, "finished cells were trained again"
-    assert len(res) == 6 and res["cell"].is_unique
-    G.run_grid(smoke_cfg, records, cells, progress=False)
+    res = run_grid(smoke_cfg, records, runs, progress=False)
+    assert len(calls) == 6, "finished runs were trained again"
+    assert len(res) == 6 and res["run"].is_unique
+    run_grid(smoke_cfg, records, runs, progress=False)
     assert len(calls) == 6
-    # what each cell trained on is recorded; synthetic images never counted as test images
-    by = res.set_index("cell")
+    # what each run trained on is recorded; synthetic images never counted as test images
+    by = res.set_index("run")
     assert by.loc["tiny|real+syn:fake|fold0|seed0", "n_train_synth"] == 9
     assert by.loc["tiny|real+syn:fake@2|fold0|seed0", "n_train_synth"] == 6
     assert (res["n_test"] + res["n_train_real"] == len(records)).all()
     assert ((res["accuracy_lo"] <= res["accuracy"]) & (res["accuracy"] <= res["accuracy_hi"])).all()
-    preds = G.load_predictions(G.classify_dir(smoke_cfg), res)
+    preds = load_predictions(classify_dir(smoke_cfg), res)
     assert set(preds["path"]) == set(records[records.fold.isin([0, 1])]["path"])
     assert not preds["path"].str.contains("synthetic").any()
     classes = ["benign", "normal", "malignant"]
-    pooled = G.pooled_table(preds, classes, n_boot=100)
+    pooled = pooled_table(preds, classes, n_boot=100)
     assert len(pooled) == 3 and (pooled["n_folds"] == 2).all()
-    paired = G.paired_table(preds, classes, n_boot=100)
+    paired = paired_table(preds, classes, n_boot=100)
     assert set(paired["setting"]) == {"real+syn:fake", "real+syn:fake@2"}
-    hist = pd.read_csv(G.classify_dir(smoke_cfg) / "cells" / G.cell_dirname(G.cell_id("tiny", "real", 0, 0))
-                       / "history.csv")
+    hist = pd.read_csv(grid_run.run_dir(classify_dir(smoke_cfg), settings.run_id("tiny", "real", 0, 0)) / "history.csv")
     assert list(hist.columns) == ["epoch", "train_loss", "valid_loss", "accuracy"] and len(hist) == 1
+    # notebook 07 reads the grid's paired change of each generator from the same store
+    from helpers.quality.usefulness import grid_usefulness
+
+    use = grid_usefulness(smoke_cfg, ["fake"], "tiny")
+    assert use["generator"].tolist() == ["fake"] and use["use_lo"].iloc[0] <= use["use"].iloc[0] <= use["use_hi"].iloc[0]
 
 
-def test_cell_resumes_from_its_last_epoch(smoke_cfg, records, tmp_path, monkeypatch):
-    preset = dict(G.PRESETS["smoke"], epochs=2)
-    setting = G.Setting.parse("real")
+def test_a_run_resumes_from_its_last_epoch(smoke_cfg, records, tmp_path, monkeypatch):
+    preset = dict(PRESETS["smoke"], epochs=2)
+    setting = settings.Setting.parse("real")
     from fastai.learner import Learner
 
     fits = []
@@ -103,28 +110,26 @@ def test_cell_resumes_from_its_last_epoch(smoke_cfg, records, tmp_path, monkeypa
         return orig(self, n_epoch, *a, start_epoch=start_epoch, **kw)
 
     monkeypatch.setattr(Learner, "fit", crash_after_first_epoch)
-    cell = tmp_path / "cell"
+    folder = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        G.train_cell(smoke_cfg, "tiny", setting, 0, 0, records, preset, cell, None)
-    assert (cell / "checkpoint.pth").exists()
-    row = G.train_cell(smoke_cfg, "tiny", setting, 0, 0, records, preset, cell, None)
+        grid_run.train_run(smoke_cfg, "tiny", setting, 0, 0, records, preset, folder, None)
+    assert (folder / "checkpoint.pth").exists()
+    row = grid_run.train_run(smoke_cfg, "tiny", setting, 0, 0, records, preset, folder, None)
     assert fits == [0, 1], "the second run should start at epoch 1"
-    hist = pd.read_csv(cell / "history.csv")
+    hist = pd.read_csv(folder / "history.csv")
     assert hist["epoch"].tolist() == [1, 2] and row["epochs"] == 2
-    assert not (cell / "checkpoint.pth").exists()
+    assert not (folder / "checkpoint.pth").exists()
 
 
 def test_fold_synthetic_reuses_only_a_set_trained_on_that_fold(smoke_cfg, records, monkeypatch):
     train = records[records.fold != 0]
     m = _fake_set(smoke_cfg.runs_dir, "fake-fold0", train["path"])
-    assert G.fold_synthetic(smoke_cfg, "fake", 0, train) == m
+    assert synthetic.fold_synthetic(smoke_cfg, "fake", 0, train) == m
     trained = []
-    import helpers.generators as gens
-
-    monkeypatch.setattr(gens, "train_and_export", lambda name, cfg, train_records, out_name, steps, progress:
+    monkeypatch.setattr(synthetic, "train_and_export", lambda name, cfg, train_records, out_name, steps, progress:
                         trained.append((name, out_name, len(train_records))) or m)
     _fake_set(smoke_cfg.runs_dir, "fake-fold1", records["path"])  # saw fold 1's test images: not reused
-    G.fold_synthetic(smoke_cfg, "fake", 1, records[records.fold != 1])
+    synthetic.fold_synthetic(smoke_cfg, "fake", 1, records[records.fold != 1])
     assert trained == [("fake", "fake-fold1", int((records.fold != 1).sum()))]
 
 
@@ -139,11 +144,45 @@ def test_classify_command_on_smoke(smoke_cfg, records, capsys):
     assert sorted(res["setting"]) == sorted(["real", "real+trad", "real+syn:fake", "real+trad+syn:fake"])
     assert "wrote" in capsys.readouterr().out
     assert main(args) == 0
-    assert "4 of 4 cells already" in capsys.readouterr().out
+    assert "4 of 4 runs already" in capsys.readouterr().out
     # the split instead of folds: the generator notebooks' set (trained on the train part) is reused
     _fake_set(smoke_cfg.runs_dir, "fake", records[records.split == "train"]["path"])
     assert main(args[:-4] + ["--folds", "split", "--settings", "real,real+syn:fake", "--threads", "1"]) == 0
     res = pd.read_csv(smoke_cfg.runs_dir / "classify" / "results.csv")
-    split = res[res["cell"].str.contains("|split|", regex=False)]
+    split = res[res["run"].str.contains("|split|", regex=False)]
     assert len(split) == 2 and (split["n_test"] == (records.split == "test").sum()).all()
     assert split["manifest"].str.endswith("synthetic/fake/manifest.csv").any()
+
+
+def test_results_of_an_earlier_version_are_kept(smoke_cfg, records, capsys):
+    """A run used to be called a cell: a results.csv with a `cell` column and a cells/ folder
+    are read back as runs (nothing trained again), and the next row is written as `run`."""
+    runs = settings.plan(records, ["tiny"], [settings.Setting.parse("real")], folds=[0, 1])
+    out = classify_dir(smoke_cfg)
+    run_grid(smoke_cfg, records, runs[:1], progress=False)
+    store.read_results(out).rename(columns={"run": "cell"}).to_csv(out / store.RESULTS, index=False)
+    (out / "runs").rename(out / "cells")
+    res = run_grid(smoke_cfg, records, runs, progress=False)
+    assert "1 of 2 runs already" in capsys.readouterr().out
+    assert list(pd.read_csv(out / store.RESULTS).columns)[0] == "run" and len(res) == 2
+    assert not (out / "cells").exists()
+    assert len(load_predictions(out, res)) == records.fold.isin([0, 1]).sum()
+
+
+def test_the_results_store_takes_turns_between_processes(tmp_path):
+    """Rows appended by several processes at once all arrive: the file lock makes them wait."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=store_rows, args=(str(tmp_path), k)) for k in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert sorted(store.finished(tmp_path)) == sorted(f"p{k}-{i}" for k in range(3) for i in range(20))
+
+
+def store_rows(folder, k):
+    for i in range(20):
+        store.append_result(folder, f"p{k}-{i}", dict(accuracy=i / 20))

@@ -14,6 +14,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from helpers.classify import bootstrap as B
 from helpers.classify import metrics as M
 from helpers.exercises.classify import toy_predictions
 
@@ -47,7 +48,7 @@ def test_score_and_vectorised_versions_match_sklearn(seed, skill):
     ref = _sklearn(y, p)
     got = M.score(y, p, CLASSES)
     assert set(got) == set(M.metric_names(CLASSES))
-    batch = M.batch_scores(y, p, np.arange(len(y))[None], CLASSES)
+    batch = M.batch_scores(y, p, np.ones((1, len(y))), CLASSES)
     for m, v in ref.items():
         assert got[m] == pytest.approx(v, abs=1e-12), m
         assert batch[m][0] == pytest.approx(v, abs=1e-12), m
@@ -55,10 +56,11 @@ def test_score_and_vectorised_versions_match_sklearn(seed, skill):
 
 def test_vectorised_resamples_match_sklearn_per_resample():
     y, p = _fixed(n=60, seed=5)
-    idx = M.resample_indices(len(y), 5, seed=1)
-    batch = M.batch_scores(y, p, idx, CLASSES)
+    w = B.weights(None, 5, seed=1, n=len(y))
+    batch = M.batch_scores(y, p, w, CLASSES)
     for b in range(5):
-        yb, pb = y[idx[b]], p[idx[b]]
+        idx = np.repeat(np.arange(len(y)), w[b])  # the resample as a list of drawn images
+        yb, pb = y[idx], p[idx]
         if len(np.unique(yb)) < 3:
             continue
         ref = _sklearn(yb, pb)
@@ -71,7 +73,7 @@ def test_auc_with_ties_and_degenerate_predictions_match_sklearn():
     p = np.tile([0.5, 0.3, 0.2], (10, 1))  # every score tied, every prediction "benign"
     p[::3] = [0.2, 0.3, 0.5]
     ref, got = _sklearn(y, p), M.score(y, p, CLASSES)
-    batch = M.batch_scores(y, p, np.arange(10)[None], CLASSES)
+    batch = M.batch_scores(y, p, np.ones((1, 10)), CLASSES)
     for m in ref:
         assert got[m] == pytest.approx(ref[m], abs=1e-12), m
         assert batch[m][0] == pytest.approx(ref[m], abs=1e-12), m
@@ -91,17 +93,45 @@ def test_bootstrap_ci_covers_point_estimate_and_narrows_with_more_images():
 
 def test_group_bootstrap_draws_whole_groups():
     groups = np.repeat(np.arange(10), 3)
-    idx = M.resample_indices(30, 20, seed=0, groups=groups)
-    assert idx.shape == (20, 30)
-    # every drawn block starts with a group's first member and keeps its members together
-    first = idx[:, 0]
-    assert np.all(first % 3 == 0) and np.all(idx[:, 1] == first + 1)
+    w = B.weights(groups, 20, seed=0)
+    assert w.shape == (20, 30)
+    # the members of a group are drawn together: one weight per group, ten groups per resample
+    assert (w.reshape(20, 10, 3) == w[:, ::3, None]).all() and (w.sum(1) == 30).all()
     # copies of one image drawn as a group give a wider interval than if they were independent
     y, p = _fixed(n=30, seed=4)
     y3, p3 = np.repeat(y[:10], 3), np.repeat(p[:10], 3, axis=0)
     iid = M.bootstrap(y3, p3, CLASSES, 400, 0).set_index("metric").loc["accuracy"]
     grp = M.bootstrap(y3, p3, CLASSES, 400, 0, groups=groups).set_index("metric").loc["accuracy"]
     assert grp["hi"] - grp["lo"] > iid["hi"] - iid["lo"]
+
+
+def test_cluster_bootstrap_draws_as_many_groups_as_there_are_whatever_their_size():
+    """A resample is as many group draws as there are groups (the standard cluster bootstrap),
+    not groups drawn until the image count is reached: one large group and one single image
+    are drawn equally often, and the resample's size varies with what was drawn."""
+    groups = ["big"] * 9 + ["one"]
+    counts, inv = B.group_counts(groups, 4000, seed=1)
+    assert (counts.sum(1) == 2).all()
+    assert abs(counts[:, 0].mean() - counts[:, 1].mean()) < 0.1
+    w = counts[:, inv]
+    assert set(w.sum(1)) == {2, 10, 18}  # two singles, one of each, or the big group twice
+    # the same draws as the sums of notebook 09's tables, image by image
+    v = np.arange(10.0)
+    np.testing.assert_allclose(B.resampled_sums(groups, 4000, 1, v)[0], w @ v)
+    # without groups: the exercises' draws, image by image
+    idx = np.random.default_rng(3).integers(0, 7, size=(5, 7))
+    assert (B.weights(None, 5, 3, n=7) == np.stack([np.bincount(r, minlength=7) for r in idx])).all()
+
+
+def test_verdict_reads_an_interval_in_the_callers_words():
+    assert B.verdict(0.01, 0.2) == "inflates" and B.verdict(-0.3, -0.1) == "deflates"
+    assert B.verdict(-0.1, 0.1) == "includes 0" and B.verdict(np.nan, 0.1) == "no interval"
+    words = ("better", "worse", "same")
+    assert [B.verdict(lo, hi, words) for lo, hi in [(0.1, 0.2), (-0.2, -0.1), (0, 0)]] == list(words)
+
+
+def test_majority_share_is_the_accuracy_of_always_answering_the_largest_class():
+    assert M.majority_share([0, 1, 1, 2]) == 0.5 and np.isnan(M.majority_share([]))
 
 
 def test_paired_difference():

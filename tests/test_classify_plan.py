@@ -5,7 +5,7 @@ from __future__ import annotations
 from helpers.classify import plan as P
 
 
-def test_plan_prints_cells_costs_and_a_projection(smoke_cfg, capsys):
+def test_plan_prints_runs_costs_and_a_projection(smoke_cfg, capsys):
     from helpers.cli import main
 
     rc = main(["classify", "--profile", "smoke", "--data-dir", str(smoke_cfg.data_dir), "--runs-dir",
@@ -24,9 +24,10 @@ def test_generator_step_is_timed_on_a_small_batch_on_a_cpu_and_scaled(smoke_cfg,
 
 
 def test_gpu_plan_projects_one_gpu_and_a_cluster_from_the_same_costs(smoke_cfg, monkeypatch):
-    """On GPUs the wall time divides by GPUs x cells per GPU at the packing efficiency; the
+    """On GPUs the wall time divides by GPUs x runs per GPU at the packing efficiency; the
     cluster line uses the same costs on CLUSTER_GPUS GPUs. Costs are stubbed: no GPU here."""
-    from helpers.classify.grid import PRESETS, Setting, plan
+    from helpers.classify.presets import PRESETS
+    from helpers.classify.settings import Setting, plan
     from helpers.prepare import load_prepared
 
     records = load_prepared(smoke_cfg, progress=False, verbose=False)
@@ -34,8 +35,8 @@ def test_gpu_plan_projects_one_gpu_and_a_cluster_from_the_same_costs(smoke_cfg, 
     monkeypatch.setattr(P, "time_generator_step", lambda *a, **k: 0.02)
     monkeypatch.setattr(P.torch.cuda, "device_count", lambda: 1)
     cfg = smoke_cfg.with_(device="cuda")
-    cells = plan(records, ["tiny"], [Setting.parse("real", "none")], [0], [0, 1])
-    out = P.make_plan(cfg, records, cells, dict(PRESETS["smoke"]), workers=4, progress=False)["summary"]
+    runs = plan(records, ["tiny"], [Setting.parse("real", "none")], [0], [0, 1])
+    out = P.make_plan(cfg, records, runs, dict(PRESETS["smoke"]), workers=4, progress=False)["summary"]
     assert out["gpus"] == 1 and out["workers"] == 4
     assert abs(out["wall_hours"] - out["total_hours"] / (4 * P.PACKING_EFFICIENCY)) < 1e-12
     c = out["cluster"]

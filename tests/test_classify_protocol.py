@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 from helpers.classify.data import plain
-from helpers.classify.grid import PRESETS, Setting, train_cell
+from helpers.classify.grid_run import train_run
+from helpers.classify.presets import PRESETS
 from helpers.classify.protocol import ProtocolError, check_evaluation
+from helpers.classify.settings import Setting
 from helpers.prepare import load_prepared
 from helpers.synth import read_manifest, synthetic_dir, write_synthetic_set
 
@@ -81,13 +83,13 @@ def test_missing_trained_on_and_overlaps_raise(smoke_cfg, records):
         check_evaluation(test.iloc[:0], train)
 
 
-def test_training_a_cell_with_a_leaky_generator_is_refused(smoke_cfg, records, tmp_path):
+def test_training_a_run_with_a_leaky_generator_is_refused(smoke_cfg, records, tmp_path):
     """End to end: the grid will not score a classifier that used a generator which saw the test fold."""
     leaky = _fake_set(smoke_cfg.runs_dir, "leaky-fold0", records["path"])
     with pytest.raises(ProtocolError, match="evaluation image"):
-        train_cell(smoke_cfg, "tiny", Setting.parse("real+syn:leaky"), 0, 0, records, PRESETS["smoke"],
-                   tmp_path / "cell", leaky)
-    assert not (tmp_path / "cell" / "preds.csv").exists()
+        train_run(smoke_cfg, "tiny", Setting.parse("real+syn:leaky"), 0, 0, records, PRESETS["smoke"],
+                  tmp_path / "run", leaky)
+    assert not (tmp_path / "run" / "preds.csv").exists()
 
 
 # -- content matching and named shortcuts ---------------------------------------------------------

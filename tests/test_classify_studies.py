@@ -95,3 +95,25 @@ def test_the_paragraph_says_when_an_interval_is_too_wide():
     assert "too small to confirm or rule it out" in ddpm
     assert "speaks against it" in wgan and math.isclose(float(wgan.split("about ")[1].split("%")[0]), 89, abs_tol=1)
     assert "ceiling" not in text and "floor" not in text
+
+
+def test_notebook_08_and_the_command_run_the_studies_through_one_call():
+    """Notebook 08 sets up and runs its grid with the command's call, spells out its modules,
+    prints no private function, and stays short (170 code lines at most)."""
+    import inspect
+    import re
+    from pathlib import Path
+
+    import nbformat
+
+    from helpers.commands import classify
+
+    nb = nbformat.read(Path(__file__).parents[1] / "notebooks" / "08_classifiers.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    lines = [line for src in code for line in src.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert len(lines) <= 170
+    text = "\n".join(code)
+    assert text.count("run_studies(") == 1 and "run_studies(" in inspect.getsource(classify.run)
+    assert not re.search(r"import \w+ as [A-Z]\b", text), "modules are imported under their own names"
+    assert not re.search(r"getsource\([\w.]*\._", text), "no private function is printed"
+    assert sum("### BEGIN SOLUTION" in src for src in code) == 2

@@ -168,7 +168,7 @@ def test_classifier_grid_on_smoke(four, tmp_path):
                  str(runs), "--generators", "none"]) == 0
     results = pd.read_csv(runs / "classify" / "results.csv")
     assert len(results) >= 1 and results["accuracy"].between(0, 1).all()
-    preds = pd.read_csv(next((runs / "classify" / "cells").glob("*/preds.csv")))
+    preds = pd.read_csv(next((runs / "classify" / "runs").glob("*/preds.csv")))
     assert [c for c in preds.columns if c.startswith("p_")] == [f"p_{c}" for c in SORTED]
     assert set(preds["label"]) <= {0, 1, 2, 3} and set(preds["pred"]) <= {0, 1, 2, 3}
 

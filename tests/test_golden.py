@@ -18,7 +18,7 @@ sys.path.insert(0, str(GOLDEN))
 import capture  # noqa: E402
 
 # Columns renamed on purpose since the fixtures were captured: {old: new}.
-RENAMED: dict[str, str] = {}
+RENAMED: dict[str, str] = {"cell": "run"}  # a training run of the grid was called a cell
 
 
 @pytest.fixture(scope="module")

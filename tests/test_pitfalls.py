@@ -289,7 +289,7 @@ def test_the_kept_process_pool_outlives_an_interrupt_quietly():
 
     from helpers.parallel import Backend, processes
 
-    # the pool notebook 09's runs use (helpers.pitfalls.cells), with one worker: what is tested
+    # the pool notebook 09's runs use (helpers.pitfalls.runs), with one worker: what is tested
     # is the same for each
     pool = processes.pool(Backend("processes", workers=1, threads=1, keep=True))
     try:

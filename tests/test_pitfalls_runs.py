@@ -1,13 +1,14 @@
-"""Notebook 09's trainings: guarded, cached cells, and the `pitfalls` command end to end (smoke)."""
+"""Notebook 09's trainings: guarded, cached runs, and the `pitfalls` command end to end (smoke)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
+from helpers.classify import engine
 from helpers.classify.data import plain
 from helpers.classify.protocol import ProtocolError
-from helpers.pitfalls import cells, experiments, splits
+from helpers.pitfalls import experiments, runs, splits
 from helpers.pitfalls.presets import preset as budget
 from helpers.prepare import load_prepared
 
@@ -22,7 +23,7 @@ def _random_protocol(records, thumbs):
     return {p.name: p for p in protos}
 
 
-def test_a_cell_checks_every_view_and_reports_the_named_shortcut(smoke_cfg, loaded, monkeypatch):
+def test_a_run_checks_every_view_and_reports_the_named_shortcut(smoke_cfg, loaded, monkeypatch):
     records, thumbs, bank = loaded
     protos = _random_protocol(records, thumbs)
     rnd = protos["random split"]
@@ -33,17 +34,17 @@ def test_a_cell_checks_every_view_and_reports_the_named_shortcut(smoke_cfg, load
     leaky_jobs = [j for j in job if j.views[0].records["group"].isin(j.train["group"]).any()]
     assert leaky_jobs, "some fold of a random split shares a group with its training part"
     j = leaky_jobs[0]
-    honest_view = cells.Job(j.train, [cells.View("pretending", j.views[0].records)], all_records=j.all_records)
+    honest_view = runs.Job(j.train, [runs.View("pretending", j.views[0].records)], all_records=j.all_records)
     with pytest.raises(ProtocolError):
-        cells.run_cell(smoke_cfg, pre, honest_view, bank)
+        runs.run_one(smoke_cfg, pre, honest_view, bank)
     calls = []
-    real = cells.train_and_predict
-    monkeypatch.setattr(cells, "train_and_predict", lambda *a, **k: calls.append(1) or real(*a, **k))
-    preds = cells.run_cell(smoke_cfg, pre, j, bank)
+    real = runs.fit_predict
+    monkeypatch.setattr(runs, "fit_predict", lambda *a, **k: calls.append(1) or real(*a, **k))
+    preds = runs.run_one(smoke_cfg, pre, j, bank)
     assert set(preds["guard"]) == {"leaky:random-split"} and "same-group" in preds["violations"].iloc[0]
     assert {"p_benign", "pred", "correct", "fold", "repeat", "seed", "image"} <= set(preds.columns)
     assert len(preds) == len(j.views[0].records)
-    again = cells.run_cell(smoke_cfg, pre, j, bank)  # cached: not trained again
+    again = runs.run_one(smoke_cfg, pre, j, bank)  # cached: not trained again
     assert len(calls) == 1 and again["correct"].tolist() == preds["correct"].tolist()
 
 
@@ -51,17 +52,17 @@ def test_one_model_scored_under_two_views_and_kept_for_saliency(smoke_cfg, loade
     records, thumbs, bank = loaded
     honest = _random_protocol(records, thumbs)["grouped@0.97"]
     job = experiments.fold_jobs(records, honest, keep_model_fold=0)[0]
-    job.views.append(cells.View("same images again", job.views[0].records))
-    preds = cells.run_cell(smoke_cfg, budget("smoke"), job, bank)
+    job.views.append(runs.View("same images again", job.views[0].records))
+    preds = runs.run_one(smoke_cfg, budget("smoke"), job, bank)
     a, b = (preds[preds["view"] == v] for v in ("grouped@0.97", "same images again"))
     assert a["pred"].tolist() == b["pred"].tolist() and set(preds["guard"]) == {"honest"}
-    model = cells.load_model(smoke_cfg, budget("smoke"), job)
+    model = runs.load_model(smoke_cfg, budget("smoke"), job)
     assert not model.training
 
 
 def test_image_bank_decodes_once_and_returns_in_any_order(smoke_cfg):
     records = plain(load_prepared(smoke_cfg, progress=False, verbose=False))
-    bank = cells.ImageBank(smoke_cfg.size, smoke_cfg.cache_dir)
+    bank = runs.ImageBank(smoke_cfg.size, smoke_cfg.cache_dir)
     bank.add(records.iloc[:10])
     bank.add(records.iloc[5:20])
     x = bank.get(records["path"].iloc[[12, 3, 12]])
@@ -148,8 +149,8 @@ def test_skip_saw_test_keeps_the_synthetic_in_test_protocol_without_a_second_gen
     assert not list((runs / "generators").glob("*-saw-test"))
 
 
-def test_cells_in_two_processes_give_the_numbers_of_one_process(smoke_cfg, loaded, monkeypatch):
-    """The quick profile trains cells side by side in processes; one thread per cell either
+def test_runs_in_two_processes_give_the_numbers_of_one_process(smoke_cfg, loaded, monkeypatch):
+    """The quick profile trains runs side by side in processes; one thread per run either
     way, so the predictions (and a kept model) are the same as in this process."""
     import shutil
 
@@ -158,19 +159,38 @@ def test_cells_in_two_processes_give_the_numbers_of_one_process(smoke_cfg, loade
     records, thumbs, bank = loaded
     honest = _random_protocol(records, thumbs)["grouped@0.97"]
     jobs = experiments.fold_jobs(records, honest, keep_model_fold=0)
-    one = cells.run_jobs(smoke_cfg, budget("smoke", workers=1), jobs, bank, progress=False)
-    w0 = cells.load_model(smoke_cfg, budget("smoke"), jobs[0]).state_dict()
-    shutil.rmtree(cells.cells_dir(smoke_cfg))
-    two = cells.run_jobs(smoke_cfg, budget("smoke", workers=2), jobs, bank, progress=False)
+    one = runs.run_jobs(smoke_cfg, budget("smoke", workers=1), jobs, bank, progress=False)
+    w0 = runs.load_model(smoke_cfg, budget("smoke"), jobs[0]).state_dict()
+    shutil.rmtree(runs.runs_dir(smoke_cfg))
+    two = runs.run_jobs(smoke_cfg, budget("smoke", workers=2), jobs, bank, progress=False)
     pd.testing.assert_frame_equal(one.drop(columns="seconds"), two.drop(columns="seconds"))
-    w1 = cells.load_model(smoke_cfg, budget("smoke"), jobs[0]).state_dict()
+    w1 = runs.load_model(smoke_cfg, budget("smoke"), jobs[0]).state_dict()
     assert all(torch.equal(w0[k], w1[k]) for k in w0)
     # the guard runs here, before any process trains: a view that hides its shortcut stops it all
-    shutil.rmtree(cells.cells_dir(smoke_cfg))
+    shutil.rmtree(runs.runs_dir(smoke_cfg))
     j = jobs[1]
-    hidden = cells.Job(j.train, [cells.View("test", jobs[0].train.head(3))], all_records=j.all_records)
+    hidden = runs.Job(j.train, [runs.View("test", jobs[0].train.head(3))], all_records=j.all_records)
     started = []
-    monkeypatch.setattr(cells, "_train_in_processes", lambda *a, **k: started.append(1) or {})
+    monkeypatch.setattr(runs, "_train_in_processes", lambda *a, **k: started.append(1) or {})
     with pytest.raises(ProtocolError):
-        cells.run_jobs(smoke_cfg, budget("smoke", workers=2), [jobs[0], hidden], bank, progress=False)
+        runs.run_jobs(smoke_cfg, budget("smoke", workers=2), [jobs[0], hidden], bank, progress=False)
     assert not started
+
+
+def test_the_pitfalls_use_the_grid_s_engine_and_keep_earlier_runs(smoke_cfg, loaded, monkeypatch):
+    """A protocol's run is the classifier engine's training (random weights, no augmentation,
+    the preset's budget), and the runs cached under an earlier version's cells/ folder are
+    read back, not trained again."""
+    records, thumbs, bank = loaded
+    job = experiments.fold_jobs(records, _random_protocol(records, thumbs)["grouped@0.97"])[0]
+    pre = budget("smoke")
+    recipes = []
+    real = engine.fit_predict
+    monkeypatch.setattr(runs, "fit_predict", lambda cfg, recipe, *a, **k: recipes.append(recipe) or real(cfg, recipe, *a, **k))
+    first = runs.run_one(smoke_cfg, pre, job, bank)
+    assert recipes == [engine.Recipe(pre["arch"], pre["epochs"], pre["lr"], pre["bs"], "none", False, True)]
+    stage = smoke_cfg.stage_dir("pitfalls")
+    (stage / "runs").rename(stage / "cells")
+    again = runs.run_one(smoke_cfg, pre, job, bank)
+    assert len(recipes) == 1 and again["pred"].tolist() == first["pred"].tolist()
+    assert (stage / "runs").is_dir() and not (stage / "cells").exists()

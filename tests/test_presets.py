@@ -9,8 +9,8 @@ import dataclasses
 import pytest
 
 import helpers.classify.grid as grid
-import helpers.pitfalls.ddpm_study as ddpm_study
 import helpers.pitfalls.experiments as experiments
+import helpers.pitfalls.synthetic_in_test as ddpm_study
 import helpers.prepare
 import helpers.quality.report as quality_report
 import helpers.synth

@@ -117,7 +117,7 @@ def test_write_synthetic_set_makes_the_calls_sample_calls_lists(tmp_path):
 def test_scoring_set_drawn_at_once_equals_one_after_another(smoke_cfg, monkeypatch):
     from helpers.gan import pipeline
     from helpers.quality.report import load_set
-    from helpers.quality.scoring import scoring_set
+    from helpers.quality.sampling import scoring_set
 
     records = load_prepared(smoke_cfg, progress=False, verbose=False)
     exported = pipeline.run("cwgan", smoke_cfg, records[records["split"] == "train"], steps=2, progress=False)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from helpers.quality import usefulness as U
-from helpers.quality.scoring import kind_of, scoring_set
+from helpers.quality.sampling import kind_of, scoring_set
 from helpers.quality.ssl import nt_xent, views
 
 

@@ -188,12 +188,13 @@ def test_quality_features_fid_kid_and_report_on_rgb(bh, trained):
 
 
 def test_classifier_trains_on_rgb(bh, trained):
-    import helpers.classify.grid as G
     from helpers.classify.data import make_dataloaders, plain
+    from helpers.classify.grid import run_grid
+    from helpers.classify.settings import SPLIT, Setting, parts, plan
 
     cfg, records = bh
     records = plain(records)
-    train, test = G.parts(records, G.SPLIT)
+    train, test = parts(records, SPLIT)
     dls = make_dataloaders(train, test, cfg.size, "busi_study", 4, cfg.cache_dir, seed=0)
     xb, _ = dls.train.one_batch()
     assert xb.shape[1:] == (3, cfg.size, cfg.size)
@@ -201,8 +202,8 @@ def test_classifier_trains_on_rgb(bh, trained):
     first = torch.as_tensor(imagenet_normalize(x_test[:1]))
     assert torch.allclose(dls.valid.dataset.batch(torch.tensor([0]))[0], first)
     assert not torch.allclose(first[:, 0], first[:, 1])  # each channel its own, not a grey copy
-    settings = [G.Setting.parse("real"), G.Setting.parse("real+trad+syn:cwgan", "busi_study")]
-    res = G.run_grid(cfg, records, G.plan(records, ["tiny"], settings, folds=[G.SPLIT]), progress=False)
+    settings = [Setting.parse("real"), Setting.parse("real+trad+syn:cwgan", "busi_study")]
+    res = run_grid(cfg, records, plan(records, ["tiny"], settings, folds=[SPLIT]), progress=False)
     assert len(res) == 2 and (res["n_train_synth"] > 0).sum() == 1
     assert res[["accuracy", "kappa", "mcc", "auc_macro"]].notna().all().all()
 

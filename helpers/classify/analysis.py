@@ -1,29 +1,23 @@
-"""Reading a finished grid: predictions per cell, tables pooled over folds with bootstrap CIs,
+"""Reading a finished grid: predictions per run, tables pooled over folds with bootstrap CIs,
 and paired differences against real-only on the same test images."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from helpers.classify.metrics import HEADLINE, bootstrap, metric_names, paired_difference, score
+from helpers.classify.engine import PREDS
+from helpers.classify.grid_run import run_dir
+from helpers.classify.metrics import HEADLINE, bootstrap, paired_difference, score
 
 
 def load_predictions(out_dir, results: pd.DataFrame) -> pd.DataFrame:
-    """Every finished cell's test predictions, with its arch / setting columns."""
+    """Every finished run's test predictions, with its run / arch / setting columns."""
     parts = []
     for r in results.itertuples():
-        p = pd.read_csv(Path(out_dir) / "cells" / _dirname(r.cell) / "preds.csv")
-        parts.append(p.assign(cell=r.cell, arch=r.arch, setting=r.setting))
+        p = pd.read_csv(run_dir(out_dir, r.run) / PREDS)
+        parts.append(p.assign(run=r.run, arch=r.arch, setting=r.setting))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-
-def _dirname(cid: str) -> str:
-    from helpers.classify.grid import cell_dirname
-
-    return cell_dirname(cid)
 
 
 def _proba(df: pd.DataFrame, classes) -> np.ndarray:
@@ -74,6 +68,3 @@ def paired_table(preds: pd.DataFrame, classes, baseline: str = "real", metrics=H
                                  lo=r.lo, hi=r.hi, p=r.p, n_test=len(m)))
     return pd.DataFrame(rows)
 
-
-def all_metric_names(classes) -> list[str]:
-    return metric_names(classes)

@@ -20,18 +20,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
+
+from helpers.classify.bootstrap import verdict
 
 Z = 1.959964
 
 
-def verdict(lo: float, hi: float) -> str:
-    if lo > 0:
-        return "better than real-only"
-    if hi < 0:
-        return "worse than real-only"
-    return "not distinguishable from real-only"
+VERDICT = ("better than real-only", "worse than real-only", "not distinguishable from real-only")
 
 
 def detection_probability(gain: float, lo: float, hi: float, n: int) -> float:
@@ -83,7 +79,8 @@ def paragraph(pooled: pd.DataFrame, paired: pd.DataFrame, rows: list[tuple], maj
         if setting not in acc.index:
             continue
         r = acc.loc[setting]
-        text = f"- **{label}**, `{setting}`: {r['diff']:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}], {verdict(r.lo, r.hi)}"
+        says = verdict(r.lo, r.hi, VERDICT, no_interval=VERDICT[2])
+        text = f"- **{label}**, `{setting}`: {r['diff']:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}], {says}"
         if gain == gain and gain > 0:
             p = detection_probability(gain, r.lo, r.hi, int(r.n_test))
             if state == "ceiling":
@@ -102,7 +99,3 @@ def paragraph(pooled: pd.DataFrame, paired: pd.DataFrame, rows: list[tuple], maj
                  "(each interval on its own: with many settings, one may clear 0 by chance).")
     return lines
 
-
-def majority_share(labels) -> float:
-    labels = np.asarray(labels)
-    return float(np.bincount(labels).max() / len(labels)) if len(labels) else float("nan")

@@ -3,24 +3,25 @@
 Point estimates come straight from scikit-learn (`score`). The bootstrap needs the same
 numbers for 1000+ resamples, and calling scikit-learn that often takes minutes, so the
 resamples use vectorised NumPy versions computed from confusion matrices and ranks
-(`_batch_metrics`, `_batch_auc`); the tests check they equal scikit-learn on fixed inputs.
+(`batch_metrics`, `_weighted_auc`); the tests check they equal scikit-learn on fixed inputs.
 
 Per class c, "one-vs-rest": sensitivity = TP / (TP + FN) (= recall), specificity =
 TN / (TN + FP), where the negatives are every image not of class c (the DCGAN study's
 Table 1). AUC is one-vs-rest on the predicted probability of c; the macro AUC is their mean.
 
-The bootstrap resamples test images (or whole near-duplicate groups, `groups=...`, so that
-copies of one scan are drawn together) with replacement; the interval is the 2.5 and 97.5
-percentiles. `paired_difference` draws the SAME resample for two classifiers evaluated on
-the same images, which is what makes "synthetic minus real-only" much tighter than the
-two intervals side by side suggest.
+The bootstrap is the course's group bootstrap (`helpers.classify.bootstrap`): whole
+near-duplicate groups (`groups=...`, so that copies of one scan are drawn together), as many
+as there are, with replacement; each resample is a row of image weights, and the metrics of
+all resamples are computed from weighted confusion matrices and weighted ranks. The interval
+is the 2.5 and 97.5 percentiles. `paired_difference` draws the SAME resample for two
+classifiers evaluated on the same images, which is what makes "synthetic minus real-only"
+much tighter than the two intervals side by side suggest.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 from sklearn.metrics import (
     accuracy_score,
     cohen_kappa_score,
@@ -29,6 +30,8 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
     roc_auc_score,
 )
+
+from helpers.classify.bootstrap import p_two, percentile_ci, weights
 
 HEADLINE = ["accuracy", "precision_macro", "recall_macro", "f1_macro", "auc_macro", "mcc", "kappa"]
 
@@ -80,12 +83,11 @@ def score(y_true, proba, class_names: list[str]) -> dict:
 
 
 # -- vectorised versions for the bootstrap -----------------------------------------------------
-def _batch_confusion(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
-    """(B, n) labels and predictions -> (B, k, k) confusion matrices (rows: true)."""
-    b = np.arange(len(y))[:, None]
-    cm = np.zeros((len(y), k * k), dtype=np.int64)
-    np.add.at(cm, (np.broadcast_to(b, y.shape), y * k + pred), 1)
-    return cm.reshape(len(y), k, k)
+def _weighted_confusion(y: np.ndarray, pred: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """(B, k, k) confusion matrices (rows: true) of the images counted with weights w (B, n)."""
+    onehot = np.zeros((len(y), k * k))
+    onehot[np.arange(len(y)), y * k + pred] = 1.0
+    return (w @ onehot).reshape(len(w), k, k)
 
 
 def _safe_div(a, b):
@@ -93,7 +95,7 @@ def _safe_div(a, b):
         return np.where(b > 0, a / np.where(b > 0, b, 1), 0.0)
 
 
-def _batch_metrics(cm: np.ndarray, class_names: list[str]) -> dict[str, np.ndarray]:
+def batch_metrics(cm: np.ndarray, class_names: list[str]) -> dict[str, np.ndarray]:
     """Every confusion-matrix metric for a batch (B, k, k); matches scikit-learn's
     zero_division=0 convention (an undefined ratio counts as 0)."""
     cm = cm.astype(np.float64)
@@ -118,46 +120,33 @@ def _batch_metrics(cm: np.ndarray, class_names: list[str]) -> dict[str, np.ndarr
     return out
 
 
-def _batch_auc(pos: np.ndarray, score_: np.ndarray) -> np.ndarray:
-    """Mann-Whitney AUC for each row of (B, n) boolean positives and scores (ties count 1/2,
-    as scikit-learn's trapezoid ROC); NaN where a row has no positive or no negative."""
-    r = rankdata(score_, axis=1)
-    n_pos = pos.sum(1).astype(np.float64)
-    n_neg = pos.shape[1] - n_pos
-    u = (r * pos).sum(1) - n_pos * (n_pos + 1) / 2
+def _weighted_auc(pos: np.ndarray, score_: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Mann-Whitney AUC of the positives `pos` (n,) by `score_` (n,) for each row of weights
+    w (B, n): the weighted share of (positive, negative) pairs ordered right, ties counting 1/2
+    (as scikit-learn's trapezoid ROC); NaN where a row weighs no positive or no negative."""
+    order = np.argsort(score_, kind="stable")
+    s, pos, w = score_[order], pos[order], w[:, order]
+    neg_w = w * ~pos
+    cum = np.cumsum(neg_w, axis=1)
+    start, end = np.searchsorted(s, s, side="left"), np.searchsorted(s, s, side="right") - 1
+    below = np.where(start > 0, cum[:, start - 1], 0.0)  # negatives scored lower
+    tied = cum[:, end] - below  # negatives scored the same
+    n_pos, n_neg = (w * pos).sum(1), neg_w.sum(1)
+    u = (w * pos * (below + 0.5 * tied)).sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
 
 
-def batch_scores(y: np.ndarray, p: np.ndarray, idx: np.ndarray, class_names: list[str]) -> dict[str, np.ndarray]:
-    """All metrics for resamples idx (B, n) of the images (y (n,), p (n, k))."""
+def batch_scores(y: np.ndarray, p: np.ndarray, w: np.ndarray, class_names: list[str]) -> dict[str, np.ndarray]:
+    """All metrics of the images (y (n,), p (n, k)) counted with each row of weights w (B, n)
+    (a bootstrap resample: `helpers.classify.bootstrap.weights`)."""
     k = len(class_names)
-    yb, pb = y[idx], p[idx]
-    out = _batch_metrics(_batch_confusion(yb, pb.argmax(2), k), class_names)
-    aucs = [_batch_auc(yb == c, pb[:, :, c]) for c in range(k)]
+    y, w = np.asarray(y, dtype=int), np.asarray(w, dtype=np.float64)
+    out = batch_metrics(_weighted_confusion(y, p.argmax(1), w, k), class_names)
+    aucs = [_weighted_auc(y == c, p[:, c], w) for c in range(k)]
     for c, name in enumerate(class_names):
         out[f"auc_{name}"] = aucs[c]
     out["auc_macro"] = np.mean(aucs, axis=0)
-    return out
-
-
-def resample_indices(n: int, n_boot: int, seed: int = 0, groups=None) -> np.ndarray:
-    """(n_boot, n) indices drawn with replacement; with `groups`, whole groups are drawn
-    (a cluster bootstrap) and each resample is cut or padded to n images."""
-    rng = np.random.default_rng(seed)
-    if groups is None:
-        return rng.integers(0, n, size=(n_boot, n))
-    groups = np.asarray(groups)
-    uniq, inv = np.unique(groups, return_inverse=True)
-    members = [np.flatnonzero(inv == g) for g in range(len(uniq))]
-    out = np.empty((n_boot, n), dtype=np.int64)
-    for b in range(n_boot):
-        picks, total = [], 0
-        while total < n:
-            m = members[rng.integers(len(members))]
-            picks.append(m)
-            total += len(m)
-        out[b] = np.concatenate(picks)[:n]
     return out
 
 
@@ -166,13 +155,11 @@ def bootstrap(y_true, proba, class_names: list[str], n_boot: int = 1000, seed: i
     """Table metric | value | lo | hi: scikit-learn point estimate and percentile bootstrap CI."""
     y, p, _ = _check(y_true, proba, len(class_names))
     point = score(y, p, class_names)
-    reps = batch_scores(y, p, resample_indices(len(y), n_boot, seed, groups), class_names)
-    a = (1 - level) / 2 * 100
+    reps = batch_scores(y, p, weights(groups, n_boot, seed, len(y)), class_names)
     rows = []
     for m in metric_names(class_names):
-        r = reps[m]
-        lo, hi = (np.nanpercentile(r, [a, 100 - a]) if np.isfinite(r).any() else (np.nan, np.nan))
-        rows.append(dict(metric=m, value=point[m], lo=float(lo), hi=float(hi)))
+        lo, hi = percentile_ci(reps[m], level)
+        rows.append(dict(metric=m, value=point[m], lo=lo, hi=hi))
     return pd.DataFrame(rows)
 
 
@@ -182,10 +169,9 @@ def paired_difference(y_true, proba_a, proba_b, class_names: list[str], n_boot: 
     share of resamples on the other side of zero (a two-sided bootstrap p-value)."""
     y, pa, _ = _check(y_true, proba_a, len(class_names))
     _, pb, _ = _check(y_true, proba_b, len(class_names))
-    idx = resample_indices(len(y), n_boot, seed, groups)
-    ra, rb = batch_scores(y, pa, idx, class_names), batch_scores(y, pb, idx, class_names)
+    w = weights(groups, n_boot, seed, len(y))
+    ra, rb = batch_scores(y, pa, w, class_names), batch_scores(y, pb, w, class_names)
     sa, sb = score(y, pa, class_names), score(y, pb, class_names)
-    a = (1 - level) / 2 * 100
     rows = []
     for m in metrics or HEADLINE:
         d = rb[m] - ra[m]
@@ -193,9 +179,8 @@ def paired_difference(y_true, proba_a, proba_b, class_names: list[str], n_boot: 
         if len(d) == 0:
             rows.append(dict(metric=m, diff=sb[m] - sa[m], lo=np.nan, hi=np.nan, p=np.nan))
             continue
-        lo, hi = np.percentile(d, [a, 100 - a])
-        p_two = min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()))
-        rows.append(dict(metric=m, diff=sb[m] - sa[m], lo=float(lo), hi=float(hi), p=float(p_two)))
+        lo, hi = percentile_ci(d, level)
+        rows.append(dict(metric=m, diff=sb[m] - sa[m], lo=lo, hi=hi, p=p_two(d)))
     return pd.DataFrame(rows)
 
 
@@ -211,3 +196,9 @@ def one_vs_rest(y_true, y_pred, class_names: list[str]) -> pd.DataFrame:
         rows.append(dict(class_name=name, TP=tp, FN=fn, FP=fp, TN=tn,
                          sensitivity=tp / (tp + fn) if tp + fn else 0.0, specificity=tn / (tn + fp) if tn + fp else 0.0))
     return pd.DataFrame(rows).set_index("class_name")
+
+
+def majority_share(labels) -> float:
+    """Share of the largest class among `labels`: the accuracy of always answering it."""
+    labels = np.asarray(labels, dtype=int)
+    return float(np.bincount(labels).max() / len(labels)) if len(labels) else float("nan")

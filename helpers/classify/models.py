@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from helpers.classify.device_metrics import keep_on_device
 from helpers.errors import SettingError
 
 TORCHVISION = {  # name -> (builder, weights enum, attribute path of the last Linear)
@@ -253,10 +254,10 @@ def build_model(name: str, n_classes: int, pretrained="auto") -> tuple[nn.Module
 
 
 def load_fastai() -> None:
-    """Import every fastai module the classifiers use. Call it BEFORE seeding a cell: importing
-    fastai draws from Python's `random`, the stream fastai's DataLoaders seed their shuffling
-    from, so a cell seeded first and importing fastai after would shuffle differently in a
-    fresh process (a notebook's first cell, a worker's first job) than the same cell later."""
+    """Import every fastai module the classifiers use. Call it BEFORE seeding a training run:
+    importing fastai draws from Python's `random`, the stream fastai's DataLoaders seed their
+    shuffling from, so a run seeded first and importing fastai after would shuffle differently
+    in a fresh process (a notebook's first cell, a worker's first job) than the same run later."""
     import fastai.callback.progress  # noqa: F401
     import fastai.callback.schedule  # noqa: F401
     import fastai.data.core  # noqa: F401
@@ -284,8 +285,6 @@ def make_learner(dls, arch: str, n_classes: int, pretrained="auto", weights: tor
         import fastai.callback.fp16  # noqa: F401  (adds Learner.to_bf16)
 
         learn = learn.to_bf16()
-        from helpers.classify.device_metrics import keep_on_device
-
         keep_on_device(learn)  # no host wait per batch for the running loss and accuracy
     learn.used_imagenet_weights = used
     return learn

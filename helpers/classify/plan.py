@@ -1,15 +1,15 @@
 """What a grid will cost, before it runs: `python -m helpers classify --plan`.
 
-The cost of a cell is dominated by its training batches, so the plan times a few real
+The cost of a run is dominated by its training batches, so the plan times a few real
 training steps (forward, backward, optimizer) of each architecture at the grid's batch size
 and image size on this machine's device, and one training step of each generator preset, then
 multiplies by what the grid will run:
 
-    cell      = epochs x ceil(n_train / batch) x t_batch x (1 + evaluation share)
+    run       = epochs x ceil(n_train / batch) x t_batch x (1 + evaluation share)
     generator = steps x t_step x (models per fold: one per class for the per-class GANs)
 
 The projected wall time divides the total by the workers that run at once: CPU cores / CPUs
-per cell, or GPUs x cells per GPU (packed cells keep 75 % of their speed, as measured).
+per run, or GPUs x runs per GPU (packed runs keep 75 % of their speed, as measured).
 """
 
 from __future__ import annotations
@@ -22,8 +22,20 @@ import numpy as np
 import pandas as pd
 import torch
 
+from helpers.classify.grid_run import recipe
+from helpers.classify.models import build_model
+from helpers.classify.settings import SPLIT, parts
+from helpers.ddpm.presets import preset as ddpm_preset
+from helpers.ddpm.schedules import Schedule
+from helpers.ddpm.steps import diffusion_loss
+from helpers.ddpm.train import build_model as build_ddpm
+from helpers.gan.core import make_run
+from helpers.gan.presets import get_preset
+from helpers.gan.steps import cwgan_step, dcgan_step, wgan_step
+from helpers.train.loop import autocast
+
 EVAL_SHARE = 0.1  # evaluating a fold's test images, relative to one training epoch
-# Per-cell speed when 4 cells share a GPU: 8 ResNet18 cells ran 2.98x faster 4 at a time than
+# Per-run speed when 4 runs share a GPU: 8 ResNet18 runs ran 2.98x faster 4 at a time than
 # one at a time on an H200 (benchmarks/ray_packing.py), i.e. each at 0.75 of its speed alone.
 PACKING_EFFICIENCY = 0.75
 CLUSTER_GPUS = 4  # a GPU plan also projects the wall time on this many such GPUs
@@ -31,9 +43,6 @@ CLUSTER_GPUS = 4  # a GPU plan also projects the wall time on this many such GPU
 
 def time_batch(arch: str, n_classes: int, size: int, batch: int, device: str, repeats: int = 3) -> float:
     """Seconds per training batch of `arch` (median of `repeats` after a warm-up step)."""
-    from helpers.classify.models import build_model
-    from helpers.train.loop import autocast
-
     torch.manual_seed(0)
     model, _ = build_model(arch, n_classes, pretrained=False)
     model = model.to(device).train()
@@ -67,15 +76,10 @@ def time_generator_step(name: str, cfg, n_classes: int) -> float:
     """Seconds per training step of generator `name`'s preset for this profile (one model)."""
     cpu = not str(cfg.device).startswith("cuda")
     if name == "ddpm":
-        from helpers.ddpm.presets import preset
-        from helpers.ddpm.schedules import Schedule
-        from helpers.ddpm.steps import diffusion_loss
-        from helpers.ddpm.train import build_model
-
-        p = preset(cfg.profile)
+        p = ddpm_preset(cfg.profile)
         timed = min(p.batch, CPU_TIMING_BATCH) if cpu else p.batch
         torch.manual_seed(0)
-        model = build_model(p, cfg.size, n_classes).to(cfg.device)
+        model = build_ddpm(p, cfg.size, n_classes).to(cfg.device)
         opt = torch.optim.AdamW(model.parameters(), lr=p.lr)
         sched = Schedule.make(p.schedule, p.T)
         x = torch.randn(timed, 1, cfg.size, cfg.size, device=cfg.device)
@@ -88,10 +92,6 @@ def time_generator_step(name: str, cfg, n_classes: int) -> float:
             loss.backward()
             opt.step()
     else:
-        from helpers.gan.core import make_run
-        from helpers.gan.presets import get_preset
-        from helpers.gan.steps import cwgan_step, dcgan_step, wgan_step
-
         p = get_preset(name, cfg.profile, dataset=cfg.dataset)
         if cpu and p.batch > CPU_TIMING_BATCH:
             p = replace(p, batch=CPU_TIMING_BATCH)
@@ -116,10 +116,8 @@ def time_generator_step(name: str, cfg, n_classes: int) -> float:
 
 
 def _n_train(records, fold, setting, classes) -> int:
-    """Training images of a cell: the fold's real training part plus its synthetic images
+    """Training images of a run: the fold's real training part plus its synthetic images
     (a balancing set tops every class up to the largest, + 50 for the WGAN-family presets)."""
-    from helpers.classify.grid import parts
-
     train, _ = parts(records, fold)
     n = len(train)
     if setting.generator:
@@ -132,25 +130,19 @@ def _n_train(records, fold, setting, classes) -> int:
     return n
 
 
-def make_plan(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict, workers: int | None = None,
-              cpus_per_cell: int = 1, cells_per_gpu: int = 4, progress: bool = True) -> dict:
-    """{'cells': per-cell table, 'generators': per-(generator, fold) table, 'summary': dict}."""
-    from helpers.classify.grid import SPLIT
-    from helpers.classify.models import STUDY_TRAINING
-    from helpers.gan.presets import get_preset
-
+def make_plan(cfg, records: pd.DataFrame, runs: list[tuple], preset: dict, workers: int | None = None,
+              cpus_per_run: int = 1, runs_per_gpu: int = 4, progress: bool = True) -> dict:
+    """{'runs': per-run table, 'generators': per-(generator, fold) table, 'summary': dict}."""
     classes = cfg.classes
     t_batch = {}
-    for arch in dict.fromkeys(c[0] for c in cells):
-        study = STUDY_TRAINING.get(arch, {})
-        bs = int(study.get("bs", preset["bs"]) if preset.get("epochs") is None else preset["bs"])
+    for arch in dict.fromkeys(r[0] for r in runs):
+        bs = recipe(arch, preset).bs
         if progress:
             print(f"timing {arch} (batch {bs}, {cfg.size} px, {cfg.device}) ...", flush=True)
         t_batch[arch] = (time_batch(arch, len(classes), cfg.size, bs, cfg.device), bs)
     rows = []
-    for arch, setting, fold, seed in cells:
-        study = STUDY_TRAINING.get(arch, {})
-        epochs = int(preset.get("epochs") or study.get("epochs", 10))
+    for arch, setting, fold, seed in runs:
+        epochs = recipe(arch, preset).epochs
         t, bs = t_batch[arch]
         n = _n_train(records, fold, setting, classes)
         sec = epochs * math.ceil(n / bs) * t * (1 + EVAL_SHARE)
@@ -158,15 +150,13 @@ def make_plan(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict, work
                          sec_per_batch=t, seconds=sec))
     table = pd.DataFrame(rows)
     gen_rows, t_step = [], {}
-    for gen, fold in dict.fromkeys((c[1].generator, c[2]) for c in cells if c[1].generator):
+    for gen, fold in dict.fromkeys((c[1].generator, c[2]) for c in runs if c[1].generator):
         kind = gen.split("-fold")[0]
         if kind not in t_step:
             if progress:
                 print(f"timing one {kind} step ...", flush=True)
             t_step[kind] = time_generator_step(kind, cfg, len(classes))
         if kind == "ddpm":
-            from helpers.ddpm.presets import preset as ddpm_preset
-
             steps, models = ddpm_preset(cfg.profile).steps, 1
         else:
             steps = preset.get("gen_steps") or get_preset(kind, cfg.profile, dataset=cfg.dataset).steps
@@ -177,24 +167,24 @@ def make_plan(cfg, records: pd.DataFrame, cells: list[tuple], preset: dict, work
     gens = pd.DataFrame(gen_rows)
     n_gpus = torch.cuda.device_count() if str(cfg.device).startswith("cuda") else 0
     if workers is None:
-        workers = n_gpus * cells_per_gpu if n_gpus else max(1, (torch.get_num_threads() or 1) // cpus_per_cell)
+        workers = n_gpus * runs_per_gpu if n_gpus else max(1, (torch.get_num_threads() or 1) // cpus_per_run)
     speed = PACKING_EFFICIENCY if n_gpus and workers > n_gpus else 1.0
     total = float(table["seconds"].sum() + (gens["seconds"].sum() if len(gens) else 0))
-    summary = dict(cells=len(table), generators=len(gens), device=str(cfg.device), gpus=n_gpus, workers=workers,
+    summary = dict(runs=len(table), generators=len(gens), device=str(cfg.device), gpus=n_gpus, workers=workers,
                    total_hours=total / 3600, wall_hours=total / 3600 / (workers * speed))
     if n_gpus:  # the same packing on a cluster of CLUSTER_GPUS such GPUs (classify --executor ray)
         per_gpu = max(1, workers // n_gpus)
         summary["cluster"] = dict(gpus=CLUSTER_GPUS, workers=CLUSTER_GPUS * per_gpu, wall_hours=total / 3600 / (
             CLUSTER_GPUS * per_gpu * (PACKING_EFFICIENCY if per_gpu > 1 else 1.0)))
-    return dict(cells=table, generators=gens, summary=summary)
+    return dict(runs=table, generators=gens, summary=summary)
 
 
 def print_plan(plan: dict) -> None:
-    t, g, s = plan["cells"], plan["generators"], plan["summary"]
-    by = t.groupby("arch").agg(cells=("seconds", "size"), sec_per_batch=("sec_per_batch", "first"),
-                               sec_per_cell=("seconds", "mean"), hours=("seconds", lambda v: v.sum() / 3600))
+    t, g, s = plan["runs"], plan["generators"], plan["summary"]
+    by = t.groupby("arch").agg(runs=("seconds", "size"), sec_per_batch=("sec_per_batch", "first"),
+                               sec_per_run=("seconds", "mean"), hours=("seconds", lambda v: v.sum() / 3600))
     with pd.option_context("display.width", 160, "display.float_format", lambda v: f"{v:,.3f}"):
-        print(f"\n{s['cells']} cells:")
+        print(f"\n{s['runs']} classifier runs:")
         print(by.to_string())
         if len(g):
             gg = g.groupby("generator").agg(runs=("seconds", "size"), sec_per_step=("sec_per_step", "first"),

@@ -1,10 +1,10 @@
 """The classifier grid's settings per profile (notebook 08, `python -m helpers classify`).
 
-`archs` x data setting x `folds` x `seeds` cells, each trained for `epochs` at batch `bs` and
+`archs` x data setting x `folds` x `seeds` runs, each trained for `epochs` at batch `bs` and
 one-cycle peak `lr`; None for epochs / lr (paper) means each architecture's own study's.
 `folds`: "split" (the prepared train/test split), n (the first n folds) or None (every fold).
 `scenario`: the DDPM study's sweep (synthetic images per class), on its first
-`scenario_folds` folds (None: all). `workers` cells run side by side in processes on a CPU,
+`scenario_folds` folds (None: all). `workers` runs train side by side in processes on a CPU,
 one math thread each; `threads` math threads otherwise (None: torch's choice).
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from helpers.presets import NON_NEGATIVE, POSITIVE, POSITIVE_INT, Preset, Rule, Table
 
-# Cells run side by side on a CPU with this many cores or more (one math thread each).
+# Runs train side by side on a CPU with this many cores or more (one math thread each).
 CPU_WORKERS = 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
@@ -50,7 +50,7 @@ PRESETS = Table("the classifier grid", {
                         threads=1),  # tiny tensors: a second thread only adds overhead
     "quick": GridPreset(archs=("resnet18_small",), folds="split", seeds=(0,), epochs=6, bs=32, lr=2e-3, n_boot=1000,
                         augment="busi_study", scenario=(0, 50, 125, 250), scenario_folds=1, class_weights=True,
-                        workers=CPU_WORKERS),  # cells side by side, one thread each (see grid.run_grid)
+                        workers=CPU_WORKERS),  # runs side by side, one thread each (see helpers.classify.grid)
     "paper": GridPreset(archs=("vgg16_bn", "resnet50", "mobilenet_v2", "efficientnet_v2_s", "densenet201",
                                "inception_v3", "alexnet_style", "fusion"), folds=None, seeds=(0, 1, 2), epochs=None,
                         bs=32, lr=None, n_boot=2000, augment="busi_study", scenario=(0, 50, 125, 250),

@@ -35,9 +35,11 @@ import pandas as pd
 
 from helpers.classify.data import plain
 from helpers.data.duplicates import DEFAULT_THRESHOLD, THUMB_SIZE
+from helpers.data.images import load_gray
 from helpers.data.records import DataError
+from helpers.data.registry import image_reader
 from helpers.errors import SettingError
-from helpers.synth import read_trained_on
+from helpers.synth import read_manifest, read_trained_on
 
 # The rules, in the order a refusal reports them.
 RULES = ("synthetic-in-test", "manifest-in-test", "same-path", "same-group", "same-pixels", "near-twin",
@@ -79,12 +81,6 @@ _CONTENT: dict = {}
 def _thumb_reader(source):
     """How the near-duplicate thumbnails of `source` are read (a source may crop its images
     first, e.g. mammograms); plain decoding when the registry has no reader for it."""
-    from helpers.data.images import load_gray
-
-    try:
-        from helpers.data.registry import image_reader
-    except ImportError:
-        return load_gray
     return load_gray if source in (None, "", "synthetic") else image_reader(str(source))
 
 
@@ -92,8 +88,6 @@ def content(path, source=None) -> tuple[str, np.ndarray]:
     """(sha256 of the decoded grayscale pixels and their shape, 32x32 bilinear thumbnail) of
     an image, cached per (path, size, modification time, source). The thumbnail is read the
     way the near-duplicate groups read it (`helpers.data.duplicates.thumbnails`)."""
-    from helpers.data.images import load_gray
-
     st = os.stat(path)
     key = (str(path), st.st_size, st.st_mtime_ns, str(source))
     if key not in _CONTENT:
@@ -155,8 +149,6 @@ def find_violations(eval_records: pd.DataFrame, train_records: pd.DataFrame | No
     if "source" not in eval_records.columns:
         raise ProtocolError("Evaluation records have no 'source' column, so they cannot be shown to be real. "
                             "Use the table from helpers.prepare.load_prepared(cfg).")
-    from helpers.synth import read_manifest
-
     out: list[Violation] = []
 
     def add(rule, items, message):

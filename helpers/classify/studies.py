@@ -5,7 +5,8 @@ that study's experiment when the synthetic images come from the generator the st
 balanced the way it balanced (the balancing lives in each generator's preset:
 `balance_extra`). This module maps every study to its generator and data settings, turns
 the grid's pooled and paired tables into one table per study with the published numbers
-beside ours, and chooses the grid's settings for a set of generators.
+beside ours, and chooses the grid's settings for a set of generators (the grid itself is set
+up and run by `helpers.classify.comparison.run_studies`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from helpers.classify import published as P
+from helpers.classify.settings import Setting
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,6 @@ def settings_for(generators, augment: str = "busi_study", scenario=(0, 50, 125, 
     generator real + its images (the comparison across generators), plus what its own study
     needs (+ traditional + synthetic for the BUSI and cWGAN studies; the DDPM's sweep unless
     `sweep` is false). A generator no study used gets the BUSI study's four columns."""
-    from helpers.classify.grid import Setting
-
     names = ["real", "real+trad"]
     for g in generators:
         names.append(f"real+syn:{g}")
@@ -131,20 +131,6 @@ def smallest_published_gain(study: str | None = None, metric: str = "accuracy") 
             gains += list(syn - base.iloc[0])
     gains = [g for g in gains if g > 0]
     return float(min(gains)) if gains else float("nan")
-
-
-def study_cells(records, archs, generators, folds, seeds, preset: dict) -> list[tuple]:
-    """Every cell the studies' comparison needs: each generator's settings on `folds`, and
-    the DDPM's sweep on the preset's `scenario_folds` first folds (all when None)."""
-    from helpers.classify.grid import plan
-
-    main = settings_for(generators, preset["augment"], preset["scenario"], sweep=False)
-    cells = plan(records, archs, main, folds, seeds)
-    sweep = [s for s in settings_for(generators, preset["augment"], preset["scenario"]) if s not in main]
-    if sweep:
-        sc_folds = folds[: preset["scenario_folds"] or None]
-        cells += [c for c in plan(records, archs, sweep, sc_folds, seeds) if c not in cells]
-    return cells
 
 
 def rows_for_conclusions(generators) -> list[tuple]:

@@ -4,7 +4,7 @@ folds; a generator that saw the test images and synthetic images in the test set
 honest split; overlays left in against painted out; one split against repeated folds. The
 same network and budget throughout; every shortcut is run through a named leaky mode of the
 protocol guard, which reports it. Writes RUNS/pitfalls/closing_table.csv and preds.csv, and
-the figures RUNS/figures/09_*.png; cells already trained are reused."""
+the figures RUNS/figures/09_*.png; runs already trained are reused."""
 
 from helpers.cli import add_common, add_set, config_from_args, positive_int, preset_changes
 from helpers.errors import SettingError
@@ -29,51 +29,24 @@ def add_arguments(p):
     p.add_argument("--skip", nargs="*", default=[], choices=["generator", "saw-test", "overlays", "repeats"],
                    help="measurements to leave out (saw-test: only the second generator, the one also "
                         "shown the test images; the synthetic-in-test protocol still runs)")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (per cell)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (per training run)")
     p.add_argument("--workers", type=positive_int, default=None,
-                   help="cells trained side by side in processes on a CPU (default: the profile's, 2 on quick)")
-
-
-def _figures(cfg, preset, records, protocols, near, ov, reps, table, thumbs):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from helpers.pitfalls import experiments as E
-    from helpers.pitfalls import figures as F
-    from helpers.plots import savefig
-
-    figs = {"09_thresholds": F.thresholds(near, E.twins_in_training(protocols, thumbs), preset["n_boot"], cfg.seed),
-            "09_inflation": F.inflation(table)}
-    if reps is not None:
-        figs["09_single_splits"] = F.single_splits(reps, preset["n_boot"], cfg.seed)
-    if ov is not None:
-        sal = E.saliency(cfg, preset, records, ov)
-        figs["09_gradcam"] = F.gradcam_grid(sal, cfg.classes, 8)
-        for name in ("as is", "masked"):
-            s = sal[name]
-            print(f"Grad-CAM, model trained on images {name}: {s['on_overlay'].mean():.1%} of the map on overlay "
-                  f"pixels, which cover {s['overlay_area'].mean():.1%} of the image ({len(s['maps'])} test images)")
-        from helpers.pitfalls.tables import paired_mean_difference
-
-        d = paired_mean_difference(sal["as is"]["on_overlay"], sal["masked"]["on_overlay"], sal["groups"],
-                                   preset["n_boot"], cfg.seed)
-        print(f"Grad-CAM share on overlays, as is - masked: {d['diff']:+.2%} [{d['lo']:+.2%}, {d['hi']:+.2%}]")
-    for name, fig in figs.items():
-        print(f"figure: {savefig(fig, cfg, name)}")
-        plt.close(fig)
+                   help="training runs side by side in processes on a CPU (default: the profile's, 2 on quick)")
 
 
 def run(args):
     import time
 
+    import matplotlib
     import pandas as pd
     import torch
+
+    matplotlib.use("Agg")  # figures are written to files, never shown
 
     from helpers.classify.models import ARCHITECTURES
     from helpers.pitfalls import experiments as E
     from helpers.pitfalls import tables
+    from helpers.pitfalls.figures import write_figures
 
     t0 = time.perf_counter()
     preset = PRESETS.of(args.profile, **preset_changes(
@@ -106,7 +79,7 @@ def run(args):
         reps = E.repeats(cfg, preset, records, thumbs, bank)
     table = E.closing_table(near, gen, ov, reps, preset.n_boot, cfg.seed)
     out = cfg.stage_dir("pitfalls")
-    _figures(cfg, preset, records, protocols, near, ov, reps, table, thumbs)
+    print("\n".join(write_figures(cfg, preset, records, protocols, near, ov, reps, table, thumbs)))
     table.to_csv(out / "closing_table.csv", index=False)
     parts = [near, gen, reps] + ([ov["as_is"], ov["masked"]] if ov is not None else [])
     pd.concat([d for d in parts if d is not None], ignore_index=True).to_csv(out / "preds.csv", index=False)

@@ -56,7 +56,7 @@ def run(args):
                         "one first, e.g. `python -m helpers train wgan --runs-dir ...`.")
     records = load_prepared(cfg)
     if not args.exported:
-        from helpers.quality.scoring import scoring_sets
+        from helpers.quality.sampling import scoring_sets
 
         manifests = scoring_sets(cfg, manifests)
     report = score_sets(cfg, records, manifests, kind=args.features, weights=args.inception_weights)

@@ -12,21 +12,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.pitfalls import ddpm_study
+from helpers.pitfalls import synthetic_in_test
 from helpers.pitfalls import tables as pitfalls_tables
 from helpers.quality import report as quality_report
 
 
 def classify_summary(runs: Path) -> pd.DataFrame | None:
-    """RUNS/classify/results.csv (one row per cell) as one row per architecture and setting:
-    a single cell's bootstrap 95% CI, or the mean and spread over folds and seeds."""
+    """RUNS/classify/results.csv (one row per run) as one row per architecture and setting:
+    a single run's bootstrap 95% CI, or the mean and spread over folds and seeds."""
     csv = runs / "classify" / "results.csv"
     if not csv.exists():
         return None
     res = pd.read_csv(csv)
     rows = []
     for (arch, setting), part in res.groupby(["arch", "setting"], sort=False):
-        row = {"arch": arch, "setting": setting, "cells": len(part)}
+        row = {"arch": arch, "setting": setting, "runs": len(part)}
         for m in ("accuracy", "f1_macro", "auc_macro"):
             if m not in part:
                 continue
@@ -64,14 +64,14 @@ def ddpm_study_summary(runs: Path) -> pd.DataFrame | None:
     csv = runs / "ddpm_study" / "table.csv"
     if not csv.exists():
         return None
-    return ddpm_study.pretty(pd.read_csv(csv))
+    return synthetic_in_test.pretty(pd.read_csv(csv))
 
 
 def key_tables(runs: Path) -> list[tuple[str, pd.DataFrame, str, str]]:
     """(title, table, its CSV below RUNS/, what it shows) for each results file the run has, in
     the report's order."""
     tables = [("Classifier comparison", classify_summary(runs), "classify/results.csv",
-               "one cell: its value [bootstrap 95% CI]; several folds or seeds: mean ± sd over the cells. "
+               "one run: its value [bootstrap 95% CI]; several folds or seeds: mean ± sd over the runs. "
                "Notebook 08 pools them and puts the studies' published numbers beside them."),
               ("Synthetic image quality, all classes", quality_summary(runs), "quality/quality.csv",
                "in brackets: the same score between two halves of the real training images (the floor)."),

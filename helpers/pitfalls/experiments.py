@@ -7,7 +7,7 @@
 3. `overlays`: the honest folds again on images whose overlays are painted out;
 4. `repeats`: the honest folds redrawn, for the spread of one split;
 5. `closing_table`: every shortcut beside its honest protocol, with paired intervals.
-Every training is a guarded `cells.Job`; nothing is trained twice (the honest folds serve 1, 3
+Every training is a guarded `runs.Job`; nothing is trained twice (the honest folds serve 1, 3
 and 4).
 """
 
@@ -15,11 +15,22 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from helpers.classify.data import TRAIN_COLUMNS, plain, synthetic_rows
+from helpers.classify.protocol import content
+from helpers.classify.settings import SPLIT
+from helpers.classify.synthetic import fold_synthetic
+from helpers.data.duplicates import correlation_matrix, near_duplicate_pairs, thumbnails
+from helpers.data.splits import grouped_folds
+from helpers.generators import train_and_export
+from helpers.pitfalls import overlays as masking
 from helpers.pitfalls import splits, tables
-from helpers.pitfalls.cells import ImageBank, Job, View, run_jobs, table_rows
 from helpers.pitfalls.presets import HONEST_THRESHOLD, STUDIES
+from helpers.pitfalls.runs import ImageBank, Job, View, load_model, run_jobs, table_rows
+from helpers.pitfalls.saliency import gradcam, overlay_share
+from helpers.prepare import load_prepared
 
 HONEST = f"grouped@{HONEST_THRESHOLD:.2f}"
 MASKED = f"{HONEST}, overlays masked"
@@ -29,9 +40,6 @@ REAL_TEST, MIXED_TEST, SAW_TEST = ("real test images", "test holds 20% of the sy
 
 def load(cfg, progress: bool = True):
     """(prepared records, their 32 px thumbnails, an ImageBank holding every image)."""
-    from helpers.data.duplicates import thumbnails
-    from helpers.prepare import load_prepared
-
     records = plain(load_prepared(cfg, progress=progress, verbose=False))
     thumbs = thumbnails(records, cfg.cache_dir, progress=progress)
     bank = ImageBank(cfg.size, cfg.cache_dir)
@@ -86,10 +94,7 @@ def overlays(cfg, preset: dict, records, thumbs, bank=None, progress: bool = Tru
     otherwise the images-as-they-are arm is the honest protocol of `near_duplicates` (cached).
     Returns dict(as_is=preds, masked=preds, records=masked records, protocol=the folds used,
     new_twins=pairs that are twins only once masked)."""
-    from helpers.data.duplicates import near_duplicate_pairs, thumbnails
-    from helpers.pitfalls.overlays import masked_dataset
-
-    masked = masked_dataset(records, cfg.stage_dir("pitfalls", "masked"), progress)
+    masked = masking.masked_dataset(records, cfg.stage_dir("pitfalls", "masked"), progress)
     mthumbs = thumbnails(masked, cfg.cache_dir, progress=progress)
     proto = splits.repeated(records, thumbs, preset["folds"], cfg.seed, 1)[0]
     t = HONEST_THRESHOLD
@@ -98,11 +103,6 @@ def overlays(cfg, preset: dict, records, thumbs, bank=None, progress: bool = Tru
     new = pairs[group[pairs["i"]] != group[pairs["j"]]].reset_index(drop=True)
     fold = proto.fold.to_numpy()
     if (fold[new["i"]] != fold[new["j"]]).any():
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
-        from helpers.data.splits import grouped_folds
-
         both = pd.concat([near_duplicate_pairs(thumbs, t), pairs])
         g = coo_matrix((np.ones(len(both)), (both["i"], both["j"])), shape=(len(records), len(records)))
         union = pd.Series(connected_components(g, directed=False)[1], index=records.index, name="group")
@@ -146,9 +146,6 @@ def synthetic_sets(cfg, preset: dict, records, progress: bool = True, saw_test: 
     images; each set cut to the same size per class and split 80/20. saw_test=False leaves the
     second generator out (it doubles the generator training), so only the synthetic-in-test
     protocol is measured."""
-    from helpers.classify.grid import SPLIT, fold_synthetic
-    from helpers.generators import train_and_export
-
     g = preset["generator"]
     train_part = records[records["split"] == "train"].reset_index(drop=True)
     test = records[records["split"] == "test"].reset_index(drop=True)
@@ -176,9 +173,6 @@ def synthetic_sets(cfg, preset: dict, records, progress: bool = True, saw_test: 
 def closest(paths, to_records: pd.DataFrame) -> np.ndarray:
     """For each image of `paths`, its highest 32 px thumbnail correlation with any image of
     `to_records` (the guard's near-duplicate measure; 1 = a copy)."""
-    from helpers.classify.protocol import content
-    from helpers.data.duplicates import correlation_matrix
-
     a = np.stack([content(p)[1] for p in paths])  # synthetic images: plain decoding
     b = np.stack([content(p, s)[1] for p, s in zip(to_records["path"], to_records["source"])])
     return correlation_matrix(np.concatenate([a, b]))[: len(a), len(a):].max(axis=1)
@@ -210,10 +204,6 @@ def saliency(cfg, preset: dict, records, ov: dict, n: int = 128):
     (up to n) test images of fold 0 with the most overlay, most first; returns a dict of images,
     maps, overlay masks and the share of each map on overlay pixels (beside the share of the
     image they cover)."""
-    from helpers.pitfalls.cells import load_model
-    from helpers.pitfalls.overlays import masks_at
-    from helpers.pitfalls.saliency import gradcam, overlay_share
-
     proto, masked_records = ov["protocol"], ov["records"]
     test = np.flatnonzero(proto.fold.to_numpy() == 0)
     share = masked_records["overlay_share"].to_numpy()[test]
@@ -221,7 +211,7 @@ def saliency(cfg, preset: dict, records, ov: dict, n: int = 128):
     bank = ImageBank(cfg.size, cfg.cache_dir)
     bank.add(records.iloc[pick])
     bank.add(masked_records.iloc[pick])
-    masks = masks_at(records.iloc[pick], cfg.size)
+    masks = masking.masks_at(records.iloc[pick], cfg.size)
     out = dict(index=pick, masks=masks, labels=records["label"].to_numpy()[pick],
                groups=proto.group.to_numpy()[pick])
     for name, recs, view, tag in [("as is", records, None, "fold"), ("masked", masked_records, MASKED, "masked")]:

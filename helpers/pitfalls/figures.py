@@ -1,4 +1,5 @@
-"""Notebook 09's figures (also written by `python -m helpers pitfalls`)."""
+"""Notebook 09's figures, and `write_figures`: every one of them written to RUNS/figures/ (what
+`python -m helpers pitfalls` does after its measurements)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import numpy as np
 import pandas as pd
 
 from helpers.pitfalls import tables
+from helpers.pitfalls.experiments import saliency, twins_in_training
+from helpers.plots import savefig
 
 
 def thresholds(near: pd.DataFrame, twins: pd.DataFrame, n_boot: int = 1000, seed: int = 0):
@@ -90,3 +93,28 @@ def gradcam_grid(sal: dict, classes, n: int = 6):
         axes[0, c].set_title(f"{classes[sal['labels'][j]]}", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def write_figures(cfg, preset: dict, records, protocols, near, ov, reps, table, thumbs) -> list[str]:
+    """Save the figures of the measurements made (09_thresholds, 09_inflation, and
+    09_single_splits / 09_gradcam when the repeats / overlays ran); returns the lines to print:
+    the Grad-CAM shares and each figure's file."""
+    figs = {"09_thresholds": thresholds(near, twins_in_training(protocols, thumbs), preset["n_boot"], cfg.seed),
+            "09_inflation": inflation(table)}
+    lines = []
+    if reps is not None:
+        figs["09_single_splits"] = single_splits(reps, preset["n_boot"], cfg.seed)
+    if ov is not None:
+        sal = saliency(cfg, preset, records, ov)
+        figs["09_gradcam"] = gradcam_grid(sal, cfg.classes, 8)
+        for name in ("as is", "masked"):
+            s = sal[name]
+            lines.append(f"Grad-CAM, model trained on images {name}: {s['on_overlay'].mean():.1%} of the map on overlay "
+                         f"pixels, which cover {s['overlay_area'].mean():.1%} of the image ({len(s['maps'])} test images)")
+        d = tables.paired_mean_difference(sal["as is"]["on_overlay"], sal["masked"]["on_overlay"], sal["groups"],
+                                          preset["n_boot"], cfg.seed)
+        lines.append(f"Grad-CAM share on overlays, as is - masked: {d['diff']:+.2%} [{d['lo']:+.2%}, {d['hi']:+.2%}]")
+    for name, fig in figs.items():
+        lines.append(f"figure: {savefig(fig, cfg, name)}")
+        plt.close(fig)
+    return lines

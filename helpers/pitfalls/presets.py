@@ -4,7 +4,7 @@ Every protocol of notebook 09 trains the SAME network for the SAME epochs on the
 only the protocol changes. `folds` is the number of grouped (or random) folds each
 fold-based protocol uses; `repeats` how many times the honest folds are redrawn (the single
 split's spread); `seeds` the classifier seeds of the split-based protocols (generator and
-synthetic test). `workers`: cells trained side by side in processes on a CPU, each with
+synthetic test). `workers`: runs trained side by side in processes on a CPU, each with
 `threads` math threads (the numbers are the same either way: the thread count is fixed).
 The DDPM study (notebook 06b) keeps its budget in the same shape (`STUDY_BUDGETS`).
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from helpers.classify.presets import CPU_WORKERS  # cells side by side on a CPU, as the grid's
+from helpers.classify.presets import CPU_WORKERS  # runs side by side on a CPU, as the grid's
 from helpers.classify.presets import PRESETS as GRID
 from helpers.data.duplicates import DEFAULT_THRESHOLD
 from helpers.presets import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, Preset, Rule, Table
@@ -68,7 +68,7 @@ class StudyBudget(PitfallsPreset):
 
 def _study_budget(profile: str) -> StudyBudget:
     """The classifier grid's network, epochs, learning rate and seeds (notebook 08's
-    `real+syn:ddpm@n` cells) in the pitfalls' terms; on the paper profile, the study's own
+    `real+syn:ddpm@n` runs) in the pitfalls' terms; on the paper profile, the study's own
     classifier: EfficientNetV2-L, Adam 1e-4, batch 16, 50 epochs."""
     g, p = GRID[profile], PRESETS[profile]
     base = dict(p.as_dict(), arch=g.archs[0], epochs=g.epochs or 10, lr=g.lr or 1e-3, seeds=g.seeds,

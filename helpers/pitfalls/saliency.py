@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from helpers.data.preprocess import imagenet_normalize
+
 
 def target_layer(model: nn.Module, size: int = 64) -> nn.Module:
     """The module whose output is the last feature map with more than 1 x 1 pixels (the last
@@ -51,8 +53,6 @@ def gradcam(model: nn.Module, images: np.ndarray, target=None, layer: nn.Module 
             batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """(maps (N, H, W) in [0, 1] at the image size, predicted classes) for uint8 images
     (N, H, W). target: class per image (default: the predicted one)."""
-    from helpers.data.preprocess import imagenet_normalize
-
     model = model.eval()
     layer = layer or target_layer(model, images.shape[-1])
     store = {}

@@ -3,10 +3,11 @@
 Every protocol is scored on pooled predictions (each image once per fold assignment and
 seed, by a model that never trained on it). Intervals are percentile bootstraps that draw
 whole near-duplicate groups with replacement, as many groups as there are (a cluster
-bootstrap; the protocol's own groups, the honest ones for a random split and for every
-paired difference), so that twins are drawn together. A resample's accuracy is the number
-correct in the drawn groups over the number of images in them; all resamples at once are one
-matrix product (groups drawn x per-group sums), which keeps thousands of them instant.
+bootstrap, `helpers.classify.bootstrap`; the protocol's own groups, the honest ones for a
+random split and for every paired difference), so that twins are drawn together. A
+resample's accuracy is the number correct in the drawn groups over the number of images in
+them; all resamples at once are one matrix product (groups drawn x per-group sums), which
+keeps thousands of them instant.
 
 The inflation of a shortcut is accuracy(shortcut) - accuracy(honest) on the SAME images:
 the two protocols' predictions are matched by image (and seed / repeat) and one resample
@@ -20,29 +21,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from helpers.classify.bootstrap import p_two, percentile_ci, resampled_sums, verdict
+
 KEY = ["image", "seed", "repeat"]
-
-
-def _ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    v = values[np.isfinite(values)]
-    a = (1 - level) / 2 * 100
-    return tuple(float(x) for x in np.percentile(v, [a, 100 - a])) if len(v) else (np.nan, np.nan)
-
-
-def resampled_sums(groups, n_boot: int, seed: int, *values) -> list[np.ndarray]:
-    """For each per-image array in `values`, its sum over the images of every resample
-    (n_boot,), whole groups drawn with replacement (as many draws as groups). With one image
-    per group (groups sorting in image order) the draws are exactly
-    np.random.default_rng(seed).integers(0, n, size=(n_boot, n))."""
-    _, inv = np.unique(np.asarray(groups).astype(str), return_inverse=True)
-    g = int(inv.max()) + 1 if len(inv) else 0
-    draws = np.random.default_rng(seed).integers(0, g, size=(n_boot, g))
-    w = np.bincount((np.arange(n_boot)[:, None] * g + draws).ravel(), minlength=n_boot * g).reshape(n_boot, g)
-    return [w @ np.bincount(inv, weights=np.asarray(v, dtype=float), minlength=g) for v in values]
-
-
-def _p_two(reps: np.ndarray) -> float:
-    return float(min(1.0, 2 * min((reps <= 0).mean(), (reps >= 0).mean())))
 
 
 def accuracy(preds: pd.DataFrame, n_boot: int = 1000, seed: int = 0, real_only: bool = False) -> dict:
@@ -50,7 +31,7 @@ def accuracy(preds: pd.DataFrame, n_boot: int = 1000, seed: int = 0, real_only: 
     d = preds[preds["source"] != "synthetic"] if real_only else preds
     c = d["correct"].to_numpy(dtype=float)
     hits, n = resampled_sums(d["group"], n_boot, seed, c, np.ones_like(c))
-    lo, hi = _ci(hits / n)
+    lo, hi = percentile_ci(hits / n)
     return dict(accuracy=float(c.mean()), lo=lo, hi=hi, n=len(c))
 
 
@@ -67,8 +48,8 @@ def paired_inflation(shortcut: pd.DataFrame, honest: pd.DataFrame, n_boot: int =
     d = (m["correct_s"] - m["correct_h"]).to_numpy(dtype=float)
     diff, n = resampled_sums(m["group_h"], n_boot, seed, d, np.ones_like(d))
     reps = diff / n
-    lo, hi = _ci(reps)
-    return dict(inflation=float(d.mean()), lo=lo, hi=hi, p=_p_two(reps), n=len(d))
+    lo, hi = percentile_ci(reps)
+    return dict(inflation=float(d.mean()), lo=lo, hi=hi, p=p_two(reps), n=len(d))
 
 
 def mixed_inflation(view: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -80,8 +61,8 @@ def mixed_inflation(view: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> di
     groups = np.where(real, "r" + view["group"].astype(str), "s" + view["image"].astype(str))
     hits, n, hits_r, n_r = resampled_sums(groups, n_boot, seed, c, np.ones_like(c), c * real, real)
     reps = hits / n - hits_r / np.maximum(n_r, 1)
-    lo, hi = _ci(reps)
-    return dict(inflation=float(c.mean() - c[real].mean()), lo=lo, hi=hi, p=_p_two(reps), n=len(c))
+    lo, hi = percentile_ci(reps)
+    return dict(inflation=float(c.mean() - c[real].mean()), lo=lo, hi=hi, p=p_two(reps), n=len(c))
 
 
 def paired_mean_difference(a, b, groups, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -89,7 +70,7 @@ def paired_mean_difference(a, b, groups, n_boot: int = 1000, seed: int = 0) -> d
     with a group bootstrap 95% CI."""
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     tot, n = resampled_sums(groups, n_boot, seed, d, np.ones_like(d))
-    lo, hi = _ci(tot / n)
+    lo, hi = percentile_ci(tot / n)
     return dict(diff=float(d.mean()), lo=lo, hi=hi, n=len(d))
 
 
@@ -134,21 +115,11 @@ def pretty(table: pd.DataFrame) -> pd.DataFrame:
         "published study that used it": table["published study that used it"]})
 
 
-def verdict(inflation: float, lo: float, hi: float) -> str:
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "no interval"
-    if lo > 0:
-        return "inflates"
-    if hi < 0:
-        return "deflates"
-    return "includes 0"
-
-
 def conclusions(table: pd.DataFrame, ceiling: float = 0.999) -> list[str]:
     """One sentence per row of the closing table, claiming no more than its interval shows."""
     lines = []
     for _, r in table.iterrows():
-        v = verdict(r["inflation"], r["infl_lo"], r["infl_hi"])
+        v = verdict(r["infl_lo"], r["infl_hi"])
         num = _fmt(r["inflation"], r["infl_lo"], r["infl_hi"], signed=True)
         base = f"**{r['shortcut']}** ({r['protocol']} against {r['honest protocol']}): accuracy {num}"
         if r["interval"] != "paired 95% CI":

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import kendalltau, spearmanr
 
 from helpers import parallel
 from helpers.classify.analysis import load_predictions, paired_table
-from helpers.classify.grid import classify_dir, read_results
+from helpers.classify.grid import classify_dir
+from helpers.classify.store import read_results
 from helpers.quality.metrics import halves, protocol_scores
 
 # Which direction is "better" for each score (FID/KID/memorised: lower).
@@ -91,8 +92,6 @@ def agreement(df: pd.DataFrame, scores=None) -> pd.DataFrame:
 def rankings(first: pd.DataFrame, second: pd.DataFrame, names=("domain", "ssl")) -> pd.DataFrame:
     """The generators ranked by 'all'-class FID in two feature spaces (1 = closest to real),
     and Kendall's tau between the two orders."""
-    from scipy.stats import kendalltau
-
     a = first[(first["class_name"] == "all") & (first["generator"] != "real")].set_index("generator")["fid"]
     b = second[(second["class_name"] == "all") & (second["generator"] != "real")].set_index("generator")["fid"]
     out = pd.DataFrame({f"FID {names[0]}": a, f"rank {names[0]}": a.rank(), f"FID {names[1]}": b,

@@ -59,10 +59,10 @@ def outputs(runs_dir: Path, data_dir: Path) -> dict[str, pd.DataFrame]:
         "quality": runs_dir / "quality" / "quality.csv",
     }
     out = {name: _plain(pd.read_csv(path), roots) for name, path in found.items()}
-    out["classify_results"] = out["classify_results"].sort_values("cell").reset_index(drop=True)
-    for cell_preds in sorted((runs_dir / "classify").glob("*/*/preds.csv")):
-        name = "classify_preds_" + cell_preds.parent.name.replace("|", "_")
-        out[name] = _plain(pd.read_csv(cell_preds), roots)
+    out["classify_results"] = out["classify_results"].sort_values("run").reset_index(drop=True)
+    for run_preds in sorted((runs_dir / "classify" / "runs").glob("*/preds.csv")):
+        name = "classify_preds_" + run_preds.parent.name.replace("|", "_")
+        out[name] = _plain(pd.read_csv(run_preds), roots)
     return out
 
 

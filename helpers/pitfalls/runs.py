@@ -1,6 +1,6 @@
-"""One training run of notebook 09: guarded, cached, scored under one or more views.
+"""One training run of notebook 09 (and of notebook 06b): guarded, cached, scored under one or more views.
 
-A cell trains the protocol's classifier on `train` and predicts every image of its `views`.
+A run trains the protocol's classifier on `train` and predicts every image of its `views`.
 A view is one way of reporting that model: an evaluation set and the shortcut it takes. Before
 anything is trained, `check_evaluation` checks every view; an honest view must pass it
 unchanged, a leaky view passes only with its shortcut named (`leak`), and the violations the
@@ -8,12 +8,12 @@ guard let through are written into each prediction row (`guard`, `violations`). 
 model can so be reported twice: on real test images (honest) and on a test set holding
 synthetic images (the DDPM study's protocol).
 
-The training is the experiment grid's (`helpers.classify.grid.train_cell`): the same data
-pipeline (`make_dataloaders`: ImageNet normalisation, batches by indexing), `make_learner`
-(class-weighted cross-entropy), `fit_one_cycle`, no augmentation, no ImageNet weights (every
-protocol starts from the same random initialisation per seed). Images are decoded once per dataset and shared
-by every cell (`ImageBank`); predictions are cached under RUNS/pitfalls/cells/, keyed by
-everything that defines the cell, so a rerun only trains what changed.
+The training is the course's one classifier engine (`helpers.classify.engine`, as the
+experiment grid's): the same data pipeline, `make_learner` (class-weighted cross-entropy),
+`fit_one_cycle`; here with no augmentation and no ImageNet weights (every protocol starts from
+the same random initialisation per seed). Images are decoded once per dataset and shared by
+every run (`ImageBank`); predictions are cached under RUNS/pitfalls/runs/, in a folder named
+by a hash of everything that defines the run, so a rerun only trains what changed.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,10 +30,16 @@ import torch
 from tqdm.auto import tqdm
 
 from helpers import parallel
-from helpers.classify.data import TRAIN_COLUMNS, class_weights, load_table, make_dataloaders
-from helpers.classify.models import build_model, load_fastai, make_learner
+from helpers.classify.data import TRAIN_COLUMNS, load_table
+from helpers.classify.engine import (
+    Recipe,
+    fit_predict,
+    has_predictions,
+    runs_folder,
+    write_predictions,
+)
+from helpers.classify.engine import load_model as load_weights
 from helpers.classify.protocol import check_evaluation, protocol_name
-from helpers.config import seed_everything
 
 
 @dataclass
@@ -48,7 +53,7 @@ class View:
 
 @dataclass
 class Job:
-    """What one cell trains on and how it is reported. `meta` (fold, repeat, ...) is copied
+    """What one run trains on and how it is reported. `meta` (fold, repeat, ...) is copied
     into every prediction row."""
 
     train: pd.DataFrame
@@ -58,7 +63,7 @@ class Job:
     all_records: pd.DataFrame | None = None
     meta: dict = field(default_factory=dict)
     keep_model: bool = False
-    tag: str = "cell"
+    tag: str = "run"
 
 
 class ImageBank:
@@ -81,7 +86,7 @@ class ImageBank:
         return self.parts[0][[self.index[str(p)] for p in paths]]
 
 
-PIPELINE = 2  # bump when the training itself changes: cached cells are then trained again
+PIPELINE = 2  # bump when the training itself changes: cached runs are then trained again
 
 
 def _key(cfg, preset: dict, job: Job) -> str:
@@ -93,8 +98,13 @@ def _key(cfg, preset: dict, job: Job) -> str:
     return hashlib.sha1(json.dumps(spec, default=str).encode()).hexdigest()[:12]
 
 
-def cells_dir(cfg) -> Path:
-    return cfg.stage_dir("pitfalls", "cells")
+def runs_dir(cfg) -> Path:
+    return runs_folder(cfg.stage_dir("pitfalls"))
+
+
+def recipe(preset: dict) -> Recipe:
+    """The protocols' training: the preset's network and budget, random weights, no augmentation."""
+    return Recipe(preset["arch"], int(preset["epochs"]), float(preset["lr"]), int(preset["bs"]))
 
 
 def check_views(cfg, job: Job) -> list:
@@ -104,13 +114,12 @@ def check_views(cfg, job: Job) -> list:
                              dup_threshold=cfg.dup_threshold) for v in job.views]
 
 
-def _cell_dir(cfg, preset: dict, job: Job) -> Path:
-    return cells_dir(cfg) / f"{job.tag}-{_key(cfg, preset, job)}"
+def run_dir(cfg, preset: dict, job: Job) -> Path:
+    return runs_dir(cfg) / f"{job.tag}-{_key(cfg, preset, job)}"
 
 
 def _cached(cfg, preset: dict, job: Job) -> bool:
-    d = _cell_dir(cfg, preset, job)
-    return (d / "preds.csv").exists() and (not job.keep_model or (d / "model.pth").exists())
+    return has_predictions(run_dir(cfg, preset, job), job.keep_model)
 
 
 def _evaluated(job: Job) -> pd.DataFrame:
@@ -123,23 +132,21 @@ def _train(cfg, preset: dict, job: Job, bank: ImageBank) -> tuple[np.ndarray, fl
     bank.add(job.train)
     bank.add(evaluated)
     t0 = time.perf_counter()
-    probs = train_and_predict(cfg, preset, bank.get(job.train["path"]), job.train["label"].to_numpy(),
-                              bank.get(evaluated["path"]), job.seed,
-                              _cell_dir(cfg, preset, job) if job.keep_model else None)
-    return probs, time.perf_counter() - t0
+    fit = fit_predict(cfg, recipe(preset), job.train, evaluated, job.seed, run_dir(cfg, preset, job),
+                      images=(bank.get(job.train["path"]), bank.get(evaluated["path"])), keep_model=job.keep_model)
+    return fit.probs, time.perf_counter() - t0
 
 
-def run_cell(cfg, preset: dict, job: Job, bank: ImageBank | None = None, guards: list | None = None,
-             trained: tuple | None = None) -> pd.DataFrame:
+def run_one(cfg, preset: dict, job: Job, bank: ImageBank | None = None, guards: list | None = None,
+            trained: tuple | None = None) -> pd.DataFrame:
     """Guard, train (or read the cached result), predict; returns one prediction row per
     (view, image) with columns view, guard, violations, path, image, group, label, source,
     p_<class>, pred, correct, seed and the job's meta. `guards` and `trained` (probabilities,
     seconds) when already computed (the process pool of `run_jobs`)."""
     guards = check_views(cfg, job) if guards is None else guards
-    cell_dir = _cell_dir(cfg, preset, job)
-    cached = cell_dir / "preds.csv"
+    folder = run_dir(cfg, preset, job)
     if _cached(cfg, preset, job):
-        return pd.read_csv(cached)
+        return pd.read_csv(folder / "preds.csv")
     classes = cfg.classes
     evaluated = _evaluated(job)
     probs, seconds = trained if trained is not None else _train(cfg, preset, job, bank or ImageBank(cfg.size, cfg.cache_dir))
@@ -164,46 +171,20 @@ def run_cell(cfg, preset: dict, job: Job, bank: ImageBank | None = None, guards:
         d["seconds"] = round(seconds, 1)
         out.append(d)
     preds = pd.concat(out, ignore_index=True)
-    cell_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cell_dir / "preds.part.csv"
-    preds.to_csv(tmp, index=False)
-    tmp.replace(cached)
+    write_predictions(folder, preds)
     return preds
 
 
-def train_and_predict(cfg, preset: dict, x_train: np.ndarray, y_train: np.ndarray, x_eval: np.ndarray,
-                      seed: int, keep_in: Path | None = None) -> np.ndarray:
-    """Train `preset['arch']` from random weights for `preset['epochs']` one-cycle epochs and
-    return class probabilities (n_eval, k); with `keep_in`, save the weights there (model.pth)."""
-    k = len(cfg.classes)
-    load_fastai()  # before seeding: importing fastai draws from Python's random
-    seed_everything(seed)
-    dls = make_dataloaders(pd.DataFrame({"label": y_train}), pd.DataFrame({"label": np.zeros(len(x_eval), int)}),
-                           cfg.size, "none", int(preset["bs"]), device=cfg.device, seed=seed, images=(x_train, x_eval))
-    learn = make_learner(dls, preset["arch"], k, False, class_weights(y_train, k), path=keep_in or ".")
-    with warnings.catch_warnings(), learn.no_logging(), learn.no_bar():
-        warnings.filterwarnings("ignore", message=".*epoch parameter.*")
-        learn.fit_one_cycle(int(preset["epochs"]), float(preset["lr"]))
-        probs, _ = learn.get_preds(dl=dls.valid)
-    if keep_in is not None:
-        keep_in.mkdir(parents=True, exist_ok=True)
-        torch.save(learn.model.state_dict(), keep_in / "model.pth")
-    return probs.float().numpy()
-
-
 def load_model(cfg, preset: dict, job: Job) -> torch.nn.Module:
-    """The trained network of a cell run with keep_model=True (eval mode, on the CPU)."""
-    model, _ = build_model(preset["arch"], len(cfg.classes), False)
-    path = cells_dir(cfg) / f"{job.tag}-{_key(cfg, preset, job)}" / "model.pth"
-    model.load_state_dict(torch.load(path, map_location="cpu"))
-    return model.eval()
+    """The trained network of a job run with keep_model=True (eval mode, on the CPU)."""
+    return load_weights(run_dir(cfg, preset, job), preset["arch"], len(cfg.classes))
 
 
 def run_jobs(cfg, preset: dict, jobs: list, bank: ImageBank | None = None, progress: bool = True,
-             desc: str = "cells") -> pd.DataFrame:
+             desc: str = "runs") -> pd.DataFrame:
     """Run (or read back) every job; a progress bar counts them. Returns all predictions.
-    With preset['workers'] > 1 on a CPU, the cells still to train run in that many processes
-    of preset['threads'] math threads each, after every guard has passed here; a cell's
+    With preset['workers'] > 1 on a CPU, the runs still to train go to that many processes
+    of preset['threads'] math threads each, after every guard has passed here; a run's
     numbers do not depend on where it ran, since the thread count is the preset's."""
     bank = bank or ImageBank(cfg.size, cfg.cache_dir)
     threads = torch.get_num_threads()
@@ -216,8 +197,8 @@ def run_jobs(cfg, preset: dict, jobs: list, bank: ImageBank | None = None, progr
         if workers > 1 and len(todo) > 1 and str(cfg.device) == "cpu":
             guards = {i: check_views(cfg, jobs[i]) for i in todo}  # nothing trains before every view passes
             trained = _train_in_processes(cfg, preset, {i: jobs[i] for i in todo}, workers, progress, desc)
-        return pd.concat([run_cell(cfg, preset, job, bank, guards.get(i), trained.get(i))
-                          for i, job in enumerate(tqdm(jobs, desc=desc, unit="cell", disable=not progress or bool(trained)))],
+        return pd.concat([run_one(cfg, preset, job, bank, guards.get(i), trained.get(i))
+                          for i, job in enumerate(tqdm(jobs, desc=desc, unit="run", disable=not progress or bool(trained)))],
                          ignore_index=True) if jobs else pd.DataFrame()
     finally:
         torch.set_num_threads(threads)
@@ -233,12 +214,12 @@ def _worker_train(cfg, preset: dict, job: Job) -> tuple[np.ndarray, float]:
 
 def _train_in_processes(cfg, preset: dict, jobs: dict, workers: int, progress: bool, desc: str) -> dict:
     """{index: (probabilities, seconds)} for `jobs`, trained in `workers` spawned processes of
-    preset['threads'] math threads, kept between calls: notebook 09 runs a few cells at a time,
-    and starting two workers (importing torch and fastai) costs about as much as training three
-    quick cells (helpers.parallel)."""
+    preset['threads'] math threads, kept between calls: notebook 09 runs a few at a time, and
+    starting two workers (importing torch and fastai) costs about as much as training three
+    quick runs (helpers.parallel)."""
     backend = parallel.Backend("processes", workers=workers, threads=int(preset.get("threads") or 1), keep=True)
     return parallel.run({i: parallel.task(_worker_train, cfg, preset, job) for i, job in jobs.items()}, backend,
-                        progress=progress, desc=desc, unit="cell")
+                        progress=progress, desc=desc, unit="run")
 
 
 def table_rows(records: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""The DDPM study's protocol beside the honest one, per scenario (+0 / +50 / +125 / +250 per class).
+"""Synthetic images in the test set, the DDPM study's protocol (notebook 06b, `ddpm-study`),
+beside the honest one, per scenario (+0 / +50 / +125 / +250 synthetic images per class).
 
 The study added n synthetic images per class to its real mammograms and split the combined set
 80/20, so a fifth of the synthetic images ended up in its test set. Here every model is trained
@@ -16,19 +17,24 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import f1_score
 
+from helpers.classify.bootstrap import verdict
 from helpers.classify.data import TRAIN_COLUMNS, synthetic_rows
 from helpers.classify.presets import PRESETS as GRID
+from helpers.classify.published import ddpm_study_accuracy
+from helpers.classify.settings import SPLIT, parts
+from helpers.classify.synthetic import fold_synthetic, per_class_set
 from helpers.pitfalls import tables
-from helpers.pitfalls.cells import ImageBank, Job, View, run_jobs, table_rows
 from helpers.pitfalls.presets import STUDY_BUDGETS, StudyBudget
+from helpers.pitfalls.runs import ImageBank, Job, View, run_jobs, table_rows
 
 REAL_TEST, STUDY_TEST = "real test images (honest)", "80/20 split of real + synthetic (the study's)"
 
 
 def budget(profile: str, **changes) -> StudyBudget:
     """The classifier grid's budget for this profile (its network, epochs, learning rate and
-    seeds: notebook 08's `real+syn:ddpm@n` cells), in the pitfalls cells' terms; on the paper
+    seeds: notebook 08's `real+syn:ddpm@n` runs), in the pitfalls' terms; on the paper
     profile, the study's own classifier (helpers.pitfalls.presets.STUDY_BUDGETS). None values
     in `changes` are not given."""
     return STUDY_BUDGETS.of(profile, **changes)
@@ -44,8 +50,6 @@ def synthetic_set(cfg, records: pd.DataFrame, scenarios, progress: bool = True):
     drawn from the class-conditional DDPM trained on the split's training part: notebook 06's,
     or `train ddpm`'s, reused when it exists (else trained now). The classifier grid's sweep
     draws the same set (RUNS/synthetic/ddpm-per-class/)."""
-    from helpers.classify.grid import SPLIT, fold_synthetic, parts, per_class_set
-
     train, _ = parts(records, SPLIT)
     exported = fold_synthetic(cfg, "ddpm", SPLIT, train, progress=progress)
     return per_class_set(cfg, "ddpm", SPLIT, exported, max(scenarios), progress=progress)
@@ -88,15 +92,13 @@ def jobs(records: pd.DataFrame, manifest, scenarios, seeds, test_frac: float = 0
 
 def run(cfg, preset: dict, records: pd.DataFrame, manifest, scenarios=(0, 50, 125, 250),
         bank: ImageBank | None = None, progress: bool = True) -> pd.DataFrame:
-    """Every (scenario, seed) model's predictions under both protocols (cached per cell)."""
+    """Every (scenario, seed) model's predictions under both protocols (cached per run)."""
     js = jobs(records, manifest, scenarios, preset["seeds"], preset["syn_test_frac"], cfg.seed)
     return run_jobs(cfg, preset, js, bank, progress, desc="DDPM study scenarios")
 
 
 def f1_of(preds: pd.DataFrame, class_index: int) -> float:
     """F1 of one class over the pooled predictions (the study reported the normal class's)."""
-    from sklearn.metrics import f1_score
-
     return float(f1_score(preds["label"] == class_index, preds["pred"] == class_index, zero_division=0))
 
 
@@ -104,8 +106,6 @@ def table(preds: pd.DataFrame, classes: list[str], n_boot: int = 1000, seed: int
           published: dict | None = None) -> pd.DataFrame:
     """Per scenario: accuracy [95% CI] on real test images, under the study's protocol, the
     difference (same models) and the study's published accuracy; normal-class F1 beside."""
-    from helpers.classify.published import ddpm_study_accuracy
-
     published = ddpm_study_accuracy() if published is None else published
     normal = classes.index("normal") if "normal" in classes else None
     rows = []
@@ -179,7 +179,7 @@ def conclusions(t: pd.DataFrame, majority: float | None = None) -> list[str]:
                      "images cannot be tested here; the protocol difference still can, since it is measured on the "
                      "same models.")
     for _, r in t[t["synthetic per class"] > 0].iterrows():
-        v = tables.verdict(r["difference"], r["diff_lo"], r["diff_hi"])
+        v = verdict(r["diff_lo"], r["diff_hi"])
         num = tables._fmt(r["difference"], r["diff_lo"], r["diff_hi"], signed=True)
         what = {"inflates": "the study's protocol scored the same models higher; the whole interval lies above 0",
                 "deflates": "the study's protocol scored the same models LOWER; the whole interval lies below 0",
@@ -194,8 +194,3 @@ def conclusions(t: pd.DataFrame, majority: float | None = None) -> list[str]:
                      "intervals before reading a gain into them.")
     return lines
 
-
-def majority_share(records: pd.DataFrame) -> float:
-    """Share of the largest class among the real test images."""
-    test = records[records["split"] == "test"]
-    return float(test["label"].value_counts(normalize=True).max())
