@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from helpers.classify import studies as S
-from helpers.classify.conclusions import detection_probability, headroom, paragraph
 
 GENS = ["wgan", "wgan-gp", "dcgan", "cwgan", "ddpm"]
 
@@ -60,26 +59,26 @@ def test_a_study_table_holds_only_its_own_generators_numbers():
 
 
 def test_detection_probability():
-    assert detection_probability(0.08, -0.05, 0.05, 112) == pytest.approx(0.85, abs=0.02)
-    assert detection_probability(0.02, -0.05, 0.05, 112) == pytest.approx(0.12, abs=0.01)
+    assert S.detection_probability(0.08, -0.05, 0.05, 112) == pytest.approx(0.85, abs=0.02)
+    assert S.detection_probability(0.02, -0.05, 0.05, 112) == pytest.approx(0.12, abs=0.01)
     # two classifiers that agree on every image: a zero-width interval is not a precise experiment
-    assert detection_probability(0.004, 0.0, 0.0, 8) < 0.1
-    assert detection_probability(0.30, 0.0, 0.0, 1000) > 0.99
-    assert detection_probability(-0.1, -0.2, 0.0, 100) == 0.0
+    assert S.detection_probability(0.004, 0.0, 0.0, 8) < 0.1
+    assert S.detection_probability(0.30, 0.0, 0.0, 1000) > 0.99
+    assert S.detection_probability(-0.1, -0.2, 0.0, 100) == 0.0
 
 
 def test_headroom():
-    assert headroom(1.0, 1.0, 1.0, 0.05, 0.56) == "ceiling"
-    assert headroom(0.97, 0.95, 0.99, 0.04, 0.56) == "ceiling"  # 1 - 0.99 < 0.04: no room for the gain
-    assert headroom(0.58, 0.50, 0.66, 0.04, 0.56) == "floor"
-    assert headroom(0.67, 0.62, 0.72, 0.04, 0.56) == "room"
+    assert S.headroom(1.0, 1.0, 1.0, 0.05, 0.56) == "ceiling"
+    assert S.headroom(0.97, 0.95, 0.99, 0.04, 0.56) == "ceiling"  # 1 - 0.99 < 0.04: no room for the gain
+    assert S.headroom(0.58, 0.50, 0.66, 0.04, 0.56) == "floor"
+    assert S.headroom(0.67, 0.62, 0.72, 0.04, 0.56) == "room"
 
 
 def test_the_paragraph_at_the_ceiling_claims_no_detection_power():
     pooled, paired = _tables({"real": 1.0, "real+syn:wgan": 1.0})
     pooled.loc[:, ["accuracy_lo", "accuracy_hi"]] = 1.0
     paired.loc[:, ["lo", "hi", "diff"]] = 0.0
-    text = "\n".join(paragraph(pooled, paired, [("WGAN study's generator", "real+syn:wgan", 0.05)], 0.56))
+    text = "\n".join(S.paragraph(pooled, paired, [("WGAN study's generator", "real+syn:wgan", 0.05)], 0.56))
     assert "at or near the ceiling" in text
     assert "does not fit under the ceiling" in text
     assert "probability" not in text and "speaks against" not in text
@@ -90,7 +89,7 @@ def test_the_paragraph_says_when_an_interval_is_too_wide():
     paired.loc[paired.setting == "real+syn:ddpm", ["lo", "hi"]] = [-0.10, 0.12]
     paired.loc[paired.setting == "real+syn:wgan", ["lo", "hi"]] = [-0.045, 0.025]
     rows = [("DDPM", "real+syn:ddpm", 0.06), ("WGAN", "real+syn:wgan", 0.10)]
-    text = "\n".join(paragraph(pooled, paired, rows, 0.56))
+    text = "\n".join(S.paragraph(pooled, paired, rows, 0.56))
     ddpm, wgan = [line for line in text.splitlines() if line.startswith("- ")]
     assert "too small to confirm or rule it out" in ddpm
     assert "speaks against it" in wgan and math.isclose(float(wgan.split("about ")[1].split("%")[0]), 89, abs_tol=1)

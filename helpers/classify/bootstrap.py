@@ -70,3 +70,13 @@ def verdict(lo: float, hi: float, words=("inflates", "deflates", "includes 0"), 
         return no_interval
     above, below, between = words
     return above if lo > 0 else below if hi < 0 else between
+
+
+def ci_text(v: float, lo: float, hi: float, signed: bool = False) -> str:
+    """'v [lo, hi]' to 3 decimals ('n/a' without a value, the value alone without an interval)."""
+    f = "{:+.3f}" if signed else "{:.3f}"
+    if not np.isfinite(v):
+        return "n/a"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f.format(v)
+    return f"{f.format(v)} [{f.format(lo)}, {f.format(hi)}]"

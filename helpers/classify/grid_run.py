@@ -1,18 +1,22 @@
 """One run of the experiment grid: guard, train, predict, score, record.
 
 A run (architecture, data setting, fold, seed; `helpers.classify.settings`) trains the
-classifier engine (`helpers.classify.engine`, with the setting's augmentation, ImageNet weights
-when available, class-weighted loss, resumable per epoch) on the fold's real training part plus
-its synthetic set, scores it on the fold's real images with bootstrap 95% CIs over
-near-duplicate groups, and writes into its folder RUNS/classify/runs/<run>/:
-    preds.csv     the run's test predictions (recompute any CI or ROC from them)
-    history.csv   per-epoch train/valid loss and accuracy (training curves)
-Its row then goes to results.csv (`helpers.classify.store`). Every executor (this process,
-side-by-side processes, Ray) calls `run_and_record`.
+classifier engine (resumable per epoch) on the fold's real training part plus its synthetic
+set, scores it on the fold's real images with bootstrap 95% CIs over near-duplicate groups,
+keeps preds.csv and history.csv in RUNS/classify/runs/<run>/, and appends its row to
+RUNS/classify/results.csv. Every executor (this process, side-by-side processes, Ray) calls
+`run_and_record`.
+
+The store: a finished run appends its row under the package's one file lock
+(`helpers.train.lock.run_lock`) and the file is rewritten through an atomic rename, so several
+grid processes (side-by-side workers, Ray workers on a shared file system) share one file and
+an interrupted write loses nothing. A run id already in the file is finished: a rerun skips
+it. (A results.csv of an earlier version, with a `cell` column, is read as `run`.)
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -20,11 +24,39 @@ import torch
 
 from helpers.classify.data import plain, training_table
 from helpers.classify.engine import Recipe, fit_predict, runs_folder, write_predictions
-from helpers.classify.metrics import HEADLINE, bootstrap
+from helpers.classify.metrics import HEADLINE, bootstrap, ci_columns
 from helpers.classify.models import STUDY_TRAINING
 from helpers.classify.protocol import check_evaluation
 from helpers.classify.settings import Setting, parts, run_dirname, run_id
-from helpers.classify.store import append_result, finished
+from helpers.train.lock import run_lock
+
+RESULTS = "results.csv"
+ID = "run"
+_OLD_ID = "cell"
+
+
+def read_results(out_dir) -> pd.DataFrame:
+    """Every finished run's row (an empty table with the `run` column if there is none)."""
+    path = Path(out_dir) / RESULTS
+    if not (path.exists() and path.stat().st_size):
+        return pd.DataFrame(columns=[ID])
+    df = pd.read_csv(path)
+    return df.rename(columns={_OLD_ID: ID}) if _OLD_ID in df and ID not in df else df
+
+
+def finished(out_dir) -> set[str]:
+    """The ids of the runs already in results.csv."""
+    return set(read_results(out_dir)[ID])
+
+
+def append_result(out_dir, rid: str, row: dict) -> None:
+    """Add run `rid`'s row (first column `run`) to results.csv, under the file lock."""
+    out_dir = Path(out_dir)
+    with run_lock(out_dir, what="written", wait=True, name=RESULTS + ".lock"):
+        df = pd.concat([read_results(out_dir), pd.DataFrame([{ID: rid, **row}])], ignore_index=True)
+        tmp = out_dir / (RESULTS + f".{os.getpid()}.part")
+        df.to_csv(tmp, index=False)
+        tmp.replace(out_dir / RESULTS)
 
 
 def recipe(arch: str, preset: dict, augment: str = "none", pretrained="auto") -> Recipe:
@@ -59,7 +91,7 @@ def train_run(cfg, arch: str, setting: Setting, fold: int, seed: int, records: p
     preds["pred"] = fit.probs.argmax(1)
     write_predictions(folder, preds)
     ci = bootstrap(preds["label"], fit.probs, classes, n_boot=preset.get("n_boot", 1000), seed=seed,
-                   groups=preds["group"]).set_index("metric")
+                   groups=preds["group"])
     syn = table[table["source"] == "synthetic"]
     row = dict(arch=arch, setting=setting.name, generator=setting.generator or "",
                per_class=setting.per_class if setting.per_class is not None else "",
@@ -67,9 +99,7 @@ def train_run(cfg, arch: str, setting: Setting, fold: int, seed: int, records: p
                pretrained=fit.imagenet, n_train_real=len(train_real), n_train_synth=len(syn),
                n_test=len(test), seconds=round(fit.seconds, 1), manifest=str(manifest or ""),
                device=str(cfg.device), threads=torch.get_num_threads())
-    for m in HEADLINE:
-        row[m], row[f"{m}_lo"], row[f"{m}_hi"] = ci.loc[m, "value"], ci.loc[m, "lo"], ci.loc[m, "hi"]
-    return row
+    return row | ci_columns(ci, HEADLINE)
 
 
 def run_and_record(cfg, records: pd.DataFrame, run: tuple, preset: dict, pretrained, out_dir, manifest,

@@ -163,6 +163,15 @@ def bootstrap(y_true, proba, class_names: list[str], n_boot: int = 1000, seed: i
     return pd.DataFrame(rows)
 
 
+def ci_columns(ci: pd.DataFrame, metrics=None) -> dict:
+    """A `bootstrap` table as {m: value, m_lo: lo, m_hi: hi} for `metrics` (default: all)."""
+    ci = ci.set_index("metric")
+    out = {}
+    for m in metrics or ci.index:
+        out[m], out[f"{m}_lo"], out[f"{m}_hi"] = ci.loc[m, "value"], ci.loc[m, "lo"], ci.loc[m, "hi"]
+    return out
+
+
 def paired_difference(y_true, proba_a, proba_b, class_names: list[str], n_boot: int = 1000, seed: int = 0,
                       groups=None, metrics: list[str] | None = None, level: float = 0.95) -> pd.DataFrame:
     """metric(b) - metric(a) on the same test images, with a paired bootstrap CI and the

@@ -30,6 +30,7 @@ from helpers.pitfalls import splits, tables
 from helpers.pitfalls.presets import HONEST_THRESHOLD, STUDIES
 from helpers.pitfalls.runs import ImageBank, Job, View, load_model, run_jobs, table_rows
 from helpers.pitfalls.saliency import gradcam, overlay_share
+from helpers.pitfalls.synthetic_in_test import scenario_sets
 from helpers.prepare import load_prepared
 
 HONEST = f"grouped@{HONEST_THRESHOLD:.2f}"
@@ -127,19 +128,6 @@ def generator_steps(cfg, out_name: str) -> dict:
     return out
 
 
-def _split_per_class(df: pd.DataFrame, n: dict, test_frac: float, seed: int):
-    """The first n[c] images of each class, cut into (train, test) at random per class."""
-    rng = np.random.default_rng(seed)
-    tr, te = [], []
-    for c, part in df.groupby("class_name", sort=False):
-        part = part.head(int(n.get(c, 0)))
-        pick = rng.permutation(len(part))
-        cut = int(round(test_frac * len(part)))
-        te.append(part.iloc[pick[:cut]])
-        tr.append(part.iloc[pick[cut:]])
-    return pd.concat(tr, ignore_index=True), pd.concat(te, ignore_index=True)
-
-
 def synthetic_sets(cfg, preset: dict, records, progress: bool = True, saw_test: bool = True) -> dict:
     """The generator trained on the split's training part (reused from RUNS/synthetic/<G>/ when
     a generator notebook made it) and the same generator, same steps, also shown the test
@@ -162,9 +150,9 @@ def synthetic_sets(cfg, preset: dict, records, progress: bool = True, saw_test: 
     # Both sets the same size per class, so the two generators' protocols add alike.
     sets = [sh] + ([sl] if sl is not None else [])
     n = {c: int(min((d["class_name"] == c).sum() for d in sets)) for c in classes}
-    h_train, h_test = _split_per_class(sh, n, preset["syn_test_frac"], cfg.seed)
+    h_train, h_test = scenario_sets(sh, n, preset["syn_test_frac"], cfg.seed, sort=False)
     if sl is not None:
-        l_train, _ = _split_per_class(sl, n, preset["syn_test_frac"], cfg.seed)
+        l_train, _ = scenario_sets(sl, n, preset["syn_test_frac"], cfg.seed, sort=False)
     return dict(generator=g, honest=honest, leaky=leaky, steps=steps,
                 leaky_steps=generator_steps(cfg, f"{g}-saw-test") if saw_test else {},
                 per_class=n, honest_train=h_train, honest_test=h_test, leaky_train=l_train)
@@ -227,45 +215,40 @@ def closing_table(near: pd.DataFrame, gen: pd.DataFrame | None, ov: dict | None,
                   n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Every shortcut beside its honest protocol (see helpers.pitfalls.tables)."""
     v = lambda d, name: d[d["view"] == name]  # noqa: E731
-    honest = v(near, HONEST)
-    acc_h = tables.accuracy(honest, n_boot, seed)
+    acc = lambda d: tables.accuracy(d, n_boot, seed)  # noqa: E731
     rows = []
+
+    def add(shortcut, protocol, d, reference, ref, inflation, study):
+        rows.append(dict(shortcut=shortcut, protocol=protocol, guard=d["guard"].iloc[0],
+                         acc=acc(d), reference=reference, ref_acc=acc(ref), inflation=inflation, studies=STUDIES[study]))
+
+    honest = v(near, HONEST)
     for name in near["view"].unique():
         if name == HONEST:
             continue
-        d = v(near, name)
         t = float(name.split("@")[1]) if "@" in name else np.nan
         key = "random-split" if "@" not in name else ("loose-groups" if t > HONEST_THRESHOLD else "stricter-groups")
         what = {"random-split": "random split (near-duplicates ignored)", "loose-groups": f"looser grouping ({name})",
                 "stricter-groups": f"stricter grouping ({name})"}[key]
-        rows.append(dict(shortcut=what, protocol=name, guard=d["guard"].iloc[0], acc=tables.accuracy(d, n_boot, seed),
-                         reference=HONEST, ref_acc=acc_h, inflation=tables.paired_inflation(d, honest, n_boot, seed),
-                         studies=STUDIES[key]))
+        add(what, name, v(near, name), HONEST, honest, tables.paired_inflation(v(near, name), honest, n_boot, seed), key)
     if gen is not None and len(gen):
         real, mixed, saw = v(gen, REAL_TEST), v(gen, MIXED_TEST), v(gen, SAW_TEST)
-        acc_r = tables.accuracy(real, n_boot, seed)
         if len(saw):
-            rows.append(dict(shortcut="generator trained with the test images", protocol=SAW_TEST,
-                             guard=saw["guard"].iloc[0], acc=tables.accuracy(saw, n_boot, seed), reference=REAL_TEST,
-                             ref_acc=acc_r, inflation=tables.paired_inflation(saw, real, n_boot, seed),
-                             studies=STUDIES["generator-saw-test"]))
-        rows.append(dict(shortcut="synthetic images in the test set", protocol=MIXED_TEST, guard=mixed["guard"].iloc[0],
-                         acc=tables.accuracy(mixed, n_boot, seed), reference=REAL_TEST, ref_acc=acc_r,
-                         inflation=tables.mixed_inflation(mixed, n_boot, seed), studies=STUDIES["synthetic-in-test"]))
+            add("generator trained with the test images", SAW_TEST, saw, REAL_TEST, real,
+                tables.paired_inflation(saw, real, n_boot, seed), "generator-saw-test")
+        add("synthetic images in the test set", MIXED_TEST, mixed, REAL_TEST, real,
+            tables.mixed_inflation(mixed, n_boot, seed), "synthetic-in-test")
     if ov is not None and len(ov["masked"]):
         as_is, masked = ov["as_is"], ov["masked"]
-        rows.append(dict(shortcut="overlays left in the images", protocol=f"{ov['protocol'].name}, images as they are",
-                         guard="honest", acc=tables.accuracy(as_is, n_boot, seed), reference=MASKED,
-                         ref_acc=tables.accuracy(masked, n_boot, seed),
-                         inflation=tables.paired_inflation(as_is, masked, n_boot, seed), studies=STUDIES["overlays"]))
+        add("overlays left in the images", f"{ov['protocol'].name}, images as they are", as_is,
+            MASKED, masked, tables.paired_inflation(as_is, masked, n_boot, seed), "overlays")
     if reps is not None and reps["repeat"].nunique() * reps["fold"].nunique() > 1:
-        acc = tables.split_accuracies(reps)["accuracy"].to_numpy()
-        pooled = tables.accuracy(reps, n_boot, seed)
-        best = float(acc.max())
-        rows.append(dict(shortcut=f"one split, the best of {len(acc)} reported", protocol="single grouped split",
-                         guard="honest", acc=dict(accuracy=best, lo=float(acc.min()), hi=best),
+        split_acc = tables.split_accuracies(reps)["accuracy"].to_numpy()
+        pooled, best, worst = acc(reps), float(split_acc.max()), float(split_acc.min())
+        rows.append(dict(shortcut=f"one split, the best of {len(split_acc)} reported", protocol="single grouped split",
+                         guard="honest", acc=dict(accuracy=best, lo=worst, hi=best),
                          reference=f"{HONEST}, {reps['repeat'].nunique()} repeats pooled", ref_acc=pooled,
-                         inflation=dict(inflation=best - pooled["accuracy"], lo=float(acc.min()) - pooled["accuracy"],
-                                        hi=best - pooled["accuracy"], n=len(acc)),
-                         interval=f"range over {len(acc)} single splits, not a CI", studies=STUDIES["single-split"]))
+                         inflation=dict(inflation=best - pooled["accuracy"], lo=worst - pooled["accuracy"],
+                                        hi=best - pooled["accuracy"], n=len(split_acc)),
+                         interval=f"range over {len(split_acc)} single splits, not a CI", studies=STUDIES["single-split"]))
     return tables.comparison(rows)
