@@ -1,17 +1,13 @@
 """The group (cluster) bootstrap behind every interval of the course, and what an interval says.
 
 Near-duplicate images (two frames of one scan, a patient's left and right breast) are not
-independent, so a resample draws whole groups: as many groups as there are, with
-replacement, and each image counts as often as its group was drawn. One resample is then a
-vector of non-negative whole-number weights over the images, and `n_boot` resamples are a
-(n_boot, n_images) weight matrix (`weights`): a sum over every resample is one matrix
-product (`resampled_sums`, notebook 09's accuracies and inflations), a confusion matrix or an
-AUC is computed with the weights (`helpers.classify.metrics`, notebook 08's tables), and two
-classifiers scored on the same images share one draw (a paired interval).
-
-Without groups every image is its own group and the draws are exactly
-`np.random.default_rng(seed).integers(0, n, size=(n_boot, n))`, the resamples the exercises
-draw by hand. The interval is the 2.5 and 97.5 percentiles of the resampled values.
+independent, so a resample draws whole groups, as many as there are, with replacement; each
+image counts as often as its group was drawn. `n_boot` resamples are a (n_boot, n_images)
+weight matrix (`weights`): a sum over every resample is one matrix product (`resampled_sums`,
+notebook 09), confusion matrices and AUCs are computed with the weights (`metrics`, notebook
+08), and two classifiers scored on the same images share one draw (a paired interval).
+Without groups the draws are exactly `np.random.default_rng(seed).integers(0, n, size=(n_boot,
+n))`, as the exercises draw them by hand. The interval is the 2.5 and 97.5 percentiles.
 """
 
 from __future__ import annotations

@@ -4,11 +4,9 @@
 generator beside its own study (`helpers.classify.studies.settings_for`) on the profile's
 folds, plus the DDPM study's sweep on its first `scenario_folds` folds; or the settings asked
 for. It refuses unknown architectures, generators and folds before anything trains.
-`run_studies` runs that grid (`helpers.classify.grid.run_grid`: finished runs are read back)
-and returns a `Comparison`: the grid's result rows and, computed when first asked for, its
-predictions, the tables pooled over folds, the paired differences against real-only, the
-DDPM sweep's table, one table per study beside its published numbers, and the paragraph of
-conclusions.
+`run_studies` runs that grid (finished runs are read back) and returns a `Comparison`: its
+result rows and, computed when first asked for, its predictions, pooled and paired tables,
+the DDPM sweep's table, one table per study beside its published numbers, and the conclusions.
 """
 
 from __future__ import annotations

@@ -49,8 +49,8 @@ def check_paired_inflation(fn) -> None:
 
 def check_gradcam(fn) -> None:
     """fn(activations, gradients) -> Grad-CAM maps (N, h, w) in [0, 1]; compared with
-    helpers.pitfalls.saliency.cam_from."""
-    from helpers.pitfalls.saliency import cam_from
+    helpers.pitfalls.overlays.cam_from."""
+    from helpers.pitfalls.overlays import cam_from
 
     rng = np.random.default_rng(0)
     a = np.abs(rng.normal(size=(4, 6, 5, 5)))

@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import connected_components
 
 from helpers.classify.data import TRAIN_COLUMNS, plain, synthetic_rows
 from helpers.classify.protocol import content
-from helpers.classify.settings import SPLIT
+from helpers.classify.settings import SPLIT, generator_records, parts
 from helpers.classify.synthetic import fold_synthetic
 from helpers.data.duplicates import correlation_matrix, near_duplicate_pairs, thumbnails
 from helpers.data.splits import grouped_folds
@@ -29,7 +29,6 @@ from helpers.pitfalls import overlays as masking
 from helpers.pitfalls import splits, tables
 from helpers.pitfalls.presets import HONEST_THRESHOLD, STUDIES
 from helpers.pitfalls.runs import ImageBank, Job, View, load_model, run_jobs, table_rows
-from helpers.pitfalls.saliency import gradcam, overlay_share
 from helpers.pitfalls.synthetic_in_test import scenario_sets
 from helpers.prepare import load_prepared
 
@@ -87,14 +86,10 @@ def repeats(cfg, preset: dict, records, thumbs, bank=None, progress: bool = True
 
 
 def overlays(cfg, preset: dict, records, thumbs, bank=None, progress: bool = True) -> dict:
-    """The honest folds on images as they are and on images with overlays painted out.
-
-    Painting out text can make two frames near-duplicates that only their text told apart; the
-    guard would refuse a split that leaves such new twins on both sides. Then both arms use
-    folds grouped by the twins of either version (the union of the two near-duplicate graphs);
-    otherwise the images-as-they-are arm is the honest protocol of `near_duplicates` (cached).
-    Returns dict(as_is=preds, masked=preds, records=masked records, protocol=the folds used,
-    new_twins=pairs that are twins only once masked)."""
+    """The honest folds on images as they are and with overlays painted out: dict(as_is, masked
+    (predictions), records (masked), protocol (the folds used), new_twins). Painting out text
+    can make near-duplicates of frames only their text told apart; when such new twins straddle
+    folds, both arms use folds grouped by the twins of either version."""
     masked = masking.masked_dataset(records, cfg.stage_dir("pitfalls", "masked"), progress)
     mthumbs = thumbnails(masked, cfg.cache_dir, progress=progress)
     proto = splits.repeated(records, thumbs, preset["folds"], cfg.seed, 1)[0]
@@ -129,14 +124,11 @@ def generator_steps(cfg, out_name: str) -> dict:
 
 
 def synthetic_sets(cfg, preset: dict, records, progress: bool = True, saw_test: bool = True) -> dict:
-    """The generator trained on the split's training part (reused from RUNS/synthetic/<G>/ when
-    a generator notebook made it) and the same generator, same steps, also shown the test
-    images; each set cut to the same size per class and split 80/20. saw_test=False leaves the
-    second generator out (it doubles the generator training), so only the synthetic-in-test
-    protocol is measured."""
+    """The generator trained on the split's training part (reused when a generator notebook
+    made it) and, unless saw_test=False, the same generator also shown the test images; both
+    sets cut to the same size per class and split 80/20."""
     g = preset["generator"]
-    train_part = records[records["split"] == "train"].reset_index(drop=True)
-    test = records[records["split"] == "test"].reset_index(drop=True)
+    train_part, test = generator_records(records, SPLIT), parts(records, SPLIT)[1]
     honest = fold_synthetic(cfg, g, SPLIT, train_part, progress=progress, steps=preset.get("gen_steps"))
     steps = generator_steps(cfg, g)
     classes = sorted(records["class_name"].unique())
@@ -170,9 +162,8 @@ def generator_and_synthetic_test(cfg, preset: dict, records, sets: dict, bank=No
     """Per seed: real train + val images plus 80% of the honest set, scored on the real test
     images (honest) and on those plus the other 20% (the DDPM study); and the same with the
     leaky generator's set, scored on the real test images."""
-    real_train = table_rows(records[records["split"] != "test"])[TRAIN_COLUMNS]
-    test = table_rows(records[records["split"] == "test"])[TRAIN_COLUMNS]
     cols = TRAIN_COLUMNS
+    real_train, test = (p[cols] for p in parts(records, SPLIT))
     jobs = []
     for seed in preset["seeds"]:
         h_train = pd.concat([real_train, sets["honest_train"][cols]], ignore_index=True)
@@ -188,10 +179,8 @@ def generator_and_synthetic_test(cfg, preset: dict, records, sets: dict, bank=No
 
 
 def saliency(cfg, preset: dict, records, ov: dict, n: int = 128):
-    """Grad-CAM of the fold-0 models of `overlays` (images as they are, overlays masked) on the
-    (up to n) test images of fold 0 with the most overlay, most first; returns a dict of images,
-    maps, overlay masks and the share of each map on overlay pixels (beside the share of the
-    image they cover)."""
+    """Grad-CAM of the fold-0 models of `overlays` (as is, masked) on the (up to n) fold-0 test
+    images with the most overlay: images, maps, masks and each map's share on overlay pixels."""
     proto, masked_records = ov["protocol"], ov["records"]
     test = np.flatnonzero(proto.fold.to_numpy() == 0)
     share = masked_records["overlay_share"].to_numpy()[test]
@@ -205,8 +194,8 @@ def saliency(cfg, preset: dict, records, ov: dict, n: int = 128):
     for name, recs, view, tag in [("as is", records, None, "fold"), ("masked", masked_records, MASKED, "masked")]:
         job = fold_jobs(recs, proto, view, keep_model_fold=0, tag=tag)[0]
         imgs = bank.get(recs["path"].iloc[pick])
-        maps, pred = gradcam(load_model(cfg, preset, job), imgs)
-        on, area = overlay_share(maps, masks)
+        maps, pred = masking.gradcam(load_model(cfg, preset, job), imgs)
+        on, area = masking.overlay_share(maps, masks)
         out[name] = dict(images=imgs, maps=maps, pred=pred, on_overlay=on, overlay_area=area)
     return out
 

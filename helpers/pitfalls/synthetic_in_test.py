@@ -27,7 +27,7 @@ from helpers.classify.settings import SPLIT, parts
 from helpers.classify.synthetic import fold_synthetic, per_class_set
 from helpers.pitfalls import tables
 from helpers.pitfalls.presets import STUDY_BUDGETS
-from helpers.pitfalls.runs import ImageBank, Job, View, run_jobs, table_rows
+from helpers.pitfalls.runs import ImageBank, Job, View, run_jobs
 
 REAL_TEST, STUDY_TEST = "real test images (honest)", "80/20 split of real + synthetic (the study's)"
 
@@ -69,8 +69,7 @@ def scenario_sets(synthetic: pd.DataFrame, n, test_frac: float, seed: int,
 def jobs(records: pd.DataFrame, manifest, scenarios, seeds, test_frac: float = 0.2, seed: int = 0) -> list[Job]:
     """One guarded job per (scenario, seed). The real part is the prepared split: train + val
     for training, test for testing."""
-    real_train = table_rows(records[records["split"] != "test"])[TRAIN_COLUMNS]
-    test = table_rows(records[records["split"] == "test"])[TRAIN_COLUMNS]
+    real_train, test = (p[TRAIN_COLUMNS] for p in parts(records, SPLIT))
     classes = sorted(records["class_name"].unique())
     synthetic = synthetic_rows(manifest, None, classes)
     out = []
