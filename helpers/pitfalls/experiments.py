@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from helpers.classify.data import TRAIN_COLUMNS, plain, synthetic_rows
 from helpers.classify.protocol import content
 from helpers.classify.settings import SPLIT, generator_records, parts
 from helpers.classify.synthetic import fold_synthetic
-from helpers.data.duplicates import correlation_matrix, near_duplicate_pairs, thumbnails
+from helpers.data.duplicates import correlation_matrix, group_ids, near_duplicate_pairs, thumbnails
 from helpers.data.splits import grouped_folds
 from helpers.generators import train_and_export
 from helpers.pitfalls import overlays as masking
@@ -100,8 +98,7 @@ def overlays(cfg, preset: dict, records, thumbs, bank=None, progress: bool = Tru
     fold = proto.fold.to_numpy()
     if (fold[new["i"]] != fold[new["j"]]).any():
         both = pd.concat([near_duplicate_pairs(thumbs, t), pairs])
-        g = coo_matrix((np.ones(len(both)), (both["i"], both["j"])), shape=(len(records), len(records)))
-        union = pd.Series(connected_components(g, directed=False)[1], index=records.index, name="group")
+        union = pd.Series(group_ids(len(records), both), index=records.index, name="group")
         proto = splits.Protocol(f"{HONEST}, twins of either version", None,
                                 grouped_folds(records.assign(group=union.to_numpy()), preset["folds"], seed=cfg.seed),
                                 union, threshold=t, seed=cfg.seed)
