@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers.classify.grid_run import recipe
+from helpers.classify.grid import recipe
 from helpers.classify.models import build_model
 from helpers.classify.settings import SPLIT, parts
 from helpers.ddpm.presets import preset as ddpm_preset

@@ -8,7 +8,7 @@ file records who holds it, so the refusal can name the holder.
 
 `run_lock(folder, wait=True, name=...)` waits for the holder instead of refusing: several
 processes appending to one file (the classifier grid's results.csv,
-`helpers.classify.grid_run`) take turns.
+`helpers.classify.grid`) take turns.
 """
 
 from __future__ import annotations
