@@ -136,10 +136,9 @@ def _train(cfg, preset: dict, job: Job, bank: ImageBank) -> tuple[np.ndarray, fl
 
 def run_one(cfg, preset: dict, job: Job, bank: ImageBank | None = None, guards: list | None = None,
             trained: tuple | None = None) -> pd.DataFrame:
-    """Guard, train (or read the cached result), predict; returns one prediction row per
-    (view, image) with columns view, guard, violations, path, image, group, label, source,
-    p_<class>, pred, correct, seed and the job's meta. `guards` and `trained` (probabilities,
-    seconds) when already computed (the process pool of `run_jobs`)."""
+    """Guard, train (or read the cached result), predict: one row per (view, image) with its
+    guard, violations, p_<class>, pred, correct, seed and the job's meta. `guards` and
+    `trained` (probabilities, seconds) when `run_jobs`' process pool computed them."""
     guards = check_views(cfg, job) if guards is None else guards
     folder = run_dir(cfg, preset, job)
     if _cached(cfg, preset, job):
