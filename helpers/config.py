@@ -176,7 +176,7 @@ def resolve(profile: str = "quick", dataset: str = "phantom", data_dir: str | os
     if profile not in PROFILES:
         raise SettingError(f"Unknown profile {profile!r}; choose one of {', '.join(PROFILES)}.")
     ds = registry.dataset(dataset)
-    pd = dict(PROFILE_DATA[profile])
+    pd = PROFILE_DATA[profile].as_dict()
     if ds.make is None:
         pd["phantom_counts"] = {}  # only data made in code has counts to make
     if data_dir:
