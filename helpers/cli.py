@@ -16,29 +16,28 @@ import pkgutil
 import sys
 
 import helpers.commands
-from helpers.config import DATASETS, PROFILES, plain_name, setup
+from helpers.config import DATASETS, IMAGE_SIZES, PROFILES, plain_name, setup
 from helpers.errors import CourseError, SettingError
 
-SIZE_RANGE = (16, 1024)  # what any stage can be asked for; each stage may narrow it
+
+def _whole(text: str, unit: str = "") -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants a whole number{unit}, got {text!r}") from None
 
 
 def image_size(text: str) -> int:
-    """argparse type for --size: a power of two within SIZE_RANGE."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"wants a whole number of pixels, got {text!r}") from None
-    lo, hi = SIZE_RANGE
-    if v < lo or v > hi or v & (v - 1):
-        raise argparse.ArgumentTypeError(f"wants a power of two from {lo} to {hi} px, got {v} (e.g. 32, 64, 128)")
+    """argparse type for --size: a power of two any stage can be asked for (IMAGE_SIZES)."""
+    v = _whole(text, " of pixels")
+    if v not in IMAGE_SIZES:
+        raise argparse.ArgumentTypeError(f"wants a power of two from {IMAGE_SIZES[0]} to {IMAGE_SIZES[-1]} px, "
+                                         f"got {v} (e.g. 32, 64, 128)")
     return v
 
 
 def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"wants a whole number, got {text!r}") from None
+    v = _whole(text)
     if v < 1:
         raise argparse.ArgumentTypeError(f"wants a whole number >= 1, got {v}")
     return v

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import random
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from helpers.data import registry
@@ -91,11 +91,6 @@ class Config:
 
     def with_(self, **changes) -> Config:
         return replace(self, **changes)
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["data_dir"], d["runs_dir"] = str(self.data_dir), str(self.runs_dir)
-        return d
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
