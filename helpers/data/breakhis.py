@@ -105,11 +105,8 @@ def read_breakhis(data_dir: str | Path, task: str = "binary", magnification=None
     if not rows:
         at = "" if magnification in (None, "all") else f" at {magnification}X"
         raise DataError(f"No BreakHis images{at} (named like SOB_B_A-14-22549AB-40-001.png) under {root}. {HINT}")
-    df = make_records(rows, TASKS[task], TASK_CLASSES[task])
+    df = make_records(rows, TASKS[task], TASK_CLASSES[task], skipped=skipped, root=root)
     df["group"] = pd.factorize(df["patient"])[0]  # a patient is a group until prepare joins near-duplicates
-    df.attrs.update(skipped=skipped, root=str(root))
-    if skipped:
-        print(f"Skipped {len(skipped)} unreadable file(s), e.g. {skipped[0]}")
     return df
 
 

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from helpers.data.extract import unpack
 from helpers.data.fetch import Download, fetch_release, release_arguments, release_options
-from helpers.data.folders import scan_class_folders
+from helpers.data.folders import find_class_root, scan_class_folders
 from helpers.data.images import CorruptImageError, check_image, is_image_file
 from helpers.data.records import DataError
 
@@ -27,18 +27,9 @@ CLASSES = ("benign", "normal", "malignant")  # in label order, as the WGAN study
 HINT = "Download it with `python data_download.py busi --dest DIR` (or `--from` an archive you have)."
 
 
-def find_class_root_deep(folder: Path, depth: int = 4) -> Path:
-    """The shallowest folder under `folder` holding a class folder (archives wrap them in
-    one or more folders whose names vary between copies)."""
-    level = [folder]
-    for _ in range(depth + 1):
-        for cand in level:
-            if any((cand / c).is_dir() for c in CLASSES):
-                return cand
-        level = [d for p in level for d in sorted(p.iterdir())
-                 if d.is_dir() and not d.name.startswith((".", "__MACOSX"))]
-    raise DataError(f"No class folders ({', '.join(CLASSES)}) found in {folder}. Is this the BUSI "
-                    "dataset? Expected e.g. Dataset_BUSI_with_GT/benign/benign (1).png.")
+# The folder under an archive or a copy holding the class folders, in one or more wrappers.
+find_class_root_deep = partial(find_class_root, classes=CLASSES, depth=4, hint="Is this the BUSI dataset? "
+                               "Expected e.g. Dataset_BUSI_with_GT/benign/benign (1).png.")
 
 
 def _image_check(path: Path) -> None:

@@ -4,6 +4,7 @@ Two layouts are accepted, and masks are never taken for images:
 - official: `Dataset_BUSI_with_GT/<class>/<class> (i).png` with `<class> (i)_mask.png`
   (sometimes `_mask_1.png`, `_mask_2.png`) beside each image, sizes varying;
 - resized: `<root>/<class>/<class> (i).png`, all one size, no masks.
+The class folders may sit in a wrapper folder (an archive's, whose name varies between copies).
 """
 
 from __future__ import annotations
@@ -16,21 +17,23 @@ from tqdm.auto import tqdm
 from helpers.data.images import checked_size, is_image_file, is_mask
 from helpers.data.records import DataError, make_records
 
-# Folder names a downloaded archive may wrap the class folders in.
-WRAPPERS = ("Dataset_BUSI_with_GT", "Dataset_BUSI", "BUSI", "busi")
 
-
-def find_class_root(data_dir: str | Path, classes: list[str], hint: str = "") -> Path:
-    """The folder holding the class folders: `data_dir` itself or a known wrapper inside it."""
+def find_class_root(data_dir: str | Path, classes, hint: str = "", depth: int = 1) -> Path:
+    """The shallowest folder holding a class folder: `data_dir` itself or a wrapper folder
+    inside it, down to `depth` levels."""
     data_dir = Path(data_dir).expanduser()
     if not data_dir.exists():
         raise DataError(f"Data folder {data_dir} does not exist. {hint}".strip())
     if not data_dir.is_dir():
         raise DataError(f"{data_dir} is a file, not a folder. If it is an archive, unpack it with "
                         f"`python data_download.py busi --from {data_dir}`.")
-    for cand in [data_dir, *(data_dir / w for w in WRAPPERS)]:
-        if any((cand / c).is_dir() for c in classes):
-            return cand
+    level = [data_dir]
+    for _ in range(depth + 1):
+        for cand in level:
+            if any((cand / c).is_dir() for c in classes):
+                return cand
+        level = [d for p in level for d in sorted(p.iterdir())
+                 if d.is_dir() and not d.name.startswith((".", "__MACOSX"))]
     raise DataError(f"No class folders ({', '.join(classes)}) found in {data_dir}. "
                     f"Point the data folder at the directory that contains them. {hint}".strip())
 
@@ -71,12 +74,7 @@ def scan_class_folders(data_dir: str | Path, classes: list[str], source: str, ch
                 continue
             w, h = size
             rows.append(dict(path=str(p), class_name=cls, width=w, height=h, n_masks=mask_stems.get(p.stem, 0)))
-    df = make_records(rows, source, classes)
-    df.attrs["skipped"] = skipped
-    df.attrs["root"] = str(root)
-    if skipped:
-        print(f"Skipped {len(skipped)} unreadable file(s), e.g. {skipped[0]}")
-    return df
+    return make_records(rows, source, classes, skipped=skipped, root=root)
 
 
 def read_class_folders(data_dir: str | Path, dataset, *, check: bool = True, skip_bad: bool = False,

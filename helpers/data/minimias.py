@@ -141,11 +141,7 @@ def read_minimias(data_dir: str | Path, check: bool = True, skip_bad: bool = Fal
         raise DataError(f"{len(missing)} of {len(table)} images listed in Info.txt are missing from {root} (e.g. "
                         f"images/{missing[0]}.png). {advice}")
     skipped += [str(root / "images" / f"{m}.png") for m in missing]
-    df = make_records(rows, "minimias", CLASSES)
-    df.attrs.update(skipped=skipped, root=str(root))
-    if skipped:
-        print(f"Skipped {len(skipped)} missing or unreadable image(s), e.g. {skipped[0]}")
-    return df
+    return make_records(rows, "minimias", CLASSES, skipped=skipped, root=root)
 
 
 def read_dataset(data_dir: str | Path, dataset, *, check: bool = True, skip_bad: bool = False,
