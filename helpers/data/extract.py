@@ -1,16 +1,13 @@
-"""Zip and tar archives (.zip, .tar, .tar.gz, .tgz, .tar.bz2, .tar.xz) extracted so that nothing
-can escape the target folder, and folders that appear complete or not at all.
+"""Zip and tar archives extracted so that nothing can escape the target folder, into folders
+that appear complete or not at all.
 
 Every entry is checked before anything is written: no absolute path, no `..`, no link, device,
 pipe or sparse file, no entry over MAX_ENTRY_BYTES or (zip) packed more than MAX_RATIO:1, no
 more than MAX_TOTAL_BYTES or MAX_MEMBERS in all. A compressed tar is one stream, so its ratio
 is checked for the whole archive while the headers are read: a bomb is refused at its first
-big header, before it is decompressed further. Files are written by us (never by
-`extractall`), into a temporary sibling folder (`temp_sibling`), optionally checked
-(`check`, e.g. that an image decodes), and renamed into place with a completion marker only
-once everything is out and checked (`publish_folder`): a half-extracted or damaged folder
-never looks finished. `copy_tree` gives a folder the user already has the same guarantee;
-`validate_archive` reads a downloaded archive to the end (zip CRCs included) before it counts.
+big header. Files are written by us (never by `extractall`) into a temporary sibling folder,
+optionally checked (e.g. that an image decodes), and renamed into place with a completion
+marker once all is out and checked. `copy_tree` gives a user's folder the same guarantee.
 """
 
 from __future__ import annotations
@@ -199,8 +196,7 @@ def copy_tree(src: str | Path, target: str | Path, keep: Callable[[Path], bool] 
 
 
 def unpack(src: Path, target: Path, *, select: Callable[[Path], Path], **kw) -> Path:
-    """`copy_tree(select(src), ...)` for a folder, `safe_extract` for an archive (`kw`: keep,
-    check, skip_bad, progress)."""
+    """`copy_tree(select(src), ...)` for a folder, `safe_extract` for an archive."""
     if src.is_dir():
         return copy_tree(select(src), target, **kw)
     return safe_extract(src, target, select=select, **kw)
