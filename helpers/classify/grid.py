@@ -74,10 +74,10 @@ def recipe(arch: str, preset: dict, augment: str = "none", pretrained="auto") ->
     """The grid's training of `arch`: the preset's epochs, learning rate and batch size, or,
     where the preset leaves them open (paper), the architecture's study's own."""
     study = STUDY_TRAINING.get(arch, {})
-    epochs = int(preset.get("epochs") or study.get("epochs", 10))
-    lr = float(preset.get("lr") or study.get("lr", 1e-3))
-    bs = int(study.get("bs", preset["bs"]) if preset.get("epochs") is None else preset["bs"])
-    return Recipe(arch, epochs, lr, bs, augment, pretrained, bool(preset.get("class_weights")))
+    epochs = int(preset.epochs or study.get("epochs", 10))
+    lr = float(preset.lr or study.get("lr", 1e-3))
+    bs = int(study.get("bs", preset.bs) if preset.epochs is None else preset.bs)
+    return Recipe(arch, epochs, lr, bs, augment, pretrained, bool(preset.class_weights))
 
 
 def run_dir(out_dir, rid: str) -> Path:
@@ -101,7 +101,7 @@ def train_run(cfg, arch: str, setting: Setting, fold: int, seed: int, records: p
         preds[f"p_{name}"] = fit.probs[:, c]
     preds["pred"] = fit.probs.argmax(1)
     write_predictions(folder, preds)
-    ci = bootstrap(preds["label"], fit.probs, classes, n_boot=preset.get("n_boot", 1000), seed=seed,
+    ci = bootstrap(preds["label"], fit.probs, classes, n_boot=preset.n_boot, seed=seed,
                    groups=preds["group"])
     syn = table[table["source"] == "synthetic"]
     row = dict(arch=arch, setting=setting.name, generator=setting.generator or "",
@@ -134,11 +134,11 @@ def classify_dir(cfg) -> Path:
 def run_grid(cfg, records: pd.DataFrame, runs: list[tuple], preset: dict | None = None, pretrained="auto",
              progress: bool = True, out_dir: Path | None = None, executor: str = "local", **ray_options) -> pd.DataFrame:
     """Run every run not yet in RUNS/classify/results.csv; returns the full results table.
-    Where (helpers.parallel): in this process; with preset['workers'] > 1 on a CPU, in that many
+    Where (helpers.parallel): in this process; with preset.workers > 1 on a CPU, in that many
     processes of one math thread; with `executor="ray"`, as Ray tasks (`ray_options`: address,
     cpus_per_cell, gpus_per_cell, num_cpus, max_retries). Every run appends its row under the
     store's lock, so a rerun skips finished runs wherever they ran."""
-    preset = dict(PRESETS[cfg.profile], **(preset or {}))
+    preset = preset or PRESETS[cfg.profile]
     out_dir = Path(out_dir) if out_dir else classify_dir(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     done = finished(out_dir)
@@ -147,8 +147,8 @@ def run_grid(cfg, records: pd.DataFrame, runs: list[tuple], preset: dict | None 
         print(f"{len(runs) - len(todo)} of {len(runs)} runs already in {out_dir / RESULTS}; running {len(todo)}")
     backend = _backend(cfg, preset, executor, len(todo), ray_options)
     threads = torch.get_num_threads()
-    if backend.kind == "inline" and preset.get("threads"):
-        torch.set_num_threads(int(preset["threads"]))
+    if backend.kind == "inline" and preset.threads:
+        torch.set_num_threads(int(preset.threads))
     try:
         sets: dict = {}  # one synthetic-set job per (generator, fold), shared by its runs
         jobs = [task(run_and_record, cfg, records, run, preset, pretrained, out_dir,
@@ -167,7 +167,7 @@ def _backend(cfg, preset: dict, executor: str, n_runs: int, ray_options: dict) -
         return parallel.Backend("ray", cpus=cpus, threads=cpus, gpus=o.pop("gpus_per_cell", None), **o)
     if executor != "local":
         raise SettingError(f"Unknown executor {executor!r}; choose local or ray.")
-    workers = min(int(preset.get("workers") or 1), n_runs)
+    workers = min(int(preset.workers or 1), n_runs)
     if workers > 1 and str(cfg.device) == "cpu":
         # small CPU models scale badly over threads, but two runs side by side use both cores
         return parallel.Backend("processes", workers=workers, threads=1)

@@ -25,9 +25,8 @@ from helpers.ddpm.schedules import Schedule
 from helpers.ddpm.steps import ddpm_train_step
 from helpers.ddpm.unet import UNet
 from helpers.errors import CheckpointError, SettingError
-from helpers.train.checkpoint import load_checkpoint
+from helpers.train.checkpoint import load_checkpoint, step_config
 from helpers.train.loop import CHECKPOINT, History, Trainer
-from helpers.train.stepid import step_config
 
 BALANCE = ("weights", "sampling", "none")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from helpers.gan.core import make_run, make_trainer
 from helpers.gan.presets import GanPreset, get_preset
 from helpers.gan.steps import dcgan_step
+from helpers.train.checkpoint import step_config
 from helpers.train.loop import History
-from helpers.train.stepid import step_config
 
 
 def train_dcgan(data, cfg, run_dir, steps: int | None = None, progress: bool = True, seed: int | None = None,

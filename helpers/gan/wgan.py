@@ -27,8 +27,8 @@ from helpers.gan.steps import (  # noqa: F401
     generator_step,
     wgan_step,
 )
+from helpers.train.checkpoint import step_config
 from helpers.train.loop import History
-from helpers.train.stepid import step_config
 
 
 def prepare(kind: str, data, cfg, run_dir, steps=None, progress=True, seed=None, preset=None, labels=None,

@@ -60,8 +60,8 @@ def fold_jobs(records: pd.DataFrame, protocol: splits.Protocol, name: str | None
 
 def near_duplicates(cfg, preset: dict, records, thumbs, bank=None, progress: bool = True):
     """Predictions of every near-duplicate protocol; returns (preds, protocols, skipped)."""
-    protocols, skipped = splits.near_duplicate_protocols(records, thumbs, preset["folds"], cfg.seed,
-                                                         preset["thresholds"])
+    protocols, skipped = splits.near_duplicate_protocols(records, thumbs, preset.folds, cfg.seed,
+                                                         preset.thresholds)
     jobs = [j for p in protocols for j in fold_jobs(records, p, keep_model_fold=0 if p.name == HONEST else None)]
     return run_jobs(cfg, preset, jobs, bank, progress, desc="near-duplicate protocols"), protocols, skipped
 
@@ -77,8 +77,8 @@ def twins_in_training(protocols, thumbs, thresholds=(0.90, 0.95, HONEST_THRESHOL
 
 
 def repeats(cfg, preset: dict, records, thumbs, bank=None, progress: bool = True) -> pd.DataFrame:
-    """The honest folds drawn preset['repeats'] times (repeat 0 = the honest protocol above)."""
-    reps = splits.repeated(records, thumbs, preset["folds"], cfg.seed, preset["repeats"])
+    """The honest folds drawn preset.repeats times (repeat 0 = the honest protocol above)."""
+    reps = splits.repeated(records, thumbs, preset.folds, cfg.seed, preset.repeats)
     jobs = [j for p in reps for j in fold_jobs(records, p, keep_model_fold=0 if p.repeat == 0 else None)]
     return run_jobs(cfg, preset, jobs, bank, progress, desc="repeated grouped folds")
 
@@ -90,7 +90,7 @@ def overlays(cfg, preset: dict, records, thumbs, bank=None, progress: bool = Tru
     folds, both arms use folds grouped by the twins of either version."""
     masked = masking.masked_dataset(records, cfg.stage_dir("pitfalls", "masked"), progress)
     mthumbs = thumbnails(masked, cfg.cache_dir, progress=progress)
-    proto = splits.repeated(records, thumbs, preset["folds"], cfg.seed, 1)[0]
+    proto = splits.repeated(records, thumbs, preset.folds, cfg.seed, 1)[0]
     t = HONEST_THRESHOLD
     pairs = near_duplicate_pairs(mthumbs, t)
     group = proto.group.to_numpy()
@@ -100,7 +100,7 @@ def overlays(cfg, preset: dict, records, thumbs, bank=None, progress: bool = Tru
         both = pd.concat([near_duplicate_pairs(thumbs, t), pairs])
         union = pd.Series(group_ids(len(records), both), index=records.index, name="group")
         proto = splits.Protocol(f"{HONEST}, twins of either version", None,
-                                grouped_folds(records.assign(group=union.to_numpy()), preset["folds"], seed=cfg.seed),
+                                grouped_folds(records.assign(group=union.to_numpy()), preset.folds, seed=cfg.seed),
                                 union, threshold=t, seed=cfg.seed)
     as_is = run_jobs(cfg, preset, fold_jobs(records, proto, keep_model_fold=0), bank, progress, desc="images as they are")
     m = run_jobs(cfg, preset, fold_jobs(masked, proto, MASKED, keep_model_fold=0, tag="masked"), bank, progress,
@@ -124,24 +124,24 @@ def synthetic_sets(cfg, preset: dict, records, progress: bool = True, saw_test: 
     """The generator trained on the split's training part (reused when a generator notebook
     made it) and, unless saw_test=False, the same generator also shown the test images; both
     sets cut to the same size per class and split 80/20."""
-    g = preset["generator"]
+    g = preset.generator
     train_part, test = generator_records(records, SPLIT), parts(records, SPLIT)[1]
-    honest = fold_synthetic(cfg, g, SPLIT, train_part, progress=progress, steps=preset.get("gen_steps"))
+    honest = fold_synthetic(cfg, g, SPLIT, train_part, progress=progress, steps=preset.gen_steps)
     steps = generator_steps(cfg, g)
     classes = sorted(records["class_name"].unique())
     sh = synthetic_rows(honest, None, classes)
     leaky = sl = l_train = None
     if saw_test:
         leaky = train_and_export(g, cfg, train_records=pd.concat([train_part, test], ignore_index=True),
-                                 out_name=f"{g}-saw-test", steps=max(steps.values()) if steps else preset.get("gen_steps"),
+                                 out_name=f"{g}-saw-test", steps=max(steps.values()) if steps else preset.gen_steps,
                                  progress=progress)
         sl = synthetic_rows(leaky, None, classes)
     # Both sets the same size per class, so the two generators' protocols add alike.
     sets = [sh] + ([sl] if sl is not None else [])
     n = {c: int(min((d["class_name"] == c).sum() for d in sets)) for c in classes}
-    h_train, h_test = scenario_sets(sh, n, preset["syn_test_frac"], cfg.seed, sort=False)
+    h_train, h_test = scenario_sets(sh, n, preset.syn_test_frac, cfg.seed, sort=False)
     if sl is not None:
-        l_train, _ = scenario_sets(sl, n, preset["syn_test_frac"], cfg.seed, sort=False)
+        l_train, _ = scenario_sets(sl, n, preset.syn_test_frac, cfg.seed, sort=False)
     return dict(generator=g, honest=honest, leaky=leaky, steps=steps,
                 leaky_steps=generator_steps(cfg, f"{g}-saw-test") if saw_test else {},
                 per_class=n, honest_train=h_train, honest_test=h_test, leaky_train=l_train)
@@ -162,7 +162,7 @@ def generator_and_synthetic_test(cfg, preset: dict, records, sets: dict, bank=No
     cols = TRAIN_COLUMNS
     real_train, test = (p[cols] for p in parts(records, SPLIT))
     jobs = []
-    for seed in preset["seeds"]:
+    for seed in preset.seeds:
         h_train = pd.concat([real_train, sets["honest_train"][cols]], ignore_index=True)
         mixed = pd.concat([test, sets["honest_test"][cols]], ignore_index=True)
         jobs.append(Job(h_train, [View(REAL_TEST, test), View(MIXED_TEST, mixed, "synthetic-in-test")], seed=seed,
