@@ -192,3 +192,63 @@ def test_the_results_store_takes_turns_between_processes(tmp_path):
 def store_rows(folder, k):
     for i in range(20):
         grid.append_result(folder, f"p{k}-{i}", dict(accuracy=i / 20))
+
+
+def test_two_grids_in_one_runs_folder_train_and_count_each_run_once(tmp_path):
+    """Two `classify` at once in one runs folder: each run is trained once and has one row
+    (the second grid waits for a run the first is training, then skips it)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=slow_grid, args=(str(tmp_path), k)) for k in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    trained = (tmp_path / "trained.txt").read_text().split()
+    assert sorted(trained) == sorted(set(trained)) and len(trained) == 4
+    res = pd.read_csv(tmp_path / "classify" / grid.RESULTS)
+    assert sorted(res["run"]) == sorted(trained)
+
+
+def slow_grid(folder, k):
+    """A grid of 4 runs whose training takes a moment; it starts once both grids have started."""
+    import time
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    folder = Path(folder)
+    (folder / f"started{k}").touch()
+
+    def train(cfg, arch, setting, fold, seed, *args, **kw):
+        while not all((folder / f"started{j}").exists() for j in range(2)):
+            time.sleep(0.05)
+        with open(folder / "trained.txt", "a") as f:
+            f.write(settings.run_id(arch, setting.name, fold, seed) + "\n")
+        time.sleep(0.3)
+        return dict(arch=arch, setting=setting.name, fold=fold, seed=seed, accuracy=0.5)
+
+    grid.train_run = train
+    runs = [("tiny", settings.Setting.parse(s), f, 0) for f in (0, 1) for s in ("real", "real+trad")]
+    run_grid(SimpleNamespace(device="cpu", profile="smoke"), None, runs, PRESETS["smoke"], progress=False,
+             out_dir=folder / "classify")
+
+
+def test_the_results_store_keeps_one_row_per_run(tmp_path, monkeypatch):
+    """A run listed twice trains once; a row written again replaces the old one; a file with a
+    run repeated (an earlier version's) is read as one row per run."""
+    from types import SimpleNamespace
+
+    calls = []
+    monkeypatch.setattr(grid, "train_run", lambda cfg, arch, setting, fold, seed, *a, **kw: calls.append(fold)
+                        or dict(arch=arch, setting=setting.name, fold=fold, seed=seed, accuracy=0.5))
+    real = settings.Setting.parse("real")
+    res = run_grid(SimpleNamespace(device="cpu", profile="smoke"), None, [("tiny", real, 0, 0)] * 2 + [("tiny", real, 1, 0)],
+                   PRESETS["smoke"], progress=False, out_dir=tmp_path)
+    assert calls == [0, 1] and len(res) == 2
+    grid.append_result(tmp_path, "tiny|real|fold0|seed0", dict(accuracy=0.75))
+    rows = pd.read_csv(tmp_path / grid.RESULTS)
+    assert len(rows) == 2 and rows.set_index("run").loc["tiny|real|fold0|seed0", "accuracy"] == 0.75
+    pd.concat([rows, rows]).to_csv(tmp_path / grid.RESULTS, index=False)
+    assert len(grid.read_results(tmp_path)) == 2

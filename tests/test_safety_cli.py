@@ -43,6 +43,10 @@ def _common(cfg):
     (["classify", "--settings", "real+syn:nope"], "unknown generator 'nope'"),
     (["classify", "--folds", "9"], "not [9]"),
     (["classify", "--seeds", "x"], "--seeds wants comma-separated whole numbers"),
+    (["classify", "--folds", ","], "--folds wants comma-separated whole numbers, e.g. 0,1,2; got ','"),
+    (["classify", "--seeds", "0,0"], "--seeds lists 0 more than once; give each value once"),
+    (["classify", "--folds", "0,1,0", "--seeds", "0"], "--folds lists 0 more than once"),
+    (["classify", "--archs", "tiny,tiny"], "--archs lists tiny more than once"),
     (["classify", "--epochs", "0"], "whole number >= 1"),
     # --set on every command with a preset: the preset's own rules, one line
     (["classify", "--set", "epochs=0"], "The classifier grid setting epochs wants a whole number >= 1 (or none); got '0'"),

@@ -58,8 +58,8 @@ class StudyGrid:
                 f"settings={names} seeds={self.seeds} epochs={self.preset.epochs} threads={torch.get_num_threads()}")
 
 
-def check_names(cfg, archs, generators, settings, folds, records) -> None:
-    """Refuse unknown architectures, generators and folds before any run trains. A generator
+def check_names(cfg, archs, generators, settings, folds, records, seeds=()) -> None:
+    """Refuse unknown architectures, generators and folds, and repeated ones, before any run trains. A generator
     is known when the course can train it or a synthetic set of that name is already exported."""
     for a in archs:
         if a not in ARCHITECTURES:
@@ -69,6 +69,11 @@ def check_names(cfg, archs, generators, settings, folds, records) -> None:
         if g not in GENERATORS and g not in exported:
             raise SettingError(f"unknown generator {g!r}; choose from {', '.join(GENERATORS)}, or a synthetic set "
                                f"under {cfg.runs_dir / 'synthetic'} (or --generators none).")
+    for option, values in (("--archs", archs), ("--folds", folds), ("--seeds", seeds)):
+        twice = [v for v in dict.fromkeys(values) if list(values).count(v) > 1]
+        if twice:  # each run would be trained and counted once per repeat
+            raise SettingError(f"{option} lists {'split' if twice[0] == SPLIT else twice[0]} more than once; "
+                               "give each value once, e.g. 0,1,2.")
     have = sorted(int(f) for f in records["fold"].unique())
     bad = [f for f in folds if f != SPLIT and f not in have]
     if bad:
@@ -90,7 +95,7 @@ def study_grid(cfg, records: pd.DataFrame, preset=None, archs=None, generators="
     chosen = [s if isinstance(s, Setting) else Setting.parse(s, preset.augment) for s in settings or []]
     folds = list(folds) if folds else fold_list(records, preset.folds)
     seeds = list(seeds) if seeds else list(preset.seeds)
-    check_names(cfg, archs, gens, chosen, folds, records)
+    check_names(cfg, archs, gens, chosen, folds, records, seeds)
     sweep_folds = folds[: preset.scenario_folds or None]
     if chosen:
         main, g = chosen, ("ddpm" if "ddpm" in gens else gens[0]) if scenario and gens else None

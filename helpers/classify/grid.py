@@ -8,11 +8,13 @@ RUNS/classify/results.csv (`run_and_record`). `run_grid` runs every run not yet 
 helpers.parallel: in this process, in side-by-side processes on a CPU (`workers`), or as Ray
 tasks (`executor="ray"`). The studies' grid is set up by `helpers.classify.comparison`.
 
-The store: a finished run appends its row under the package's one file lock
-(`helpers.train.lock.run_lock`) and the file is rewritten through an atomic rename, so several
-grid processes (side-by-side workers, Ray workers on a shared file system) share one file and
-an interrupted write loses nothing. A run id already in the file is finished: a rerun skips
-it. (A results.csv of an earlier version, with a `cell` column, is read as `run`.)
+The store: one row per run id. A run trains under its own lock (`helpers.train.lock.run_lock`,
+waiting): two grids in one runs folder take turns on a run, and the second finds it finished
+and skips it. The row is appended under the file's lock and the file rewritten through an
+atomic rename, so several grid processes (side-by-side workers, Ray workers on a shared file
+system, two `classify` at once) share one file and an interrupted write loses nothing. A run
+id already in the file is finished: a rerun skips it, a row written again replaces it.
+(A results.csv of an earlier version, with a `cell` column, is read as `run`.)
 
 A finished grid is read from its predictions: `pooled_table` pools every fold's test
 predictions per (arch, setting) with group bootstrap CIs, `paired_table` gives each setting
@@ -42,6 +44,7 @@ from helpers.parallel import task
 from helpers.train.lock import run_lock
 
 RESULTS = "results.csv"
+RUN_LOCK = ".grid.lock"  # held by the grid around a run; not the trainer's own `.lock`
 ID = "run"
 _OLD_ID = "cell"
 
@@ -52,7 +55,8 @@ def read_results(out_dir) -> pd.DataFrame:
     if not (path.exists() and path.stat().st_size):
         return pd.DataFrame(columns=[ID])
     df = pd.read_csv(path)
-    return df.rename(columns={_OLD_ID: ID}) if _OLD_ID in df and ID not in df else df
+    df = df.rename(columns={_OLD_ID: ID}) if _OLD_ID in df and ID not in df else df
+    return df.drop_duplicates(ID, keep="last", ignore_index=True)  # a file of an earlier version may repeat runs
 
 
 def finished(out_dir) -> set[str]:
@@ -61,10 +65,12 @@ def finished(out_dir) -> set[str]:
 
 
 def append_result(out_dir, rid: str, row: dict) -> None:
-    """Add run `rid`'s row (first column `run`) to results.csv, under the file lock."""
+    """Add run `rid`'s row (first column `run`) to results.csv, under the file lock; a row of
+    the same id already there is replaced."""
     out_dir = Path(out_dir)
     with run_lock(out_dir, what="written", wait=True, name=RESULTS + ".lock"):
-        df = pd.concat([read_results(out_dir), pd.DataFrame([{ID: rid, **row}])], ignore_index=True)
+        old = read_results(out_dir)
+        df = pd.concat([old[old[ID] != rid], pd.DataFrame([{ID: rid, **row}])], ignore_index=True)
         tmp = out_dir / (RESULTS + f".{os.getpid()}.part")
         df.to_csv(tmp, index=False)
         tmp.replace(out_dir / RESULTS)
@@ -119,11 +125,14 @@ def run_and_record(cfg, records: pd.DataFrame, run: tuple, preset: dict, pretrai
     its row; returns its id."""
     arch, setting, fold, seed = run
     rid = run_id(arch, setting.name, fold, seed)
-    if rid in finished(out_dir):
-        return rid  # finished by an earlier attempt
-    row = train_run(cfg, arch, setting, fold, seed, records, preset, run_dir(out_dir, rid), manifest, pretrained,
-                    progress=progress)
-    append_result(out_dir, rid, row)
+    folder = run_dir(out_dir, rid)
+    # another grid in this runs folder may be training it: wait, then skip what it finished
+    with run_lock(folder, what="trained", wait=True, name=RUN_LOCK):
+        if rid in finished(out_dir):
+            return rid  # finished by an earlier attempt or by another grid
+        row = train_run(cfg, arch, setting, fold, seed, records, preset, folder, manifest, pretrained,
+                        progress=progress)
+        append_result(out_dir, rid, row)
     return rid
 
 
@@ -142,6 +151,7 @@ def run_grid(cfg, records: pd.DataFrame, runs: list[tuple], preset: dict | None 
     out_dir = Path(out_dir) if out_dir else classify_dir(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     done = finished(out_dir)
+    runs = list({run_id(r[0], r[1].name, r[2], r[3]): r for r in runs}.values())  # a run listed twice runs once
     todo = [r for r in runs if run_id(r[0], r[1].name, r[2], r[3]) not in done]
     if len(todo) < len(runs):
         print(f"{len(runs) - len(todo)} of {len(runs)} runs already in {out_dir / RESULTS}; running {len(todo)}")

@@ -17,9 +17,12 @@ def _ints(text, option="--seeds"):
     if not text:
         return None
     try:
-        return [int(t) for t in text.split(",") if t.strip()]
+        out = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise SettingError(f"{option} wants comma-separated whole numbers, e.g. 0,1,2; got {text!r}.") from None
+        out = []
+    if not out:  # "," would otherwise mean the profile's default
+        raise SettingError(f"{option} wants comma-separated whole numbers, e.g. 0,1,2; got {text!r}.")
+    return out
 
 
 def add_arguments(p):
