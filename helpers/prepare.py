@@ -60,5 +60,8 @@ def load_prepared(cfg, progress: bool = True, verbose: bool = True) -> pd.DataFr
         meta = json.loads(meta_path.read_text())
         meta.pop("skipped", None)
         if meta == _meta(cfg):
-            return read_records(cfg.records_path, cfg.classes)
+            records = read_records(cfg.records_path, cfg.classes, cfg.data_dir)
+            assert_grouped(records, "split")  # a group edited onto both sides of a split
+            assert_grouped(records, "fold")
+            return records
     return prepare(cfg, progress=progress, verbose=verbose)

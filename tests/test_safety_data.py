@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -181,3 +182,26 @@ def test_training_records_given_in_python_are_checked_too(smoke_cfg):
     train.loc[train.index[0], "label"] = 1  # a benign image labelled normal
     with pytest.raises(DataError, match="row 1 .*label 1 does not match class 'benign'"):
         train_and_export("dcgan", smoke_cfg, train, steps=1, progress=False)
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda df, d: df.assign(group=""), "row 1 (.*): has an empty near-duplicate group"),
+    (lambda df, d: df.assign(split=df["split"].where(df.index >= 6)), "row 1 .*split that is not train, val or test"),
+    (lambda df, d: df.assign(fold=df["fold"].astype(object).where(df.index != 3, "x")), "row 4 .*fold that is not"),
+    (lambda df, d: df.assign(path=df["path"].where(df.index != 2, str(d.parent / "elsewhere.png"))),
+     "row 3 .*an image outside the data folder"),
+    (lambda df, d: df.assign(group=df["group"].where(df.index != 0, df["group"][df["split"] != df["split"][0]].iloc[0])),
+     "group.* straddle parts of 'split'"),
+])
+def test_a_prepared_table_with_bad_groups_splits_or_paths_is_refused_before_training(tmp_path, phantom_dir, capsys,
+                                                                                      edit, message):
+    """An emptied group column would give zero-width CIs, an empty split puts rows in no part,
+    a path outside the data folder trains on another folder's image: refused, one line."""
+    cfg = _prepared(tmp_path, phantom_dir)
+    edit(pd.read_csv(cfg.records_path), phantom_dir).to_csv(cfg.records_path, index=False)
+    rc = main(["classify", "--profile", "smoke", "--data-dir", str(phantom_dir), "--runs-dir", str(cfg.runs_dir),
+               "--generators", "none"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert re.search(message, err), err
+    assert not (cfg.runs_dir / "classify" / "results.csv").exists()

@@ -9,6 +9,7 @@ normal = 1, malignant = 2).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -72,18 +73,46 @@ def validate_records(df: pd.DataFrame, where: str = "the record table", *, class
                             "the table with `python -m helpers prepare`.")
 
 
+SPLITS = ("train", "val", "test")
+
+
+def validate_prepared(df: pd.DataFrame, where: str, data_dir) -> None:
+    """Refuse a prepared table (`helpers.prepare`) whose row has an empty near-duplicate group
+    (every bootstrap CI would draw one group: zero width), a split other than train/val/test
+    or a fold that is not a whole number >= 0 (the row would silently be in no part), or an
+    image outside the data folder `data_dir`."""
+    root = os.path.normpath(os.path.abspath(Path(data_dir).expanduser()))
+    roots = (root, os.path.normpath(Path(root).resolve()))
+    fold = pd.to_numeric(df["fold"], errors="coerce") if "fold" in df else None
+    checks = [("group", df["group"].isna() | (df["group"].astype(str).str.strip() == ""),
+               "has an empty near-duplicate group"),
+              ("split", ~df["split"].isin(SPLITS) if "split" in df else None, "has a split that is not train, val or test"),
+              ("fold", (fold.isna() | (fold < 0) | (fold % 1 != 0)) if fold is not None else None,
+               "has a fold that is not a whole number >= 0"),
+              ("path", ~df["path"].map(lambda p: os.path.normpath(os.path.abspath(str(p))).startswith(
+                  tuple(r.rstrip(os.sep) + os.sep for r in roots))), f"is an image outside the data folder {root}")]
+    for column, bad, what in checks:
+        if bad is not None and bad.any():
+            i = int(bad.to_numpy().argmax())
+            raise DataError(f"{where}, row {i + 1} ({df['path'].iloc[i]}): {what} ({column}={df[column].iloc[i]!r}; "
+                            f"{int(bad.sum())} such row(s)). Rebuild the table with `python -m helpers prepare`.")
+
+
 def class_counts(df: pd.DataFrame) -> dict:
     return df["class_name"].value_counts().to_dict()
 
 
-def read_records(path: str | Path, classes) -> pd.DataFrame:
-    """The record table at `path`, checked against `classes` (see `validate_records`)."""
+def read_records(path: str | Path, classes, data_dir=None) -> pd.DataFrame:
+    """The record table at `path`, checked against `classes` (see `validate_records`); a
+    prepared table of the images in `data_dir` also by `validate_prepared`."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"No record table at {path}. Run `python -m helpers prepare ...` "
                         "(or the preprocessing notebook) first.")
     df = pd.read_csv(path)
     validate_records(df, where=str(path), classes=classes)
+    if data_dir is not None:
+        validate_prepared(df, str(path), data_dir)
     return df
 
 
