@@ -106,3 +106,30 @@ def test_near_duplicate_pairs_threshold():
     thumbs = np.stack([a, a * 2 + 5, rng.normal(size=(32, 32))])  # correlation is scale-free
     p = near_duplicate_pairs(thumbs, 0.99)
     assert list(zip(p.i, p.j)) == [(0, 1)]
+
+
+@pytest.mark.parametrize("n_folds", [1, 0, 2.5])
+def test_fewer_than_two_folds_is_refused_in_one_line(smoke_cfg, n_folds):
+    """From Python too (the command refuses it first): not scikit-learn's ValueError."""
+    from dataclasses import replace
+
+    from helpers.data import DataError
+    from helpers.prepare import prepare
+
+    with pytest.raises(DataError, match=f"n_folds wants a whole number >= 2 .*; got {n_folds}. Use `python -m helpers"):
+        prepare(replace(smoke_cfg, n_folds=n_folds), progress=False, verbose=False)
+
+
+def test_a_small_class_is_told_what_part_needs_more_groups():
+    """5 images of a class: the held-out test part (one in 7) is what needs more, and fewer
+    folds would not help; the folds' own limit names the folds."""
+    from helpers.data import DataError
+
+    df, _, truth = _synthetic_groups(n_groups=15)  # 5 groups per class
+    df["group"] = truth
+    with pytest.raises(DataError, match=r"only 5 .* too few for the held-out test part \(test_frac 0.15, one part in 7\), "
+                                        r"which needs 7 per class.*folds does not change this"):
+        grouped_split(df)
+    assert grouped_split(df, test_frac=0.25, val_frac=0.25).isin(["train", "val", "test"]).all()
+    with pytest.raises(DataError, match=r"too few for 6 grouped folds, which needs 6 per class.*use fewer folds"):
+        grouped_folds(df, 6)

@@ -32,13 +32,16 @@ def grouped_split(records: pd.DataFrame, val_frac: float = 0.15, test_frac: floa
     labels, groups = records["label"].to_numpy(), records["group"].to_numpy()
     split = np.array(["train"] * len(records), dtype=object)
     n_test = max(2, round(1 / test_frac))
-    _check_enough(records, n_test)  # a test part of 1/n needs n groups per class
+    # a test part of 1/n needs n groups per class, whatever the number of folds
+    _check_enough(records, n_test, f"the held-out test part (test_frac {test_frac:g}, one part in {n_test})",
+                  "or, from Python, a larger cfg.test_frac (the number of folds does not change this)")
     rest, test = _one_fold(labels, groups, n_test, seed)
     split[test] = "test"
     if val_frac > 0:
         # val is val_frac of the whole, i.e. val_frac / (1 - test_frac) of what remains.
         n = max(2, round((1 - test_frac) / val_frac))
-        _check_enough(records.iloc[rest], n)
+        _check_enough(records.iloc[rest], n, f"the validation part (val_frac {val_frac:g}, one part in {n} of "
+                      "what the test part leaves)", "or, from Python, a larger cfg.val_frac")
         _, val = _one_fold(labels[rest], groups[rest], n, seed + 1)
         split[rest[val]] = "val"
     return pd.Series(split, index=records.index, name="split")
@@ -46,7 +49,10 @@ def grouped_split(records: pd.DataFrame, val_frac: float = 0.15, test_frac: floa
 
 def grouped_folds(records: pd.DataFrame, n_folds: int = 10, seed: int = 0) -> pd.Series:
     """A `fold` column 0..n_folds-1: fold k is the test part of the k-th cross-validation round."""
-    _check_enough(records, n_folds)
+    if not (isinstance(n_folds, (int, np.integer)) and n_folds >= 2):
+        raise DataError(f"n_folds wants a whole number >= 2 (each fold is tested by a model trained on the "
+                        f"others); got {n_folds!r}. Use `python -m helpers prepare --folds N`.")
+    _check_enough(records, n_folds, f"{n_folds} grouped folds", "use fewer folds (prepare --folds N, at least 2)")
     fold = np.zeros(len(records), dtype=int)
     sgkf = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     for k, (_, held) in enumerate(sgkf.split(np.zeros(len(records)), records["label"], records["group"])):
@@ -81,13 +87,15 @@ def assert_grouped(records: pd.DataFrame, column: str) -> None:
                         "rebuild the splits with `python -m helpers prepare`.")
 
 
-def _check_enough(records: pd.DataFrame, n_parts: int) -> None:
+def _check_enough(records: pd.DataFrame, n_parts: int, what: str, fix: str) -> None:
+    """Refuse `what` (a split into n_parts) where a class has fewer groups than parts: say
+    which part needs them and what changes it (`fix`)."""
     per_class = records.groupby("class_name")["group"].nunique()
     small = per_class[per_class < n_parts]
     if len(small):
         raise DataError(f"Class '{small.index[0]}' has only {small.iloc[0]} independent image group(s) (near-"
-                        f"duplicates count once), too few to split into {n_parts} parts. Use fewer folds or add "
-                        "images of that class.")
+                        f"duplicates count once), too few for {what}, which needs {n_parts} per class. Add "
+                        f"images of that class, {fix}.")
 
 
 def composition(records: pd.DataFrame, column: str = "split") -> pd.DataFrame:
