@@ -205,3 +205,16 @@ def test_a_prepared_table_with_bad_groups_splits_or_paths_is_refused_before_trai
     assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert re.search(message, err), err
     assert not (cfg.runs_dir / "classify" / "results.csv").exists()
+
+
+def test_an_empty_class_folder_of_a_dataset_with_fixed_classes_is_not_told_to_remove_it(tmp_path, capsys):
+    """BUSI needs all three classes: removing the empty folder would only make it "missing"."""
+    data = _real_folder(tmp_path / "busi")
+    for p in (data / "normal").iterdir():
+        p.unlink()
+    rc = main(["prepare", "--profile", "smoke", "--dataset", "busi", "--data-dir", str(data),
+               "--runs-dir", str(tmp_path / "R")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert "normal has no images, but busi needs images of every class (benign, normal, malignant)" in err, err
+    assert "remove" not in err

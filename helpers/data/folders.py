@@ -188,8 +188,9 @@ def scan_class_folders(data_dir: str | Path, classes: list[str], source: str, ch
                 raise DataError(f"Class folder {folder} holds {len(masks)} mask files (e.g. "
                                 f"'{masks[0].name}') but no images. Masks are segmentation labels, "
                                 "not scans: point the data folder at the images.")
-            raise DataError(f"Class folder {folder} has no images. Every class needs images; "
-                            f"re-download the dataset or remove the empty class. {hint}".strip())
+            # the classes here are the dataset's own, so removing the folder would only be "missing"
+            raise DataError(f"Class folder {folder} has no images, but {source} needs images of every class "
+                            f"({', '.join(classes)}): put that class's images back. {hint}".strip())
         mask_stems = {}
         for m in masks:
             stem = m.stem[: m.stem.lower().rfind("_mask")]
