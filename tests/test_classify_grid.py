@@ -252,3 +252,21 @@ def test_the_results_store_keeps_one_row_per_run(tmp_path, monkeypatch):
     assert len(rows) == 2 and rows.set_index("run").loc["tiny|real|fold0|seed0", "accuracy"] == 0.75
     pd.concat([rows, rows]).to_csv(tmp_path / grid.RESULTS, index=False)
     assert len(grid.read_results(tmp_path)) == 2
+
+
+def test_a_synthetic_set_the_course_cannot_train_is_checked_before_anything_trains(smoke_cfg, records, capsys):
+    """A set named `evil` (not a course generator) passes only where it exists for every fold,
+    and one trained on the wrong images is refused, not retrained as an 'Unknown generator'."""
+    from helpers.cli import main
+
+    _fake_set(smoke_cfg.runs_dir, "evil", records[records.split == "train"]["path"])
+    args = ["classify", "--profile", "smoke", "--data-dir", str(smoke_cfg.data_dir), "--runs-dir",
+            str(smoke_cfg.runs_dir), "--generators", "evil", "--threads", "1"]
+    assert main(args + ["--folds", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "generator 'evil' is not one the course trains" in err and "no set 'evil-fold0' for fold 0" in err, err
+    assert not (classify_dir(smoke_cfg) / grid.RESULTS).exists()
+    _fake_set(smoke_cfg.runs_dir, "evil-fold0", records["path"])  # trained on fold 0's test images too
+    assert main(args + ["--folds", "0", "--settings", "real+syn:evil"]) == 2
+    err = capsys.readouterr().err
+    assert "evil-fold0 was not trained on fold 0's training part only" in err and "Unknown generator" not in err, err

@@ -64,11 +64,20 @@ def check_names(cfg, archs, generators, settings, folds, records, seeds=()) -> N
     for a in archs:
         if a not in ARCHITECTURES:
             raise SettingError(f"--archs: unknown architecture {a!r}; choose from {', '.join(ARCHITECTURES)}.")
-    exported = {re.sub(r"-fold\d+$", "", name) for name in find_manifests(cfg.runs_dir)}
+    sets = set(find_manifests(cfg.runs_dir))
+    exported = {re.sub(r"-fold\d+$", "", name) for name in sets}
     for g in list(generators) + [s.generator for s in settings if s.generator]:
         if g not in GENERATORS and g not in exported:
             raise SettingError(f"unknown generator {g!r}; choose from {', '.join(GENERATORS)}, or a synthetic set "
                                f"under {cfg.runs_dir / 'synthetic'} (or --generators none).")
+        # a set the course cannot train must already exist for every fold (`fold_synthetic`'s names)
+        lacking = [f for f in folds if g not in GENERATORS and (g if f == SPLIT else f"{g}-fold{f}") not in sets]
+        if lacking:
+            f = lacking[0]
+            raise SettingError(f"generator {g!r} is not one the course trains, and {cfg.runs_dir / 'synthetic'} has no "
+                               f"set {g if f == SPLIT else f'{g}-fold{f}'!r} for "
+                               f"{'the split' if f == SPLIT else f'fold {f}'}: export one trained on that "
+                               f"{'split' if f == SPLIT else 'fold'}'s training part under that name, or leave {g!r} out.")
     for option, values in (("--archs", archs), ("--folds", folds), ("--seeds", seeds)):
         twice = [v for v in dict.fromkeys(values) if list(values).count(v) > 1]
         if twice:  # each run would be trained and counted once per repeat

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.classify.settings import SPLIT, generator_records
+from helpers.errors import DataError
 from helpers.generators import GENERATORS, train_and_export
 from helpers.parallel import Job
 from helpers.quality.sampling import scoring_set
@@ -59,6 +60,10 @@ def fold_synthetic(cfg, generator: str, fold: int, train_records: pd.DataFrame, 
                 return manifest
         except Exception:  # no trained_on.csv: cannot be trusted, retrain
             pass
+    if generator not in GENERATORS:  # an imported set the course cannot train again
+        raise DataError(f"{manifest.parent} was not trained on {'the split' if fold == SPLIT else f'fold {fold}'}'s "
+                        "training part only (its trained_on.csv lists other images, or is missing), and the course "
+                        f"cannot train {generator!r} again: export a set trained on that part only, or leave it out.")
     return Path(train_and_export(generator, cfg, train_records=train_records.reset_index(drop=True),
                                  out_name=out_name, steps=steps, progress=progress))
 
