@@ -119,7 +119,7 @@ def read_records(path: str | Path, classes, data_dir=None) -> pd.DataFrame:
 def write_records(df: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
+    tmp = path.with_name(path.name + f".{os.getpid()}.part")  # two commands preparing at once
     df.to_csv(tmp, index=False)
     tmp.replace(path)
     return path
