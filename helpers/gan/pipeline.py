@@ -9,9 +9,10 @@ rerunning a finished run only re-exports (and only if the set is stale). The set
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from helpers import parallel
@@ -19,22 +20,53 @@ from helpers.config import plain_name
 from helpers.data.preprocess import load_images
 from helpers.data.records import validate_records
 from helpers.errors import CheckpointError, DataError, SettingError
-from helpers.gan.cwgan import prepare_cwgan
-from helpers.gan.dcgan import prepare_dcgan
-from helpers.gan.presets import KINDS, get_preset
+from helpers.gan.core import make_run, make_trainer
+from helpers.gan.presets import KINDS, GanPreset, get_preset
 from helpers.gan.sampling import load_generator, sample_uint8  # noqa: F401  (re-exported for notebooks)
-from helpers.gan.wgan import prepare
+from helpers.gan.steps import cwgan_step, dcgan_step, wgan_step
 from helpers.parallel import Job
 from helpers.synth import MANIFEST, balance_counts, sha256_file, synthetic_dir, write_synthetic_set
 from helpers.train.loop import CHECKPOINT, History
+from helpers.train.stepid import step_config
 
-PREPARE = {"wgan": partial(prepare, "wgan"), "wgan-gp": partial(prepare, "wgan-gp"), "dcgan": prepare_dcgan}
+STEPS = {"wgan": wgan_step, "wgan-gp": wgan_step, "dcgan": dcgan_step, "cwgan": cwgan_step}  # the notebooks' own
 ALL = "all"  # run folder of the conditional model
 
 
 def _check(name: str) -> None:
     if name not in KINDS:
         raise SettingError(f"Unknown GAN {name!r}; choose one of {', '.join(KINDS)}.")
+
+
+def prepare_run(kind: str, data, cfg, run_dir, steps: int | None = None, progress: bool = True,
+                seed: int | None = None, preset: GanPreset | None = None, n_classes: int = 0, step=None,
+                **changes) -> Callable[[], History]:
+    """Set one model's run up (data on the device, networks built and seeded, the Trainer) and
+    return the call that trains it: in the thread that starts trainings side by side, the models
+    are built there and only the loops run in the workers (helpers.parallel). `data`: one class's
+    images (uint8 (N, H, W) or [-1, 1]), or (images, integer labels) for cwgan. `step(run) ->
+    dict` is the training step (default: the notebooks' own, `STEPS`)."""
+    _check(kind)
+    labels = None
+    if kind == "cwgan":
+        if not (isinstance(data, (tuple, list)) and len(data) == 2):
+            raise TypeError("The conditional GAN needs data=(images, labels).")
+        data, labels = data[0], np.asarray(data[1])
+    preset = preset if isinstance(preset, GanPreset) else get_preset(kind, cfg.profile, dataset=cfg.dataset, **changes)
+    if kind in ("wgan-gp", "cwgan") and preset.critic_norm == "batch":
+        raise SettingError("The gradient penalty is per image: use critic_norm 'none' or 'layer', not 'batch'.")
+    steps = int(steps or preset.steps)
+    seed = cfg.seed if seed is None else int(seed)
+    run = make_run(preset, data, seed, cfg.device, labels=labels, n_classes=n_classes)
+    step = step or STEPS[kind]
+    trainer = make_trainer(run, run_dir, steps, seed, f"{kind} {Path(run_dir).name}", progress,
+                           extra_config=step_config(step, STEPS[kind]))
+    return lambda: trainer.run(lambda i: step(run))
+
+
+def train_run(kind: str, data, cfg, run_dir, **kw) -> History:
+    """Train (or resume) one model of generator `kind` in `run_dir` (see `prepare_run`)."""
+    return prepare_run(kind, data, cfg, run_dir, **kw)()
 
 
 def _classes(cfg, train_records: pd.DataFrame) -> list[str]:
@@ -79,9 +111,10 @@ def training_jobs(name: str, cfg, train_records: pd.DataFrame, out_name: str | N
         if missing:
             raise DataError(f"The conditional GAN needs every class in its training records; {missing} missing.")
         data = (images, train_records["label"].to_numpy())
-        return {ALL: Job(prepare_cwgan, (data, cfg, dirs[ALL]), dict(kw, n_classes=len(cfg.classes)), prepared=True)}
+        return {ALL: Job(prepare_run, (name, data, cfg, dirs[ALL]), dict(kw, n_classes=len(cfg.classes)),
+                         prepared=True)}
     labels = {c: i for i, c in enumerate(cfg.classes)}
-    return {cls: Job(PREPARE[name], (images[(train_records["class_name"] == cls).to_numpy()], cfg, folder),
+    return {cls: Job(prepare_run, (name, images[(train_records["class_name"] == cls).to_numpy()], cfg, folder),
                      dict(kw, seed=cfg.seed * 1000 + labels[cls]), prepared=True)
             for cls, folder in dirs.items()}
 

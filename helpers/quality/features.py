@@ -18,7 +18,6 @@ then built with 3 input channels):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +32,8 @@ from helpers.quality.cnn import (  # noqa: F401  (SmallCNN, to_tensor, recalibra
     Extractor,
     SmallCNN,
     channels_last,
+    cnn_trainer,
+    cosine_lr,
     recalibrate_batchnorm,
     run_key,
     to_tensor,
@@ -40,7 +41,6 @@ from helpers.quality.cnn import (  # noqa: F401  (SmallCNN, to_tensor, recalibra
 from helpers.quality.inception import InceptionExtractor
 from helpers.quality.presets import preset
 from helpers.quality.ssl import ssl_extractor
-from helpers.train.loop import Trainer
 
 KINDS = ("domain", "ssl", "inception", "random")
 
@@ -63,28 +63,15 @@ class DomainExtractor(CNNExtractor):
 
     name = "domain"
 
-    def __init__(self, model: SmallCNN, device: str = "cpu", run_dir: Path | None = None):
-        super().__init__(model, device)
-        self.run_dir = run_dir
-
-
-def train_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str | Path, steps: int,
-                            width: int = 16, dim: int = 64, batch: int = 32, lr: float = 1e-3,
-                            n_classes: int | None = None, seed: int = 0, device: str = "cpu",
-                            progress: bool = True, desc: str = "classifier") -> SmallCNN:
-    """Train a SmallCNN to classify `images` (class-balanced batches, random horizontal flips),
-    resumably in `run_dir` (helpers.train.Trainer). Returns the trained model (eval mode)."""
-    return prepare_domain_classifier(images, labels, run_dir, steps, width, dim, batch, lr, n_classes, seed, device,
-                                     progress, desc)()
-
 
 def prepare_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str | Path, steps: int,
                               width: int = 16, dim: int = 64, batch: int = 32, lr: float = 1e-3,
                               n_classes: int | None = None, seed: int = 0, device: str = "cpu",
                               progress: bool = True, desc: str = "classifier") -> Callable[[], SmallCNN]:
-    """train_domain_classifier set up (the network built and seeded here), not started: the
-    call that trains it. Classifiers trained side by side in threads are set up in the calling
-    thread (helpers.parallel), since building one draws from torch's global generator."""
+    """A SmallCNN that classifies `images` (class-balanced batches, random horizontal flips),
+    set up (built and seeded here), not started: the call that trains it, resumably in `run_dir`,
+    and returns it in eval mode. Classifiers trained side by side in threads are set up in the
+    calling thread (helpers.parallel), since building one draws from torch's global generator."""
     labels = np.asarray(labels, dtype=np.int64)
     if len(images) != len(labels) or len(images) == 0:
         raise ValueError(f"need as many labels as images (got {len(images)} images, {len(labels)} labels)")
@@ -103,8 +90,7 @@ def prepare_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: s
         # Cosine decay to 0: with batch norm, the eval-mode accuracy of a constant-rate run swings
         # from one step to the next (measured on BUSI: 0.81, 0.46, 0.74 test accuracy at steps
         # 200, 300, 400); a decayed rate ends in a stable model.
-        for group in opt.param_groups:
-            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (i - 1) / steps))
+        cosine_lr(opt, lr, i, steps)
         model.train()
         idx = torch.multinomial(w, batch, replacement=True, generator=gen).to(device)
         xb = x[idx]
@@ -117,10 +103,8 @@ def prepare_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: s
         return {"loss": loss.item()}
 
     config = dict(kind="small-cnn", schedule="cosine", width=width, dim=dim, batch=batch, lr=lr,
-                  n_classes=n_classes, seed=seed,
-                  total_steps=steps, **channels_config(x.shape[1]))
-    trainer = Trainer(run_dir, steps, {"model": model}, {"opt": opt}, gen, checkpoint_every=max(10, steps // 5),
-                      sample_every=10**9, config=config, desc=desc, progress=progress, global_rng=False)
+                  n_classes=n_classes, seed=seed, total_steps=steps, **channels_config(x.shape[1]))
+    trainer = cnn_trainer(run_dir, steps, {"model": model}, opt, gen, config, desc, progress)
 
     def train() -> SmallCNN:
         trainer.run(step)
@@ -140,13 +124,12 @@ def domain_extractor(cfg, records, steps: int | None = None, progress: bool = Tr
         raise DataError("No training images to train the feature extractor on; run `python -m helpers prepare`.")
     steps = int(steps or p["extractor_steps"])
     key = run_key(sorted(map(str, train["path"])), size=cfg.size, schedule="cosine",
-               width=p["extractor_width"],
-               dim=p["extractor_dim"], seed=cfg.seed)
+                  width=p["extractor_width"], dim=p["extractor_dim"], seed=cfg.seed)
     run_dir = cfg.runs_dir / "quality" / "extractor" / key
     images = load_images(train, cfg.size, cfg.cache_dir, progress=progress)
-    model = train_domain_classifier(images, train["label"].to_numpy(), run_dir, steps, width=p["extractor_width"],
-                                    dim=p["extractor_dim"], batch=p["extractor_batch"], seed=cfg.seed,
-                                    device=cfg.device, progress=progress, desc="feature extractor")
+    model = prepare_domain_classifier(images, train["label"].to_numpy(), run_dir, steps, width=p["extractor_width"],
+                                      dim=p["extractor_dim"], batch=p["extractor_batch"], seed=cfg.seed,
+                                      device=cfg.device, progress=progress, desc="feature extractor")()
     return DomainExtractor(model, cfg.device, run_dir)
 
 

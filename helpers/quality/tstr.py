@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.quality.cnn import batched, channels_last, to_tensor
+from helpers.quality.cnn import CNNExtractor
 from helpers.quality.features import prepare_domain_classifier
 
 
@@ -29,37 +29,24 @@ def key(images: np.ndarray, labels: np.ndarray, **settings) -> str:
     return h.hexdigest()[:12]
 
 
-def predict(model, images: np.ndarray, device: str = "cpu") -> np.ndarray:
-    model.eval()
-    return batched(lambda x: model(channels_last(x)), to_tensor(images), device, 256).argmax(axis=1)
-
-
-def train_test(train_images: np.ndarray, train_labels, test_images: np.ndarray, test_labels, run_root: str | Path,
-               steps: int, n_classes: int, classes: dict, width: int = 16, dim: int = 64, batch: int = 32,
-               seed: int = 0, device: str = "cpu", progress: bool = True, desc: str = "tstr") -> pd.DataFrame:
-    """Train on (train_images, train_labels), test on the real test images. Returns one row per
-    class (its recall on the real test images) and 'all' (accuracy, and balanced accuracy)."""
-    return prepare_train_test(train_images, train_labels, test_images, test_labels, run_root, steps, n_classes,
-                              classes, width, dim, batch, seed, device, progress, desc)()
-
-
 def prepare_train_test(train_images: np.ndarray, train_labels, test_images: np.ndarray, test_labels,
                        run_root: str | Path, steps: int, n_classes: int, classes: dict, width: int = 16,
                        dim: int = 64, batch: int = 32, seed: int = 0, device: str = "cpu", progress: bool = True,
                        desc: str = "tstr") -> Callable[[], pd.DataFrame]:
-    """train_test with its classifier built here, not trained yet: the call that trains and tests
-    it (see helpers.quality.features.prepare_domain_classifier)."""
+    """A classifier on (train_images, train_labels), built here, not trained yet (see
+    helpers.quality.features.prepare_domain_classifier): the call that trains it and tests it on
+    the real test images. That returns one row per class (its recall on the real test images)
+    and 'all' (accuracy, and balanced accuracy)."""
     train_labels, test_labels = np.asarray(train_labels), np.asarray(test_labels)
     run_dir = Path(run_root) / key(train_images, train_labels, steps=None, schedule="cosine", width=width,
-                                   dim=dim, batch=batch,
-                                   seed=seed, n_classes=n_classes)
+                                   dim=dim, batch=batch, seed=seed, n_classes=n_classes)
     train = prepare_domain_classifier(train_images, train_labels, run_dir, steps, width=width, dim=dim, batch=batch,
                                       n_classes=n_classes, seed=seed, device=device, progress=progress, desc=desc)
     return lambda: _test(train(), test_images, test_labels, classes, device)
 
 
 def _test(model, test_images: np.ndarray, test_labels: np.ndarray, classes: dict, device: str) -> pd.DataFrame:
-    pred = predict(model, test_images, device)
+    pred = CNNExtractor(model, device).predict(test_images)
     rows, recalls = [], []
     for lab, name in classes.items():
         m = test_labels == lab
