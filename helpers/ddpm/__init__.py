@@ -6,5 +6,5 @@
   guidance and the samplers (DDPM ancestral, DDIM);
 - `train`: the training loop (on `helpers.train.loop.Trainer`) with EMA weights;
 - `presets`: the per-profile settings; `pipeline`: train + export a synthetic set;
-- `figures`: the notebook's figures; `distance`: a simple pixel-level quality measure.
+- `figures`: the notebook's figures (pixel-level quality measures: helpers.quality.swd).
 """

@@ -20,9 +20,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from helpers.data.preprocess import channels_config, to_nchw
 from helpers.ddpm.diffusion import sample
 from helpers.ddpm.presets import DDPMPreset
-from helpers.ddpm.run import DDPMRun
 from helpers.ddpm.schedules import Schedule
-from helpers.ddpm.steps import ddpm_train_step
+from helpers.ddpm.steps import DDPMRun, ddpm_train_step
 from helpers.ddpm.unet import UNet
 from helpers.errors import CheckpointError, SettingError
 from helpers.train.checkpoint import load_checkpoint
