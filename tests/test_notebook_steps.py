@@ -40,7 +40,7 @@ def test_check_fails_when_a_notebook_step_changes(tmp_path):
     assert E.check(E.ROOT / "notebooks", tmp_path) == []
     nbs = _changed_step(tmp_path)
     assert E.check(nbs, tmp_path) == ["helpers/gan/steps.py"]
-    assert E.write(nbs, tmp_path) == ["helpers/gan/steps.py"] and E.check(nbs, tmp_path) == []
+    assert E.check(nbs, tmp_path, write=True) == ["helpers/gan/steps.py"] and E.check(nbs, tmp_path) == []
     assert "changed" in (tmp_path / "helpers/gan/steps.py").read_text()
 
 
@@ -98,9 +98,9 @@ def test_another_step_trains_differently_and_never_resumes_a_default_run(smoke_c
 
 
 def test_ddpm_step_passed_in(tmp_path):
+    from helpers.ddpm.pipeline import train_ddpm
     from helpers.ddpm.presets import preset
     from helpers.ddpm.steps import ddpm_train_step
-    from helpers.ddpm.train import train_ddpm
 
     x, y = _images(9, 16), np.arange(9) % 3
     p = preset("smoke", base=4, mults=(1, 2), steps=3, checkpoint_every=2, sample_every=100)
