@@ -8,17 +8,19 @@ import pytest
 import torch
 
 from helpers.ddpm.diffusion import (
+    Schedule,
+    cosine_betas,
     ddim_step,
     ddim_timesteps,
     ddpm_step,
     guided_output,
+    linear_betas,
     min_snr_weight,
     q_sample,
     sample,
     target,
     to_eps_x0,
 )
-from helpers.ddpm.schedules import Schedule, cosine_betas, linear_betas
 from helpers.ddpm.steps import diffusion_loss
 from helpers.ddpm.unet import UNet, count_parameters
 

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from helpers.ddpm.diffusion import min_snr_weight, q_sample, target
+from helpers.ddpm.diffusion import Schedule, min_snr_weight, q_sample, target
 from helpers.ddpm.presets import DDPMPreset
-from helpers.ddpm.schedules import Schedule
 from helpers.train.loop import autocast
 
 __all__ = ["DDPMRun", "autocast", "min_snr_weight", "q_sample", "target", "torch"]
