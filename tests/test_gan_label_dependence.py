@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers.gan.core import load_generator
 from helpers.gan.label_dependence import (
     LabelProbe,
     draw_per_label,
@@ -21,7 +22,6 @@ from helpers.gan.label_dependence import (
 )
 from helpers.gan.nets import Generator
 from helpers.gan.pipeline import train_run
-from helpers.gan.sampling import load_generator
 
 K = 3
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from helpers.gan import steps as steps_mod
+from helpers.gan.core import load_generator, sample
 from helpers.gan.pipeline import train_run
-from helpers.gan.sampling import load_generator, sample
 from helpers.train.loop import CHECKPOINT, TrainingDiverged
 
 

@@ -3,9 +3,9 @@
 - `nets`: generator / critic pairs for any power-of-two size from 32 to 256 px;
 - `losses`: the Wasserstein and BCE games, the gradient penalty, weight clipping;
 - `presets`: hyperparameters per profile (`paper` carries each study's own);
-- `core`: what the training runs share (data, networks, optimizers, random draws, Trainer);
+- `core`: what the training runs share (data, networks, optimizers, random draws, Trainer),
+  and a trained generator loaded from its run folder, images drawn from it;
 - `steps`: one training step of each GAN, the notebooks' own (kept equal to their cells);
-- `sampling`: load a trained generator from its run folder, draw images;
 - `pipeline`: one model's training (`train_run(kind, data, cfg, run_dir) -> History`), one
   model per class (or one conditional model), and the export of a balanced synthetic set;
   what `python -m helpers train <gan>` runs;

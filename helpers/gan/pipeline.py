@@ -20,16 +20,16 @@ from helpers.config import plain_name
 from helpers.data.preprocess import load_images
 from helpers.data.records import validate_records
 from helpers.errors import CheckpointError, DataError, SettingError
-from helpers.gan.core import make_run, make_trainer
+from helpers.gan.core import load_generator, make_run, make_trainer, sample_uint8
 from helpers.gan.presets import KINDS, GanPreset, get_preset
-from helpers.gan.sampling import load_generator, sample_uint8  # noqa: F401  (re-exported for notebooks)
 from helpers.gan.steps import cwgan_step, dcgan_step, wgan_step
 from helpers.parallel import Job
 from helpers.synth import MANIFEST, balance_counts, sha256_file, synthetic_dir, write_synthetic_set
 from helpers.train.loop import CHECKPOINT, History
 from helpers.train.stepid import step_config
 
-STEPS = {"wgan": wgan_step, "wgan-gp": wgan_step, "dcgan": dcgan_step, "cwgan": cwgan_step}  # the notebooks' own
+# the notebooks' own training steps
+STEPS = {"wgan": wgan_step, "wgan-gp": wgan_step, "dcgan": dcgan_step, "cwgan": cwgan_step}
 ALL = "all"  # run folder of the conditional model
 
 
@@ -125,9 +125,8 @@ def train(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = No
     `changes` override preset settings (e.g. gp_weight=1.0); use a distinct `out_name` for them.
     `step(run) -> dict` is the training step (default: the notebooks' own, helpers.gan.steps).
     On a CPU the class models train side by side (class_backend)."""
-    jobs = training_jobs(name, cfg, train_records, out_name, steps, progress, classes, step, **changes)
-    todo = _unfinished(name, cfg, train_records, {out_name: dict(changes, classes=classes)}, steps)
-    return parallel.run(jobs, class_backend(cfg, todo))
+    runs = {out_name: dict(changes, classes=classes, step=step)}
+    return train_many(name, cfg, train_records, runs, steps, progress).get(out_name, {})
 
 
 def train_many(name: str, cfg, train_records: pd.DataFrame, runs: dict, steps: int | None = None,
@@ -172,14 +171,15 @@ def _trained(folder: Path, goal: int) -> bool:
         return False
 
 
-def _current(manifest: Path, counts: dict, hashes: dict, cfg) -> bool:
-    """Whether an existing set was made by these checkpoints, with these counts and size."""
+def current_set(manifest: Path, counts: dict, hashes: dict, size: int, seed: int) -> bool:
+    """Whether an existing set was made by these checkpoints ({class: hash}), with these counts,
+    image size and seed, and all its files are there."""
     if not manifest.exists():
         return False
     df = pd.read_csv(manifest)
     if dict(df["class_name"].value_counts()) != {c: n for c, n in counts.items() if n}:
         return False
-    if len(df) and (set(df["size"]) != {cfg.size} or set(df["seed"]) != {cfg.seed}):
+    if len(df) and (set(df["size"]) != {size} or set(df["seed"]) != {seed}):
         return False
     for cls, part in df.groupby("class_name"):
         if set(part["checkpoint"]) != {hashes[cls]}:
@@ -200,19 +200,11 @@ def export(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = N
     hashes = {c: sha256_file(p) for c, p in ck.items()}
     out_dir = synthetic_dir(cfg.runs_dir, out_name or name)
     manifest = out_dir / MANIFEST
-    if not force and _current(manifest, counts, hashes, cfg):
+    if not force and current_set(manifest, counts, hashes, cfg.size, cfg.seed):
         return manifest
-    models = {}
-    labels = {c: i for i, c in enumerate(cfg.classes)}
-
-    def sample_fn(cls: str, n: int, seed: int):
-        key = ALL if name == "cwgan" else cls
-        if key not in models:
-            models[key] = load_generator(dirs[key], cfg.device)
-        return sample_uint8(models[key], n, seed, labels[cls] if name == "cwgan" else None, cfg.device)
-
-    return write_synthetic_set(out_dir, out_name or name, sample_fn, counts, classes=cfg.classes, checkpoint=ck,
-                               seed=cfg.seed, progress=progress, trained_on=list(train_records["path"]))
+    return write_synthetic_set(out_dir, out_name or name, _sampler(name, cfg, dirs), counts, classes=cfg.classes,
+                               checkpoint=ck, seed=cfg.seed, progress=progress,
+                               trained_on=list(train_records["path"]))
 
 
 def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None, steps: int | None = None,
@@ -232,13 +224,23 @@ def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None
 def samples(name: str, cfg, n: int = 5, seed: int = 0, out_name: str | None = None,
             classes: list[str] | None = None) -> dict:
     """{class: uint8 (n, H, W)} drawn from trained generator `name` (fixed seed per class)."""
-    labels = {c: i for i, c in enumerate(cfg.classes)}
-    classes = classes or list(labels)
+    classes = classes or list(cfg.classes)
     dirs = run_dirs(name, cfg, None, out_name, classes)
-    out = {}
-    for cls in classes:
-        folder = dirs[ALL if name == "cwgan" else cls]
-        if (folder / CHECKPOINT).exists():
-            G = load_generator(folder, cfg.device)
-            out[cls] = sample_uint8(G, n, seed + labels[cls], labels[cls] if name == "cwgan" else None, cfg.device)
-    return out
+    draw = _sampler(name, cfg, dirs)
+    return {cls: draw(cls, n, seed + cfg.classes.index(cls)) for cls in classes
+            if (dirs[ALL if name == "cwgan" else cls] / CHECKPOINT).exists()}
+
+
+def _sampler(name: str, cfg, dirs: dict):
+    """draw(class, n, seed) -> n uint8 images from the trained model of that class (each model
+    loaded once, when first drawn from)."""
+    models = {}
+
+    def draw(cls: str, n: int, seed: int):
+        key = ALL if name == "cwgan" else cls
+        if key not in models:
+            models[key] = load_generator(dirs[key], cfg.device)
+        label = cfg.classes.index(cls) if name == "cwgan" else None
+        return sample_uint8(models[key], n, seed, label, cfg.device)
+
+    return draw

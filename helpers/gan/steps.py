@@ -18,9 +18,7 @@ the games out):
         step D;  [clip every weight of D to [-c, c]]
     z ~ N(0, I);  L_G = -mean f(G(z));  step G
 
-The conditional WGAN-GP runs the same step on (image, label) pairs with class-balanced real
-batches. DCGAN's D outputs a logit: L_D = BCE(D(x), 1) + BCE(D(G(z)), 0), then the
-non-saturating L_G = BCE(D(G(z)), 1), the sigmoid inside the loss (numerically stable).
+The conditional WGAN-GP runs the same step on (image, label) pairs; DCGAN's is one update each.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """What the quality extractors share: the small CNN, images as tensors, batched inference.
 
 The domain classifier (helpers.quality.features), the self-supervised encoder
-(helpers.quality.ssl) and the train-on-synthetic classifier (helpers.quality.tstr) are the same
-`SmallCNN`, trained differently; Inception-v3 (helpers.quality.inception) shares the `Extractor`
+(helpers.quality.ssl) and the train-on-synthetic classifier (helpers.quality.report) are the same
+`SmallCNN`, trained differently; Inception-v3 (helpers.quality.features) shares the `Extractor`
 interface, `extractor(images uint8) -> float64 (N, dim)`.
 """
 
@@ -130,7 +130,8 @@ def cosine_lr(opt: torch.optim.Optimizer, lr: float, i: int, steps: int) -> None
         group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (i - 1) / steps))
 
 
-def cnn_trainer(run_dir, steps: int, modules: dict, opt, gen, config: dict, desc: str, progress: bool) -> Trainer:
+def cnn_trainer(run_dir, steps: int, modules: dict, opt, gen, config: dict, desc: str,
+                progress: bool) -> Trainer:
     """The resumable Trainer of a quality network (no sample grids; five checkpoints a run)."""
     return Trainer(run_dir, steps, modules, {"opt": opt}, gen, checkpoint_every=max(10, steps // 5),
                    sample_every=10**9, config=config, desc=desc, progress=progress, global_rng=False)

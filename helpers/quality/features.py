@@ -11,26 +11,32 @@ then built with 3 input channels):
   cWGAN study likewise computed FID on its own classifier's features. Kept low-dimensional
   (32-64) because a covariance matrix needs more images than dimensions and BUSI has 133
   normal images.
-- `InceptionExtractor` (helpers.quality.inception): Inception-v3's 2048-d pool features from a
-  local weights file, as the FID literature uses; nothing is ever downloaded.
+- `InceptionExtractor`: Inception-v3's 2048-d pool features (torchvision's architecture) from a
+  local weights file (argument, or the COURSE_INCEPTION_WEIGHTS environment variable), as the
+  FID literature uses; nothing is ever downloaded. torchvision's ImageNet weights differ from
+  the TensorFlow "FID Inception" weights, so values are comparable with each other, not with
+  published FIDs.
 - `RandomExtractor`: the same small CNN with fixed random weights: no training, for tests.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from helpers.data.preprocess import channels_config, load_images
+from helpers.data.preprocess import IMAGENET_MEAN, IMAGENET_STD, channels_config, load_images
 from helpers.data.records import DataError
 from helpers.quality.cnn import (  # noqa: F401  (SmallCNN, to_tensor, recalibrate_batchnorm: re-exported)
     CNNExtractor,
     Extractor,
     SmallCNN,
+    batched,
     channels_last,
     cnn_trainer,
     cosine_lr,
@@ -38,11 +44,55 @@ from helpers.quality.cnn import (  # noqa: F401  (SmallCNN, to_tensor, recalibra
     run_key,
     to_tensor,
 )
-from helpers.quality.inception import InceptionExtractor
 from helpers.quality.presets import preset
 from helpers.quality.ssl import ssl_extractor
+from helpers.train.checkpoint import load_checkpoint
 
 KINDS = ("domain", "ssl", "inception", "random")
+INCEPTION_ENV = "COURSE_INCEPTION_WEIGHTS"
+
+
+class InceptionExtractor(Extractor):
+    """Inception-v3 pool features (2048-d) from a local torchvision-format weights file."""
+
+    name = "inception"
+    dim = 2048
+
+    def __init__(self, weights: str | Path | None = None, device: str = "cpu", batch: int = 32):
+        from torchvision.models import inception_v3
+
+        path = weights or os.environ.get(INCEPTION_ENV)
+        if not path:
+            raise DataError(f"No Inception-v3 weights file given. Pass its path, or set {INCEPTION_ENV} to a "
+                            "local torchvision inception_v3 state dict (.pth); nothing is downloaded. "
+                            "Otherwise use the default extractor ('domain').")
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise DataError(f"Inception-v3 weights file {path} does not exist. Point {INCEPTION_ENV} (or the "
+                            "argument) at a torchvision inception_v3 state dict.")
+        state, _ = load_checkpoint(path, what="Inception-v3 weights file")
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        # transform_input: the weights were ported from TensorFlow and expect [-1, 1]; this converts
+        # from the ImageNet mean/std input we feed, as torchvision does for its pretrained model.
+        model = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=True)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as e:
+            raise DataError(f"{path} is not a torchvision inception_v3 state dict ({str(e).splitlines()[0]}). "
+                            "FID-Inception files from other packages use another layout.") from None
+        model.fc = nn.Identity()
+        self.model = model.to(device).eval()
+        self.device, self.batch, self.weights = device, batch, path
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate((x + 1) / 2, size=(299, 299), mode="bilinear", align_corners=False)
+        x = x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x  # grey copied into RGB; RGB as it is
+        mean = torch.tensor(IMAGENET_MEAN, device=x.device)[None, :, None, None]
+        std = torch.tensor(IMAGENET_STD, device=x.device)[None, :, None, None]
+        return self.model((x - mean) / std)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return batched(self._forward, to_tensor(images), self.device, self.batch)
 
 
 class RandomExtractor(CNNExtractor):
@@ -62,6 +112,12 @@ class DomainExtractor(CNNExtractor):
     """A SmallCNN trained on real training images; features = its pooled last stage."""
 
     name = "domain"
+
+
+def train_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str | Path, steps: int,
+                            **kw) -> SmallCNN:
+    """`prepare_domain_classifier`, then trained: the model (eval mode)."""
+    return prepare_domain_classifier(images, labels, run_dir, steps, **kw)()
 
 
 def prepare_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str | Path, steps: int,
@@ -124,12 +180,13 @@ def domain_extractor(cfg, records, steps: int | None = None, progress: bool = Tr
         raise DataError("No training images to train the feature extractor on; run `python -m helpers prepare`.")
     steps = int(steps or p["extractor_steps"])
     key = run_key(sorted(map(str, train["path"])), size=cfg.size, schedule="cosine",
-                  width=p["extractor_width"], dim=p["extractor_dim"], seed=cfg.seed)
+               width=p["extractor_width"],
+               dim=p["extractor_dim"], seed=cfg.seed)
     run_dir = cfg.runs_dir / "quality" / "extractor" / key
     images = load_images(train, cfg.size, cfg.cache_dir, progress=progress)
-    model = prepare_domain_classifier(images, train["label"].to_numpy(), run_dir, steps, width=p["extractor_width"],
-                                      dim=p["extractor_dim"], batch=p["extractor_batch"], seed=cfg.seed,
-                                      device=cfg.device, progress=progress, desc="feature extractor")()
+    model = train_domain_classifier(images, train["label"].to_numpy(), run_dir, steps, width=p["extractor_width"],
+                                    dim=p["extractor_dim"], batch=p["extractor_batch"], seed=cfg.seed,
+                                    device=cfg.device, progress=progress, desc="feature extractor")
     return DomainExtractor(model, cfg.device, run_dir)
 
 
@@ -138,14 +195,12 @@ def get_extractor(cfg, records=None, kind: str = "domain", weights: str | Path |
     """The extractor named by `kind` for this run: 'domain' (default; trains or loads the
     domain classifier, needs `records`), 'ssl' (a self-supervised encoder on the same images,
     helpers.quality.ssl), 'inception' (local weights file) or 'random'."""
-    if kind == "domain":
+    if kind in ("domain", "ssl"):
         if records is None:
-            raise ValueError("the domain extractor is trained on the prepared records; pass `records`")
-        return domain_extractor(cfg, records, progress=progress)
-    if kind == "ssl":
-        if records is None:
-            raise ValueError("the self-supervised extractor is trained on the prepared records; pass `records`")
-        return ssl_extractor(cfg, records, progress=progress)
+            what = "domain" if kind == "domain" else "self-supervised"
+            raise ValueError(f"the {what} extractor is trained on the prepared records; pass `records`")
+        train = domain_extractor if kind == "domain" else ssl_extractor
+        return train(cfg, records, progress=progress)
     if kind == "inception":
         return InceptionExtractor(weights, cfg.device)
     if kind == "random":
