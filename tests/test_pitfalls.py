@@ -241,7 +241,7 @@ def test_presets_apply_changes_and_refuse_unknown_settings():
 
 
 def test_exercise_checks_accept_the_answer_and_reject_near_misses():
-    from helpers.exercises.pitfalls import check_gradcam, check_paired_inflation
+    from helpers.exercises.evaluation import check_gradcam, check_paired_inflation
 
     def paired(s, h, n_boot, seed, same_draws=True):
         d = np.asarray(s, float) - np.asarray(h, float)
