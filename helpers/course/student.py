@@ -69,21 +69,14 @@ def strip_solutions(source: str) -> str:
     return "\n".join(out)
 
 
-def has_solution(source: str) -> bool:
-    return BEGIN in source
-
-
-def is_graded_test(cell) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
-
-
 def student_notebook(nb):
     nb = nbformat.from_dict(nb) if isinstance(nb, dict) else nb
     for cell in nb.cells:
-        if cell.cell_type == "code" and has_solution(cell.source):
+        if cell.cell_type == "code" and BEGIN in cell.source:
             cell.source = strip_solutions(cell.source)
             cell.outputs, cell.execution_count = [], None
-        if cell.cell_type == "code" and (is_graded_test(cell) or USES in cell.metadata.get("tags", [])):
+        graded = cell.get("metadata", {}).get("nbgrader", {}).get("grade")  # nbgrader's graded test cell
+        if cell.cell_type == "code" and (graded or USES in cell.metadata.get("tags", [])):
             tags = cell.metadata.setdefault("tags", [])
             if "raises-exception" not in tags:
                 tags.append("raises-exception")  # the unsolved exercise raises here, with its hint
