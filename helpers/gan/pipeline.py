@@ -124,7 +124,7 @@ def train(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = No
     """Train generator `name` on `train_records` only; returns {class or 'all': History}.
     `changes` override preset settings (e.g. gp_weight=1.0); use a distinct `out_name` for them.
     `step(run) -> dict` is the training step (default: the notebooks' own, helpers.gan.steps).
-    On a CPU the class models train side by side (class_backend)."""
+    On a CPU the class models train side by side (as in `train_many`)."""
     runs = {out_name: dict(changes, classes=classes, step=step)}
     return train_many(name, cfg, train_records, runs, steps, progress).get(out_name, {})
 
@@ -137,19 +137,14 @@ def train_many(name: str, cfg, train_records: pd.DataFrame, runs: dict, steps: i
     same budget; each run keeps its own folder, so each resumes on its own."""
     jobs = {(out, key): job for out, kw in runs.items()
             for key, job in training_jobs(name, cfg, train_records, out, steps, progress, **kw).items()}
-    done = parallel.run(jobs, class_backend(cfg, _unfinished(name, cfg, train_records, runs, steps)))
+    # on a CPU side by side in threads of one math thread (a small GAN gains little from a second
+    # one, while a second model beside the first uses the other core); a lone model keeps them all
+    todo = _unfinished(name, cfg, train_records, runs, steps)
+    done = parallel.run(jobs, parallel.side_by_side(todo, cfg.device))
     out: dict = {}
     for (run, key), history in done.items():
         out.setdefault(run, {})[key] = history
     return out
-
-
-def class_backend(cfg, n_models: int) -> parallel.Backend:
-    """Where models train: on a CPU, side by side in threads of one math thread (a small GAN
-    gains little from a second math thread, while a second model beside the first uses the
-    other core; the results are those of one after another). On a GPU, or for a lone model
-    (which then keeps every math thread), one after another."""
-    return parallel.side_by_side(n_models, cfg.device)
 
 
 def _unfinished(name: str, cfg, train_records: pd.DataFrame, runs: dict, steps: int | None) -> int:

@@ -76,11 +76,14 @@ class Extractor:
 
 
 class CNNExtractor(Extractor):
-    """A trained (or random) SmallCNN's pooled features; `run_dir` the folder it was trained in."""
+    """A trained (or random) SmallCNN's pooled features; `run_dir` the folder it was trained in,
+    `name` what trained it ('domain': the classifier, 'self-supervised': SimCLR)."""
 
-    def __init__(self, model: SmallCNN, device: str = "cpu", run_dir=None, batch: int = 256):
+    def __init__(self, model: SmallCNN, device: str = "cpu", run_dir=None, batch: int = 256,
+                 name: str = ""):
         self.model = model.to(device).to(memory_format=torch.channels_last).eval()
         self.device, self.batch, self.dim, self.run_dir = device, batch, model.dim, run_dir
+        self.name = name or self.name
 
     def _input(self, images: np.ndarray) -> torch.Tensor:
         x = to_tensor(images)

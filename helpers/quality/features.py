@@ -5,7 +5,7 @@ what "similar" means. Three are pluggable behind one interface (`extractor(image
 (N, D) float64`, images uint8 (N, H, W), or (N, H, W, 3) for a colour source: the CNNs are
 then built with 3 input channels):
 
-- `DomainExtractor` (default): a small CNN trained to tell the classes apart on the real
+- `domain_extractor` (default): a small CNN trained to tell the classes apart on the real
   *training* images of the split (the images the generators learnt from), cached under
   `RUNS/quality/extractor/`. Its pooled features know what ultrasound lesions look like; the
   cWGAN study likewise computed FID on its own classifier's features. Kept low-dimensional
@@ -108,12 +108,6 @@ class RandomExtractor(CNNExtractor):
         super().__init__(model, device)
 
 
-class DomainExtractor(CNNExtractor):
-    """A SmallCNN trained on real training images; features = its pooled last stage."""
-
-    name = "domain"
-
-
 def train_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: str | Path, steps: int,
                             **kw) -> SmallCNN:
     """`prepare_domain_classifier`, then trained: the model (eval mode)."""
@@ -170,7 +164,7 @@ def prepare_domain_classifier(images: np.ndarray, labels: np.ndarray, run_dir: s
     return train
 
 
-def domain_extractor(cfg, records, steps: int | None = None, progress: bool = True) -> DomainExtractor:
+def domain_extractor(cfg, records, steps: int | None = None, progress: bool = True) -> CNNExtractor:
     """Train (or load from `RUNS/quality/extractor/<key>/`) the default extractor on the
     records' training split. The key covers the image list and settings, so a new split or
     size gets its own classifier; an interrupted training resumes."""
@@ -187,7 +181,7 @@ def domain_extractor(cfg, records, steps: int | None = None, progress: bool = Tr
     model = train_domain_classifier(images, train["label"].to_numpy(), run_dir, steps, width=p["extractor_width"],
                                     dim=p["extractor_dim"], batch=p["extractor_batch"], seed=cfg.seed,
                                     device=cfg.device, progress=progress, desc="feature extractor")
-    return DomainExtractor(model, cfg.device, run_dir)
+    return CNNExtractor(model, cfg.device, run_dir, name="domain")  # features: its pooled last stage
 
 
 def get_extractor(cfg, records=None, kind: str = "domain", weights: str | Path | None = None,

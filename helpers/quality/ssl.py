@@ -1,6 +1,6 @@
 """A second feature space: a self-supervised encoder trained on the real training images.
 
-The default features (helpers.quality.features.DomainExtractor) come from a classifier, so
+The default features (helpers.quality.features.domain_extractor) come from a classifier, so
 they keep what separates benign / normal / malignant and throw the rest away: a generator
 can score well on them while its texture looks wrong, or badly while its images help. A
 second opinion that knows nothing of the labels: SimCLR (Chen et al. 2020). Two random
@@ -35,10 +35,6 @@ from helpers.quality.cnn import (
     to_tensor,
 )
 from helpers.quality.presets import preset
-
-
-class SSLExtractor(CNNExtractor):
-    name = "self-supervised"
 
 
 def views(x: torch.Tensor, gen: torch.Generator, min_scale: float = 0.6) -> torch.Tensor:
@@ -103,7 +99,7 @@ def train_ssl_encoder(images: np.ndarray, run_dir, steps: int, width: int = 16, 
     return model.eval()
 
 
-def ssl_extractor(cfg, records, steps: int | None = None, progress: bool = True) -> SSLExtractor:
+def ssl_extractor(cfg, records, steps: int | None = None, progress: bool = True) -> CNNExtractor:
     """Train (or load) the self-supervised encoder on the records' real training images."""
     p = preset(cfg)
     train = records[records["split"] == "train"] if "split" in records else records
@@ -114,4 +110,4 @@ def ssl_extractor(cfg, records, steps: int | None = None, progress: bool = True)
     images = load_images(train, cfg.size, cfg.cache_dir, progress=progress)
     model = train_ssl_encoder(images, run_dir, steps, width=p["extractor_width"], dim=p["extractor_dim"],
                               batch=p["extractor_batch"], seed=cfg.seed, device=cfg.device, progress=progress)
-    return SSLExtractor(model, cfg.device, run_dir)
+    return CNNExtractor(model, cfg.device, run_dir, name="self-supervised")
