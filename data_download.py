@@ -65,8 +65,9 @@ def _next_steps(dataset: str, data_dir: Path) -> None:
 
 def _command(download):
     def run(args) -> None:
-        data_dir = download.run(args)
-        _next_steps(download.command, data_dir)
+        res = download.run(args)
+        print(res["report"])
+        _next_steps(download.command, res["data_dir"])
         if download.note:
             print(download.note)
 

@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         counts = {k: max(1, round(args.n * v / sum(DEFAULT_COUNTS.values()))) for k, v in DEFAULT_COUNTS.items()}
-        write_phantom_dataset(tmp / "src", counts, size=PROFILE_DATA[args.profile]["phantom_size"],
+        write_phantom_dataset(tmp / "src", counts, size=PROFILE_DATA[args.profile].phantom_size,
                               masks=False, progress=False)
         paths = sorted(p for p in (tmp / "src").rglob("*.png"))
         records = pd.DataFrame(dict(path=[str(p) for p in paths], class_name=[p.parent.name for p in paths]))

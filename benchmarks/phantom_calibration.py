@@ -53,15 +53,15 @@ def make_phantom_set(data_dir: Path, profile: str, progress: bool) -> float:
     code = hashlib.sha1()  # the generator's source: an edited phantom is regenerated even at the same version
     for f in sorted(Path(phantom.__file__).parent.glob("*.py")):
         code.update(f.read_bytes())
-    want = dict(version=PHANTOM_VERSION, code=code.hexdigest()[:12], counts=pd_["phantom_counts"],
-                size=pd_["phantom_size"], seed=0)
+    want = dict(version=PHANTOM_VERSION, code=code.hexdigest()[:12], counts=pd_.phantom_counts,
+                size=pd_.phantom_size, seed=0)
     marker = data_dir / ".calibration.json"
     if marker.exists() and json.loads(marker.read_text()) == want:
         return 0.0
     for c in CLASSES:
         shutil.rmtree(data_dir / c, ignore_errors=True)
     t0 = time.perf_counter()
-    write_phantom_dataset(data_dir, pd_["phantom_counts"], seed=0, size=pd_["phantom_size"], progress=progress)
+    write_phantom_dataset(data_dir, pd_.phantom_counts, seed=0, size=pd_.phantom_size, progress=progress)
     marker.write_text(json.dumps(want))
     return time.perf_counter() - t0
 
@@ -142,7 +142,7 @@ def run_classifiers(cfg, records, name: str, seeds, out: Path, fresh: bool, prog
     from helpers.classify.presets import PRESETS
     from helpers.classify.settings import SPLIT, Setting
 
-    preset = dict(PRESETS["quick"])
+    preset = PRESETS["quick"]
     parts = []
     for seed in tqdm(seeds, desc=f"{cfg.dataset} classifier, {name}", unit="seed", disable=not progress, leave=False):
         folder = out / f"{name}-seed{seed}"

@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="quick", help="nominal image size from this profile")
     p.add_argument("--workers", type=int, default=None, help="processes for ours (default: one per core)")
     args = p.parse_args(argv)
-    counts, size = counts_for(args.n), PROFILE_DATA[args.profile]["phantom_size"]
+    counts, size = counts_for(args.n), PROFILE_DATA[args.profile].phantom_size
     n = sum(counts.values())
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import random
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from helpers.data import registry
@@ -92,11 +92,6 @@ class Config:
     def with_(self, **changes) -> Config:
         return replace(self, **changes)
 
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["data_dir"], d["runs_dir"] = str(self.data_dir), str(self.runs_dir)
-        return d
-
 
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -176,7 +171,7 @@ def resolve(profile: str = "quick", dataset: str = "phantom", data_dir: str | os
     if profile not in PROFILES:
         raise SettingError(f"Unknown profile {profile!r}; choose one of {', '.join(PROFILES)}.")
     ds = registry.dataset(dataset)
-    pd = dict(PROFILE_DATA[profile])
+    pd = PROFILE_DATA[profile].as_dict()
     if ds.make is None:
         pd["phantom_counts"] = {}  # only data made in code has counts to make
     if data_dir:

@@ -10,15 +10,11 @@ Annotations understood: int, float, str, bool, tuple[int, ...], tuple[float, ...
 tuple[str, ...], dict[str, int], unions of these, and `| None`. Text (as
 `--set` gives it) is parsed first: '5' -> 5, '1e-4' -> 0.0001, '1,2,4' -> (1, 2, 4),
 'true' -> True, 'none' -> None.
-
-Presets also read as a read-only mapping (`preset["epochs"]`, `preset.get("workers")`,
-`dict(preset)`), so code written against the former dict presets keeps working.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -194,7 +190,7 @@ def coerce(name: str, value, annotation, rule: Rule | None, what: str):
 
 
 @dataclass(frozen=True)
-class Preset(Mapping):
+class Preset:
     """Base of every stage's preset: fields checked on construction (`RULES`, `check`)."""
 
     RULES: ClassVar[dict[str, Rule]] = {}
@@ -232,47 +228,19 @@ class Preset(Mapping):
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    # read-only mapping access, as the former dict presets
-    def __getitem__(self, key):
-        if key not in _names(type(self)):
-            raise KeyError(key)
-        return getattr(self, key)
 
-    def __iter__(self):
-        return iter(_names(type(self)))
-
-    def __len__(self) -> int:
-        return len(_names(type(self)))
-
-
-@functools.cache
-def _names(cls) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
-class Table(Mapping):
+class Table(dict):
     """One stage's presets, {profile: preset}, with its named variants ({name: changes})."""
 
     def __init__(self, stage: str, presets: dict[str, Preset], variants: dict[str, dict] | None = None):
-        self.stage, self._presets, self.variants = stage, dict(presets), dict(variants or {})
-
-    def __getitem__(self, profile: str) -> Preset:
-        return self._presets[profile]
-
-    def __iter__(self):
-        return iter(self._presets)
-
-    def __len__(self) -> int:
-        return len(self._presets)
-
-    def __repr__(self) -> str:
-        return f"Table({self.stage!r}, {self._presets!r})"
+        super().__init__(presets)
+        self.stage, self.variants = stage, dict(variants or {})
 
     def of(self, profile: str, variant: str | None = None, **changes) -> Preset:
         """The profile's preset, with a named variant and `changes` (None values: not given)."""
-        if profile not in self._presets:
+        if profile not in self:
             raise SettingError(f"Unknown profile {profile!r} for {self.stage}; choose one of {', '.join(self)}.")
-        p = self._presets[profile]
+        p = self[profile]
         if variant:
             if variant not in self.variants:
                 raise SettingError(f"{p.what} has no variant {variant!r}; known: {', '.join(self.variants) or 'none'}.")

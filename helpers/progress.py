@@ -17,33 +17,22 @@ TEXT = "text"
 MININTERVAL = 2.0  # seconds between redraws: a log, not an animation
 
 
-def _text_bar_class():
+def configure(environ=None) -> bool:
+    """Called when `helpers` is imported: when the runner asked for text bars, make
+    `from tqdm.auto import tqdm` (and trange) give tqdm's plain bar that keeps its last line
+    (leave=True) and redraws rarely."""
+    environ = os.environ if environ is None else environ
+    if environ.get(ENV, "").lower() != TEXT:
+        return False
+    import tqdm.auto
     from tqdm.std import tqdm as std_tqdm
 
     class TextBar(std_tqdm):
-        """tqdm's plain bar that keeps its last line (leave=True) and redraws rarely."""
-
         def __init__(self, *args, **kwargs):
             kwargs["leave"] = True  # a bar cleared at close would leave nothing to read
             kwargs.setdefault("mininterval", MININTERVAL)
             super().__init__(*args, **kwargs)
 
-    return TextBar
-
-
-def use_text_bars() -> None:
-    """Make `from tqdm.auto import tqdm` (and trange) give the plain text bar from now on."""
-    import tqdm.auto
-
-    bar = _text_bar_class()
-    tqdm.auto.tqdm = bar
-    tqdm.auto.trange = lambda *args, **kwargs: bar(range(*args), **kwargs)
-
-
-def configure(environ=None) -> bool:
-    """Called when `helpers` is imported: text bars when the runner asked for them."""
-    environ = os.environ if environ is None else environ
-    if environ.get(ENV, "").lower() != TEXT:
-        return False
-    use_text_bars()
+    tqdm.auto.tqdm = TextBar
+    tqdm.auto.trange = lambda *args, **kwargs: TextBar(range(*args), **kwargs)
     return True

@@ -37,7 +37,7 @@ def phantom_dir(tmp_path_factory) -> Path:
 
     d = tmp_path_factory.mktemp("phantom")
     pd_ = PROFILE_DATA["smoke"]
-    ensure_phantom(d, pd_["phantom_counts"], seed=0, size=pd_["phantom_size"], progress=False)
+    ensure_phantom(d, pd_.phantom_counts, seed=0, size=pd_.phantom_size, progress=False)
     return d
 
 

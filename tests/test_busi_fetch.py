@@ -170,7 +170,7 @@ def test_escaping_entry_in_user_archive_is_refused(tmp_path, official_zip):
 
 def test_from_path_that_is_neither_archive_nor_folder(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(DataError, match="neither a zip archive nor a folder"):
+    with pytest.raises(DataError, match="neither a zip/tar archive nor a folder"):
         bf.fetch_busi(tmp_path / "busi", from_path=tmp_path / "notes.txt", progress=False)
     with pytest.raises(DataError, match="no such file or folder"):
         bf.fetch_busi(tmp_path / "busi", from_path=tmp_path / "nope.zip", progress=False)

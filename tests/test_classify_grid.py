@@ -84,7 +84,7 @@ def test_grid_resumes_without_redoing_runs(smoke_cfg, records, monkeypatch):
 
 
 def test_a_run_resumes_from_its_last_epoch(smoke_cfg, records, tmp_path, monkeypatch):
-    preset = dict(PRESETS["smoke"], epochs=2)
+    preset = PRESETS["smoke"].with_(epochs=2)
     setting = settings.Setting.parse("real")
     from fastai.learner import Learner
 

@@ -36,7 +36,7 @@ def test_gpu_plan_projects_one_gpu_and_a_cluster_from_the_same_costs(smoke_cfg, 
     monkeypatch.setattr(P.torch.cuda, "device_count", lambda: 1)
     cfg = smoke_cfg.with_(device="cuda")
     runs = plan(records, ["tiny"], [Setting.parse("real", "none")], [0], [0, 1])
-    out = P.make_plan(cfg, records, runs, dict(PRESETS["smoke"]), workers=4, progress=False)["summary"]
+    out = P.make_plan(cfg, records, runs, PRESETS["smoke"], workers=4, progress=False)["summary"]
     assert out["gpus"] == 1 and out["workers"] == 4
     assert abs(out["wall_hours"] - out["total_hours"] / (4 * P.PACKING_EFFICIENCY)) < 1e-12
     c = out["cluster"]

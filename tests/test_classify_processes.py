@@ -17,9 +17,9 @@ def test_runs_in_two_processes_match_one_process_and_are_not_rerun(smoke_cfg, tm
     records = plain(load_prepared(smoke_cfg, progress=False, verbose=False))
     _fake_set(smoke_cfg.runs_dir, "fake-fold0", records[records.fold != 0]["path"])
     runs = plan(records, ["tiny"], [Setting.parse("real"), Setting.parse("real+syn:fake")], [0], [0, 1])
-    one = run_grid(smoke_cfg, records, runs, dict(PRESETS["smoke"], epochs=2, workers=1), progress=False,
+    one = run_grid(smoke_cfg, records, runs, PRESETS["smoke"].with_(epochs=2, workers=1), progress=False,
                    out_dir=tmp_path / "one")
-    two = run_grid(smoke_cfg, records, runs, dict(PRESETS["smoke"], epochs=2, workers=2), progress=False,
+    two = run_grid(smoke_cfg, records, runs, PRESETS["smoke"].with_(epochs=2, workers=2), progress=False,
                    out_dir=tmp_path / "two")
     assert len(two) == len(runs) and set(two["run"]) == set(one["run"])
     assert (two["threads"] == 1).all()
@@ -34,6 +34,6 @@ def test_runs_in_two_processes_match_one_process_and_are_not_rerun(smoke_cfg, tm
     from helpers.parallel import processes
 
     monkeypatch.setattr(processes, "ProcessPoolExecutor", None)
-    again = run_grid(smoke_cfg, records, runs, dict(PRESETS["smoke"], epochs=2, workers=2), progress=False,
+    again = run_grid(smoke_cfg, records, runs, PRESETS["smoke"].with_(epochs=2, workers=2), progress=False,
                      out_dir=tmp_path / "two")
     assert len(again) == len(runs)

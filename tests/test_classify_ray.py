@@ -45,7 +45,7 @@ def test_ray_grid_survives_a_killed_worker_and_matches_the_local_executor(smoke_
     _fake_set(smoke_cfg.runs_dir, "fake-fold0", records[records.fold != 0]["path"])
     settings = [Setting.parse("real"), Setting.parse("real+syn:fake")]
     runs = plan(records, ["tiny"], settings, [0], [0, 1])
-    preset = dict(PRESETS["smoke"], epochs=2)
+    preset = PRESETS["smoke"].with_(epochs=2)
     local = run_grid(smoke_cfg, records, runs, preset, progress=False, out_dir=tmp_path / "local")
 
     killed = run_id("tiny", "real+syn:fake", 0, 1)

@@ -67,9 +67,9 @@ def test_phantom_folder_is_accepted_by_ensure_dataset(cli, tmp_path, monkeypatch
     from helpers.data import phantom, registry
 
     pd_ = PROFILE_DATA["smoke"]
-    counts = ",".join(f"{k}={v}" for k, v in pd_["phantom_counts"].items())
+    counts = ",".join(f"{k}={v}" for k, v in pd_.phantom_counts.items())
     dest = tmp_path / "ph"
-    cli.main(["phantom", "--dest", str(dest), "--size", str(pd_["phantom_size"]), "--counts", counts, "--quiet"])
+    cli.main(["phantom", "--dest", str(dest), "--size", str(pd_.phantom_size), "--counts", counts, "--quiet"])
     monkeypatch.setattr(phantom, "write_phantom_dataset", lambda *a, **k: pytest.fail("regenerated"))
     registry.ensure_dataset(resolve("smoke", "phantom", dest, tmp_path / "runs"), progress=False)
 

@@ -16,10 +16,9 @@ import pytest
 from _local_http import LocalServer
 
 from helpers.data import download as dl
-from helpers.data import zip_extract as zx
+from helpers.data import extract as zx
 from helpers.data.download import ChecksumError, DownloadError, download
-from helpers.data.extract import MARKER, is_complete
-from helpers.data.zip_extract import safe_extract_zip
+from helpers.data.extract import MARKER, is_complete, safe_extract
 
 DATA = os.urandom(300_000)
 MD5 = hashlib.md5(DATA).hexdigest()
@@ -205,7 +204,7 @@ def test_entry_escaping_the_target_is_refused_and_nothing_extracted(tmp_path, ba
     arc = _zip(tmp_path / "evil.zip", {"ok/a.txt": b"fine", bad: b"escaped"})
     target = tmp_path / "out" / "data"
     with pytest.raises(DownloadError) as e:
-        safe_extract_zip(arc, target, progress=False)
+        safe_extract(arc, target, progress=False)
     assert repr(bad) in str(e.value) and "nothing was extracted" in str(e.value)
     assert not (tmp_path / "out").exists()  # not even the temporary folder
     assert not (tmp_path / "x.txt").exists() and not os.path.exists("/tmp/abs_x.txt")
@@ -217,25 +216,25 @@ def test_symlink_entry_is_refused(tmp_path):
         zf.writestr("ok.txt", b"fine")
         zf.writestr(_symlink_entry("link"), "/etc/passwd")
     with pytest.raises(DownloadError, match="'link' is a symbolic link"):
-        safe_extract_zip(arc, tmp_path / "out", progress=False)
+        safe_extract(arc, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
 
 
 def test_extraction_publishes_complete_folder_and_reruns_skip(tmp_path, monkeypatch):
     arc = _zip(tmp_path / "a.zip", {"top/sub/a.txt": b"A", "top/b.txt": b"B"})
     target = tmp_path / "out"
-    safe_extract_zip(arc, target, progress=False)
+    safe_extract(arc, target, progress=False)
     assert (target / "top" / "sub" / "a.txt").read_bytes() == b"A"
     assert is_complete(target)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # temp folder gone
     monkeypatch.setattr(zx.zipfile, "ZipFile", None)  # a re-run must not even open the archive
-    assert safe_extract_zip(arc, target, progress=False) == target
+    assert safe_extract(arc, target, progress=False) == target
 
 
 def test_select_promotes_a_sub_folder(tmp_path):
     arc = _zip(tmp_path / "a.zip", {"wrap/inner/x.txt": b"X", "__MACOSX/junk": b"J"})
     target = tmp_path / "out"
-    safe_extract_zip(arc, target, select=lambda tmp: tmp / "wrap" / "inner", progress=False)
+    safe_extract(arc, target, select=lambda tmp: tmp / "wrap" / "inner", progress=False)
     assert sorted(p.name for p in target.iterdir()) == [MARKER, "x.txt"]
 
 
@@ -253,10 +252,10 @@ def test_interrupted_extraction_leaves_nothing_that_looks_complete(tmp_path, mon
 
     monkeypatch.setattr(zx.shutil, "copyfileobj", failing)
     with pytest.raises(KeyboardInterrupt):
-        safe_extract_zip(arc, target, progress=False)
+        safe_extract(arc, target, progress=False)
     assert not target.exists()
     monkeypatch.setattr(zx.shutil, "copyfileobj", real)
-    safe_extract_zip(arc, target, progress=False)
+    safe_extract(arc, target, progress=False)
     assert len(list(target.glob("f*.txt"))) == 5 and is_complete(target)
 
 
@@ -265,12 +264,12 @@ def test_unfinished_target_without_marker_is_not_trusted(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "a.txt").write_bytes(b"half")
     with pytest.raises(DownloadError, match="not a finished extraction"):
-        safe_extract_zip(arc, tmp_path / "out", progress=False)
+        safe_extract(arc, tmp_path / "out", progress=False)
 
 
 def test_corrupt_archive_gives_clear_error(tmp_path):
     bad = tmp_path / "bad.zip"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(DownloadError, match="bad.zip"):
-        safe_extract_zip(bad, tmp_path / "out", progress=False)
+        safe_extract(bad, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()

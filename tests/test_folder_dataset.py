@@ -18,9 +18,9 @@ from helpers.cli import main
 from helpers.config import DATASETS, default_runs_dir, resolve
 from helpers.course.runner import execute, parameters
 from helpers.data import load_records, registry
-from helpers.data.dataset import Dataset
 from helpers.data.folders import read_class_folders
 from helpers.data.preprocess import load_images
+from helpers.data.registry import Dataset
 from helpers.data.splits import straddling_groups
 from helpers.errors import DataError, SettingError
 from helpers.prepare import load_prepared, prepare

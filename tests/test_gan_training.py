@@ -207,8 +207,9 @@ def test_cli_train(smoke_cfg, capsys):
 def test_cli_train_with_settings_and_out_name(smoke_cfg, capsys):
     import torch
 
-    from helpers.cli import main
-    from helpers.commands.train import parse_settings, parse_value
+    from helpers.cli import main, parse_pairs
+    from helpers.commands.train import stage_preset
+    from helpers.presets import parse_text as parse_value
 
     assert parse_value("5") == 5 and parse_value("1e-4") == 1e-4 and parse_value("1,2,4") == (1, 2, 4)
     assert parse_value("resize") == "resize" and parse_value("true") is True
@@ -222,5 +223,6 @@ def test_cli_train_with_settings_and_out_name(smoke_cfg, capsys):
     assert ck["config"]["n_critic"] == 3 and ck["config"]["upsample"] == "resize"
     assert (smoke_cfg.runs_dir / "synthetic" / "wgp-nc3" / "manifest.csv").exists()
     assert (smoke_cfg.runs_dir / "figures" / "wgp-nc3_real_vs_synthetic.png").stat().st_size > 1000
-    assert parse_settings(["base=16", "mults=1,2,4,4"], "ddpm") == {"base": 16, "mults": (1, 2, 4, 4)}
+    ddpm = stage_preset("ddpm", "quick", parse_pairs(["base=16", "mults=1,2,4,4"]))
+    assert (ddpm.base, ddpm.mults) == (16, (1, 2, 4, 4))
     assert main(base + ["--variant", "no-such"]) == 2 and "no variant 'no-such'" in capsys.readouterr().err

@@ -16,13 +16,11 @@ from scipy import ndimage
 from helpers.config import resolve
 from helpers.data import DataError, load_records
 from helpers.data import minimias as mm
-from helpers.data import minimias_fetch as mf
 from helpers.data.download import DownloadError
 from helpers.data.duplicates import find_groups
-from helpers.data.extract import MARKER, is_complete
+from helpers.data.extract import MARKER, is_complete, safe_extract, validate_archive
 from helpers.data.mammo import breast_mask, crop_breast, load_mammogram
 from helpers.data.preprocess import load_images
-from helpers.data.tar_extract import safe_extract_tar, validate_tar
 from helpers.prepare import prepare
 
 LABEL = 255  # the film label's grey level; breast tissue stays below 220
@@ -105,7 +103,7 @@ def release_tar(tmp_path_factory):
 
 
 def _check_converted(dest, src):
-    target = dest / mf.FOLDER
+    target = dest / mm.FOLDER
     assert is_complete(target) and (target / "Info.txt").read_bytes() == (src / "Info.txt").read_bytes()
     assert (target / "docs" / "Licence.txt").exists()
     png = np.asarray(Image.open(target / "images" / "mdb003.png"))
@@ -123,13 +121,13 @@ def test_fetch_over_http_converts_and_reruns_without_network(release_tar, tmp_pa
         tf.extractall(src, filter="data")
     with LocalServer() as s:
         s.files["/pix/mias/all-mias.tar.gz"] = release_tar.read_bytes()
-        res = mf.fetch_minimias(tmp_path / "d", url=s.url("/pix/mias/all-mias.tar.gz"), progress=False)
+        res = mm.fetch_minimias(tmp_path / "d", url=s.url("/pix/mias/all-mias.tar.gz"), progress=False)
         _check_converted(tmp_path / "d", src)
         assert res["counts"] == {"normal": 7, "abnormal": 5} and res["patients"] == 6 and not res["matches"]
         assert "WARNING: counts differ" in res["report"] and "CIRC 3, CALC 1, MISC 1" in res["report"]
         assert not (tmp_path / "d" / ".all-mias-raw").exists()  # the raw extraction is removed
         n = len(s.requests)
-        mf.fetch_minimias(tmp_path / "d", url=s.url("/pix/mias/all-mias.tar.gz"), progress=False)
+        mm.fetch_minimias(tmp_path / "d", url=s.url("/pix/mias/all-mias.tar.gz"), progress=False)
         assert len(s.requests) == n and "already complete" in capsys.readouterr().out
 
 
@@ -137,16 +135,16 @@ def test_from_archive_folder_and_in_place(release_tar, tmp_path):
     src = tmp_path / "src"
     with tarfile.open(release_tar) as tf:
         tf.extractall(src, filter="data")
-    mf.fetch_minimias(tmp_path / "a", from_path=release_tar, progress=False)
+    mm.fetch_minimias(tmp_path / "a", from_path=release_tar, progress=False)
     _check_converted(tmp_path / "a", src)
-    mf.fetch_minimias(tmp_path / "b", from_path=src, progress=False)  # a folder of PGMs is converted
+    mm.fetch_minimias(tmp_path / "b", from_path=src, progress=False)  # a folder of PGMs is converted
     _check_converted(tmp_path / "b", src)
     # a resized copy (images/mdbNNN.png beside Info.txt, e.g. /work/shared's) is read where it is
     small = make_release(tmp_path / "small", size=64, fmt="png", images_dir=True)
-    res = mf.fetch_minimias(tmp_path / "unused", from_path=small, in_place=True, progress=False)
+    res = mm.fetch_minimias(tmp_path / "unused", from_path=small, in_place=True, progress=False)
     assert res["data_dir"] == small and not (tmp_path / "unused").exists() and not (small / MARKER).exists()
     with pytest.raises(DataError, match="PGM files: convert them"):
-        mf.fetch_minimias(tmp_path / "c", from_path=src, in_place=True, progress=False)
+        mm.fetch_minimias(tmp_path / "c", from_path=src, in_place=True, progress=False)
 
 
 def test_missing_image_is_named_or_skipped(tmp_path):
@@ -164,11 +162,11 @@ def test_html_page_or_cut_download_is_not_kept(release_tar, tmp_path):
     with LocalServer() as s:
         s.files["/all-mias.tar.gz"] = b"<!DOCTYPE html><html>moved</html>"
         with pytest.raises(DownloadError, match="HTML page"):
-            mf.fetch_minimias(tmp_path, url=s.url("/all-mias.tar.gz"), progress=False)
+            mm.fetch_minimias(tmp_path, url=s.url("/all-mias.tar.gz"), progress=False)
         s.files["/all-mias.tar.gz"] = release_tar.read_bytes()[:-3000]
         with pytest.raises(DownloadError, match="damaged|not a tar"):
-            mf.fetch_minimias(tmp_path, url=s.url("/all-mias.tar.gz"), progress=False)
-    assert not (tmp_path / "all-mias.tar.gz").exists() and not (tmp_path / mf.FOLDER).exists()
+            mm.fetch_minimias(tmp_path, url=s.url("/all-mias.tar.gz"), progress=False)
+    assert not (tmp_path / "all-mias.tar.gz").exists() and not (tmp_path / mm.FOLDER).exists()
 
 
 # --- tar safety -----------------------------------------------------------------------------
@@ -196,9 +194,9 @@ def _evil_tar(path, kind):
 def test_unsafe_tar_entries_are_refused(tmp_path, kind, message):
     arc = _evil_tar(tmp_path / "evil.tar.gz", kind)
     with pytest.raises(DownloadError, match=message):
-        safe_extract_tar(arc, tmp_path / "out", progress=False)
+        safe_extract(arc, tmp_path / "out", progress=False)
     with pytest.raises(DownloadError, match=message):
-        validate_tar(arc)
+        validate_archive(arc)
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
     assert not (tmp_path.parent / "outside.txt").exists()
 
@@ -210,7 +208,7 @@ def test_tar_bomb_is_refused_before_it_is_unpacked(tmp_path):
         info.size = 30 << 20  # 30 MB of zeros: ~30 kB compressed, ~1000:1
         tf.addfile(info, io.BytesIO(bytes(info.size)))
     with pytest.raises(DownloadError, match=r"over 100:1"):
-        safe_extract_tar(arc, tmp_path / "out", progress=False)
+        safe_extract(arc, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
 
 

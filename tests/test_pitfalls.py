@@ -232,7 +232,7 @@ def test_presets_apply_changes_and_refuse_unknown_settings():
     from helpers.pitfalls.presets import STUDIES, preset
 
     p = preset("quick", arch="resnet18_small", epochs=None)
-    assert p["arch"] == "resnet18_small" and p["epochs"] == preset("quick")["epochs"]
+    assert p.arch == "resnet18_small" and p.epochs == preset("quick").epochs
     with pytest.raises(SettingError, match="The pitfalls budget has no setting .epoch.; known: arch, bs"):
         preset("quick", epoch=3)
     with pytest.raises(SettingError, match="Unknown profile"):

@@ -188,7 +188,7 @@ def test_the_pitfalls_use_the_grid_s_engine_and_keep_earlier_runs(smoke_cfg, loa
     real = engine.fit_predict
     monkeypatch.setattr(runs, "fit_predict", lambda cfg, recipe, *a, **k: recipes.append(recipe) or real(cfg, recipe, *a, **k))
     first = runs.run_one(smoke_cfg, pre, job, bank)
-    assert recipes == [engine.Recipe(pre["arch"], pre["epochs"], pre["lr"], pre["bs"], "none", False, True)]
+    assert recipes == [engine.Recipe(pre.arch, pre.epochs, pre.lr, pre.bs, "none", False, True)]
     stage = smoke_cfg.stage_dir("pitfalls")
     (stage / "runs").rename(stage / "cells")
     again = runs.run_one(smoke_cfg, pre, job, bank)

@@ -43,13 +43,12 @@ def test_every_stage_table_holds_frozen_validated_presets(stage):
         assert isinstance(p, Preset) and dataclasses.is_dataclass(p)
         with pytest.raises(dataclasses.FrozenInstanceError):
             p.bs = 3
-        assert dict(p) == {f.name: getattr(p, f.name) for f in dataclasses.fields(p)}  # mapping access
-        assert p.with_() is p and p.with_(**dict(p)) == p
+        assert p.with_() is p and p.with_(**dataclasses.asdict(p)) == p
     name, bad = BAD[stage]
     p = table["quick"]
     # refused in one place: on construction, however the value arrives
     with pytest.raises(SettingError, match=f"{p.what} setting {name} wants .*; got "):
-        type(p)(**{**dict(p), name: bad})
+        type(p)(**{**dataclasses.asdict(p), name: bad})
     with pytest.raises(SettingError, match=f"setting {name} wants"):
         p.with_(**{name: bad})
     with pytest.raises(SettingError, match=f"setting {name} wants"):
@@ -87,9 +86,9 @@ def test_text_is_read_as_the_field_type():
 
 
 def test_values_stay_as_they_were():
-    assert dict(PROFILE_DATA["smoke"]) == dict(size=32, phantom_counts={"benign": 21, "normal": 14, "malignant": 14},
-                                               phantom_size=64, n_folds=3,
-                                               description="tests: tiny phantom set, 32 px, a few steps")
+    assert PROFILE_DATA["smoke"].as_dict() == dict(size=32, phantom_counts={"benign": 21, "normal": 14, "malignant": 14},
+                                                      phantom_size=64, n_folds=3,
+                                                      description="tests: tiny phantom set, 32 px, a few steps")
     assert list(PROFILE_DATA["quick"].phantom_counts) == ["benign", "normal", "malignant"]  # the order is kept
     g = GRID["smoke"]
     assert (g.archs, g.folds, g.epochs, g.bs, g.lr, g.n_boot, g.threads, g.workers) == (("tiny",), "split", 1, 16, 3e-3,

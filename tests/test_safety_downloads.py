@@ -9,9 +9,9 @@ from _local_http import LocalServer
 from test_busi_fetch import make_official_tree, zip_tree
 
 from helpers.data import busi_fetch as bf
+from helpers.data import fetch
 from helpers.data.download import DownloadError
-from helpers.data.extract import MARKER, is_complete
-from helpers.data.zip_extract import safe_extract_zip
+from helpers.data.extract import MARKER, is_complete, safe_extract
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_a_stale_bad_archive_from_an_older_run_is_replaced(tmp_path, good_zip, c
 
 
 def test_an_archive_that_fails_extraction_is_moved_aside(tmp_path, good_zip, monkeypatch):
-    monkeypatch.setattr(bf, "validate_zip", lambda p: None)  # a fault that only extraction finds
+    monkeypatch.setattr(fetch, "validate_archive", lambda p: None)  # a fault that only extraction finds
     bad = tmp_path / "src.zip"
     bad.write_bytes(good_zip.read_bytes()[:-4000])
     with LocalServer() as s:
@@ -62,7 +62,7 @@ def test_archive_bomb_entries_are_refused(tmp_path):
     with zipfile.ZipFile(arc, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("benign/benign (1).png", b"\0" * (4 << 20))  # 4 MiB of zeros: about 1000:1
     with pytest.raises(DownloadError, match=r"entry 'benign/benign \(1\)\.png' unpacks to 4,194,304 bytes .*:1"):
-        safe_extract_zip(arc, tmp_path / "out")
+        safe_extract(arc, tmp_path / "out")
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
 
 

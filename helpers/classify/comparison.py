@@ -59,7 +59,7 @@ class StudyGrid:
     def summary(self) -> str:
         names = [s.name for s in dict.fromkeys(r[1] for r in self.runs)]
         return (f"{len(self.runs)} runs on {self.where}: archs={self.archs} generators={self.generators} "
-                f"settings={names} seeds={self.seeds} epochs={self.preset['epochs']} threads={torch.get_num_threads()}")
+                f"settings={names} seeds={self.seeds} epochs={self.preset.epochs} threads={torch.get_num_threads()}")
 
 
 def check_names(cfg, archs, generators, settings, folds, records) -> None:
@@ -85,23 +85,23 @@ def study_grid(cfg, records: pd.DataFrame, preset=None, archs=None, generators="
     trains), "none", or names; settings: names (or Settings) instead of each study's columns, with
     `scenario` adding the DDPM sweep for the DDPM (or the first generator); folds/seeds/archs
     default to the preset's."""
-    preset = PRESETS[cfg.profile].with_(**(preset or {}))  # checked, as --set is
-    archs = list(archs or preset["archs"])
+    preset = preset or PRESETS[cfg.profile]
+    archs = list(archs or preset.archs)
     if isinstance(generators, str):
         gens = available_generators() if generators == "all" else [g for g in generators.split(",") if g and g != "none"]
     else:
         gens = list(generators or [])
-    chosen = [s if isinstance(s, Setting) else Setting.parse(s, preset["augment"]) for s in settings or []]
-    folds = list(folds) if folds else fold_list(records, preset["folds"])
-    seeds = list(seeds) if seeds else list(preset["seeds"])
+    chosen = [s if isinstance(s, Setting) else Setting.parse(s, preset.augment) for s in settings or []]
+    folds = list(folds) if folds else fold_list(records, preset.folds)
+    seeds = list(seeds) if seeds else list(preset.seeds)
     check_names(cfg, archs, gens, chosen, folds, records)
-    sweep_folds = folds[: preset["scenario_folds"] or None]
+    sweep_folds = folds[: preset.scenario_folds or None]
     if chosen:
         main, g = chosen, ("ddpm" if "ddpm" in gens else gens[0]) if scenario and gens else None
     else:
-        main = studies.settings_for(gens, preset["augment"], preset["scenario"], sweep=False)
+        main = studies.settings_for(gens, preset.augment, preset.scenario, sweep=False)
         g = "ddpm" if "ddpm" in gens else None
-    sweep = scenario_settings(g, preset["scenario"]) if g else []
+    sweep = scenario_settings(g, preset.scenario) if g else []
     runs = plan(records, archs, main, folds, seeds)
     runs += [r for r in plan(records, archs, [s for s in sweep if s not in main], sweep_folds, seeds) if r not in runs]
     return StudyGrid(preset, archs, gens, folds, seeds, main, sweep, sweep_folds, runs)
@@ -130,7 +130,7 @@ class Comparison:
     results: pd.DataFrame  # one row per run of the grid
 
     def _tab(self, fn, preds, **kw):
-        return fn(preds, self.cfg.classes, n_boot=self.grid.preset["n_boot"], seed=self.cfg.seed, **kw)
+        return fn(preds, self.cfg.classes, n_boot=self.grid.preset.n_boot, seed=self.cfg.seed, **kw)
 
     @cached_property
     def preds(self) -> pd.DataFrame:

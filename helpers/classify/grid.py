@@ -32,11 +32,11 @@ def classify_dir(cfg) -> Path:
 def run_grid(cfg, records: pd.DataFrame, runs: list[tuple], preset: dict | None = None, pretrained="auto",
              progress: bool = True, out_dir: Path | None = None, executor: str = "local", **ray_options) -> pd.DataFrame:
     """Run every run not yet in RUNS/classify/results.csv; returns the full results table.
-    Where (helpers.parallel): in this process; with preset['workers'] > 1 on a CPU, in that many
+    Where (helpers.parallel): in this process; with preset.workers > 1 on a CPU, in that many
     processes of one math thread; with `executor="ray"`, as Ray tasks (`ray_options`: address,
     cpus_per_cell, gpus_per_cell, num_cpus, max_retries). Every run appends its row under the
     store's lock, so a rerun skips finished runs wherever they ran."""
-    preset = dict(PRESETS[cfg.profile], **(preset or {}))
+    preset = preset or PRESETS[cfg.profile]
     out_dir = Path(out_dir) if out_dir else classify_dir(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     done = finished(out_dir)
@@ -45,8 +45,8 @@ def run_grid(cfg, records: pd.DataFrame, runs: list[tuple], preset: dict | None 
         print(f"{len(runs) - len(todo)} of {len(runs)} runs already in {out_dir / RESULTS}; running {len(todo)}")
     backend = _backend(cfg, preset, executor, len(todo), ray_options)
     threads = torch.get_num_threads()
-    if backend.kind == "inline" and preset.get("threads"):
-        torch.set_num_threads(int(preset["threads"]))
+    if backend.kind == "inline" and preset.threads:
+        torch.set_num_threads(int(preset.threads))
     try:
         sets: dict = {}  # one synthetic-set job per (generator, fold), shared by its runs
         jobs = [task(run_and_record, cfg, records, run, preset, pretrained, out_dir,
@@ -65,7 +65,7 @@ def _backend(cfg, preset: dict, executor: str, n_runs: int, ray_options: dict) -
         return parallel.Backend("ray", cpus=cpus, threads=cpus, gpus=o.pop("gpus_per_cell", None), **o)
     if executor != "local":
         raise SettingError(f"Unknown executor {executor!r}; choose local or ray.")
-    workers = min(int(preset.get("workers") or 1), n_runs)
+    workers = min(int(preset.workers or 1), n_runs)
     if workers > 1 and str(cfg.device) == "cpu":
         # small CPU models scale badly over threads, but two runs side by side use both cores
         return parallel.Backend("processes", workers=workers, threads=1)

@@ -31,10 +31,10 @@ def recipe(arch: str, preset: dict, augment: str = "none", pretrained="auto") ->
     """The grid's training of `arch`: the preset's epochs, learning rate and batch size, or,
     where the preset leaves them open (paper), the architecture's study's own."""
     study = STUDY_TRAINING.get(arch, {})
-    epochs = int(preset.get("epochs") or study.get("epochs", 10))
-    lr = float(preset.get("lr") or study.get("lr", 1e-3))
-    bs = int(study.get("bs", preset["bs"]) if preset.get("epochs") is None else preset["bs"])
-    return Recipe(arch, epochs, lr, bs, augment, pretrained, bool(preset.get("class_weights")))
+    epochs = int(preset.epochs or study.get("epochs", 10))
+    lr = float(preset.lr or study.get("lr", 1e-3))
+    bs = int(study.get("bs", preset.bs) if preset.epochs is None else preset.bs)
+    return Recipe(arch, epochs, lr, bs, augment, pretrained, bool(preset.class_weights))
 
 
 def run_dir(out_dir, rid: str) -> Path:
@@ -58,7 +58,7 @@ def train_run(cfg, arch: str, setting: Setting, fold: int, seed: int, records: p
         preds[f"p_{name}"] = fit.probs[:, c]
     preds["pred"] = fit.probs.argmax(1)
     write_predictions(folder, preds)
-    ci = bootstrap(preds["label"], fit.probs, classes, n_boot=preset.get("n_boot", 1000), seed=seed,
+    ci = bootstrap(preds["label"], fit.probs, classes, n_boot=preset.n_boot, seed=seed,
                    groups=preds["group"]).set_index("metric")
     syn = table[table["source"] == "synthetic"]
     row = dict(arch=arch, setting=setting.name, generator=setting.generator or "",

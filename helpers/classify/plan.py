@@ -159,7 +159,7 @@ def make_plan(cfg, records: pd.DataFrame, runs: list[tuple], preset: dict, worke
         if kind == "ddpm":
             steps, models = ddpm_preset(cfg.profile).steps, 1
         else:
-            steps = preset.get("gen_steps") or get_preset(kind, cfg.profile, dataset=cfg.dataset).steps
+            steps = preset.gen_steps or get_preset(kind, cfg.profile, dataset=cfg.dataset).steps
             models = 1 if kind == "cwgan" else (len(classes) - 1 if kind == "dcgan" else len(classes))
         reused = fold == SPLIT  # the split's sets come from the generator notebooks when present
         gen_rows.append(dict(generator=kind, fold=fold, steps=steps, models=models, sec_per_step=t_step[kind],

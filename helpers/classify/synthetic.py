@@ -73,7 +73,7 @@ def set_job(cfg, records, todo, setting, fold, preset, sets: dict, progress: boo
     key = (setting.generator, fold)
     if key not in sets:
         sets[key] = Job(fold_synthetic, (cfg, setting.generator, fold, generator_records(records, fold)),
-                        dict(progress=progress, steps=preset.get("gen_steps")), gpu_shares=2)
+                        dict(progress=progress, steps=preset.gen_steps), gpu_shares=2)
     if not setting.per_class:
         return sets[key]
     if (key, "per-class") not in sets:

@@ -24,8 +24,14 @@ def _ints(text, option="--seeds"):
 
 def add_arguments(p):
     add_common(p)
-    add_set(p, "bs=16")
-    p.add_argument("--archs", default=None, help="comma-separated architectures (default: the profile's)")
+    add_set(p, "bs=16", "epochs", "gen_steps",
+            archs=dict(help="comma-separated architectures (default: the profile's)"),
+            augment=dict(choices=POLICIES, help="traditional augmentation policy (default busi_study)"),
+            threads=dict(help="torch CPU threads (default: torch's choice)"),
+            workers=dict(help="runs trained at once: on a CPU, side-by-side processes of one thread "
+                              "each (default: the profile's, 2 on quick with 2+ cores; --threads alone "
+                              "means 1); with --plan, the projection's (default: GPUs x 4, else CPU "
+                              "threads / CPUs per run)"))
     p.add_argument("--generators", default="all",
                    help="comma-separated generators for the synthetic settings; 'all' (default): every generator "
                         "the course trains (wgan, wgan-gp, dcgan, cwgan, ddpm), each beside its own study; "
@@ -41,21 +47,11 @@ def add_arguments(p):
                    help="fold ids, e.g. 0,1,2, or 'split' for the prepared train/test split "
                         "(default: the profile's: split on smoke and quick, every fold on paper)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the profile's)")
-    p.add_argument("--epochs", type=positive_int, default=None, help="epochs per run (default: the profile's)")
-    p.add_argument("--gen-steps", type=positive_int, default=None,
-                   help="generator steps per fold (default: the generator's preset for the profile)")
-    p.add_argument("--augment", default=None, choices=POLICIES,
-                   help="traditional augmentation policy (default: busi_study)")
     p.add_argument("--pretrained", choices=["auto", "yes", "no"], default="auto",
                    help="ImageNet weights: auto = only if already in the torch hub cache (default)")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--plan", action="store_true",
                    help="print the runs, each one's cost (measured: a few training batches per architecture and "
                         "one step per generator) and the projected wall time, then stop")
-    p.add_argument("--workers", type=positive_int, default=None,
-                   help="runs trained at once: on a CPU, side-by-side processes of one thread each (default: the "
-                        "profile's, 2 on quick with 2+ cores; --threads alone means 1); with --plan, the projection's "
-                        "(default: GPUs x 4, else CPU threads / CPUs per run)")
     p.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local (default): this process; ray: each fold's generator and each run a Ray task "
                         "(pip install .[ray]; a local Ray unless RAY_ADDRESS or --ray-address names a cluster)")
@@ -77,10 +73,8 @@ def run(args):
     from helpers.prepare import load_prepared
 
     seeds = _ints(args.seeds)
-    preset = PRESETS.of(args.profile, **preset_changes(
-        args, archs=args.archs, seeds=seeds and tuple(seeds), epochs=args.epochs, gen_steps=args.gen_steps,
-        augment=args.augment, threads=args.threads,
-        workers=(args.workers or 1) if (args.workers or args.threads) else None))  # --threads N alone: one process
+    workers = (args.workers or 1) if (args.workers or args.threads) else None  # --threads alone: 1
+    preset = PRESETS.of(args.profile, **preset_changes(args, seeds=seeds and tuple(seeds), workers=workers))
     if preset.augment not in POLICIES:
         raise SettingError(f"The classifier grid setting augment wants one of {', '.join(POLICIES)}; "
                            f"got {preset.augment!r}.")

@@ -8,7 +8,7 @@ the figure RUNS/figures/06b_ddpm_study.png."""
 
 import argparse
 
-from helpers.cli import add_common, add_set, config_from_args, positive_int, preset_changes
+from helpers.cli import add_common, add_set, config_from_args, preset_changes
 from helpers.pitfalls.presets import STUDY_BUDGETS
 
 NAME = "ddpm-study"
@@ -27,15 +27,10 @@ def _ints(text):
 
 def add_arguments(p):
     add_common(p)
-    add_set(p, "bs=16")
+    add_set(p, "bs=16", "epochs", "seeds", "threads", "workers",
+            arch=dict(help="classifier (default: the classifier grid's, e.g. resnet18_small)"))
     p.add_argument("--scenarios", type=_ints, default=None,
                    help="synthetic images per class (default: the profile's sweep, 0,50,125,250 on quick)")
-    p.add_argument("--arch", default=None, help="classifier (default: the classifier grid's, e.g. resnet18_small)")
-    p.add_argument("--epochs", type=positive_int, default=None, help="epochs per training")
-    p.add_argument("--seeds", default=None, help="classifier seeds, e.g. 0,1,2")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (per training run)")
-    p.add_argument("--workers", type=positive_int, default=None,
-                   help="training runs side by side in processes on a CPU (default: the profile's, 2 on quick)")
 
 
 def run(args):
@@ -49,8 +44,7 @@ def run(args):
     from helpers.plots import savefig
 
     t0 = time.perf_counter()
-    preset = STUDY_BUDGETS.of(args.profile, **preset_changes(args, arch=args.arch, epochs=args.epochs, seeds=args.seeds,
-                                                              threads=args.threads, workers=args.workers))
+    preset = STUDY_BUDGETS.of(args.profile, **preset_changes(args))
     cfg = config_from_args(args)
     scenarios = args.scenarios or study.scenarios(cfg.profile)
     print(f"DDPM study on {cfg.dataset} at {cfg.size} px: scenarios {scenarios}, {preset.arch}, "

@@ -16,22 +16,17 @@ HELP = "protocol shortcuts: how much each inflates the accuracy (notebook 09's c
 
 def add_arguments(p):
     add_common(p)
-    add_set(p, "bs=16")
-    p.add_argument("--arch", default=None, help="classifier (default: the profile's, e.g. tiny on quick)")
-    p.add_argument("--epochs", type=positive_int, default=None, help="epochs per training (default: the profile's)")
-    p.add_argument("--lr", type=float, default=None, help="one-cycle peak learning rate (default: the profile's)")
-    p.add_argument("--folds", type=positive_int, default=None, help="folds per fold-based protocol")
-    p.add_argument("--repeats", type=positive_int, default=None, help="redraws of the honest folds")
-    p.add_argument("--seeds", default=None, help="classifier seeds of the split-based protocols, e.g. 0,1,2")
-    p.add_argument("--thresholds", default=None, help="grouping thresholds, e.g. 0.90,0.95,0.97,0.99")
-    p.add_argument("--generator", default=None, help="generator of the generator / synthetic-test protocols (dcgan)")
-    p.add_argument("--gen-steps", type=positive_int, default=None, help="generator steps (default: its preset)")
+    add_set(p, "bs=16", "epochs", "gen_steps", "threads", "workers",
+            arch=dict(help="classifier (default: the profile's, e.g. tiny on quick)"),
+            seeds=dict(help="classifier seeds of the split-based protocols, e.g. 0,1,2"),
+            lr=dict(type=float, help="one-cycle peak learning rate (default: the profile's)"),
+            folds=dict(type=positive_int, help="folds per fold-based protocol"),
+            repeats=dict(type=positive_int, help="redraws of the honest folds"),
+            thresholds=dict(help="grouping thresholds, e.g. 0.90,0.95,0.97,0.99"),
+            generator=dict(help="generator of the generator / synthetic-test protocols (dcgan)"))
     p.add_argument("--skip", nargs="*", default=[], choices=["generator", "saw-test", "overlays", "repeats"],
                    help="measurements to leave out (saw-test: only the second generator, the one also "
                         "shown the test images; the synthetic-in-test protocol still runs)")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (per training run)")
-    p.add_argument("--workers", type=positive_int, default=None,
-                   help="training runs side by side in processes on a CPU (default: the profile's, 2 on quick)")
 
 
 def run(args):
@@ -49,10 +44,7 @@ def run(args):
     from helpers.pitfalls.figures import write_figures
 
     t0 = time.perf_counter()
-    preset = PRESETS.of(args.profile, **preset_changes(
-        args, arch=args.arch, epochs=args.epochs, lr=args.lr, folds=args.folds, repeats=args.repeats, seeds=args.seeds,
-        thresholds=args.thresholds, generator=args.generator, gen_steps=args.gen_steps, threads=args.threads,
-        workers=args.workers))
+    preset = PRESETS.of(args.profile, **preset_changes(args))
     if preset.arch not in ARCHITECTURES:
         raise SettingError(f"--arch: unknown architecture {preset.arch!r}; choose from {', '.join(ARCHITECTURES)}.")
     if args.threads:

@@ -4,7 +4,8 @@ notebooks rendered as HTML (RUNS/notebooks/html/), their figures and the key tab
 
 from pathlib import Path
 
-from helpers.config import DATASETS, PROFILES, default_runs_dir
+from helpers.cli import add_common
+from helpers.config import default_runs_dir
 from helpers.errors import DataError
 
 NAME = "report"
@@ -12,9 +13,7 @@ HELP = "(re)build the course report RUNS/index.html from a course run"
 
 
 def add_arguments(p):
-    p.add_argument("--profile", choices=PROFILES, default="quick", help="names the default runs folder")
-    p.add_argument("--dataset", choices=DATASETS, default="phantom", help="names the default runs folder")
-    p.add_argument("--runs-dir", default=None, help="the course run (default: runs/<profile>-<dataset>)")
+    add_common(p, data=False)
     p.add_argument("--no-render", action="store_true",
                    help="only rewrite index.html; keep the notebooks' HTML pages as they are")
 

@@ -7,15 +7,7 @@ setting on top, e.g. `--set n_critic=5` for a GAN or `--set base=16 --set mults=
 DDPM. A run folder refuses to resume with other settings: give a changed run its own
 `--out-name`."""
 
-from helpers.cli import (
-    add_common,
-    add_set,
-    config_from_args,
-    parse_pairs,
-    plain_name_arg,
-    positive_int,
-    preset_changes,
-)
+from helpers.cli import add_common, add_set, config_from_args, plain_name_arg, preset_changes
 from helpers.ddpm.presets import VARIANTS as DDPM_VARIANTS
 from helpers.ddpm.presets import preset as ddpm_preset
 from helpers.errors import SettingError
@@ -23,7 +15,6 @@ from helpers.gan.presets import VARIANTS as GAN_VARIANTS
 from helpers.gan.presets import get_preset
 from helpers.generators import GENERATORS, train_and_export
 from helpers.presets import Preset
-from helpers.presets import parse_text as parse_value  # noqa: F401  (the --set value parser)
 
 NAME = "train"
 HELP = "train a generator (wgan, wgan-gp, dcgan, cwgan, ddpm) and export synthetic images"
@@ -36,14 +27,6 @@ def stage_preset(generator: str, profile: str, changes: dict, variant: str | Non
     if generator == "ddpm":
         return ddpm_preset(profile, variant, **changes)
     return get_preset(generator, profile, variant=variant, dataset=dataset, **changes)
-
-
-def parse_settings(pairs: list[str], generator: str, profile: str = "quick") -> dict:
-    """KEY=VALUE strings -> {key: value}, each converted to its preset field's type and checked
-    against its range (SettingError names the setting, what it wants and what it got)."""
-    changes = parse_pairs(pairs)
-    p = stage_preset(generator, profile, changes)
-    return {k: getattr(p, k) for k in changes}
 
 
 def check_size(generator: str, size: int, preset: Preset) -> None:
@@ -63,17 +46,15 @@ def check_size(generator: str, size: int, preset: Preset) -> None:
 def add_arguments(p):
     p.add_argument("generator", choices=list(GENERATORS), help="which generator")
     add_common(p)
-    p.add_argument("--steps", type=positive_int, default=None,
-                   help="generator steps (default: the profile's preset); the same as --set steps=N")
     p.add_argument("--variant", default=None, help="a named set of preset changes (see the presets modules)")
-    add_set(p, "n_critic=5")
+    add_set(p, "n_critic=5", "steps")
     p.add_argument("--out-name", default=None, type=plain_name_arg,
                    help="name of the run and synthetic-set folders (default: the generator's name); "
                         "a plain name: letters, digits, '.', '_', '-'")
 
 
 def run(args):
-    changes = preset_changes(args, steps=args.steps)  # --steps wins over --set steps= and a variant's
+    changes = preset_changes(args)  # --steps wins over --set steps= and a variant's
     preset = stage_preset(args.generator, args.profile, changes, args.variant, args.dataset)
     variant = (DDPM_VARIANTS if args.generator == "ddpm" else GAN_VARIANTS).get(args.variant, {})
     changes = {k: getattr(preset, k) for k in {**variant, **changes}}  # as the preset's types

@@ -18,22 +18,17 @@ drawn stand-in of `helpers.data.breakhis_standin` has the same layout (not data)
 
 from __future__ import annotations
 
-import argparse
 import re
-import shutil
-import tarfile
-import zipfile
+from functools import partial
 from pathlib import Path, PurePath
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from helpers.data.dataset import Download
-from helpers.data.extract import copy_tree, is_complete
+from helpers.data.extract import unpack
+from helpers.data.fetch import Download, fetch_release, release_arguments, release_options
 from helpers.data.images import check_image, checked_size
 from helpers.data.records import DataError, make_records
-from helpers.data.tar_extract import safe_extract_tar
-from helpers.data.zip_extract import safe_extract_zip
 
 FOLDER = "BreaKHis_v1"
 TUMOUR = {"B": "benign", "M": "malignant"}
@@ -110,11 +105,8 @@ def read_breakhis(data_dir: str | Path, task: str = "binary", magnification=None
     if not rows:
         at = "" if magnification in (None, "all") else f" at {magnification}X"
         raise DataError(f"No BreakHis images{at} (named like SOB_B_A-14-22549AB-40-001.png) under {root}. {HINT}")
-    df = make_records(rows, TASKS[task], TASK_CLASSES[task])
+    df = make_records(rows, TASKS[task], TASK_CLASSES[task], skipped=skipped, root=root)
     df["group"] = pd.factorize(df["patient"])[0]  # a patient is a group until prepare joins near-duplicates
-    df.attrs.update(skipped=skipped, root=str(root))
-    if skipped:
-        print(f"Skipped {len(skipped)} unreadable file(s), e.g. {skipped[0]}")
     return df
 
 
@@ -166,76 +158,38 @@ def _check(path: Path) -> None:
         check_image(path)
 
 
-def fetch_breakhis(dest: str | Path, from_path: str | Path, magnification=None, in_place: bool = False,
+def fetch_breakhis(dest: str | Path, from_path: str | Path | None, magnification=None, in_place: bool = False,
                    check: bool = True, progress: bool = True, skip_bad: bool = False) -> dict:
     """Unpack (or copy) the user's BreakHis archive or folder to `<dest>/BreaKHis_v1/`, keeping
     the chosen magnification(s), or use a folder `in_place`. Returns `data_dir`, `counts`, `report`."""
+    if from_path is None:  # no stable public URL to download from
+        raise DataError("breakhis needs --from: download BreaKHis_v1.tar.gz from the dataset's page (UFPR, "
+                        "web.inf.ufpr.br/vri/databases-software/breast-cancer-histopathological-database-breakhis) "
+                        "and pass it with --from.")
     mags = _magnifications(magnification)
-    src, dest = Path(from_path).expanduser(), Path(dest).expanduser()
-    target = dest / FOLDER
-    if not src.exists():
-        raise DataError(f"--from {src}: no such file or folder. Give BreaKHis_v1.tar.gz (or a zip) or the folder "
-                        "holding BreaKHis_v1/.")
-    keep = lambda name: wanted(str(name), magnification)  # noqa: E731
-    if in_place:
-        if not src.is_dir():
-            raise DataError(f"--in-place needs a folder, but {src} is an archive. Drop --in-place to unpack it.")
-        if len(mags) < len(MAGNIFICATIONS):
-            raise DataError("--magnification keeps a subset by copying; with --in-place every magnification is "
-                            "read. Drop --in-place (or --magnification).")
-        data_dir = src
-    elif is_complete(target):
-        print(f"{target} is already complete; skipping extraction.")
-        data_dir = target
-    elif src.is_dir():
-        data_dir = copy_tree(_release_root(src), target, keep=keep, progress=progress, check=_check if check else None,
-                             skip_bad=skip_bad)
-    elif tarfile.is_tarfile(src):
-        data_dir = safe_extract_tar(src, target, select=_release_root, keep=keep, progress=progress,
-                                    check=_check if check else None, skip_bad=skip_bad)
-    elif zipfile.is_zipfile(src):
-        raw = dest / f".{FOLDER}-raw"
-        shutil.rmtree(raw, ignore_errors=True)
-        try:
-            safe_extract_zip(src, raw, progress=progress)
-            data_dir = copy_tree(_release_root(raw), target, keep=keep, progress=progress,
-                                 check=_check if check else None, skip_bad=skip_bad)
-        finally:
-            shutil.rmtree(raw, ignore_errors=True)
-    else:
-        raise DataError(f"--from {src} is neither a tar/zip archive nor a folder. Give BreaKHis_v1.tar.gz or the "
-                        "folder holding BreaKHis_v1/.")
+    dest = Path(dest).expanduser()
+    if in_place and len(mags) < len(MAGNIFICATIONS):
+        raise DataError("--magnification keeps a subset by copying; with --in-place every magnification is "
+                        "read. Drop --in-place (or --magnification).")
+    make = partial(unpack, select=_release_root, keep=lambda name: wanted(str(name), magnification),
+                   progress=progress, check=_check if check else None, skip_bad=skip_bad)
+    data_dir = fetch_release(dest / FOLDER, make, from_path=from_path, in_place=in_place, progress=progress,
+                             give="Give BreaKHis_v1.tar.gz (or a zip) or the folder holding BreaKHis_v1/.")
     df = read_breakhis(data_dir, check=check and in_place, skip_bad=skip_bad, progress=progress)
     have = tuple(sorted(df["magnification"].unique()))
     if set(have) - set(mags):  # a folder finished earlier with other magnifications
-        raise DataError(f"{target} holds magnifications {', '.join(f'{m}X' for m in have)}, not the "
+        raise DataError(f"{data_dir} holds magnifications {', '.join(f'{m}X' for m in have)}, not the "
                         f"{', '.join(f'{m}X' for m in mags)} asked for. Choose another --dest (e.g. "
-                        f"{dest.parent / f'breakhis-{mags[0]}x'}), or delete {target}.")
+                        f"{dest.parent / f'breakhis-{mags[0]}x'}), or delete {data_dir}.")
     return dict(data_dir=Path(data_dir), counts=df["tumour"].value_counts().to_dict(),
                 patients=int(df["patient"].nunique()), report=count_report(df, str(data_dir)))
 
 
-def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--from", dest="from_path", default=None, metavar="PATH",
-                   help="BreaKHis_v1.tar.gz (or a zip) or a folder holding the official layout")
+def _arguments(p) -> None:
+    release_arguments(p, "BreaKHis_v1.tar.gz (or a zip) or a folder holding the official layout",
+                      "with --from FOLDER: check it and use it where it is (every magnification)")
     p.add_argument("--magnification", choices=["40", "100", "200", "400", "all"], default="all",
                    help="keep only this magnification (default: all)")
-    p.add_argument("--in-place", action="store_true",
-                   help="with --from FOLDER: check it and use it where it is (every magnification)")
-    p.add_argument("--no-check", action="store_true", help="do not decode every image")
-    p.add_argument("--skip-bad", action="store_true", help="leave unreadable images out (listed) instead of stopping")
-
-
-def _run(args: argparse.Namespace) -> Path:
-    if args.from_path is None:  # no stable public URL to download from
-        raise DataError("breakhis needs --from: download BreaKHis_v1.tar.gz from the dataset's page (UFPR, "
-                        "web.inf.ufpr.br/vri/databases-software/breast-cancer-histopathological-database-breakhis) "
-                        "and pass it with --from.")
-    res = fetch_breakhis(args.dest, from_path=args.from_path, magnification=args.magnification,
-                         in_place=args.in_place, check=not args.no_check, progress=not args.quiet,
-                         skip_bad=args.skip_bad)
-    print(res["report"])
-    return res["data_dir"]
 
 
 DOWNLOAD = Download(
@@ -245,15 +199,14 @@ DOWNLOAD = Download(
              "patients, benign vs malignant or 8 subtypes, the cWGAN study's data): unpacks\n"
              "the BreaKHis_v1 archive you have (--from) to <dest>/BreaKHis_v1/."),
     examples=("python data_download.py breakhis --from ~/Downloads/BreaKHis_v1.tar.gz --dest data/breakhis",
-              "python data_download.py breakhis --from BreaKHis_v1.tar.gz --magnification 40 --dest data/breakhis-40x"),
+              "python data_download.py breakhis --from BreaKHis_v1.tar.gz --magnification 40 --dest data/breakhis-40x",
+              "python data_download.py breakhis --from ~/BreaKHis_v1 --in-place"),
     description=("Unpack BreakHis (BreaKHis_v1.tar.gz, a zip, or a folder) into <dest>/BreaKHis_v1/ in the official\n"
                  "layout histology_slides/breast/{benign,malignant}/SOB/<subtype>/<patient>/<mag>X/*.png,\n"
                  "keeping one magnification or all, and report images per class and magnification and the\n"
                  "82 patients. Use the folder with --dataset breakhis (benign vs malignant) or breakhis8\n"
                  "(the eight subtypes); splits keep each patient whole. Images stay RGB on disk."),
-    epilog=("examples:\n  python data_download.py breakhis --from BreaKHis_v1.tar.gz --dest data/breakhis\n"
-            "  python data_download.py breakhis --from ~/BreaKHis_v1 --in-place"),
     add_arguments=_arguments,
-    run=_run,
+    run=lambda args: fetch_breakhis(args.dest, magnification=args.magnification, **release_options(args)),
     note="For the eight subtypes use --dataset breakhis8 with the same folder.",
 )

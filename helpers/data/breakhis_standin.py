@@ -19,6 +19,7 @@ shape of the real thing, so that every step runs as it would on BreakHis:
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from PIL import Image
 from scipy import ndimage
 
 from helpers.config import default_data_dir, resolve, setup
-from helpers.data.breakhis import FOLDER, MAGNIFICATIONS, SUBTYPES, TASKS
+from helpers.data.breakhis import BENIGN_SUBTYPES, FOLDER, MAGNIFICATIONS, SUBTYPES, TASKS
 from helpers.errors import DataError
 
 MARKER = ".standin.json"
@@ -113,13 +114,11 @@ def write_standin(root: str | Path, profile: str = "quick", seed: int = 0) -> Pa
     if root.exists() and any(p.name != MARKER for p in root.iterdir()) and not marker.exists():
         raise DataError(f"{root} is not empty and is not a BreakHis stand-in folder; nothing was written. Choose "
                         "another folder.")
-    import shutil
-
     shutil.rmtree(root / FOLDER, ignore_errors=True)  # an older stand-in (marker present): redraw it
     marker.unlink(missing_ok=True)
     p = PROFILES[profile]
     rng = np.random.default_rng(seed)
-    codes = {"B": ["A", "F", "PT", "TA"], "M": ["DC", "LC", "MC", "PC"]}
+    codes = {"B": BENIGN_SUBTYPES, "M": [c for c in SUBTYPES if c not in BENIGN_SUBTYPES]}
     base = root / FOLDER / "histology_slides" / "breast"
     for bm, tumour in (("B", "benign"), ("M", "malignant")):
         for k in range(p["patients"][bm]):

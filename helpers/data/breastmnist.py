@@ -9,7 +9,6 @@ own train/val/test split (546/78/156) is written beside the images as `splits.cs
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
@@ -17,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from helpers.data.dataset import Download
 from helpers.data.download import download, verify_file
 from helpers.data.extract import MARKER, temp_sibling
+from helpers.data.fetch import Download
 from helpers.data.folders import scan_class_folders
 from helpers.data.records import DataError
 
@@ -175,7 +174,7 @@ def split_report(info: dict) -> str:
     return "\n".join(lines)
 
 
-def _arguments(p: argparse.ArgumentParser) -> None:
+def _arguments(p) -> None:
     p.add_argument("--size", type=int, choices=SIZES, default=28, help="image side in pixels (default: 28)")
     p.add_argument("--url", default=None, help="download from here instead of Zenodo")
     p.add_argument("--md5", default=None,
@@ -184,14 +183,12 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    help="use an npz you already have instead of downloading (its MD5 is checked)")
 
 
-def _run(args: argparse.Namespace) -> Path:
+def _run(args) -> dict:
     dest = args.dest or args.default_dest  # data/breastmnist, or data/breastmnist-<size> beside it
     if not args.dest and args.size != 28:
         dest = dest.with_name(f"breastmnist-{args.size}")
-    res = fetch_breastmnist(dest, size=args.size, url=args.url, md5=args.md5, from_path=args.from_path,
-                            progress=not args.quiet)
-    print(res["report"])
-    return res["data_dir"]
+    return fetch_breastmnist(dest, size=args.size, url=args.url, md5=args.md5, from_path=args.from_path,
+                             progress=not args.quiet)
 
 
 DOWNLOAD = Download(
@@ -205,7 +202,6 @@ DOWNLOAD = Download(
                  "and unpack it to <dest>/{benign,malignant}/<split>_<i>.png plus <dest>/splits.csv\n"
                  "(MedMNIST's train/val/test split). 'benign' is MedMNIST's label 1 ('normal, benign'),\n"
                  "'malignant' its label 0."),
-    epilog="example:\n  python data_download.py breastmnist --size 64 --dest data/breastmnist-64",
     add_arguments=_arguments,
     run=_run,
     dest_help="folder to write into (default: data/breastmnist for 28 px, data/breastmnist-<size> otherwise)",

@@ -9,18 +9,15 @@ unpacking, the class counts of the release (437 benign / 210 malignant / 133 nor
 
 from __future__ import annotations
 
-import argparse
-import zipfile
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlparse
 
-from helpers.data.dataset import Download
-from helpers.data.download import DownloadError, download
-from helpers.data.extract import copy_tree, is_complete, move_aside
-from helpers.data.folders import scan_class_folders
+from helpers.data.extract import unpack
+from helpers.data.fetch import Download, fetch_release, release_arguments, release_options
+from helpers.data.folders import find_class_root, scan_class_folders
 from helpers.data.images import CorruptImageError, check_image, is_image_file
 from helpers.data.records import DataError
-from helpers.data.zip_extract import safe_extract_zip, validate_zip
 
 BUSI_URL = "https://scholar.cu.edu.eg/Dataset_BUSI.zip"
 FOLDER = "Dataset_BUSI_with_GT"
@@ -30,23 +27,9 @@ CLASSES = ("benign", "normal", "malignant")  # in label order, as the WGAN study
 HINT = "Download it with `python data_download.py busi --dest DIR` (or `--from` an archive you have)."
 
 
-def find_class_root_deep(folder: Path, depth: int = 4) -> Path:
-    """The shallowest folder under `folder` holding a class folder (archives wrap them in
-    one or more folders whose names vary between copies)."""
-    level = [folder]
-    for _ in range(depth + 1):
-        for cand in level:
-            if any((cand / c).is_dir() for c in CLASSES):
-                return cand
-        level = [d for p in level for d in sorted(p.iterdir())
-                 if d.is_dir() and not d.name.startswith((".", "__MACOSX"))]
-    raise DataError(f"No class folders ({', '.join(CLASSES)}) found in {folder}. Is this the BUSI "
-                    "dataset? Expected e.g. Dataset_BUSI_with_GT/benign/benign (1).png.")
-
-
-def archive_name(url: str) -> str:
-    name = Path(urlparse(url).path).name
-    return name if name.lower().endswith(".zip") else "Dataset_BUSI.zip"
+# The folder under an archive or a copy holding the class folders, in one or more wrappers.
+find_class_root_deep = partial(find_class_root, classes=CLASSES, depth=4, hint="Is this the BUSI dataset? "
+                               "Expected e.g. Dataset_BUSI_with_GT/benign/benign (1).png.")
 
 
 def _image_check(path: Path) -> None:
@@ -66,43 +49,14 @@ def fetch_busi(dest: str | Path, url: str = BUSI_URL, from_path: str | Path | No
     `matches` and a printable `report`.
     """
     dest = Path(dest).expanduser()
-    target = dest / FOLDER
-    file_check = _image_check if check else None
-    if from_path is not None:
-        src = Path(from_path).expanduser()
-        if not src.exists():
-            raise DataError(f"--from {src}: no such file or folder. Give the BUSI zip archive or the "
-                            "folder holding benign/, malignant/, normal/.")
-        if src.is_dir():
-            root = find_class_root_deep(src)
-            if in_place:
-                data_dir = root
-            else:
-                copy_tree(root, target, keep=is_image_file, progress=progress, check=file_check, skip_bad=skip_bad)
-                data_dir = dest
-        elif zipfile.is_zipfile(src):
-            if in_place:
-                raise DataError(f"--in-place needs a folder, but {src} is an archive. Drop --in-place "
-                                "to unpack it into --dest.")
-            safe_extract_zip(src, target, select=find_class_root_deep, progress=progress, check=file_check,
-                             skip_bad=skip_bad)
-            data_dir = dest
-        else:
-            raise DataError(f"--from {src} is neither a zip archive nor a folder. Unpack it yourself and "
-                            "pass the folder holding benign/, malignant/, normal/.")
-    elif is_complete(target):
-        print(f"{target} is already complete; skipping download and extraction.")
-        data_dir = dest
-    else:
-        archive = download(url, dest / archive_name(url), progress=progress, validate=validate_zip)
-        try:
-            safe_extract_zip(archive, target, select=find_class_root_deep, progress=progress, check=file_check,
-                             skip_bad=skip_bad)
-        except DownloadError as e:
-            raise move_aside(archive, e) from None
-        if not keep_archive:
-            archive.unlink()
-        data_dir = dest
+    name = Path(urlparse(url).path).name
+    make = partial(unpack, select=find_class_root_deep, keep=is_image_file, progress=progress,
+                   check=_image_check if check else None, skip_bad=skip_bad)
+    root = fetch_release(dest / FOLDER, make, from_path=from_path, in_place=in_place,
+                         give="Give the BUSI zip archive or the folder holding benign/, malignant/, normal/.",
+                         find=find_class_root_deep, url=url, keep_archive=keep_archive, progress=progress,
+                         archive_name=name if name.lower().endswith(".zip") else "Dataset_BUSI.zip")
+    data_dir = root if in_place else dest
     try:
         df = scan_class_folders(data_dir, list(CLASSES), "busi", check=check and in_place, skip_bad=skip_bad,
                                 hint=HINT, progress=progress)
@@ -139,30 +93,11 @@ def count_report(counts: dict, expected: dict, n_masked: int = 0, root: str | No
     return "\n".join(lines)
 
 
-def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--url", default=BUSI_URL, help="where to download the zip from (default: %(default)s)")
-    p.add_argument("--from", dest="from_path", default=None, metavar="PATH",
-                   help="use a BUSI zip archive or folder you already have (e.g. Kaggle's "
-                        "'Breast Ultrasound Images Dataset' archive, or a resized copy) instead of "
-                        "downloading; it is unpacked/copied into --dest")
-    p.add_argument("--in-place", action="store_true",
-                   help="with --from FOLDER: check the folder and use it where it is (no copy)")
-    p.add_argument("--remove-archive", action="store_true",
-                   help="delete the downloaded zip after it is unpacked (default: keep it)")
-    p.add_argument("--no-check", action="store_true",
-                   help="count the images without decoding each one (faster; corrupt files show later)")
-    p.add_argument("--skip-bad", action="store_true",
-                   help="leave unreadable images out (listed) instead of stopping at the first one")
-
-
-def _run(args: argparse.Namespace) -> Path:
-    if args.in_place and args.from_path is None:
-        raise DataError("--in-place needs --from FOLDER (the folder to use where it is).")
-    res = fetch_busi(args.dest, url=args.url, from_path=args.from_path, in_place=args.in_place,
-                     keep_archive=not args.remove_archive, check=not args.no_check,
-                     progress=not args.quiet, skip_bad=args.skip_bad)
-    print(res["report"])
-    return res["data_dir"]
+def _arguments(p) -> None:
+    release_arguments(p, "use a BUSI zip archive or folder you already have (e.g. Kaggle's 'Breast "
+                         "Ultrasound Images Dataset' archive, or a resized copy) instead of downloading; it "
+                         "is unpacked/copied into --dest",
+                      "with --from FOLDER: check the folder and use it where it is (no copy)", BUSI_URL)
 
 
 DOWNLOAD = Download(
@@ -180,9 +115,6 @@ DOWNLOAD = Download(
                  "200 MB) downloads to <dest>/Dataset_BUSI.zip; an interrupted download resumes\nwhen the command "
                  "is run again. No checksum is published for it: the size the server\nannounces is verified. "
                  "Entries that would land outside <dest> are refused."),
-    epilog=("examples:\n  python data_download.py busi --dest data/busi\n"
-            "  python data_download.py busi --dest data/busi --from archive.zip\n"
-            "  python data_download.py busi --from ~/data/busi-256 --in-place"),
     add_arguments=_arguments,
-    run=_run,
+    run=lambda args: fetch_busi(args.dest, **release_options(args)),
 )

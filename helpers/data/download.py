@@ -5,11 +5,10 @@ Downloads stream into `<file>.part` with a progress bar. A cut download resumes 
 size and, when known, the MD5/SHA-256 digest are checked before the file is renamed into
 place, so a file under its final name is always complete and verified.
 
-A download may also be checked for what it holds (`validate`, e.g. "is a readable zip",
-`helpers.data.zip_extract.validate_zip`): a file that fails is never left under its final
+A download may also be checked for what it holds (`validate`, e.g. "is a readable archive",
+`helpers.data.extract.validate_archive`): a file that fails is never left under its final
 name, so a rerun fetches it again instead of failing the same way on the same bad file.
-Unpacking what was fetched is `helpers.data.zip_extract` / `tar_extract` (sharing
-`helpers.data.extract`). Re-running skips work that is already done.
+Re-running skips work that is already done.
 """
 
 from __future__ import annotations

@@ -96,22 +96,21 @@ def to_gray8(im: Image.Image, path: str | Path = "image") -> Image.Image:
         else:
             scaled = (a - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(a)
         return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+    return _over_black(im).convert("L")
+
+
+def _over_black(im: Image.Image) -> Image.Image:
+    """An image with transparent parts laid over black (others unchanged)."""
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")
-        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        return Image.alpha_composite(black, rgba).convert("L")
-    return im.convert("L")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+    return im
 
 
 def to_rgb8(im: Image.Image, path: str | Path = "image") -> Image.Image:
     """Any PIL image as 8-bit RGB: high bit depths through `to_gray8` (their contrast kept),
     transparent parts laid over black, everything else by PIL's conversion."""
-    if im.mode in HIGH_DEPTH:
-        return to_gray8(im, path).convert("RGB")
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
-    return im.convert("RGB")
+    return (to_gray8(im, path) if im.mode in HIGH_DEPTH else _over_black(im)).convert("RGB")
 
 
 def check_image(path: str | Path) -> tuple[int, int]:

@@ -7,22 +7,27 @@ reference, background tissue (F/G/D), class (CALC CIRC SPIC MISC ARCH ASYM NORM)
 several lines, and a few lines have no coordinates. Films come in pairs of one woman:
 mdb001 (right, odd) and mdb002 (left, even) are patient 1, and so on.
 
-`helpers.data.minimias_fetch` puts the release under `<dest>/all-mias/` with the films
-converted to PNG at full resolution (`images/mdbNNN.png`), `Info.txt` unchanged.
+`fetch_minimias` (`data_download.py minimias`) puts the release under `<dest>/all-mias/` with
+the films converted to PNG at full resolution (`images/mdbNNN.png`), `Info.txt` unchanged.
 `read_minimias` reads that folder, or any folder holding `Info.txt` and `images/mdbNNN.png`
-at another size (e.g. a resized copy), in place. Records carry `patient`, which `prepare` keeps together in one
-group. Cite the database when you report results on it.
+at another size (e.g. a resized copy), in place. Records carry `patient`, which `prepare`
+keeps together in one group. Cite the database when you report results on it.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pandas as pd
+from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from helpers.data.images import checked_size
+from helpers.data.extract import publish_folder, safe_extract, temp_sibling
+from helpers.data.fetch import Download, fetch_release, release_arguments, release_options
+from helpers.data.images import checked_size, to_gray8
 from helpers.data.records import DataError, make_records
 
 # NORM vs any abnormality (the DDPM study's task on INbreast), in label order.
@@ -33,6 +38,8 @@ TISSUES = ("F", "G", "D")
 EXPECTED = {"normal": 207, "abnormal": 115}
 N_PATIENTS = 161
 _REF = re.compile(r"mdb\d{3}")
+MIAS_URL = "http://peipa.essex.ac.uk/pix/mias/all-mias.tar.gz"
+FOLDER = "all-mias"
 HINT = "Download it with `python data_download.py minimias --dest DIR` (or `--from` all-mias.tar.gz or a copy)."
 
 
@@ -134,11 +141,7 @@ def read_minimias(data_dir: str | Path, check: bool = True, skip_bad: bool = Fal
         raise DataError(f"{len(missing)} of {len(table)} images listed in Info.txt are missing from {root} (e.g. "
                         f"images/{missing[0]}.png). {advice}")
     skipped += [str(root / "images" / f"{m}.png") for m in missing]
-    df = make_records(rows, "minimias", CLASSES)
-    df.attrs.update(skipped=skipped, root=str(root))
-    if skipped:
-        print(f"Skipped {len(skipped)} missing or unreadable image(s), e.g. {skipped[0]}")
-    return df
+    return make_records(rows, "minimias", CLASSES, skipped=skipped, root=root)
 
 
 def read_dataset(data_dir: str | Path, dataset, *, check: bool = True, skip_bad: bool = False,
@@ -167,3 +170,88 @@ def count_report(df: pd.DataFrame, root: str | None = None) -> str:
         lines.append(f"WARNING: counts differ from the release ({EXPECTED['normal']} normal / {EXPECTED['abnormal']} "
                      f"abnormal, {N_PATIENTS} patients): this copy is incomplete or edited.")
     return "\n".join(lines)
+
+
+def convert_release(root: Path, target: Path, progress: bool = True, skip_bad: bool = False) -> Path:
+    """`<target>/images/mdbNNN.png` (full resolution, lossless) from the films under `root`
+    (PGM or PNG), Info.txt copied byte for byte, README and Licence.txt into docs/; the folder
+    appears complete or not at all."""
+    info = info_file(root)
+    refs = sorted(parse_info(info)["ref"].unique())
+    tmp = temp_sibling(target)
+    skipped = []
+    try:
+        (tmp / "images").mkdir()
+        for ref in tqdm(refs, desc="converting to PNG", unit="img", disable=not progress):
+            src = image_of(root, ref, (".pgm", ".png"))
+            try:
+                if src is None:
+                    raise DataError(f"{ref}.pgm, listed in {info}, is missing from {root}.")
+                with Image.open(src) as im:
+                    im.load()
+                    to_gray8(im, src).save(tmp / "images" / f"{ref}.png")
+            except (DataError, UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+                if not skip_bad:
+                    raise DataError(f"{e if isinstance(e, DataError) else f'Cannot read {src}: {e}.'} Nothing "
+                                    "was kept: fetch the release again, or pass --skip-bad to leave such "
+                                    "images out.") from None
+                skipped.append(ref)
+        shutil.copyfile(info, tmp / "Info.txt")
+        for doc in (p for p in root.iterdir() if p.is_file() and p.name.lower() in ("readme", "licence.txt")):
+            (tmp / "docs").mkdir(exist_ok=True)
+            shutil.copyfile(doc, tmp / "docs" / doc.name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return publish_folder(tmp, target, {"from": str(root), "images": len(refs) - len(skipped),
+                                        "skipped": skipped, "format": "PNG, full resolution (1024x1024 in the release)"})
+
+
+def fetch_minimias(dest: str | Path, url: str = MIAS_URL, from_path: str | Path | None = None,
+                   in_place: bool = False, keep_archive: bool = True, check: bool = True,
+                   progress: bool = True, skip_bad: bool = False) -> dict:
+    """Put mini-MIAS under `<dest>/all-mias/` (or accept `from_path` where it is with
+    `in_place`) and count it. Returns `data_dir`, `counts`, `patients` and a printable `report`."""
+    dest = Path(dest).expanduser()
+
+    def make(src: Path, target: Path) -> None:
+        raw = dest / f".{FOLDER}-raw"
+        shutil.rmtree(raw, ignore_errors=True)  # a leftover from an interrupted conversion
+        try:
+            root = find_release(src) if src.is_dir() else safe_extract(src, raw, select=find_release,
+                                                                        progress=progress)
+            convert_release(root, target, progress=progress, skip_bad=skip_bad)
+        finally:
+            shutil.rmtree(raw, ignore_errors=True)
+
+    data_dir = fetch_release(dest / FOLDER, make, from_path=from_path, in_place=in_place, find=find_release,
+                             give="Give all-mias.tar.gz or the folder holding Info.txt.", url=url,
+                             archive_name=Path(urlparse(url).path).name or "all-mias.tar.gz",
+                             keep_archive=keep_archive, progress=progress)
+    df = read_minimias(data_dir, check=check and in_place, skip_bad=skip_bad, progress=progress)
+    counts = {c: int((df["class_name"] == c).sum()) for c in CLASSES}
+    return dict(data_dir=Path(data_dir), counts=counts, patients=int(df["patient"].nunique()),
+                matches=counts == EXPECTED and df["patient"].nunique() == N_PATIENTS,
+                report=count_report(df, df.attrs.get("root")))
+
+
+DOWNLOAD = Download(
+    command="minimias",
+    help="the MIAS mammograms (normal vs abnormal): all-mias.tar.gz or your copy",
+    summary=("the MIAS mammograms (Suckling et al. 1994; 322 films of 161 women, normal\n"
+             "vs abnormal, the DDPM study's task): downloads all-mias.tar.gz (or --from a\n"
+             "copy), converts the films to PNG under <dest>/all-mias/ with Info.txt."),
+    examples=("python data_download.py minimias --dest data/minimias",
+              "python data_download.py minimias --from all-mias.tar.gz --dest data/minimias",
+              "python data_download.py minimias --from ~/data/mini-mias --in-place             # a converted copy as is"),
+    description=("Get mini-MIAS into <dest>/all-mias/: images/mdb001.png ... (the 1024x1024 PGM films converted\n"
+                 "to PNG at full resolution) and Info.txt, and report 207 normal / 115 abnormal images of\n"
+                 "161 women. The tar archive is checked before extraction (no absolute paths, no '..',\n"
+                 "no links or devices, size and compression limits). A folder already holding Info.txt and\n"
+                 "images/mdbNNN.png (any size) can be used as is with --from FOLDER --in-place.\n"
+                 "Licence: research use; cite Suckling et al. 1994 when you publish."),
+    add_arguments=lambda p: release_arguments(
+        p, "use all-mias.tar.gz (or a zip) or a folder you already have instead of downloading",
+        "with --from FOLDER holding Info.txt and images/*.png: check it and use it where it is", MIAS_URL),
+    run=lambda args: fetch_minimias(args.dest, **release_options(args)),
+)

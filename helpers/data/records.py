@@ -18,9 +18,10 @@ from helpers.errors import DataError  # noqa: F401  (re-exported: most modules i
 RECORD_COLUMNS = ["path", "label", "class_name", "group", "source"]
 
 
-def make_records(rows: list[dict], source: str, classes) -> pd.DataFrame:
+def make_records(rows: list[dict], source: str, classes, skipped=None, root=None) -> pd.DataFrame:
     """Build a record table from dicts with at least `path` and `class_name`; `classes` are
-    the source's class names in label order."""
+    the source's class names in label order. A reader passes the files it `skipped` (said
+    here, kept in `df.attrs`) and the `root` it read."""
     names = list(classes)
     df = pd.DataFrame(rows)
     if df.empty:
@@ -31,7 +32,12 @@ def make_records(rows: list[dict], source: str, classes) -> pd.DataFrame:
         df["group"] = range(len(df))  # every image its own group until duplicates are found
     df = df.sort_values(["label", "path"], key=_natural_key).reset_index(drop=True)
     extra = [c for c in df.columns if c not in RECORD_COLUMNS]
-    return df[RECORD_COLUMNS + extra]
+    df = df[RECORD_COLUMNS + extra]
+    if root is not None:
+        df.attrs.update(skipped=list(skipped or ()), root=str(root))
+    if skipped:
+        print(f"Skipped {len(skipped)} missing or unreadable file(s), e.g. {skipped[0]}")
+    return df
 
 
 def _natural_key(col: pd.Series) -> pd.Series:

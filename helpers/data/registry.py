@@ -1,69 +1,75 @@
-"""Every dataset the course reads, one record each (`DATASETS`), all yielding the same record table.
+"""Every dataset the course reads, one `Dataset` record each (`DATASETS`), all yielding the same
+record table: the phantom (made in code), BUSI, BreastMNIST, mini-MIAS, BreakHis (`breakhis`,
+`breakhis8`) and `folder` (your own class folders, `helpers.data.folders`).
 
-- `phantom`: procedural ultrasound-like images made in code (offline default);
-- `busi`: the BUSI folder, official layout (masks beside images) or a resized copy;
-- `breastmnist`: MedMNIST's BreastMNIST, unpacked to class folders by data_download.py;
-- `minimias`: the MIAS mammograms (normal vs abnormal), Info.txt beside images/mdbNNN.png;
-- `breakhis`, `breakhis8`: BreakHis histopathology in its official layout, benign vs
-  malignant or the eight subtypes;
-- `folder`: your own images, any folder of class sub-folders (`helpers.data.user_folder`).
-
-A record (`helpers.data.dataset.Dataset`) holds the dataset's classes in label order, its
-channels, near-duplicate threshold, the hint that ends every "not found" message, its reader,
-how its images are decoded, and its `data_download.py` sub-command. The config
-(`Config.classes`, `channels`, `dup_threshold`, `--dataset` choices), the record tables and
-`data_download.py` all read them from here. A fact a source's own module needs (its classes,
-its hint) is defined there and named by the record.
-
-Adding a dataset touches this file and its reader only. Write `helpers/data/mydata.py` with
-CLASSES, HINT and `read_dataset(data_dir, dataset, *, check, skip_bad, progress)` returning
+The config (`Config.classes`, `channels`, `dup_threshold`, `--dataset` choices), the record
+tables and `data_download.py` read a dataset's facts from its record; a fact its own module
+needs (its classes, its hint) is defined there and named by the record. Adding a dataset
+touches this file and its reader only: write `helpers/data/mydata.py` with CLASSES, HINT and
+`read_dataset(data_dir, dataset, *, check, skip_bad, progress)` returning
 `make_records(rows, dataset.name, CLASSES)` (class folders need no reader of their own:
-`read_class_folders`), optionally a `DOWNLOAD = Download(...)` for data_download.py, then add:
-
-    "mydata": Dataset("mydata", mydata.CLASSES, mydata.HINT, mydata.read_dataset,
-                      channels=3, download=mydata.DOWNLOAD),
+`read_class_folders`), optionally a `DOWNLOAD = fetch.Download(...)`, then add
+`Dataset("mydata", mydata.CLASSES, mydata.HINT, mydata.read_dataset, download=mydata.DOWNLOAD)`.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from helpers.data import (
-    breakhis,
-    breastmnist,
-    busi_fetch,
-    minimias,
-    minimias_fetch,
-    phantom_fetch,
-    user_folder,
-)
-from helpers.data.dataset import Dataset
-from helpers.data.folders import read_class_folders
+from helpers.data import breakhis, breastmnist, busi_fetch, folders, minimias, phantom_folder
+from helpers.data.fetch import Download
+from helpers.data.folders import STATEMENT, read_class_folders
 from helpers.data.images import is_image_file, load_gray, load_rgb
 from helpers.data.mammo import load_mammogram
-from helpers.data.phantom_folder import CLASSES as PHANTOM_CLASSES
 from helpers.errors import DataError, SettingError
 
+
+@dataclass(frozen=True)
+class Dataset:
+    """Everything the course knows about one dataset; `--dataset <name>` picks it."""
+
+    name: str
+    classes: tuple[str, ...] | None  # in label order (label i is classes[i]); None: `describe` says
+    hint: str  # how to get the data; ends every "not found" message
+    reader: Callable  # reader(data_dir, dataset, *, check, skip_bad, progress) -> record table
+    channels: int | None = 1  # 1 grey, 3 RGB (N, H, W, 3); None: `describe` says
+    dup_threshold: float | None = None  # near-duplicate correlation; None: Config's default (0.97)
+    load_image: Callable | None = None  # grey reader (path, size, resample) when decoding is not enough
+    download: Download | None = None  # its data_download.py sub-command (one may serve two datasets)
+    make: Callable | None = None  # make(cfg, progress): write the data into cfg.data_dir (made in code)
+    # For data that says what it holds: describe(data_dir) -> (classes, channels). Such a
+    # dataset has no default folder (--data-dir is required) and one runs folder per data folder.
+    describe: Callable[[Path], tuple[tuple[str, ...], int]] | None = None
+
+    def classes_and_channels(self, data_dir: str | Path | None) -> tuple[tuple[str, ...], int]:
+        """(class names in label order, channels) of this dataset stored in `data_dir`."""
+        if self.describe is not None:
+            return self.describe(Path(data_dir))
+        return tuple(self.classes), int(self.channels)
+
+
 DATASETS: dict[str, Dataset] = {d.name: d for d in (
-    Dataset("phantom", PHANTOM_CLASSES, phantom_fetch.HINT, read_class_folders, download=phantom_fetch.DOWNLOAD,
-            make=phantom_fetch.make_for_run),
+    Dataset("phantom", phantom_folder.CLASSES, phantom_folder.HINT, read_class_folders,
+            download=phantom_folder.DOWNLOAD, make=phantom_folder.make_for_run),
     Dataset("busi", busi_fetch.CLASSES, busi_fetch.HINT, read_class_folders, download=busi_fetch.DOWNLOAD),
     Dataset("breastmnist", breastmnist.CLASSES, breastmnist.HINT, read_class_folders, download=breastmnist.DOWNLOAD),
     # Aligned mammograms share one outline, so their 32 px thumbnails correlate above 0.97 across
     # different women (143 pairs on mini-MIAS, 16 above 0.98, none a duplicate when looked at); a
     # split would see one giant group. The patient groups carry the protection against leakage.
     Dataset("minimias", minimias.CLASSES, minimias.HINT, minimias.read_dataset, dup_threshold=0.995,
-            load_image=load_mammogram, download=minimias_fetch.DOWNLOAD),
+            load_image=load_mammogram, download=minimias.DOWNLOAD),
     # Colour: the stain carries the diagnosis. Both tasks are unpacked by one sub-command.
     Dataset("breakhis", breakhis.TASK_CLASSES["binary"], breakhis.HINT, breakhis.read_dataset, channels=3,
             download=breakhis.DOWNLOAD),
     Dataset("breakhis8", breakhis.TASK_CLASSES["subtype"], breakhis.HINT, breakhis.read_dataset, channels=3,
             download=breakhis.DOWNLOAD),
-    Dataset("folder", None, user_folder.HINT, user_folder.read_folder, channels=None, describe=user_folder.describe),
+    Dataset("folder", None, folders.HINT, read_class_folders, channels=None, describe=folders.describe),
 )}
 
 
@@ -156,7 +162,7 @@ def data_signature(data_dir: str | Path) -> str:
         if p.is_file() and is_image_file(p):
             st = p.stat()
             h.update(f"{p.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    statement = root / user_folder.STATEMENT
+    statement = root / STATEMENT
     if statement.is_file():
         h.update(statement.read_bytes())
     return h.hexdigest()[:16]

@@ -41,9 +41,8 @@ from helpers.synth import (
     synthetic_dir,
     write_synthetic_set,
 )
-from helpers.train.checkpoint import load_checkpoint
+from helpers.train.checkpoint import load_checkpoint, step_config
 from helpers.train.loop import CHECKPOINT, History, Trainer
-from helpers.train.stepid import step_config
 
 BALANCE = ("weights", "sampling", "none")
 

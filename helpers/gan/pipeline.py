@@ -25,8 +25,8 @@ from helpers.gan.presets import KINDS, GanPreset, get_preset
 from helpers.gan.steps import cwgan_step, dcgan_step, wgan_step
 from helpers.parallel import Job
 from helpers.synth import MANIFEST, balance_counts, sha256_file, synthetic_dir, write_synthetic_set
+from helpers.train.checkpoint import step_config
 from helpers.train.loop import CHECKPOINT, History
-from helpers.train.stepid import step_config
 
 # the notebooks' own training steps
 STEPS = {"wgan": wgan_step, "wgan-gp": wgan_step, "dcgan": dcgan_step, "cwgan": cwgan_step}

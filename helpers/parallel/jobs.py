@@ -1,20 +1,19 @@
 """What the parallel backends share: a job, a backend's settings, the stop flag.
 
-A `Job` is a function and its arguments. A job whose `prepared` is true is split in two: its
-function runs in the calling thread and returns the callable that does the long work (on the
-threads backend the calls run one after another before any worker starts; elsewhere both
-halves run where the job runs). That is how trainings run side by side in threads without a
+A `Job` is a function and its arguments; an argument may itself be a Job, a dependency run
+once however many jobs name it. A job whose `prepared` is true is split in two: its function
+runs in the calling thread and returns the callable that does the long work (on the threads
+backend the calls run one after another before any worker starts; elsewhere both halves run
+where the job runs). That is how trainings run side by side in threads without a
 process-wide lock: a model is built and seeded (torch's global generator) in the calling
 thread, and its loop, which draws only from the run's own torch.Generator, in a worker.
-
-An argument of a job may itself be a Job: a dependency, run once however many jobs name it.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 KINDS = ("inline", "threads", "processes", "ray")
@@ -36,13 +35,18 @@ SIDE_BY_SIDE = CORES + 1 if CORES >= 2 else 1
 @dataclass(frozen=True)
 class Job:
     """fn(*args, **kwargs); with `prepared`, fn(*args, **kwargs)() (see the module's note).
-    `gpu_shares`: how many of the backend's per-job GPU shares the job takes (Ray on GPUs)."""
+    `gpu_shares`: how many of the backend's per-job GPU shares the job takes (Ray on GPUs).
+    Calling the job does its work, wherever it runs."""
 
     fn: Callable
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     prepared: bool = False
     gpu_shares: float = 1.0
+
+    def __call__(self):
+        out = self.fn(*self.args, **self.kwargs)
+        return out() if self.prepared else out
 
 
 def task(fn: Callable, *args, **kwargs) -> Job:
@@ -95,10 +99,14 @@ def side_by_side(n_jobs: int, device: str = "cpu") -> Backend:
     return Backend("threads", workers=min(n_jobs, SIDE_BY_SIDE))
 
 
-def execute(fn: Callable, prepared: bool, args: tuple, kwargs: dict):
-    """A job's work, wherever it runs."""
-    out = fn(*args, **kwargs)
-    return out() if prepared else out
+def in_order(pairs: Iterable[tuple[int, object]]) -> Iterator[tuple[int, object]]:
+    """(index, result) pairs that arrive as jobs finish, yielded in job order."""
+    ready, next_i = {}, 0
+    for i, result in pairs:
+        ready[i] = result
+        while next_i in ready:
+            yield next_i, ready.pop(next_i)
+            next_i += 1
 
 
 def set_math_threads(threads: int | None) -> None:

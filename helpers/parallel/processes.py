@@ -1,31 +1,26 @@
-"""Jobs in spawned processes.
+"""Jobs in spawned processes: for work that holds the GIL (drawing phantoms, painting out
+overlays: plain Python and NumPy per image) and trainings that scale badly over threads (the
+grid's runs, notebook 09's: two processes of one math thread use both cores). Spawned, not
+forked: a fork copies a notebook kernel's torch or OpenMP threads, and a forked child of a
+process whose OpenMP pool already ran can hang. Functions and arguments must be picklable.
 
-For work that holds the GIL (drawing phantoms, painting out overlays: plain Python and
-NumPy per image) and for trainings that scale badly over threads (the classifier grid's cells,
-notebook 09's runs: two processes of one math thread use both cores). Processes are spawned,
-not forked: the caller may be a notebook kernel whose torch or OpenMP threads a fork would
-copy, and a forked child of a process whose OpenMP pool already ran can hang. A job's function
-and arguments must be picklable (a function defined at the top level of a module).
-
-A kept pool (`keep=True`) outlives the call: notebook 09 runs a few trainings at a time, and
-starting two workers (importing torch and fastai) costs about as much as training three quick
-ones. Its workers ignore Ctrl-C: an interrupt or a kernel's shutdown signals the whole process
-group, and idle workers would each die printing a KeyboardInterrupt traceback. The caller
-handles Ctrl-C (queued jobs are cancelled; a job already running finishes on its own), and
-the pool is shut down at exit.
+A kept pool (`keep=True`) outlives the call: starting two workers (importing torch and fastai)
+costs about as much as training three of notebook 09's quick runs. Its workers ignore Ctrl-C:
+an interrupt or a kernel's shutdown signals the whole process group, and idle workers would
+each die printing a traceback. The caller cancels the queued jobs (one already running
+finishes on its own), and the pool is shut down at exit.
 """
 
 from __future__ import annotations
 
 import atexit
 import multiprocessing
-import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
-from helpers.parallel.jobs import Backend, Job, execute, set_math_threads
+from helpers.parallel.jobs import CORES, Backend, Job, in_order, set_math_threads
 
 PARALLEL_FROM = 64  # ordered_map: fewer items than this run in this process (starting others costs more)
 _KEPT: dict = {}  # the kept pool, by (workers, threads): one at a time
@@ -58,24 +53,21 @@ def forget() -> None:
     _KEPT.clear()
 
 
-def _chunk(calls: list) -> list:
-    return [execute(*c) for c in calls]
+def _chunk(jobs: list[Job]) -> list:
+    return [job() for job in jobs]
 
 
-def iterate(jobs: list[Job], backend: Backend, ordered: bool = True) -> Iterator[tuple[int, object]]:
-    """(index, result) of each job, in job order or as they finish. An error raised by a job
-    is raised here; queued jobs are then cancelled."""
+def iterate(jobs: list[Job], backend: Backend) -> Iterator[tuple[int, object]]:
+    """(index, result) of each job as its chunk finishes. An error raised by a job is raised
+    here; queued jobs are then cancelled."""
     size = max(1, int(backend.chunksize))
-    chunks = [list(range(i, min(i + size, len(jobs)))) for i in range(0, len(jobs), size)]
     ex = pool(backend)
-    futures = []
+    futures = {}
     try:
-        futures = [ex.submit(_chunk, [(jobs[i].fn, jobs[i].prepared, jobs[i].args, jobs[i].kwargs) for i in c])
-                   for c in chunks]
-        done = futures if ordered else as_completed(futures)
-        index = {f: c for f, c in zip(futures, chunks)}
-        for f in done:
-            yield from zip(index[f], f.result())  # re-raises a job's error here
+        for start in range(0, len(jobs), size):
+            futures[ex.submit(_chunk, jobs[start:start + size])] = start
+        for f in as_completed(futures):
+            yield from enumerate(f.result(), futures[f])  # re-raises a job's error here
     except BrokenProcessPool:
         if backend.keep:
             _KEPT.clear()  # a worker died (killed, out of memory): the next call starts afresh
@@ -96,10 +88,10 @@ def ordered_map(fn: Callable, items: Iterable, workers: int | None = None, min_i
     the same output as `map(fn, items)`."""
     items = list(items)
     min_items = PARALLEL_FROM if min_items is None else min_items
-    workers = min((os.cpu_count() or 1) if workers is None else workers, len(items))
+    workers = min(CORES if workers is None else workers, len(items))
     if workers <= 1 or len(items) < min_items:
         yield from map(fn, items)
         return
     backend = Backend("processes", workers=workers, chunksize=chunksize)
-    for _, out in iterate([Job(fn, (item,)) for item in items], backend):
+    for _, out in in_order(iterate([Job(fn, (item,)) for item in items], backend)):
         yield out

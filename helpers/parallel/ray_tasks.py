@@ -1,16 +1,13 @@
-"""Jobs as Ray tasks: how work scales past one machine.
+"""Jobs as Ray tasks: how work scales past one machine. Ray is optional (`pip install .[ray]`)
+and imported only when this backend runs.
 
-Ray is an optional dependency (`pip install .[ray]`), imported only here and only when this
-backend runs. Each job is a task that declares what it needs: `cpus` CPUs and, where the
-cluster has GPUs, a *fraction* of one (`gpus`, default 0.25: four small classifiers share a
-GPU; a job's `gpu_shares` multiplies it). A dependency (a Job given as an argument) is a task
-of its own, submitted once, whose result Ray hands to every task that needs it as soon as it
-exists; an argument shared by several jobs (a records table) is put in Ray's object store
-once. A task whose worker dies is retried (`max_retries`).
-
-Without an address Ray starts a local instance on the spot; with RAY_ADDRESS (or `address`) it
-joins an existing cluster (`ray start --head` on one machine, `ray start --address=HEAD:6379`
-on the others; each worker needs the course package and the data at the same path).
+Each task declares `cpus` CPUs and, where the cluster has GPUs, a fraction of one (`gpus`,
+default 0.25: four small classifiers share a GPU; times a job's `gpu_shares`). A dependency is
+a task of its own, submitted once, its result handed to every task that needs it; an argument
+shared by several jobs (a records table) is put in the object store once. A task whose worker
+dies is retried (`max_retries`). Without an address Ray starts a local instance; RAY_ADDRESS
+(or `address`) joins a cluster (`ray start --head`, then `ray start --address=HEAD:6379` on the
+others; each needs the course package and the data at the same path).
 """
 
 from __future__ import annotations
@@ -21,18 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from helpers.errors import SettingError
-from helpers.parallel.jobs import Backend, Job, execute, set_math_threads
+from helpers.parallel.jobs import Backend, Job, set_math_threads
 
 PLAIN = (str, int, float, bool, type(None), Path)  # passed as they are, not through the object store
-
-
-def load_ray():
-    try:
-        import ray
-    except ImportError:
-        raise SettingError("--executor ray needs Ray: `pip install .[ray]` (or `pip install ray`). The default "
-                           "local executor needs nothing more.") from None
-    return ray
 
 
 def _task(fn, prepared: bool, threads, keys: tuple, *values):
@@ -40,14 +28,16 @@ def _task(fn, prepared: bool, threads, keys: tuple, *values):
     (dependencies, shared objects) before the task starts."""
     set_math_threads(threads)
     n = len(values) - len(keys)
-    return execute(fn, prepared, values[:n], dict(zip(keys, values[n:])))
+    return Job(fn, values[:n], dict(zip(keys, values[n:])), prepared)()
 
 
-def iterate(jobs: list[Job], backend: Backend, ordered: bool = True,
-            progress: bool = False) -> Iterator[tuple[int, object]]:
-    """(index, result) of each job, in job order or as they finish; a job that failed after its
-    retries raises here."""
-    ray = load_ray()
+def iterate(jobs: list[Job], backend: Backend, progress: bool = False) -> Iterator[tuple]:
+    """(index, result) of each job as it finishes; one that failed after its retries raises."""
+    try:
+        import ray
+    except ImportError:
+        raise SettingError("--executor ray needs Ray: `pip install .[ray]` (or `pip install ray`). The default "
+                           "local executor needs nothing more.") from None
     address = backend.address or os.environ.get("RAY_ADDRESS") or None
     started = not ray.is_initialized()
     if started:
@@ -79,16 +69,10 @@ def iterate(jobs: list[Job], backend: Backend, ordered: bool = True,
 
         t0 = time.perf_counter()
         refs = [submit(job) for job in jobs]
-        index = {ref: i for i, ref in enumerate(refs)}
-        pending, ready, next_i = list(refs), {}, 0
+        index, pending = {ref: i for i, ref in enumerate(refs)}, list(refs)
         while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            ready[index[done[0]]] = ray.get(done[0])  # raises if the job failed after its retries
-            if not ordered:
-                yield from ((i, ready.pop(i)) for i in list(ready))
-            while next_i in ready:
-                yield next_i, ready.pop(next_i)
-                next_i += 1
+            [done], pending = ray.wait(pending, num_returns=1)
+            yield index[done], ray.get(done)  # raises if the job failed after its retries
         if progress:
             print(f"ray: {len(refs)} jobs in {time.perf_counter() - t0:.0f} s on {ray.cluster_resources()}")
     finally:

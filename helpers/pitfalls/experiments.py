@@ -62,8 +62,8 @@ def fold_jobs(records: pd.DataFrame, protocol: splits.Protocol, name: str | None
 
 def near_duplicates(cfg, preset: dict, records, thumbs, bank=None, progress: bool = True):
     """Predictions of every near-duplicate protocol; returns (preds, protocols, skipped)."""
-    protocols, skipped = splits.near_duplicate_protocols(records, thumbs, preset["folds"], cfg.seed,
-                                                         preset["thresholds"])
+    protocols, skipped = splits.near_duplicate_protocols(records, thumbs, preset.folds, cfg.seed,
+                                                         preset.thresholds)
     jobs = [j for p in protocols for j in fold_jobs(records, p, keep_model_fold=0 if p.name == HONEST else None)]
     return run_jobs(cfg, preset, jobs, bank, progress, desc="near-duplicate protocols"), protocols, skipped
 
@@ -79,8 +79,8 @@ def twins_in_training(protocols, thumbs, thresholds=(0.90, 0.95, HONEST_THRESHOL
 
 
 def repeats(cfg, preset: dict, records, thumbs, bank=None, progress: bool = True) -> pd.DataFrame:
-    """The honest folds drawn preset['repeats'] times (repeat 0 = the honest protocol above)."""
-    reps = splits.repeated(records, thumbs, preset["folds"], cfg.seed, preset["repeats"])
+    """The honest folds drawn preset.repeats times (repeat 0 = the honest protocol above)."""
+    reps = splits.repeated(records, thumbs, preset.folds, cfg.seed, preset.repeats)
     jobs = [j for p in reps for j in fold_jobs(records, p, keep_model_fold=0 if p.repeat == 0 else None)]
     return run_jobs(cfg, preset, jobs, bank, progress, desc="repeated grouped folds")
 
@@ -96,7 +96,7 @@ def overlays(cfg, preset: dict, records, thumbs, bank=None, progress: bool = Tru
     new_twins=pairs that are twins only once masked)."""
     masked = masking.masked_dataset(records, cfg.stage_dir("pitfalls", "masked"), progress)
     mthumbs = thumbnails(masked, cfg.cache_dir, progress=progress)
-    proto = splits.repeated(records, thumbs, preset["folds"], cfg.seed, 1)[0]
+    proto = splits.repeated(records, thumbs, preset.folds, cfg.seed, 1)[0]
     t = HONEST_THRESHOLD
     pairs = near_duplicate_pairs(mthumbs, t)
     group = proto.group.to_numpy()
@@ -107,7 +107,7 @@ def overlays(cfg, preset: dict, records, thumbs, bank=None, progress: bool = Tru
         g = coo_matrix((np.ones(len(both)), (both["i"], both["j"])), shape=(len(records), len(records)))
         union = pd.Series(connected_components(g, directed=False)[1], index=records.index, name="group")
         proto = splits.Protocol(f"{HONEST}, twins of either version", None,
-                                grouped_folds(records.assign(group=union.to_numpy()), preset["folds"], seed=cfg.seed),
+                                grouped_folds(records.assign(group=union.to_numpy()), preset.folds, seed=cfg.seed),
                                 union, threshold=t, seed=cfg.seed)
     as_is = run_jobs(cfg, preset, fold_jobs(records, proto, keep_model_fold=0), bank, progress, desc="images as they are")
     m = run_jobs(cfg, preset, fold_jobs(masked, proto, MASKED, keep_model_fold=0, tag="masked"), bank, progress,
@@ -146,25 +146,25 @@ def synthetic_sets(cfg, preset: dict, records, progress: bool = True, saw_test: 
     images; each set cut to the same size per class and split 80/20. saw_test=False leaves the
     second generator out (it doubles the generator training), so only the synthetic-in-test
     protocol is measured."""
-    g = preset["generator"]
+    g = preset.generator
     train_part = records[records["split"] == "train"].reset_index(drop=True)
     test = records[records["split"] == "test"].reset_index(drop=True)
-    honest = fold_synthetic(cfg, g, SPLIT, train_part, progress=progress, steps=preset.get("gen_steps"))
+    honest = fold_synthetic(cfg, g, SPLIT, train_part, progress=progress, steps=preset.gen_steps)
     steps = generator_steps(cfg, g)
     classes = sorted(records["class_name"].unique())
     sh = synthetic_rows(honest, None, classes)
     leaky = sl = l_train = None
     if saw_test:
         leaky = train_and_export(g, cfg, train_records=pd.concat([train_part, test], ignore_index=True),
-                                 out_name=f"{g}-saw-test", steps=max(steps.values()) if steps else preset.get("gen_steps"),
+                                 out_name=f"{g}-saw-test", steps=max(steps.values()) if steps else preset.gen_steps,
                                  progress=progress)
         sl = synthetic_rows(leaky, None, classes)
     # Both sets the same size per class, so the two generators' protocols add alike.
     sets = [sh] + ([sl] if sl is not None else [])
     n = {c: int(min((d["class_name"] == c).sum() for d in sets)) for c in classes}
-    h_train, h_test = _split_per_class(sh, n, preset["syn_test_frac"], cfg.seed)
+    h_train, h_test = _split_per_class(sh, n, preset.syn_test_frac, cfg.seed)
     if sl is not None:
-        l_train, _ = _split_per_class(sl, n, preset["syn_test_frac"], cfg.seed)
+        l_train, _ = _split_per_class(sl, n, preset.syn_test_frac, cfg.seed)
     return dict(generator=g, honest=honest, leaky=leaky, steps=steps,
                 leaky_steps=generator_steps(cfg, f"{g}-saw-test") if saw_test else {},
                 per_class=n, honest_train=h_train, honest_test=h_test, leaky_train=l_train)
@@ -186,7 +186,7 @@ def generator_and_synthetic_test(cfg, preset: dict, records, sets: dict, bank=No
     test = table_rows(records[records["split"] == "test"])[TRAIN_COLUMNS]
     cols = TRAIN_COLUMNS
     jobs = []
-    for seed in preset["seeds"]:
+    for seed in preset.seeds:
         h_train = pd.concat([real_train, sets["honest_train"][cols]], ignore_index=True)
         mixed = pd.concat([test, sets["honest_test"][cols]], ignore_index=True)
         jobs.append(Job(h_train, [View(REAL_TEST, test), View(MIXED_TEST, mixed, "synthetic-in-test")], seed=seed,

@@ -99,11 +99,11 @@ def write_figures(cfg, preset: dict, records, protocols, near, ov, reps, table, 
     """Save the figures of the measurements made (09_thresholds, 09_inflation, and
     09_single_splits / 09_gradcam when the repeats / overlays ran); returns the lines to print:
     the Grad-CAM shares and each figure's file."""
-    figs = {"09_thresholds": thresholds(near, twins_in_training(protocols, thumbs), preset["n_boot"], cfg.seed),
+    figs = {"09_thresholds": thresholds(near, twins_in_training(protocols, thumbs), preset.n_boot, cfg.seed),
             "09_inflation": inflation(table)}
     lines = []
     if reps is not None:
-        figs["09_single_splits"] = single_splits(reps, preset["n_boot"], cfg.seed)
+        figs["09_single_splits"] = single_splits(reps, preset.n_boot, cfg.seed)
     if ov is not None:
         sal = saliency(cfg, preset, records, ov)
         figs["09_gradcam"] = gradcam_grid(sal, cfg.classes, 8)
@@ -112,7 +112,7 @@ def write_figures(cfg, preset: dict, records, protocols, near, ov, reps, table, 
             lines.append(f"Grad-CAM, model trained on images {name}: {s['on_overlay'].mean():.1%} of the map on overlay "
                          f"pixels, which cover {s['overlay_area'].mean():.1%} of the image ({len(s['maps'])} test images)")
         d = tables.paired_mean_difference(sal["as is"]["on_overlay"], sal["masked"]["on_overlay"], sal["groups"],
-                                          preset["n_boot"], cfg.seed)
+                                          preset.n_boot, cfg.seed)
         lines.append(f"Grad-CAM share on overlays, as is - masked: {d['diff']:+.2%} [{d['lo']:+.2%}, {d['hi']:+.2%}]")
     for name, fig in figs.items():
         lines.append(f"figure: {savefig(fig, cfg, name)}")

@@ -90,7 +90,7 @@ PIPELINE = 2  # bump when the training itself changes: cached runs are then trai
 
 
 def _key(cfg, preset: dict, job: Job) -> str:
-    spec = dict(pipeline=PIPELINE, arch=preset["arch"], epochs=preset["epochs"], lr=preset["lr"], bs=preset["bs"], size=cfg.size,
+    spec = dict(pipeline=PIPELINE, arch=preset.arch, epochs=preset.epochs, lr=preset.lr, bs=preset.bs, size=cfg.size,
                 dataset=cfg.dataset, seed=job.seed, train=[f"{p}|{lab}" for p, lab in zip(job.train["path"],
                                                                                           job.train["label"])],
                 views=[(v.name, v.leak, list(map(str, v.records["path"]))) for v in job.views],
@@ -104,7 +104,7 @@ def runs_dir(cfg) -> Path:
 
 def recipe(preset: dict) -> Recipe:
     """The protocols' training: the preset's network and budget, random weights, no augmentation."""
-    return Recipe(preset["arch"], int(preset["epochs"]), float(preset["lr"]), int(preset["bs"]))
+    return Recipe(preset.arch, int(preset.epochs), float(preset.lr), int(preset.bs))
 
 
 def check_views(cfg, job: Job) -> list:
@@ -177,20 +177,20 @@ def run_one(cfg, preset: dict, job: Job, bank: ImageBank | None = None, guards: 
 
 def load_model(cfg, preset: dict, job: Job) -> torch.nn.Module:
     """The trained network of a job run with keep_model=True (eval mode, on the CPU)."""
-    return load_weights(run_dir(cfg, preset, job), preset["arch"], len(cfg.classes))
+    return load_weights(run_dir(cfg, preset, job), preset.arch, len(cfg.classes))
 
 
 def run_jobs(cfg, preset: dict, jobs: list, bank: ImageBank | None = None, progress: bool = True,
              desc: str = "runs") -> pd.DataFrame:
     """Run (or read back) every job; a progress bar counts them. Returns all predictions.
-    With preset['workers'] > 1 on a CPU, the runs still to train go to that many processes
-    of preset['threads'] math threads each, after every guard has passed here; a run's
+    With preset.workers > 1 on a CPU, the runs still to train go to that many processes
+    of preset.threads math threads each, after every guard has passed here; a run's
     numbers do not depend on where it ran, since the thread count is the preset's."""
     bank = bank or ImageBank(cfg.size, cfg.cache_dir)
     threads = torch.get_num_threads()
-    if preset.get("threads"):
-        torch.set_num_threads(int(preset["threads"]))
-    workers = int(preset.get("workers") or 1)
+    if preset.threads:
+        torch.set_num_threads(int(preset.threads))
+    workers = int(preset.workers or 1)
     try:
         todo = [i for i, job in enumerate(jobs) if not _cached(cfg, preset, job)]
         guards, trained = {}, {}
@@ -214,10 +214,10 @@ def _worker_train(cfg, preset: dict, job: Job) -> tuple[np.ndarray, float]:
 
 def _train_in_processes(cfg, preset: dict, jobs: dict, workers: int, progress: bool, desc: str) -> dict:
     """{index: (probabilities, seconds)} for `jobs`, trained in `workers` spawned processes of
-    preset['threads'] math threads, kept between calls: notebook 09 runs a few at a time, and
+    preset.threads math threads, kept between calls: notebook 09 runs a few at a time, and
     starting two workers (importing torch and fastai) costs about as much as training three
     quick runs (helpers.parallel)."""
-    backend = parallel.Backend("processes", workers=workers, threads=int(preset.get("threads") or 1), keep=True)
+    backend = parallel.Backend("processes", workers=workers, threads=int(preset.threads or 1), keep=True)
     return parallel.run({i: parallel.task(_worker_train, cfg, preset, job) for i, job in jobs.items()}, backend,
                         progress=progress, desc=desc, unit="run")
 

@@ -93,7 +93,7 @@ def jobs(records: pd.DataFrame, manifest, scenarios, seeds, test_frac: float = 0
 def run(cfg, preset: dict, records: pd.DataFrame, manifest, scenarios=(0, 50, 125, 250),
         bank: ImageBank | None = None, progress: bool = True) -> pd.DataFrame:
     """Every (scenario, seed) model's predictions under both protocols (cached per run)."""
-    js = jobs(records, manifest, scenarios, preset["seeds"], preset["syn_test_frac"], cfg.seed)
+    js = jobs(records, manifest, scenarios, preset.seeds, preset.syn_test_frac, cfg.seed)
     return run_jobs(cfg, preset, js, bank, progress, desc="DDPM study scenarios")
 
 

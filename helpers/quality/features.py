@@ -172,14 +172,14 @@ def domain_extractor(cfg, records, steps: int | None = None, progress: bool = Tr
     train = records[records["split"] == "train"] if "split" in records else records
     if len(train) == 0:
         raise DataError("No training images to train the feature extractor on; run `python -m helpers prepare`.")
-    steps = int(steps or p["extractor_steps"])
+    steps = int(steps or p.extractor_steps)
     key = run_key(sorted(map(str, train["path"])), size=cfg.size, schedule="cosine",
-               width=p["extractor_width"],
-               dim=p["extractor_dim"], seed=cfg.seed)
+               width=p.extractor_width,
+               dim=p.extractor_dim, seed=cfg.seed)
     run_dir = cfg.runs_dir / "quality" / "extractor" / key
     images = load_images(train, cfg.size, cfg.cache_dir, progress=progress)
-    model = train_domain_classifier(images, train["label"].to_numpy(), run_dir, steps, width=p["extractor_width"],
-                                    dim=p["extractor_dim"], batch=p["extractor_batch"], seed=cfg.seed,
+    model = train_domain_classifier(images, train["label"].to_numpy(), run_dir, steps, width=p.extractor_width,
+                                    dim=p.extractor_dim, batch=p.extractor_batch, seed=cfg.seed,
                                     device=cfg.device, progress=progress, desc="feature extractor")
     return CNNExtractor(model, cfg.device, run_dir, name="domain")  # features: its pooled last stage
 
@@ -199,6 +199,6 @@ def get_extractor(cfg, records=None, kind: str = "domain", weights: str | Path |
         return InceptionExtractor(weights, cfg.device)
     if kind == "random":
         p = preset(cfg)
-        return RandomExtractor(p["extractor_width"], p["extractor_dim"], cfg.seed, cfg.device,
+        return RandomExtractor(p.extractor_width, p.extractor_dim, cfg.seed, cfg.device,
                                cfg.channels)
     raise ValueError(f"Unknown feature extractor {kind!r}; choose one of {', '.join(KINDS)}.")

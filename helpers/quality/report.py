@@ -131,8 +131,8 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
     y_train = train["label"].to_numpy()
     x_test = load_images(test, cfg.size, cfg.cache_dir, progress=progress)
     f_train = extractor(x_train)
-    splits = halves(y_train, p["repeats"], cfg.seed)
-    score_kw = dict(k=p["pr_k"], kid_subsets=p["kid_subsets"], seed=cfg.seed)
+    splits = halves(y_train, p.repeats, cfg.seed)
+    score_kw = dict(k=p.pr_k, kid_subsets=p.kid_subsets, seed=cfg.seed)
 
     # memorisation: images at working size (at most 64 px), see helpers.quality.memorisation
     work = min(cfg.size, mem.WORK_SIZE)
@@ -141,8 +141,8 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
                                    channels=1)
     t_train = thumb(train)
 
-    tstr_kw = dict(steps=p["tstr_steps"], n_classes=len(classes), classes=classes, width=p["extractor_width"],
-                   dim=p["extractor_dim"], batch=p["tstr_batch"], seed=cfg.seed, device=cfg.device,
+    tstr_kw = dict(steps=p.tstr_steps, n_classes=len(classes), classes=classes, width=p.extractor_width,
+                   dim=p.extractor_dim, batch=p.tstr_batch, seed=cfg.seed, device=cfg.device,
                    progress=progress)
     run_root = cfg.runs_dir / "quality" / "tstr"
     loaded = {}
@@ -169,7 +169,7 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
     same = {gen: owner.setdefault(key(*xy), gen) for gen, xy in data.items()}
     jobs = {("tstr", gen): tstr(*data[gen], f"tstr: {gen}") for gen in dict.fromkeys(same.values())}
     jobs[("scores", "real")] = task(protocol_scores, f_train, y_train, splits, classes, **score_kw)
-    jobs[("threshold", "real")] = task(lambda: mem.calibrate(thumb(heldout), t_train, p["calib_quantile"]))
+    jobs[("threshold", "real")] = task(lambda: mem.calibrate(thumb(heldout), t_train, p.calib_quantile))
     jobs |= {("scores", gen): task(scores, df, x_syn) for gen, (df, x_syn) in loaded.items()}
     done = parallel.run(jobs, parallel.side_by_side(len(jobs), cfg.device))
     done |= {k: v.set_index("class_name") for k, v in done.items() if k[0] == "tstr"}
@@ -210,11 +210,11 @@ def score_sets(cfg, records: pd.DataFrame, manifests: dict, extractor=None, kind
     csv = out_dir / "quality.csv"
     table.to_csv(csv, index=False)
     info = dict(extractor=extractor.name, feature_dim=int(getattr(extractor, "dim", 0)), threshold=threshold,
-                calib_quantile=p["calib_quantile"], repeats=p["repeats"], size=cfg.size,
+                calib_quantile=p.calib_quantile, repeats=p.repeats, size=cfg.size,
                 sets={g: str(v) for g, v in manifests.items()})
     (out_dir / "quality.json").write_text(json.dumps(info, indent=1))
     if verbose:
-        print(f"memorisation threshold (quantile {p['calib_quantile']} of {len(heldout)} held-out images): "
+        print(f"memorisation threshold (quantile {p.calib_quantile} of {len(heldout)} held-out images): "
               f"corr > {threshold:.3f}")
         print(f"wrote {csv}")
     return QualityReport(table, threshold, held_scores, extractor.name, x_train, y_train, sets, csv)

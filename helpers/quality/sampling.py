@@ -90,5 +90,5 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
 
 def scoring_sets(cfg, manifests: dict, n_per_class: int | None = None, progress: bool = True) -> dict:
     """{name: scoring manifest} for every exported set in `manifests` ({name: manifest})."""
-    n = int(n_per_class or preset(cfg)["score_per_class"])
+    n = int(n_per_class or preset(cfg).score_per_class)
     return {name: scoring_set(cfg, name, m, n, progress) for name, m in manifests.items()}

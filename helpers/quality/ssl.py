@@ -103,11 +103,11 @@ def ssl_extractor(cfg, records, steps: int | None = None, progress: bool = True)
     """Train (or load) the self-supervised encoder on the records' real training images."""
     p = preset(cfg)
     train = records[records["split"] == "train"] if "split" in records else records
-    steps = int(steps or p["ssl_steps"])
-    key = run_key(sorted(map(str, train["path"])), size=cfg.size, kind="simclr", width=p["extractor_width"],
-               dim=p["extractor_dim"], seed=cfg.seed)
+    steps = int(steps or p.ssl_steps)
+    key = run_key(sorted(map(str, train["path"])), size=cfg.size, kind="simclr", width=p.extractor_width,
+               dim=p.extractor_dim, seed=cfg.seed)
     run_dir = cfg.runs_dir / "quality" / "extractor-ssl" / key
     images = load_images(train, cfg.size, cfg.cache_dir, progress=progress)
-    model = train_ssl_encoder(images, run_dir, steps, width=p["extractor_width"], dim=p["extractor_dim"],
-                              batch=p["extractor_batch"], seed=cfg.seed, device=cfg.device, progress=progress)
+    model = train_ssl_encoder(images, run_dir, steps, width=p.extractor_width, dim=p.extractor_dim,
+                              batch=p.extractor_batch, seed=cfg.seed, device=cfg.device, progress=progress)
     return CNNExtractor(model, cfg.device, run_dir, name="self-supervised")

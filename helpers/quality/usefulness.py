@@ -107,8 +107,8 @@ def feature_scores(extractor, report, classes: dict, preset: dict, seed: int = 0
     training images as the yardstick). Rows as in the report's table, generator 'real' first."""
     f_train = extractor(report.train_images)
     y = report.train_labels
-    splits = halves(y, preset["repeats"], seed)
-    kw = dict(k=preset["pr_k"], kid_subsets=preset["kid_subsets"], seed=seed)
+    splits = halves(y, preset.repeats, seed)
+    kw = dict(k=preset.pr_k, kid_subsets=preset.kid_subsets, seed=seed)
     jobs = {"real": parallel.task(protocol_scores, f_train, y, splits, classes, **kw)}
     jobs |= {gen: parallel.task(lambda s=s: protocol_scores(f_train, y, splits, classes, extractor(s["images"]),
                                                             s["labels"], **kw))

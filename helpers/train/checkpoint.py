@@ -6,14 +6,21 @@
 - `load_checkpoint` reads with `torch.load(weights_only=True)` (no code runs from the file)
   and turns an empty, truncated or foreign file into a `CheckpointError` that names the file
   and says what to do, instead of a torch traceback. `fallback=True` takes `.prev` then.
+- `step_config` names the training step in the run's config when it is not the default one,
+  so a run trained by a changed step (a student's hinge loss, say) is never resumed by the
+  default one, or the other way round; the notebooks' own copies of the default steps have
+  the same code, so they share their runs with the command line.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import os
 import pickle
 import shutil
 import tempfile
+import textwrap
 import zipfile
 from pathlib import Path
 
@@ -94,3 +101,17 @@ def load_checkpoint(path: str | Path, fallback: bool = False, what: str = "check
             f"The {what} {e}: it is damaged (empty or cut short, e.g. by a full disk or a kill while "
             f"copying) and no readable earlier copy ({prev.name}) is beside it. Delete {path} and run "
             "the same command again to train from the start.") from None
+
+
+def step_id(fn) -> str:
+    """A training step's identity: its name and a hash of its code."""
+    try:
+        src = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):  # defined where its code cannot be read back
+        return f"{getattr(fn, '__qualname__', repr(fn))}:unknown"
+    return f"{fn.__name__}:{hashlib.sha1(src.encode()).hexdigest()[:10]}"
+
+
+def step_config(step, default) -> dict:
+    """{'step': id} for a step other than the default, else {} (what the run's config records)."""
+    return {} if step is None or step_id(step) == step_id(default) else {"step": step_id(step)}

@@ -28,14 +28,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from helpers.errors import CheckpointError, Interrupted, SettingError, TrainingDiverged  # noqa: F401
-from helpers.parallel import STOP
-from helpers.train.checkpoint import atomic_save, load_checkpoint  # noqa: F401  (atomic_save re-exported)
+from helpers.errors import CheckpointError, Interrupted, SettingError, TrainingDiverged
+from helpers.parallel import STOP  # Ctrl-C or a failed run side by side: stop at the next step
+from helpers.train.checkpoint import atomic_save, load_checkpoint
 from helpers.train.lock import run_lock
-
-# STOP is set when Ctrl-C reaches runs training side by side in threads, or one of them fails
-# (helpers.parallel): every Trainer then stops at its next step as if interrupted itself
-# (checkpoint kept, resumable), instead of training on unseen.
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
@@ -156,12 +152,9 @@ class Trainer:
         return self.saved_step
 
     # -- history -----------------------------------------------------------------------
-    def _history_path(self) -> Path:
-        return self.run_dir / HISTORY
-
     def _trim_history(self, step: int) -> None:
         """Keep only rows up to `step` (those after the checkpoint will be redone)."""
-        path = self._history_path()
+        path = self.run_dir / HISTORY
         if not path.exists():
             return
         df = pd.read_csv(path)
@@ -170,7 +163,7 @@ class Trainer:
     def _append(self, rows: list[dict]) -> None:
         if not rows:
             return
-        path = self._history_path()
+        path = self.run_dir / HISTORY
         new = not path.exists() or path.stat().st_size == 0
         fields = list(rows[0].keys())
         if not new:
@@ -183,24 +176,23 @@ class Trainer:
             w.writerows(rows)
 
     def history(self, resumed_from: int = 0) -> History:
-        path = self._history_path()
+        path = self.run_dir / HISTORY
         frame = pd.read_csv(path) if path.exists() else pd.DataFrame({"step": []})
         return History(self.run_dir, frame, resumed_from)
 
     # -- guard and samples -------------------------------------------------------------
     def _where_to_go_on(self) -> str:
-        if self.saved_step:
-            return (f"The last checkpoint ({self.run_dir / CHECKPOINT}) is from step {self.saved_step}, "
-                    "before this happened")
-        return f"No checkpoint was written yet in {self.run_dir}"
+        where = (f"The last checkpoint ({self.run_dir / CHECKPOINT}) is from step {self.saved_step}, "
+                 "before this happened" if self.saved_step else f"No checkpoint was written yet in {self.run_dir}")
+        return (f"{where}; to start over with other settings, delete {self.run_dir} or train under "
+                "another --out-name.")
 
     def check(self, metrics: dict, step: int) -> None:
         for k, v in metrics.items():
             if isinstance(v, (int, float)) and (not math.isfinite(v) or abs(v) > self.explode_at):
                 raise TrainingDiverged(
                     f"{self.desc}: '{k}' = {v} at step {step}. Training diverged; {self.diverge_hint}. "
-                    f"{self._where_to_go_on()}; to start over with other settings, delete {self.run_dir} "
-                    "or train under another --out-name.")
+                    f"{self._where_to_go_on()}")
         for k, meaning in self.stall.items():
             if k not in metrics:
                 continue
@@ -209,8 +201,7 @@ class Trainer:
                 raise TrainingDiverged(
                     f"{self.desc} collapsed: '{k}' has been exactly 0 for {STALL_STEPS} steps in a row "
                     f"(steps {step - STALL_STEPS + 1}-{step}): {meaning}. Its images would be useless; "
-                    f"{self.diverge_hint}. {self._where_to_go_on()}; to start over with other settings, "
-                    f"delete {self.run_dir} or train under another --out-name.")
+                    f"{self.diverge_hint}. {self._where_to_go_on()}")
 
     def save_samples(self, step: int) -> None:
         if self.sample_fn is None:

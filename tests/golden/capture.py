@@ -81,7 +81,7 @@ def smoke_phantom(folder: Path) -> Path:
     from helpers.data.phantom_folder import ensure_phantom
 
     smoke = PROFILE_DATA["smoke"]
-    ensure_phantom(folder, smoke["phantom_counts"], seed=0, size=smoke["phantom_size"], progress=False)
+    ensure_phantom(folder, smoke.phantom_counts, seed=0, size=smoke.phantom_size, progress=False)
     return folder
 
 

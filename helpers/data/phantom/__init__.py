@@ -42,7 +42,6 @@ MAX_GRID = 240  # rows of the simulation grid; larger images are simulated at th
 class Phantom:
     image: np.ndarray  # uint8 (H, W), the scan with overlays
     mask: np.ndarray  # uint8 (H, W), 255 inside the lesion (all 0 when the scan has none)
-    group_hint: int  # index of the image (same class) this one is a frame of; itself if original
     source: tuple = ()  # (class, index) of the original scan; another class for a label conflict
 
 
@@ -84,8 +83,7 @@ def make_phantom(kind: str, index: int, seed: int = 0, size: int = 256) -> Phant
         box = (xs.min(), xs.max(), ys.min(), ys.max())
     sess = overlays.session(_rng(seed, src_kind, src, 8))
     overlays.draw(img, _rng(seed, kind, index, 4), kind, sess, box, probe.focus_mm / probe.depth_mm)
-    hint = src if src_kind == kind else index
-    return Phantom(np.asarray(img), mask_out, hint, (src_kind, src))
+    return Phantom(np.asarray(img), mask_out, (src_kind, src))
 
 
 def write_phantom_dataset(dest: str | Path, counts: dict | None = None, seed: int = 0, size: int = 256,
