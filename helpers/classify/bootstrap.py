@@ -12,6 +12,8 @@ n))`, as the exercises draw them by hand. The interval is the 2.5 and 97.5 perce
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 
 
@@ -66,6 +68,16 @@ def verdict(lo: float, hi: float, words=("inflates", "deflates", "includes 0"), 
         return no_interval
     above, below, between = words
     return above if lo > 0 else below if hi < 0 else between
+
+
+def detectable_change(lo: float, hi: float, power: float = 0.8) -> float:
+    """The smallest true difference a paired 95% interval as wide as [lo, hi] would show (its
+    whole interval on one side of 0) with probability `power`: (z_0.975 + z_power) standard
+    errors, the standard error read from the interval's width. nan without an interval."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return float("nan")
+    z = 1.959964
+    return float((z + NormalDist().inv_cdf(power)) * (hi - lo) / (2 * z))
 
 
 def ci_text(v: float, lo: float, hi: float, signed: bool = False) -> str:
