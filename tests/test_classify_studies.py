@@ -130,3 +130,12 @@ def test_each_comparison_says_the_smallest_change_it_could_detect():
     paired.loc[paired.setting == "real+syn:ddpm", ["lo", "hi"]] = [-0.10, 0.12]
     line = [x for x in S.paragraph(pooled, paired, [("DDPM", "real+syn:ddpm", 0.06)], 0.56) if x.startswith("- ")][0]
     assert f"detects 4 times in 5: {detectable_change(-0.10, 0.12):.3f}" in line
+
+
+def test_a_test_set_of_few_patients_is_flagged():
+    from helpers.classify.bootstrap import few_groups
+
+    text = few_groups(3, 40)
+    assert "only 3 independent groups (40 images)" in text and "as low as 0.00" in text
+    assert "as low as 0.84" in few_groups(19, 300)  # 1 - 3/19 = 0.842
+    assert few_groups(20, 300) is None

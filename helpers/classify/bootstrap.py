@@ -80,6 +80,19 @@ def detectable_change(lo: float, hi: float, power: float = 0.8) -> float:
     return float((z + NormalDist().inv_cdf(power)) * (hi - lo) / (2 * z))
 
 
+def few_groups(n_groups: int, n_images: int, enough: int = 20) -> str | None:
+    """A warning when a test set has fewer than `enough` independent groups (patients): a
+    bootstrap over so few draws understates the uncertainty, and even every group right is
+    consistent with a true accuracy of 1 - 3/n (the rule of three, one-sided 95%)."""
+    if n_groups >= enough:
+        return None
+    return (f"The test set holds only {n_groups} independent groups ({n_images} images), so every interval here "
+            f"rests on {n_groups} draws and understates the uncertainty: even all {n_groups} right is consistent "
+            f"with a true accuracy as low as {max(0.0, 1 - 3 / max(n_groups, 1)):.2f} (the rule of three). A "
+            "1.000 [1.000, 1.000] means every test image was right, not that the classifier is perfect; "
+            "repeat over grouped folds (the paper profile) before reading a difference.")
+
+
 def ci_text(v: float, lo: float, hi: float, signed: bool = False) -> str:
     """'v [lo, hi]' to 3 decimals ('n/a' without a value, the value alone without an interval)."""
     f = "{:+.3f}" if signed else "{:.3f}"
