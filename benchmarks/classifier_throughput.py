@@ -19,7 +19,8 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from helpers.classify.models import build_model, make_learner
+from helpers.classify.engine import make_learner
+from helpers.classify.models import build_model
 from helpers.data.preprocess import imagenet_normalize
 
 

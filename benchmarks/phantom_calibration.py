@@ -138,7 +138,7 @@ def run_classifiers(cfg, records, name: str, seeds, out: Path, fresh: bool, prog
     """Train notebook 08's quick classifier on the split once per seed; the pooled predictions."""
     from tqdm.auto import tqdm
 
-    from helpers.classify.grid_run import train_run
+    from helpers.classify.grid import train_run
     from helpers.classify.presets import PRESETS
     from helpers.classify.settings import SPLIT, Setting
 

@@ -10,8 +10,7 @@ import pytest
 
 def _fit(keep: bool, tmp_path):
     from helpers.classify.data import make_dataloaders
-    from helpers.classify.device_metrics import keep_on_device
-    from helpers.classify.models import make_learner
+    from helpers.classify.engine import keep_on_device, make_learner
     from helpers.config import seed_everything
 
     rng = np.random.default_rng(0)

@@ -6,10 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.classify import grid_run, settings, store, synthetic
-from helpers.classify.analysis import load_predictions, paired_table, pooled_table
+from helpers.classify import grid, settings, studies, synthetic
 from helpers.classify.data import plain
-from helpers.classify.grid import classify_dir, run_grid
+from helpers.classify.grid import (
+    classify_dir,
+    load_predictions,
+    paired_table,
+    pooled_table,
+    run_grid,
+)
 from helpers.classify.presets import PRESETS
 from helpers.prepare import load_prepared
 from helpers.synth import synthetic_dir, write_synthetic_set
@@ -34,7 +39,8 @@ def test_settings_parse():
     assert (s.augment, s.generator, s.per_class) == ("mild", "cwgan", None)
     assert settings.Setting.parse("real+syn:ddpm@125").per_class == 125
     assert settings.Setting.parse("real+syn:ddpm@0") == settings.Setting.parse("real")  # n = 0 is the real-only run
-    assert [s.name for s in settings.four_settings(["a"])] == ["real", "real+trad", "real+syn:a", "real+trad+syn:a"]
+    # a generator no study used gets the BUSI study's four columns
+    assert [s.name for s in studies.settings_for(["a"])] == ["real", "real+trad", "real+syn:a", "real+trad+syn:a"]
     with pytest.raises(ValueError, match="Unknown data setting"):
         settings.Setting.parse("synthetic-only")
 
@@ -43,13 +49,13 @@ def test_grid_resumes_without_redoing_runs(smoke_cfg, records, monkeypatch):
     for k in (0, 1):
         _fake_set(smoke_cfg.runs_dir, f"fake-fold{k}", records[records.fold != k]["path"])
     calls = []
-    real_train = grid_run.train_run
+    real_train = grid.train_run
 
     def counting(*a, **kw):
         calls.append(a[1:5])
         return real_train(*a, **kw)
 
-    monkeypatch.setattr(grid_run, "train_run", counting)
+    monkeypatch.setattr(grid, "train_run", counting)
     chosen = [settings.Setting.parse(s, "mild") for s in ("real", "real+syn:fake", "real+syn:fake@2", "real+syn:fake@0")]
     runs = settings.plan(records, ["tiny"], chosen, folds=[0, 1])
     assert len(runs) == 6  # "@0" is the real-only run
@@ -74,7 +80,7 @@ def test_grid_resumes_without_redoing_runs(smoke_cfg, records, monkeypatch):
     assert len(pooled) == 3 and (pooled["n_folds"] == 2).all()
     paired = paired_table(preds, classes, n_boot=100)
     assert set(paired["setting"]) == {"real+syn:fake", "real+syn:fake@2"}
-    hist = pd.read_csv(grid_run.run_dir(classify_dir(smoke_cfg), settings.run_id("tiny", "real", 0, 0)) / "history.csv")
+    hist = pd.read_csv(grid.run_dir(classify_dir(smoke_cfg), settings.run_id("tiny", "real", 0, 0)) / "history.csv")
     assert list(hist.columns) == ["epoch", "train_loss", "valid_loss", "accuracy"] and len(hist) == 1
     # notebook 07 reads the grid's paired change of each generator from the same store
     from helpers.quality.usefulness import grid_usefulness
@@ -112,9 +118,9 @@ def test_a_run_resumes_from_its_last_epoch(smoke_cfg, records, tmp_path, monkeyp
     monkeypatch.setattr(Learner, "fit", crash_after_first_epoch)
     folder = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        grid_run.train_run(smoke_cfg, "tiny", setting, 0, 0, records, preset, folder, None)
+        grid.train_run(smoke_cfg, "tiny", setting, 0, 0, records, preset, folder, None)
     assert (folder / "checkpoint.pth").exists()
-    row = grid_run.train_run(smoke_cfg, "tiny", setting, 0, 0, records, preset, folder, None)
+    row = grid.train_run(smoke_cfg, "tiny", setting, 0, 0, records, preset, folder, None)
     assert fits == [0, 1], "the second run should start at epoch 1"
     hist = pd.read_csv(folder / "history.csv")
     assert hist["epoch"].tolist() == [1, 2] and row["epochs"] == 2
@@ -160,11 +166,11 @@ def test_results_of_an_earlier_version_are_kept(smoke_cfg, records, capsys):
     runs = settings.plan(records, ["tiny"], [settings.Setting.parse("real")], folds=[0, 1])
     out = classify_dir(smoke_cfg)
     run_grid(smoke_cfg, records, runs[:1], progress=False)
-    store.read_results(out).rename(columns={"run": "cell"}).to_csv(out / store.RESULTS, index=False)
+    grid.read_results(out).rename(columns={"run": "cell"}).to_csv(out / grid.RESULTS, index=False)
     (out / "runs").rename(out / "cells")
     res = run_grid(smoke_cfg, records, runs, progress=False)
     assert "1 of 2 runs already" in capsys.readouterr().out
-    assert list(pd.read_csv(out / store.RESULTS).columns)[0] == "run" and len(res) == 2
+    assert list(pd.read_csv(out / grid.RESULTS).columns)[0] == "run" and len(res) == 2
     assert not (out / "cells").exists()
     assert len(load_predictions(out, res)) == records.fold.isin([0, 1]).sum()
 
@@ -180,9 +186,9 @@ def test_the_results_store_takes_turns_between_processes(tmp_path):
     for p in procs:
         p.join(120)
     assert [p.exitcode for p in procs] == [0, 0, 0]
-    assert sorted(store.finished(tmp_path)) == sorted(f"p{k}-{i}" for k in range(3) for i in range(20))
+    assert sorted(grid.finished(tmp_path)) == sorted(f"p{k}-{i}" for k in range(3) for i in range(20))
 
 
 def store_rows(folder, k):
     for i in range(20):
-        store.append_result(folder, f"p{k}-{i}", dict(accuracy=i / 20))
+        grid.append_result(folder, f"p{k}-{i}", dict(accuracy=i / 20))

@@ -6,8 +6,7 @@ import pandas as pd
 from test_classify_grid import _fake_set
 
 from helpers.classify.data import plain
-from helpers.classify.grid import run_grid
-from helpers.classify.grid_run import run_dir
+from helpers.classify.grid import run_dir, run_grid
 from helpers.classify.presets import PRESETS
 from helpers.classify.settings import Setting, plan
 from helpers.prepare import load_prepared

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from helpers.classify.data import plain
-from helpers.classify.grid_run import train_run
+from helpers.classify.grid import train_run
 from helpers.classify.presets import PRESETS
 from helpers.classify.protocol import ProtocolError, check_evaluation
 from helpers.classify.settings import Setting

@@ -13,8 +13,7 @@ from test_classify_grid import _fake_set
 
 from helpers.classify import grid
 from helpers.classify.data import plain
-from helpers.classify.grid import run_grid
-from helpers.classify.grid_run import run_dir
+from helpers.classify.grid import run_dir, run_grid
 from helpers.classify.presets import PRESETS
 from helpers.classify.settings import Setting, plan, run_id
 from helpers.prepare import load_prepared
@@ -25,15 +24,13 @@ ray = pytest.importorskip("ray")
 def _dies_once(killed: str, marker: str, cfg, records, run, *rest):
     """The grid's run task in a Ray worker; the worker running run `killed` dies once, after
     training the run and before recording it (`marker` says it already did)."""
-    from helpers.classify import grid_run
-
     if run_id(run[0], run[1].name, run[2], run[3]) == killed and not Path(marker).exists():
         def die(*args, **kwargs):
             Path(marker).write_text("killed once")
             os._exit(137)  # the worker dies mid-run: its row was never recorded
 
-        grid_run.append_result = die  # in this worker process only
-    return grid_run.run_and_record(cfg, records, run, *rest)
+        grid.append_result = die  # in this worker process only
+    return grid.run_and_record(cfg, records, run, *rest)  # the worker's module is not patched
 
 
 def test_ray_grid_survives_a_killed_worker_and_matches_the_local_executor(smoke_cfg, tmp_path, monkeypatch):

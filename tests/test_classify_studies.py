@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from helpers.classify import studies as S
-from helpers.classify.conclusions import detection_probability, headroom, paragraph
 
 GENS = ["wgan", "wgan-gp", "dcgan", "cwgan", "ddpm"]
 
@@ -60,26 +59,26 @@ def test_a_study_table_holds_only_its_own_generators_numbers():
 
 
 def test_detection_probability():
-    assert detection_probability(0.08, -0.05, 0.05, 112) == pytest.approx(0.85, abs=0.02)
-    assert detection_probability(0.02, -0.05, 0.05, 112) == pytest.approx(0.12, abs=0.01)
+    assert S.detection_probability(0.08, -0.05, 0.05, 112) == pytest.approx(0.85, abs=0.02)
+    assert S.detection_probability(0.02, -0.05, 0.05, 112) == pytest.approx(0.12, abs=0.01)
     # two classifiers that agree on every image: a zero-width interval is not a precise experiment
-    assert detection_probability(0.004, 0.0, 0.0, 8) < 0.1
-    assert detection_probability(0.30, 0.0, 0.0, 1000) > 0.99
-    assert detection_probability(-0.1, -0.2, 0.0, 100) == 0.0
+    assert S.detection_probability(0.004, 0.0, 0.0, 8) < 0.1
+    assert S.detection_probability(0.30, 0.0, 0.0, 1000) > 0.99
+    assert S.detection_probability(-0.1, -0.2, 0.0, 100) == 0.0
 
 
 def test_headroom():
-    assert headroom(1.0, 1.0, 1.0, 0.05, 0.56) == "ceiling"
-    assert headroom(0.97, 0.95, 0.99, 0.04, 0.56) == "ceiling"  # 1 - 0.99 < 0.04: no room for the gain
-    assert headroom(0.58, 0.50, 0.66, 0.04, 0.56) == "floor"
-    assert headroom(0.67, 0.62, 0.72, 0.04, 0.56) == "room"
+    assert S.headroom(1.0, 1.0, 1.0, 0.05, 0.56) == "ceiling"
+    assert S.headroom(0.97, 0.95, 0.99, 0.04, 0.56) == "ceiling"  # 1 - 0.99 < 0.04: no room for the gain
+    assert S.headroom(0.58, 0.50, 0.66, 0.04, 0.56) == "floor"
+    assert S.headroom(0.67, 0.62, 0.72, 0.04, 0.56) == "room"
 
 
 def test_the_paragraph_at_the_ceiling_claims_no_detection_power():
     pooled, paired = _tables({"real": 1.0, "real+syn:wgan": 1.0})
     pooled.loc[:, ["accuracy_lo", "accuracy_hi"]] = 1.0
     paired.loc[:, ["lo", "hi", "diff"]] = 0.0
-    text = "\n".join(paragraph(pooled, paired, [("WGAN study's generator", "real+syn:wgan", 0.05)], 0.56))
+    text = "\n".join(S.paragraph(pooled, paired, [("WGAN study's generator", "real+syn:wgan", 0.05)], 0.56))
     assert "at or near the ceiling" in text
     assert "does not fit under the ceiling" in text
     assert "probability" not in text and "speaks against" not in text
@@ -90,7 +89,7 @@ def test_the_paragraph_says_when_an_interval_is_too_wide():
     paired.loc[paired.setting == "real+syn:ddpm", ["lo", "hi"]] = [-0.10, 0.12]
     paired.loc[paired.setting == "real+syn:wgan", ["lo", "hi"]] = [-0.045, 0.025]
     rows = [("DDPM", "real+syn:ddpm", 0.06), ("WGAN", "real+syn:wgan", 0.10)]
-    text = "\n".join(paragraph(pooled, paired, rows, 0.56))
+    text = "\n".join(S.paragraph(pooled, paired, rows, 0.56))
     ddpm, wgan = [line for line in text.splitlines() if line.startswith("- ")]
     assert "too small to confirm or rule it out" in ddpm
     assert "speaks against it" in wgan and math.isclose(float(wgan.split("about ")[1].split("%")[0]), 89, abs_tol=1)
@@ -117,3 +116,26 @@ def test_notebook_08_and_the_command_run_the_studies_through_one_call():
     assert not re.search(r"import \w+ as [A-Z]\b", text), "modules are imported under their own names"
     assert not re.search(r"getsource\([\w.]*\._", text), "no private function is printed"
     assert sum("### BEGIN SOLUTION" in src for src in code) == 2
+
+
+def test_each_comparison_says_the_smallest_change_it_could_detect():
+    from helpers.classify.bootstrap import detectable_change
+
+    # a 95% interval of half-width 0.1 has a standard error of 0.1 / 1.96; 80% power needs
+    # (1.96 + 0.84) standard errors, the textbook "2.8 SE"
+    assert detectable_change(-0.1, 0.1) == pytest.approx(2.8016 * 0.1 / 1.959964, abs=1e-4)
+    assert detectable_change(-0.1, 0.1, power=0.5) == pytest.approx(0.1, abs=1e-6)
+    assert math.isnan(detectable_change(float("nan"), 0.1))
+    pooled, paired = _tables({"real": 0.65, "real+syn:ddpm": 0.66})
+    paired.loc[paired.setting == "real+syn:ddpm", ["lo", "hi"]] = [-0.10, 0.12]
+    line = [x for x in S.paragraph(pooled, paired, [("DDPM", "real+syn:ddpm", 0.06)], 0.56) if x.startswith("- ")][0]
+    assert f"detects 4 times in 5: {detectable_change(-0.10, 0.12):.3f}" in line
+
+
+def test_a_test_set_of_few_patients_is_flagged():
+    from helpers.classify.bootstrap import few_groups
+
+    text = few_groups(3, 40)
+    assert "only 3 independent groups (40 images)" in text and "as low as 0.00" in text
+    assert "as low as 0.84" in few_groups(19, 300)  # 1 - 3/19 = 0.842
+    assert few_groups(20, 300) is None

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from helpers.pitfalls import overlays, saliency, splits, tables
+from helpers.pitfalls import overlays, splits, tables
 
 
 # -- folds ----------------------------------------------------------------------------------------
@@ -123,8 +123,8 @@ def test_cam_from_is_relu_of_the_gradient_weighted_maps():
     w = g.mean(axis=(2, 3))
     want = np.maximum(np.einsum("nk,nkij->nij", w, a), 0)
     want = want / want.reshape(2, -1).max(1)[:, None, None]
-    assert np.allclose(saliency.cam_from(a, g), want)
-    assert (saliency.cam_from(a, -np.abs(g) * 0 - 1) == 0).all()
+    assert np.allclose(overlays.cam_from(a, g), want)
+    assert (overlays.cam_from(a, -np.abs(g) * 0 - 1) == 0).all()
 
 
 @pytest.mark.parametrize("arch", ["tiny", "resnet18_small"])
@@ -133,10 +133,10 @@ def test_gradcam_maps_have_the_image_size_and_sit_in_0_1(arch):
 
     torch.manual_seed(0)
     model, _ = build_model(arch, 3, False)
-    layer = saliency.target_layer(model, 32)
+    layer = overlays.target_layer(model, 32)
     assert any(isinstance(m, torch.nn.Conv2d) for m in layer.modules()) or isinstance(layer, torch.nn.ReLU)
     imgs = np.random.default_rng(0).integers(0, 256, (5, 32, 32), dtype=np.uint8)
-    maps, preds = saliency.gradcam(model, imgs)
+    maps, preds = overlays.gradcam(model, imgs)
     assert maps.shape == (5, 32, 32) and preds.shape == (5,)
     assert maps.min() >= 0 and maps.max() <= 1
 
@@ -158,11 +158,11 @@ def test_gradcam_points_at_the_pixels_a_model_uses():
 
     imgs = np.zeros((2, 16, 16), dtype=np.uint8)
     imgs[:, :8, :8] = 255
-    maps, _ = saliency.gradcam(Corner(), imgs, target=[0, 0])
+    maps, _ = overlays.gradcam(Corner(), imgs, target=[0, 0])
     assert maps[:, :8, :8].sum() > 0.9 * maps.sum()
     corner = np.zeros((2, 16, 16), bool)
     corner[:, :8, :8] = True
-    on, area = saliency.overlay_share(maps, corner)
+    on, area = overlays.overlay_share(maps, corner)
     assert np.allclose(area, 0.25) and (on > 0.9).all()
 
 
@@ -216,6 +216,18 @@ def test_split_accuracies_and_the_closing_table_text():
     assert "ceiling" in tables.conclusions(top)[-1]
 
 
+def test_the_closing_text_flags_an_honest_protocol_at_the_floor():
+    acc = dict(accuracy=0.8, lo=0.7, hi=0.9)
+    t = tables.comparison([dict(shortcut="a", protocol="p", guard="leaky:random-split", acc=acc, reference="h",
+                                ref_acc=acc, inflation=dict(inflation=0.01, lo=-0.05, hi=0.07, n=10), studies="-")])
+    low = dict(accuracy=0.51, lo=0.42, hi=0.60)
+    text = tables.conclusions(t, honest=low, majority=0.562)
+    assert text[0].startswith("**The honest protocol is at the floor**") and "0.562" in text[0]
+    assert "detects 4 times in 5 is 0.086" in text[1]  # (1.96 + 0.84) x 0.12 / (2 x 1.96)
+    assert not tables.conclusions(t, honest=dict(accuracy=0.75, lo=0.65, hi=0.85), majority=0.562)[0].startswith("**The")
+    assert len(tables.conclusions(t)) == 1  # without the honest accuracy, no warning
+
+
 def test_twins_in_training_counts_per_level():
     from helpers.pitfalls.experiments import twins_in_training
 
@@ -257,7 +269,7 @@ def test_exercise_checks_accept_the_answer_and_reject_near_misses():
     check_paired_inflation(paired)
     with pytest.raises(AssertionError, match="paired interval"):
         check_paired_inflation(lambda s, h, n, seed: paired(s, h, n, seed, same_draws=False))
-    check_gradcam(saliency.cam_from)
+    check_gradcam(overlays.cam_from)
     with pytest.raises(AssertionError, match="Grad-CAM"):
         check_gradcam(lambda a, g: np.maximum((g.mean(axis=(2, 3))[:, :, None, None] * a).sum(1), 0))  # not scaled
 

@@ -4,11 +4,9 @@
 generator beside its own study (`helpers.classify.studies.settings_for`) on the profile's
 folds, plus the DDPM study's sweep on its first `scenario_folds` folds; or the settings asked
 for. It refuses unknown architectures, generators and folds before anything trains.
-`run_studies` runs that grid (`helpers.classify.grid.run_grid`: finished runs are read back)
-and returns a `Comparison`: the grid's result rows and, computed when first asked for, its
-predictions, the tables pooled over folds, the paired differences against real-only, the
-DDPM sweep's table, one table per study beside its published numbers, and the paragraph of
-conclusions.
+`run_studies` runs that grid (finished runs are read back) and returns a `Comparison`: its
+result rows and, computed when first asked for, its predictions, pooled and paired tables,
+the DDPM sweep's table, one table per study beside its published numbers, and the conclusions.
 """
 
 from __future__ import annotations
@@ -22,10 +20,8 @@ import torch
 
 from helpers.classify import grid as grids
 from helpers.classify import studies
-from helpers.classify.analysis import load_predictions, paired_table, pooled_table
-from helpers.classify.conclusions import paragraph
 from helpers.classify.engine import HISTORY
-from helpers.classify.grid_run import run_dir
+from helpers.classify.grid import load_predictions, paired_table, pooled_table
 from helpers.classify.metrics import majority_share
 from helpers.classify.models import ARCHITECTURES
 from helpers.classify.presets import PRESETS
@@ -176,11 +172,8 @@ class Comparison:
         return t.assign(n_train_synth=t["setting"].map(syn)).sort_values("per_class").reset_index(drop=True)
 
     def histories(self) -> pd.DataFrame:
-        """Every run's per-epoch history (its history.csv) with its arch, setting, fold and seed."""
-        out = grids.classify_dir(self.cfg)
-        return pd.concat([pd.read_csv(run_dir(out, r.run) / HISTORY).assign(arch=r.arch, setting=r.setting, fold=r.fold,
-                                                                           seed=r.seed)
-                          for r in self.results.itertuples()], ignore_index=True)
+        """Every run's per-epoch history (its history.csv) with its run, arch, setting, fold and seed."""
+        return load_predictions(grids.classify_dir(self.cfg), self.results, HISTORY)
 
     def study_tables(self) -> dict:
         """{study: (caption, table beside its published numbers)} for the studies whose generator ran."""
@@ -192,7 +185,7 @@ class Comparison:
         return out
 
     def conclusions(self) -> list[str]:
-        """The paragraph of `helpers.classify.conclusions`, computed from these tables."""
+        """The paragraph of `helpers.classify.studies.paragraph`, computed from these tables."""
         main, pooled = self.main, self.pooled
         real = main[main["setting"] == "real"]
         by_image = {s: d.sort_values(["fold", "seed", "path"])["pred"].to_numpy() for s, d in main.groupby("setting")}
@@ -201,4 +194,4 @@ class Comparison:
                    f"{'ImageNet weights' if self.results['pretrained'].any() else 'random initialisation'}, "
                    f"{self.grid.where}), ")
         rows = [("traditional augmentation", "real+trad", float("nan"))] + studies.rows_for_conclusions(self.grid.generators)
-        return paragraph(self.pooled_all, self.paired, rows, majority_share(real["label"]), context, same)
+        return studies.paragraph(self.pooled_all, self.paired, rows, majority_share(real["label"]), context, same)

@@ -1,15 +1,11 @@
 """fastai DataLoaders for the classifiers, built from the record table.
 
-Training set = the real training part of a split/fold, plus any synthetic images read
-through their manifests (never from a folder listing), plus an augmentation policy from
-`helpers.data.augment` applied to training images only. Evaluation images are the held-out
-real part, never augmented.
-
-Images are loaded once as uint8 arrays (`helpers.data.preprocess.load_images`, cached):
-grayscale (N, H, W), or RGB (N, H, W, 3) for a colour source (BreakHis). A pretrained
-backbone expects 3 ImageNet-normalised channels, so each gray image is copied into the 3
-channels, an RGB image keeps its own, and each channel is normalised with ImageNet's mean and
-std (`helpers.data.preprocess.imagenet_normalize`), after augmentation.
+Training rows: the real training part of a split/fold plus synthetic images read through
+their manifests (never a folder listing), augmented (`helpers.data.augment`); evaluation rows:
+the held-out real part, never augmented. Images are loaded once as uint8 arrays (grey
+(N, H, W), or RGB (N, H, W, 3) for BreakHis; cached). A pretrained backbone expects 3
+ImageNet-normalised channels: a grey image is copied into them, an RGB image keeps its own,
+and each is normalised with ImageNet's mean and std, after augmentation.
 """
 
 from __future__ import annotations

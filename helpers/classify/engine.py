@@ -1,26 +1,22 @@
 """One classifier training: fit, predict, keep. The engine behind the experiment grid (notebook
-08, `classify`), the protocol shortcuts (notebook 09, `pitfalls`) and the DDPM study's
-protocol (notebook 06b, `ddpm-study`).
+08, `classify`), the protocol shortcuts (notebook 09, `pitfalls`) and the DDPM study (06b).
 
-A `Recipe` says how a network is trained: architecture, epochs, one-cycle peak learning rate,
-batch size, augmentation policy (`helpers.data.augment`, or "none"), ImageNet weights
-("auto": only when already cached; True; False: random initialisation, so that every protocol
-of notebook 09 starts from the same weights per seed) and a class-weighted loss.
-`fit_predict` trains it on a table of training rows (real images, and synthetic ones read
-through their manifests) and returns the class probabilities of the evaluation rows. Every
-caller gets the same pipeline: `make_dataloaders` (ImageNet normalisation, batches by
-indexing), `make_learner`, `fit_one_cycle`; fastai is imported before seeding
-(`load_fastai`), so a run gives the same numbers in a fresh worker as in a notebook.
+A `Recipe` says how a network is trained (architecture, epochs, one-cycle peak learning rate,
+batch, augmentation policy, ImageNet weights: "auto" only when cached, False for notebook 09's
+same-weights-per-seed protocols, class-weighted loss). `fit_predict` trains it on real and
+synthetic rows and returns the probabilities of the evaluation rows, through one pipeline:
+`make_dataloaders`, `make_learner`, `fit_one_cycle`; fastai is imported before seeding
+(`load_fastai`), so a run gives the same numbers in a fresh worker as in a notebook. On a GPU
+the running loss and accuracy stay on the device (`keep_on_device`: fastai's own averages copy
+every batch's loss to the host, which makes it wait for the GPU each batch).
 
-Each training owns a folder under `<stage>/runs/` (`runs_folder`):
-    preds.csv        its predictions, written by the caller (`write_predictions`): what is
-                     kept, since every table is recomputed from them
+Each training owns a folder under `<stage>/runs/`:
+    preds.csv        its predictions (`write_predictions`): every table is recomputed from them
     history.csv      per-epoch train/valid loss and accuracy             (resume=True)
     checkpoint.pth   the last finished epoch, removed once predicted     (resume=True)
     model.pth        the trained weights, e.g. for Grad-CAM              (keep_model=True)
-A folder with preds.csv (and model.pth when asked for) is a finished run (`has_predictions`):
-callers read it back instead of training again. An interrupted run with resume=True restarts
-from its last finished epoch.
+A folder with preds.csv (and model.pth when asked for) is finished (`has_predictions`); an
+interrupted run with resume=True restarts from its last finished epoch.
 """
 
 from __future__ import annotations
@@ -34,9 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from fastai.learner import AvgLoss, AvgMetric, AvgSmoothLoss
+from fastai.torch_core import find_bs
 
 from helpers.classify.data import class_weights, make_dataloaders
-from helpers.classify.models import build_model, load_fastai, make_learner
+from helpers.classify.models import build_model
 from helpers.config import seed_everything
 
 PREDS, HISTORY, MODEL = "preds.csv", "history.csv", "model.pth"
@@ -67,9 +65,78 @@ class Fitted:
     seconds: float
 
 
+def load_fastai() -> None:
+    """Import every fastai module the classifiers use. Call it BEFORE seeding: importing fastai
+    draws from Python's `random`, which fastai's DataLoaders seed their shuffling from, so a
+    run seeded first would shuffle differently in a fresh process than the same run later."""
+    import fastai.callback.progress  # noqa: F401
+    import fastai.callback.schedule  # noqa: F401
+    import fastai.data.core  # noqa: F401
+    import fastai.learner  # noqa: F401
+
+
+class DeviceSmoothLoss(AvgSmoothLoss):
+    """fastai's debiased exponentially weighted training loss, kept on the device."""
+
+    def accumulate(self, learn):
+        self.count += 1
+        loss = learn.loss.detach().float().mean()
+        self.val = torch.lerp(loss, self.val.to(loss.device, non_blocking=True), self.beta)
+
+
+class DeviceAvgLoss(AvgLoss):
+    """fastai's validation loss averaged over images, kept on the device."""
+
+    def accumulate(self, learn):
+        bs = find_bs(learn.yb)
+        self.total = self.total + learn.loss.detach().float().mean() * bs
+        self.count += bs
+
+
+class DeviceAvgMetric(AvgMetric):
+    """fastai's batch-averaged metric (accuracy), kept on the device."""
+
+    def accumulate(self, learn):
+        bs = find_bs(learn.yb)
+        self.total = self.total + self.func(learn.pred, *learn.yb).detach().float() * bs
+        self.count += bs
+
+
+def keep_on_device(learn):
+    """Swap a Learner's loss and metric averages for the on-device ones (read once per epoch)."""
+    rec = learn.recorder
+    rec.smooth_loss = DeviceSmoothLoss(beta=rec.smooth_loss.beta)
+    rec.loss = DeviceAvgLoss()
+    learn.metrics = [DeviceAvgMetric(m.func) if type(m) is AvgMetric else m for m in learn.metrics]
+    return learn
+
+
+def make_learner(dls, arch: str, n_classes: int, pretrained="auto", weights: torch.Tensor | None = None,
+                 path=".", wd: float = 1e-4):
+    """A fastai Learner: Adam, cross-entropy (optionally class-weighted), accuracy metric."""
+    load_fastai()  # adds Learner.no_bar and Learner.fit_one_cycle
+    from fastai.learner import Learner
+    from fastai.losses import CrossEntropyLossFlat
+    from fastai.metrics import accuracy
+    from fastai.optimizer import Adam
+
+    model, used = build_model(arch, n_classes, pretrained)
+    # NHWC: tensor cores prefer it, and so do the CPU's convolution kernels (about 18 % less CPU
+    # time per batch for resnet18_small at 64 px, measured); the batches come in NHWC too
+    model = model.to(memory_format=torch.channels_last)
+    loss = CrossEntropyLossFlat(weight=weights.to(dls.device) if weights is not None else None)
+    learn = Learner(dls, model, loss_func=loss, opt_func=Adam, metrics=[accuracy], path=Path(path),
+                    model_dir=".", wd=wd)
+    if str(dls.device).startswith("cuda"):  # bf16 needs no loss scaling
+        import fastai.callback.fp16  # noqa: F401  (adds Learner.to_bf16)
+
+        learn = keep_on_device(learn.to_bf16())
+    learn.used_imagenet_weights = used
+    return learn
+
+
 def runs_folder(stage_dir) -> Path:
-    """`<stage_dir>/runs/`, where every training's folder lives (a `cells/` folder of an
-    earlier version is renamed, so its finished runs are kept)."""
+    """`<stage_dir>/runs/` (an earlier version's `cells/` is renamed, its finished runs kept)."""
     new, old = Path(stage_dir) / "runs", Path(stage_dir) / "cells"
     if old.is_dir() and not new.exists():
         try:

@@ -2,20 +2,15 @@
 
 Point estimates come straight from scikit-learn (`score`). The bootstrap needs the same
 numbers for 1000+ resamples, and calling scikit-learn that often takes minutes, so the
-resamples use vectorised NumPy versions computed from confusion matrices and ranks
-(`batch_metrics`, `_weighted_auc`); the tests check they equal scikit-learn on fixed inputs.
+resamples use vectorised NumPy versions computed from weighted confusion matrices and ranks
+(`batch_metrics`, `_weighted_auc`; the tests check they equal scikit-learn on fixed inputs),
+one row of image weights per resample of the group bootstrap (`helpers.classify.bootstrap`).
 
 Per class c, "one-vs-rest": sensitivity = TP / (TP + FN) (= recall), specificity =
 TN / (TN + FP), where the negatives are every image not of class c (the DCGAN study's
 Table 1). AUC is one-vs-rest on the predicted probability of c; the macro AUC is their mean.
-
-The bootstrap is the course's group bootstrap (`helpers.classify.bootstrap`): whole
-near-duplicate groups (`groups=...`, so that copies of one scan are drawn together), as many
-as there are, with replacement; each resample is a row of image weights, and the metrics of
-all resamples are computed from weighted confusion matrices and weighted ranks. The interval
-is the 2.5 and 97.5 percentiles. `paired_difference` draws the SAME resample for two
-classifiers evaluated on the same images, which is what makes "synthetic minus real-only"
-much tighter than the two intervals side by side suggest.
+`paired_difference` draws the SAME resample for two classifiers evaluated on the same images,
+which makes "synthetic minus real-only" much tighter than the two intervals side by side.
 """
 
 from __future__ import annotations
@@ -53,15 +48,6 @@ def _check(y_true, proba, n_classes=None):
     return y, p, k
 
 
-def specificity(y_true, y_pred, n_classes: int) -> np.ndarray:
-    """Per-class one-vs-rest specificity TN / (TN + FP) from the confusion matrix."""
-    cm = confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
-    fp = cm.sum(0) - np.diag(cm)
-    tn = cm.sum() - cm.sum(0) - cm.sum(1) + np.diag(cm)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(tn + fp > 0, tn / np.maximum(tn + fp, 1), 0.0)
-
-
 def score(y_true, proba, class_names: list[str]) -> dict:
     """Every metric at once, computed with scikit-learn. proba: (n, k) class probabilities."""
     y, p, k = _check(y_true, proba, len(class_names))
@@ -70,7 +56,7 @@ def score(y_true, proba, class_names: list[str]) -> dict:
     prec, rec, f1, _ = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
     out = dict(accuracy=accuracy_score(y, pred), precision_macro=prec.mean(), recall_macro=rec.mean(),
                f1_macro=f1.mean(), mcc=matthews_corrcoef(y, pred), kappa=cohen_kappa_score(y, pred, labels=labels))
-    spec = specificity(y, pred, k)
+    spec = one_vs_rest(y, pred, class_names)["specificity"].to_numpy()
     aucs = []
     for c, name in enumerate(class_names):
         pos = y == c
@@ -163,6 +149,15 @@ def bootstrap(y_true, proba, class_names: list[str], n_boot: int = 1000, seed: i
     return pd.DataFrame(rows)
 
 
+def ci_columns(ci: pd.DataFrame, metrics=None) -> dict:
+    """A `bootstrap` table as {m: value, m_lo: lo, m_hi: hi} for `metrics` (default: all)."""
+    ci = ci.set_index("metric")
+    out = {}
+    for m in metrics or ci.index:
+        out[m], out[f"{m}_lo"], out[f"{m}_hi"] = ci.loc[m, "value"], ci.loc[m, "lo"], ci.loc[m, "hi"]
+    return out
+
+
 def paired_difference(y_true, proba_a, proba_b, class_names: list[str], n_boot: int = 1000, seed: int = 0,
                       groups=None, metrics: list[str] | None = None, level: float = 0.95) -> pd.DataFrame:
     """metric(b) - metric(a) on the same test images, with a paired bootstrap CI and the
@@ -176,11 +171,8 @@ def paired_difference(y_true, proba_a, proba_b, class_names: list[str], n_boot: 
     for m in metrics or HEADLINE:
         d = rb[m] - ra[m]
         d = d[np.isfinite(d)]
-        if len(d) == 0:
-            rows.append(dict(metric=m, diff=sb[m] - sa[m], lo=np.nan, hi=np.nan, p=np.nan))
-            continue
-        lo, hi = percentile_ci(d, level)
-        rows.append(dict(metric=m, diff=sb[m] - sa[m], lo=lo, hi=hi, p=p_two(d)))
+        lo, hi = percentile_ci(d, level)  # (nan, nan) when no resample has the metric
+        rows.append(dict(metric=m, diff=sb[m] - sa[m], lo=lo, hi=hi, p=p_two(d) if len(d) else np.nan))
     return pd.DataFrame(rows)
 
 

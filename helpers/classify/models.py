@@ -32,7 +32,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from helpers.classify.device_metrics import keep_on_device
 from helpers.errors import SettingError
 
 TORCHVISION = {  # name -> (builder, weights enum, attribute path of the last Linear)
@@ -90,18 +89,8 @@ def _use_weights(name: str, pretrained) -> bool:
 
 
 def _set_module(model: nn.Module, path: str, new: nn.Module) -> None:
-    *parents, last = path.split(".")
-    obj = model
-    for p in parents:
-        obj = getattr(obj, p)
-    setattr(obj, last, new)
-
-
-def _get_module(model: nn.Module, path: str) -> nn.Module:
-    obj = model
-    for p in path.split("."):
-        obj = getattr(obj, p)
-    return obj
+    parent, _, last = path.rpartition(".")
+    setattr(model.get_submodule(parent), last, new)
 
 
 class MinSize(nn.Module):
@@ -129,7 +118,7 @@ def torchvision_model(name: str, n_classes: int, pretrained="auto") -> tuple[nn.
     model = getattr(tvm, builder)(weights=getattr(tvm, wname).DEFAULT if use else None, **kw)
     if name == "inception_v3" and use:
         model.aux_logits, model.AuxLogits = False, None  # the auxiliary head only matters at 299 px
-    old = _get_module(model, head)
+    old = model.get_submodule(head)
     _set_module(model, head, nn.Linear(old.in_features, n_classes))
     if name == "inception_v3":
         model = MinSize(model, 80)
@@ -251,40 +240,3 @@ def build_model(name: str, n_classes: int, pretrained="auto") -> tuple[nn.Module
         m = YoloCls(n_classes, pretrained)
         return m, m.used_weights
     raise SettingError(f"Unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}.")
-
-
-def load_fastai() -> None:
-    """Import every fastai module the classifiers use. Call it BEFORE seeding a training run:
-    importing fastai draws from Python's `random`, the stream fastai's DataLoaders seed their
-    shuffling from, so a run seeded first and importing fastai after would shuffle differently
-    in a fresh process (a notebook's first cell, a worker's first job) than the same run later."""
-    import fastai.callback.progress  # noqa: F401
-    import fastai.callback.schedule  # noqa: F401
-    import fastai.data.core  # noqa: F401
-    import fastai.learner  # noqa: F401
-
-
-def make_learner(dls, arch: str, n_classes: int, pretrained="auto", weights: torch.Tensor | None = None,
-                 path=".", wd: float = 1e-4):
-    """A fastai Learner: Adam, cross-entropy (optionally class-weighted), accuracy metric."""
-    load_fastai()  # adds Learner.no_bar and Learner.fit_one_cycle
-    from fastai.learner import Learner
-    from fastai.losses import CrossEntropyLossFlat
-    from fastai.metrics import accuracy
-    from fastai.optimizer import Adam
-
-    model, used = build_model(arch, n_classes, pretrained)
-    cuda = str(dls.device).startswith("cuda")
-    # NHWC: tensor cores prefer it, and so do the CPU's convolution kernels (about 18 % less CPU
-    # time per batch for resnet18_small at 64 px, measured); the batches come in NHWC too
-    model = model.to(memory_format=torch.channels_last)
-    loss = CrossEntropyLossFlat(weight=weights.to(dls.device) if weights is not None else None)
-    learn = Learner(dls, model, loss_func=loss, opt_func=Adam, metrics=[accuracy], path=Path(path),
-                    model_dir=".", wd=wd)
-    if cuda:  # bf16 needs no loss scaling
-        import fastai.callback.fp16  # noqa: F401  (adds Learner.to_bf16)
-
-        learn = learn.to_bf16()
-        keep_on_device(learn)  # no host wait per batch for the running loss and accuracy
-    learn.used_imagenet_weights = used
-    return learn

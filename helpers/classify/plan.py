@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers.classify.grid_run import recipe
+from helpers.classify.grid import recipe
 from helpers.classify.models import build_model
 from helpers.classify.settings import SPLIT, parts
 from helpers.ddpm.diffusion import Schedule
@@ -41,17 +41,30 @@ PACKING_EFFICIENCY = 0.75
 CLUSTER_GPUS = 4  # a GPU plan also projects the wall time on this many such GPUs
 
 
+def _seconds(step, device, repeats: int = 3) -> float:
+    """Median seconds of `step()` over `repeats` calls, after one that pays for allocation and
+    kernel selection."""
+    times = []
+    for r in range(repeats + 1):
+        t0 = time.perf_counter()
+        step()
+        if str(device).startswith("cuda"):
+            torch.cuda.synchronize()
+        if r:
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
 def time_batch(arch: str, n_classes: int, size: int, batch: int, device: str, repeats: int = 3) -> float:
-    """Seconds per training batch of `arch` (median of `repeats` after a warm-up step)."""
+    """Seconds per training batch of `arch`."""
     torch.manual_seed(0)
     model, _ = build_model(arch, n_classes, pretrained=False)
     model = model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     x = torch.randn(batch, 3, size, size, device=device)
     y = torch.randint(0, n_classes, (batch,), device=device)
-    times = []
-    for r in range(repeats + 1):
-        t0 = time.perf_counter()
+
+    def step():
         with autocast(device):
             out = model(x)
             out = out.logits if hasattr(out, "logits") else out
@@ -59,11 +72,7 @@ def time_batch(arch: str, n_classes: int, size: int, batch: int, device: str, re
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if str(device).startswith("cuda"):
-            torch.cuda.synchronize()
-        if r:  # the first step pays for allocation and kernel selection
-            times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return _seconds(step, device, repeats)
 
 
 # On a CPU a paper preset's full batch can need more memory than the machine has (the paper
@@ -76,7 +85,7 @@ def time_generator_step(name: str, cfg, n_classes: int) -> float:
     """Seconds per training step of generator `name`'s preset for this profile (one model)."""
     cpu = not str(cfg.device).startswith("cuda")
     if name == "ddpm":
-        p = ddpm_preset(cfg.profile)
+        p = full = ddpm_preset(cfg.profile)
         timed = min(p.batch, CPU_TIMING_BATCH) if cpu else p.batch
         torch.manual_seed(0)
         model = build_ddpm(p, cfg.size, n_classes).to(cfg.device)
@@ -92,11 +101,9 @@ def time_generator_step(name: str, cfg, n_classes: int) -> float:
             loss.backward()
             opt.step()
     else:
-        p = get_preset(name, cfg.profile, dataset=cfg.dataset)
-        if cpu and p.batch > CPU_TIMING_BATCH:
-            p = replace(p, batch=CPU_TIMING_BATCH)
+        full = get_preset(name, cfg.profile, dataset=cfg.dataset)
+        p = replace(full, batch=CPU_TIMING_BATCH) if cpu and full.batch > CPU_TIMING_BATCH else full
         timed = p.batch
-        p_batch = get_preset(name, cfg.profile, dataset=cfg.dataset).batch
         rgb = (3,) if cfg.channels == 3 else ()  # time the step on images like the data's
         x = (np.random.default_rng(0).random((max(p.batch, 8), cfg.size, cfg.size) + rgb) * 255).astype(np.uint8)
         labels = np.arange(len(x)) % n_classes if name == "cwgan" else None
@@ -105,14 +112,7 @@ def time_generator_step(name: str, cfg, n_classes: int) -> float:
 
         def step():
             fn(run)
-    step()  # warm-up
-    t0 = time.perf_counter()
-    for _ in range(2):
-        step()
-    if str(cfg.device).startswith("cuda"):
-        torch.cuda.synchronize()
-    full = p.batch if name == "ddpm" else p_batch
-    return (time.perf_counter() - t0) / 2 * full / timed
+    return _seconds(step, cfg.device, 2) * full.batch / timed
 
 
 def _n_train(records, fold, setting, classes) -> int:

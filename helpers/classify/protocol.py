@@ -224,9 +224,13 @@ def _ordered(violations: list[Violation]) -> list[Violation]:
     return sorted(violations, key=lambda v: RULES.index(v.rule))
 
 
+def _names(leak) -> list[str]:
+    return [] if leak in (None, "", ()) else [leak] if isinstance(leak, str) else list(leak)
+
+
 def leak_rules(leak) -> set[str]:
     """The rules a named shortcut (or several) may break; SettingError for an unknown name."""
-    names = [] if leak in (None, "", ()) else [leak] if isinstance(leak, str) else list(leak)
+    names = _names(leak)
     unknown = [n for n in names if n not in LEAKS]
     if unknown:
         raise SettingError(f"Unknown leak {unknown[0]!r}; the named shortcuts are {', '.join(LEAKS)}.")
@@ -253,5 +257,4 @@ def check_evaluation(eval_records: pd.DataFrame, train_records: pd.DataFrame | N
 
 def protocol_name(leak) -> str:
     """The label a result row carries: 'honest', or 'leaky:<name>[+<name>]'."""
-    names = [] if leak in (None, "", ()) else [leak] if isinstance(leak, str) else list(leak)
-    return "honest" if not names else "leaky:" + "+".join(names)
+    return "leaky:" + "+".join(_names(leak)) if _names(leak) else "honest"

@@ -11,6 +11,8 @@ synthetic images per class, the DDPM study's scenarios).
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 STUDIES = {
@@ -24,11 +26,6 @@ STUDIES = {
 # The DDPM study's scenarios: synthetic images per class -> (accuracy, normal-class F1), with
 # 20% of the synthetic images in its test set (an 80/20 split of the combined set).
 DDPM_SCENARIOS = {0: (0.84, 0.38), 50: (0.90, 0.78), 125: (0.93, 0.89), 250: (0.94, 0.91)}
-
-
-def ddpm_study_accuracy() -> dict:
-    """{synthetic per class: (accuracy, normal-class F1)} as the DDPM study published them."""
-    return dict(DDPM_SCENARIOS)
 
 
 def _rows():
@@ -81,45 +78,13 @@ PUBLISHED = pd.DataFrame(_rows())
 
 
 def base_setting(setting: str) -> str:
-    """Our setting name without the generator: 'real+trad+syn:cwgan' -> 'real+trad+syn',
-    'real+syn:ddpm@50' -> 'real+syn@50'."""
-    import re
-
+    """Our setting name without the generator: 'real+syn:ddpm@50' -> 'real+syn@50'."""
     return re.sub(r":[\w.-]+", "", setting)
 
 
 def published(study: str | None = None, metric: str | None = None, data: str | None = None) -> pd.DataFrame:
+    """The published rows of `study`, `metric` and `data` (each: all when not given)."""
     df = PUBLISHED
-    if study:
-        df = df[df["study"] == study]
-    if metric:
-        df = df[df["metric"] == metric]
-    if data:
-        df = df[df["data"] == data]
+    for col, want in (("study", study), ("metric", metric), ("data", data)):
+        df = df[df[col] == want] if want else df
     return df.reset_index(drop=True)
-
-
-def beside(ours: pd.DataFrame, metric: str = "accuracy", studies=("BUSI", "WGAN", "DCGAN", "DDPM", "cWGAN"),
-           decimals: int = 3) -> pd.DataFrame:
-    """Our pooled table (arch, setting, metric, metric_lo, metric_hi) as 'value [lo, hi]' per
-    setting, with each study's published value for the same setting in adjacent columns
-    (one column per study and model; blank where the study has no such setting)."""
-    fmt = f"{{:.{decimals}f}}"
-    rows = []
-    for r in ours.itertuples():
-        d = r._asdict()
-        row = {"arch": r.arch, "setting": r.setting,
-               f"ours {metric} [95% CI]": f"{fmt.format(d[metric])} [{fmt.format(d[metric + '_lo'])}, "
-                                          f"{fmt.format(d[metric + '_hi'])}]"}
-        key = base_setting(r.setting)
-        for study in studies:
-            pub = published(study, metric)
-            for model in pub["model"].unique():
-                hit = pub[(pub["model"] == model) & (pub["setting"] == key)]
-                label = f"{study}: {model}" + (f" ({pub['data'].iloc[0]})" if study == "cWGAN" else "")
-                col = hit.drop_duplicates("setting")
-                row[label] = fmt.format(col["value"].iloc[0]) if len(col) else ""
-        rows.append(row)
-    out = pd.DataFrame(rows)
-    empty = [c for c in out.columns[3:] if (out[c] == "").all()]
-    return out.drop(columns=empty)

@@ -71,12 +71,6 @@ class Setting:
         return cls(name, augment if trad else "none", gen, int(n) if n is not None else None)
 
 
-def four_settings(generators=(), augment: str = "busi_study") -> list[Setting]:
-    """The BUSI study's columns: none, traditional, GAN, traditional + GAN (per generator)."""
-    names = ["real", "real+trad"] + [s for g in generators for s in (f"real+syn:{g}", f"real+trad+syn:{g}")]
-    return [Setting.parse(n, augment) for n in names]
-
-
 def scenario_settings(generator: str, per_class=(0, 50, 125, 250)) -> list[Setting]:
     """The DDPM study's sweep: n synthetic images per class added to the real training part."""
     return [Setting.parse(f"real+syn:{generator}@{n}") for n in per_class]

@@ -10,7 +10,7 @@ from sklearn.metrics import confusion_matrix
 
 from helpers.classify.metrics import bootstrap, one_vs_rest
 from helpers.exercises import report
-from helpers.pitfalls.saliency import cam_from
+from helpers.pitfalls.overlays import cam_from
 from helpers.pitfalls.tables import paired_inflation
 from helpers.quality.metrics import fid, kid
 
@@ -138,7 +138,7 @@ def check_paired_inflation(fn) -> None:
 
 def check_gradcam(fn) -> None:
     """fn(activations, gradients) -> Grad-CAM maps (N, h, w) in [0, 1]; compared with
-    helpers.pitfalls.saliency.cam_from."""
+    helpers.pitfalls.overlays.cam_from."""
     rng = np.random.default_rng(0)
     a = np.abs(rng.normal(size=(4, 6, 5, 5)))
     g = rng.normal(size=(4, 6, 5, 5))

@@ -15,21 +15,19 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from helpers.classify.data import TRAIN_COLUMNS, plain, synthetic_rows
 from helpers.classify.protocol import content
-from helpers.classify.settings import SPLIT
+from helpers.classify.settings import SPLIT, generator_records, parts
 from helpers.classify.synthetic import fold_synthetic
-from helpers.data.duplicates import correlation_matrix, near_duplicate_pairs, thumbnails
+from helpers.data.duplicates import correlation_matrix, group_ids, near_duplicate_pairs, thumbnails
 from helpers.data.splits import grouped_folds
 from helpers.generators import train_and_export
 from helpers.pitfalls import overlays as masking
 from helpers.pitfalls import splits, tables
 from helpers.pitfalls.presets import HONEST_THRESHOLD, STUDIES
 from helpers.pitfalls.runs import ImageBank, Job, View, load_model, run_jobs, table_rows
-from helpers.pitfalls.saliency import gradcam, overlay_share
+from helpers.pitfalls.synthetic_in_test import scenario_sets
 from helpers.prepare import load_prepared
 
 HONEST = f"grouped@{HONEST_THRESHOLD:.2f}"
@@ -86,14 +84,10 @@ def repeats(cfg, preset: dict, records, thumbs, bank=None, progress: bool = True
 
 
 def overlays(cfg, preset: dict, records, thumbs, bank=None, progress: bool = True) -> dict:
-    """The honest folds on images as they are and on images with overlays painted out.
-
-    Painting out text can make two frames near-duplicates that only their text told apart; the
-    guard would refuse a split that leaves such new twins on both sides. Then both arms use
-    folds grouped by the twins of either version (the union of the two near-duplicate graphs);
-    otherwise the images-as-they-are arm is the honest protocol of `near_duplicates` (cached).
-    Returns dict(as_is=preds, masked=preds, records=masked records, protocol=the folds used,
-    new_twins=pairs that are twins only once masked)."""
+    """The honest folds on images as they are and with overlays painted out: dict(as_is, masked
+    (predictions), records (masked), protocol (the folds used), new_twins). Painting out text
+    can make near-duplicates of frames only their text told apart; when such new twins straddle
+    folds, both arms use folds grouped by the twins of either version."""
     masked = masking.masked_dataset(records, cfg.stage_dir("pitfalls", "masked"), progress)
     mthumbs = thumbnails(masked, cfg.cache_dir, progress=progress)
     proto = splits.repeated(records, thumbs, preset.folds, cfg.seed, 1)[0]
@@ -104,8 +98,7 @@ def overlays(cfg, preset: dict, records, thumbs, bank=None, progress: bool = Tru
     fold = proto.fold.to_numpy()
     if (fold[new["i"]] != fold[new["j"]]).any():
         both = pd.concat([near_duplicate_pairs(thumbs, t), pairs])
-        g = coo_matrix((np.ones(len(both)), (both["i"], both["j"])), shape=(len(records), len(records)))
-        union = pd.Series(connected_components(g, directed=False)[1], index=records.index, name="group")
+        union = pd.Series(group_ids(len(records), both), index=records.index, name="group")
         proto = splits.Protocol(f"{HONEST}, twins of either version", None,
                                 grouped_folds(records.assign(group=union.to_numpy()), preset.folds, seed=cfg.seed),
                                 union, threshold=t, seed=cfg.seed)
@@ -127,28 +120,12 @@ def generator_steps(cfg, out_name: str) -> dict:
     return out
 
 
-def _split_per_class(df: pd.DataFrame, n: dict, test_frac: float, seed: int):
-    """The first n[c] images of each class, cut into (train, test) at random per class."""
-    rng = np.random.default_rng(seed)
-    tr, te = [], []
-    for c, part in df.groupby("class_name", sort=False):
-        part = part.head(int(n.get(c, 0)))
-        pick = rng.permutation(len(part))
-        cut = int(round(test_frac * len(part)))
-        te.append(part.iloc[pick[:cut]])
-        tr.append(part.iloc[pick[cut:]])
-    return pd.concat(tr, ignore_index=True), pd.concat(te, ignore_index=True)
-
-
 def synthetic_sets(cfg, preset: dict, records, progress: bool = True, saw_test: bool = True) -> dict:
-    """The generator trained on the split's training part (reused from RUNS/synthetic/<G>/ when
-    a generator notebook made it) and the same generator, same steps, also shown the test
-    images; each set cut to the same size per class and split 80/20. saw_test=False leaves the
-    second generator out (it doubles the generator training), so only the synthetic-in-test
-    protocol is measured."""
+    """The generator trained on the split's training part (reused when a generator notebook
+    made it) and, unless saw_test=False, the same generator also shown the test images; both
+    sets cut to the same size per class and split 80/20."""
     g = preset.generator
-    train_part = records[records["split"] == "train"].reset_index(drop=True)
-    test = records[records["split"] == "test"].reset_index(drop=True)
+    train_part, test = generator_records(records, SPLIT), parts(records, SPLIT)[1]
     honest = fold_synthetic(cfg, g, SPLIT, train_part, progress=progress, steps=preset.gen_steps)
     steps = generator_steps(cfg, g)
     classes = sorted(records["class_name"].unique())
@@ -162,9 +139,9 @@ def synthetic_sets(cfg, preset: dict, records, progress: bool = True, saw_test: 
     # Both sets the same size per class, so the two generators' protocols add alike.
     sets = [sh] + ([sl] if sl is not None else [])
     n = {c: int(min((d["class_name"] == c).sum() for d in sets)) for c in classes}
-    h_train, h_test = _split_per_class(sh, n, preset.syn_test_frac, cfg.seed)
+    h_train, h_test = scenario_sets(sh, n, preset.syn_test_frac, cfg.seed, sort=False)
     if sl is not None:
-        l_train, _ = _split_per_class(sl, n, preset.syn_test_frac, cfg.seed)
+        l_train, _ = scenario_sets(sl, n, preset.syn_test_frac, cfg.seed, sort=False)
     return dict(generator=g, honest=honest, leaky=leaky, steps=steps,
                 leaky_steps=generator_steps(cfg, f"{g}-saw-test") if saw_test else {},
                 per_class=n, honest_train=h_train, honest_test=h_test, leaky_train=l_train)
@@ -182,9 +159,8 @@ def generator_and_synthetic_test(cfg, preset: dict, records, sets: dict, bank=No
     """Per seed: real train + val images plus 80% of the honest set, scored on the real test
     images (honest) and on those plus the other 20% (the DDPM study); and the same with the
     leaky generator's set, scored on the real test images."""
-    real_train = table_rows(records[records["split"] != "test"])[TRAIN_COLUMNS]
-    test = table_rows(records[records["split"] == "test"])[TRAIN_COLUMNS]
     cols = TRAIN_COLUMNS
+    real_train, test = (p[cols] for p in parts(records, SPLIT))
     jobs = []
     for seed in preset.seeds:
         h_train = pd.concat([real_train, sets["honest_train"][cols]], ignore_index=True)
@@ -200,10 +176,8 @@ def generator_and_synthetic_test(cfg, preset: dict, records, sets: dict, bank=No
 
 
 def saliency(cfg, preset: dict, records, ov: dict, n: int = 128):
-    """Grad-CAM of the fold-0 models of `overlays` (images as they are, overlays masked) on the
-    (up to n) test images of fold 0 with the most overlay, most first; returns a dict of images,
-    maps, overlay masks and the share of each map on overlay pixels (beside the share of the
-    image they cover)."""
+    """Grad-CAM of the fold-0 models of `overlays` (as is, masked) on the (up to n) fold-0 test
+    images with the most overlay: images, maps, masks and each map's share on overlay pixels."""
     proto, masked_records = ov["protocol"], ov["records"]
     test = np.flatnonzero(proto.fold.to_numpy() == 0)
     share = masked_records["overlay_share"].to_numpy()[test]
@@ -217,8 +191,8 @@ def saliency(cfg, preset: dict, records, ov: dict, n: int = 128):
     for name, recs, view, tag in [("as is", records, None, "fold"), ("masked", masked_records, MASKED, "masked")]:
         job = fold_jobs(recs, proto, view, keep_model_fold=0, tag=tag)[0]
         imgs = bank.get(recs["path"].iloc[pick])
-        maps, pred = gradcam(load_model(cfg, preset, job), imgs)
-        on, area = overlay_share(maps, masks)
+        maps, pred = masking.gradcam(load_model(cfg, preset, job), imgs)
+        on, area = masking.overlay_share(maps, masks)
         out[name] = dict(images=imgs, maps=maps, pred=pred, on_overlay=on, overlay_area=area)
     return out
 
@@ -227,45 +201,40 @@ def closing_table(near: pd.DataFrame, gen: pd.DataFrame | None, ov: dict | None,
                   n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Every shortcut beside its honest protocol (see helpers.pitfalls.tables)."""
     v = lambda d, name: d[d["view"] == name]  # noqa: E731
-    honest = v(near, HONEST)
-    acc_h = tables.accuracy(honest, n_boot, seed)
+    acc = lambda d: tables.accuracy(d, n_boot, seed)  # noqa: E731
     rows = []
+
+    def add(shortcut, protocol, d, reference, ref, inflation, study):
+        rows.append(dict(shortcut=shortcut, protocol=protocol, guard=d["guard"].iloc[0],
+                         acc=acc(d), reference=reference, ref_acc=acc(ref), inflation=inflation, studies=STUDIES[study]))
+
+    honest = v(near, HONEST)
     for name in near["view"].unique():
         if name == HONEST:
             continue
-        d = v(near, name)
         t = float(name.split("@")[1]) if "@" in name else np.nan
         key = "random-split" if "@" not in name else ("loose-groups" if t > HONEST_THRESHOLD else "stricter-groups")
         what = {"random-split": "random split (near-duplicates ignored)", "loose-groups": f"looser grouping ({name})",
                 "stricter-groups": f"stricter grouping ({name})"}[key]
-        rows.append(dict(shortcut=what, protocol=name, guard=d["guard"].iloc[0], acc=tables.accuracy(d, n_boot, seed),
-                         reference=HONEST, ref_acc=acc_h, inflation=tables.paired_inflation(d, honest, n_boot, seed),
-                         studies=STUDIES[key]))
+        add(what, name, v(near, name), HONEST, honest, tables.paired_inflation(v(near, name), honest, n_boot, seed), key)
     if gen is not None and len(gen):
         real, mixed, saw = v(gen, REAL_TEST), v(gen, MIXED_TEST), v(gen, SAW_TEST)
-        acc_r = tables.accuracy(real, n_boot, seed)
         if len(saw):
-            rows.append(dict(shortcut="generator trained with the test images", protocol=SAW_TEST,
-                             guard=saw["guard"].iloc[0], acc=tables.accuracy(saw, n_boot, seed), reference=REAL_TEST,
-                             ref_acc=acc_r, inflation=tables.paired_inflation(saw, real, n_boot, seed),
-                             studies=STUDIES["generator-saw-test"]))
-        rows.append(dict(shortcut="synthetic images in the test set", protocol=MIXED_TEST, guard=mixed["guard"].iloc[0],
-                         acc=tables.accuracy(mixed, n_boot, seed), reference=REAL_TEST, ref_acc=acc_r,
-                         inflation=tables.mixed_inflation(mixed, n_boot, seed), studies=STUDIES["synthetic-in-test"]))
+            add("generator trained with the test images", SAW_TEST, saw, REAL_TEST, real,
+                tables.paired_inflation(saw, real, n_boot, seed), "generator-saw-test")
+        add("synthetic images in the test set", MIXED_TEST, mixed, REAL_TEST, real,
+            tables.mixed_inflation(mixed, n_boot, seed), "synthetic-in-test")
     if ov is not None and len(ov["masked"]):
         as_is, masked = ov["as_is"], ov["masked"]
-        rows.append(dict(shortcut="overlays left in the images", protocol=f"{ov['protocol'].name}, images as they are",
-                         guard="honest", acc=tables.accuracy(as_is, n_boot, seed), reference=MASKED,
-                         ref_acc=tables.accuracy(masked, n_boot, seed),
-                         inflation=tables.paired_inflation(as_is, masked, n_boot, seed), studies=STUDIES["overlays"]))
+        add("overlays left in the images", f"{ov['protocol'].name}, images as they are", as_is,
+            MASKED, masked, tables.paired_inflation(as_is, masked, n_boot, seed), "overlays")
     if reps is not None and reps["repeat"].nunique() * reps["fold"].nunique() > 1:
-        acc = tables.split_accuracies(reps)["accuracy"].to_numpy()
-        pooled = tables.accuracy(reps, n_boot, seed)
-        best = float(acc.max())
-        rows.append(dict(shortcut=f"one split, the best of {len(acc)} reported", protocol="single grouped split",
-                         guard="honest", acc=dict(accuracy=best, lo=float(acc.min()), hi=best),
+        split_acc = tables.split_accuracies(reps)["accuracy"].to_numpy()
+        pooled, best, worst = acc(reps), float(split_acc.max()), float(split_acc.min())
+        rows.append(dict(shortcut=f"one split, the best of {len(split_acc)} reported", protocol="single grouped split",
+                         guard="honest", acc=dict(accuracy=best, lo=worst, hi=best),
                          reference=f"{HONEST}, {reps['repeat'].nunique()} repeats pooled", ref_acc=pooled,
-                         inflation=dict(inflation=best - pooled["accuracy"], lo=float(acc.min()) - pooled["accuracy"],
-                                        hi=best - pooled["accuracy"], n=len(acc)),
-                         interval=f"range over {len(acc)} single splits, not a CI", studies=STUDIES["single-split"]))
+                         inflation=dict(inflation=best - pooled["accuracy"], lo=worst - pooled["accuracy"],
+                                        hi=best - pooled["accuracy"], n=len(split_acc)),
+                         interval=f"range over {len(split_acc)} single splits, not a CI", studies=STUDIES["single-split"]))
     return tables.comparison(rows)

@@ -16,8 +16,6 @@ def thresholds(near: pd.DataFrame, twins: pd.DataFrame, n_boot: int = 1000, seed
     """Accuracy per near-duplicate protocol (grouping threshold; a random split at the right)
     with 95% CIs, and how many test images had a near-twin in their training part (one bar per
     correlation level, `experiments.twins_in_training`)."""
-    if isinstance(twins, dict):  # {protocol: count at r > 0.97}
-        twins = pd.DataFrame({"r > 0.97": twins})
     names = sorted([n for n in near["view"].unique() if "@" in n], key=lambda n: float(n.split("@")[1]))
     names += [n for n in near["view"].unique() if "@" not in n]
     acc = [tables.accuracy(near[near["view"] == n], n_boot, seed) for n in names]

@@ -91,7 +91,4 @@ STUDIES = {
     "single-split": "BUSI, WGAN and DDPM studies: one train/test split (the DCGAN study: 10 folds)",
 }
 
-
-def preset(profile: str, **changes) -> PitfallsPreset:
-    """The profile's budget with `changes` applied (None values: not given; unknown keys are refused)."""
-    return PRESETS.of(profile, **changes)
+preset = PRESETS.of  # preset(profile, **changes): None values are not given, unknown keys refused

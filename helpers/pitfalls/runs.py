@@ -1,19 +1,16 @@
 """One training run of notebook 09 (and of notebook 06b): guarded, cached, scored under one or more views.
 
-A run trains the protocol's classifier on `train` and predicts every image of its `views`.
-A view is one way of reporting that model: an evaluation set and the shortcut it takes. Before
-anything is trained, `check_evaluation` checks every view; an honest view must pass it
-unchanged, a leaky view passes only with its shortcut named (`leak`), and the violations the
-guard let through are written into each prediction row (`guard`, `violations`). The same
-model can so be reported twice: on real test images (honest) and on a test set holding
-synthetic images (the DDPM study's protocol).
+A run trains the protocol's classifier on `train` and predicts every image of its `views`: an
+evaluation set and the shortcut it takes each. Before anything is trained, `check_evaluation`
+checks every view; an honest view must pass it unchanged, a leaky view passes only with its
+shortcut named (`leak`), and the violations let through are written into each prediction row
+(`guard`, `violations`). The same model can so be reported on real test images (honest) and
+on a test set holding synthetic images (the DDPM study's protocol).
 
-The training is the course's one classifier engine (`helpers.classify.engine`, as the
-experiment grid's): the same data pipeline, `make_learner` (class-weighted cross-entropy),
-`fit_one_cycle`; here with no augmentation and no ImageNet weights (every protocol starts from
-the same random initialisation per seed). Images are decoded once per dataset and shared by
-every run (`ImageBank`); predictions are cached under RUNS/pitfalls/runs/, in a folder named
-by a hash of everything that defines the run, so a rerun only trains what changed.
+The training is the grid's classifier engine (`helpers.classify.engine`) with no augmentation
+and no ImageNet weights (every protocol starts from the same weights per seed). Images are
+decoded once per dataset (`ImageBank`); predictions are cached under RUNS/pitfalls/runs/, in a
+folder named by a hash of everything that defines the run, so a rerun only trains what changed.
 """
 
 from __future__ import annotations
@@ -139,10 +136,9 @@ def _train(cfg, preset: dict, job: Job, bank: ImageBank) -> tuple[np.ndarray, fl
 
 def run_one(cfg, preset: dict, job: Job, bank: ImageBank | None = None, guards: list | None = None,
             trained: tuple | None = None) -> pd.DataFrame:
-    """Guard, train (or read the cached result), predict; returns one prediction row per
-    (view, image) with columns view, guard, violations, path, image, group, label, source,
-    p_<class>, pred, correct, seed and the job's meta. `guards` and `trained` (probabilities,
-    seconds) when already computed (the process pool of `run_jobs`)."""
+    """Guard, train (or read the cached result), predict: one row per (view, image) with its
+    guard, violations, p_<class>, pred, correct, seed and the job's meta. `guards` and
+    `trained` (probabilities, seconds) when `run_jobs`' process pool computed them."""
     guards = check_views(cfg, job) if guards is None else guards
     folder = run_dir(cfg, preset, job)
     if _cached(cfg, preset, job):

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
+from helpers.classify.protocol import protocol_name
 from helpers.data.duplicates import correlation_matrix, find_groups
 from helpers.data.records import DataError
 from helpers.data.splits import grouped_folds
@@ -40,7 +41,7 @@ class Protocol:
 
     @property
     def label(self) -> str:
-        return "honest" if self.leak is None else f"leaky:{self.leak}"
+        return protocol_name(self.leak)
 
     def records(self, records: pd.DataFrame) -> pd.DataFrame:
         """The records with this protocol's `fold` and `group` columns."""
@@ -103,7 +104,5 @@ def repeated(records: pd.DataFrame, thumbs: np.ndarray, k: int, seed: int = 0, r
              threshold: float = HONEST_THRESHOLD) -> list[Protocol]:
     """The honest grouped folds drawn `repeats` times (seed, seed + 1, ...); repeat 0 is the
     honest protocol of `near_duplicate_protocols`."""
-    group = regroup(records, thumbs, threshold)
-    return [Protocol(f"grouped@{threshold:.2f}", None, grouped_folds(records.assign(group=group.to_numpy()), k,
-                                                                   seed=seed + r),
-                     group, threshold=threshold, repeat=r, seed=seed + r) for r in range(repeats)]
+    return [Protocol(f"grouped@{threshold:.2f}", None, *grouped_folds_at(records, thumbs, threshold, k, seed + r),
+                     threshold=threshold, repeat=r, seed=seed + r) for r in range(repeats)]

@@ -19,25 +19,21 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
-from helpers.classify.bootstrap import verdict
+from helpers.classify.bootstrap import ci_text, verdict
 from helpers.classify.data import TRAIN_COLUMNS, synthetic_rows
 from helpers.classify.presets import PRESETS as GRID
-from helpers.classify.published import ddpm_study_accuracy
+from helpers.classify.published import DDPM_SCENARIOS
 from helpers.classify.settings import SPLIT, parts
 from helpers.classify.synthetic import fold_synthetic, per_class_set
 from helpers.pitfalls import tables
-from helpers.pitfalls.presets import STUDY_BUDGETS, StudyBudget
-from helpers.pitfalls.runs import ImageBank, Job, View, run_jobs, table_rows
+from helpers.pitfalls.presets import STUDY_BUDGETS
+from helpers.pitfalls.runs import ImageBank, Job, View, run_jobs
 
 REAL_TEST, STUDY_TEST = "real test images (honest)", "80/20 split of real + synthetic (the study's)"
 
 
-def budget(profile: str, **changes) -> StudyBudget:
-    """The classifier grid's budget for this profile (its network, epochs, learning rate and
-    seeds: notebook 08's `real+syn:ddpm@n` runs), in the pitfalls' terms; on the paper
-    profile, the study's own classifier (helpers.pitfalls.presets.STUDY_BUDGETS). None values
-    in `changes` are not given."""
-    return STUDY_BUDGETS.of(profile, **changes)
+# budget(profile, **changes): notebook 08's classifier budget in the pitfalls' terms (presets.STUDY_BUDGETS)
+budget = STUDY_BUDGETS.of
 
 
 def scenarios(profile: str) -> tuple:
@@ -55,13 +51,14 @@ def synthetic_set(cfg, records: pd.DataFrame, scenarios, progress: bool = True):
     return per_class_set(cfg, "ddpm", SPLIT, exported, max(scenarios), progress=progress)
 
 
-def scenario_sets(synthetic: pd.DataFrame, n: int, test_frac: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The first n synthetic images of each class (so +50 is part of +125, as the study grew
-    its sets), cut at random into (train, test) per class."""
+def scenario_sets(synthetic: pd.DataFrame, n, test_frac: float, seed: int,
+                  sort: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The first n (or n[class]) synthetic images of each class (so +50 is part of +125, as the
+    study grew its sets), cut at random into (train, test) per class (in name order if `sort`)."""
     rng = np.random.default_rng(seed)
     tr, te = [], []
-    for _, part in synthetic.groupby("class_name", sort=True):
-        part = part.head(n)
+    for c, part in synthetic.groupby("class_name", sort=sort):
+        part = part.head(int(n.get(c, 0)) if isinstance(n, dict) else n)
         pick = rng.permutation(len(part))
         cut = int(round(test_frac * len(part)))
         te.append(part.iloc[pick[:cut]])
@@ -72,8 +69,7 @@ def scenario_sets(synthetic: pd.DataFrame, n: int, test_frac: float, seed: int) 
 def jobs(records: pd.DataFrame, manifest, scenarios, seeds, test_frac: float = 0.2, seed: int = 0) -> list[Job]:
     """One guarded job per (scenario, seed). The real part is the prepared split: train + val
     for training, test for testing."""
-    real_train = table_rows(records[records["split"] != "test"])[TRAIN_COLUMNS]
-    test = table_rows(records[records["split"] == "test"])[TRAIN_COLUMNS]
+    real_train, test = (p[TRAIN_COLUMNS] for p in parts(records, SPLIT))
     classes = sorted(records["class_name"].unique())
     synthetic = synthetic_rows(manifest, None, classes)
     out = []
@@ -106,7 +102,7 @@ def table(preds: pd.DataFrame, classes: list[str], n_boot: int = 1000, seed: int
           published: dict | None = None) -> pd.DataFrame:
     """Per scenario: accuracy [95% CI] on real test images, under the study's protocol, the
     difference (same models) and the study's published accuracy; normal-class F1 beside."""
-    published = ddpm_study_accuracy() if published is None else published
+    published = DDPM_SCENARIOS if published is None else published
     normal = classes.index("normal") if "normal" in classes else None
     rows = []
     for n, d in preds.groupby("scenario", sort=True):
@@ -128,7 +124,7 @@ def table(preds: pd.DataFrame, classes: list[str], n_boot: int = 1000, seed: int
 
 def pretty(t: pd.DataFrame) -> pd.DataFrame:
     """The table with each number beside its interval, for display."""
-    f = tables._fmt
+    f = ci_text
     return pd.DataFrame({
         "+ per class": t["synthetic per class"],
         "real test only [95% CI]": [f(*x) for x in t[["real test: accuracy", "real_lo", "real_hi"]].to_numpy()],
@@ -180,7 +176,7 @@ def conclusions(t: pd.DataFrame, majority: float | None = None) -> list[str]:
                      "same models.")
     for _, r in t[t["synthetic per class"] > 0].iterrows():
         v = verdict(r["diff_lo"], r["diff_hi"])
-        num = tables._fmt(r["difference"], r["diff_lo"], r["diff_hi"], signed=True)
+        num = ci_text(r["difference"], r["diff_lo"], r["diff_hi"], signed=True)
         what = {"inflates": "the study's protocol scored the same models higher; the whole interval lies above 0",
                 "deflates": "the study's protocol scored the same models LOWER; the whole interval lies below 0",
                 "includes 0": "the interval includes 0: this run cannot tell the protocols apart"}.get(v, v)

@@ -2,18 +2,14 @@
 
 Every protocol is scored on pooled predictions (each image once per fold assignment and
 seed, by a model that never trained on it). Intervals are percentile bootstraps that draw
-whole near-duplicate groups with replacement, as many groups as there are (a cluster
-bootstrap, `helpers.classify.bootstrap`; the protocol's own groups, the honest ones for a
-random split and for every paired difference), so that twins are drawn together. A
-resample's accuracy is the number correct in the drawn groups over the number of images in
-them; all resamples at once are one matrix product (groups drawn x per-group sums), which
-keeps thousands of them instant.
+whole near-duplicate groups (`helpers.classify.bootstrap`: the protocol's own groups, the
+honest ones for a random split and for every paired difference), so twins are drawn together.
 
 The inflation of a shortcut is accuracy(shortcut) - accuracy(honest) on the SAME images:
 the two protocols' predictions are matched by image (and seed / repeat) and one resample
-serves both, which is what makes the interval of the difference much tighter than the two
-intervals side by side. When the shortcut adds synthetic test images, the matched part is
-the real images and the synthetic ones are resampled with them (`mixed_inflation`).
+serves both, which makes the interval of the difference much tighter than the two intervals
+side by side. When the shortcut adds synthetic test images, the matched part is the real
+images and the synthetic ones are resampled with them (`mixed_inflation`).
 """
 
 from __future__ import annotations
@@ -21,18 +17,31 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers.classify.bootstrap import p_two, percentile_ci, resampled_sums, verdict
+from helpers.classify.bootstrap import (
+    ci_text,
+    detectable_change,
+    p_two,
+    percentile_ci,
+    resampled_sums,
+    verdict,
+)
 
 KEY = ["image", "seed", "repeat"]
+
+
+def _mean_ci(values, groups, n_boot: int, seed: int) -> tuple[float, float, float, np.ndarray]:
+    """(mean, lo, hi, resampled means) of per-item values, group bootstrap 95% CI."""
+    v = np.asarray(values, dtype=float)
+    tot, n = resampled_sums(groups, n_boot, seed, v, np.ones_like(v))
+    lo, hi = percentile_ci(tot / n)
+    return float(v.mean()), lo, hi, tot / n
 
 
 def accuracy(preds: pd.DataFrame, n_boot: int = 1000, seed: int = 0, real_only: bool = False) -> dict:
     """Pooled accuracy with a group bootstrap 95% CI; n = number of predictions."""
     d = preds[preds["source"] != "synthetic"] if real_only else preds
-    c = d["correct"].to_numpy(dtype=float)
-    hits, n = resampled_sums(d["group"], n_boot, seed, c, np.ones_like(c))
-    lo, hi = percentile_ci(hits / n)
-    return dict(accuracy=float(c.mean()), lo=lo, hi=hi, n=len(c))
+    acc, lo, hi, _ = _mean_ci(d["correct"], d["group"], n_boot, seed)
+    return dict(accuracy=acc, lo=lo, hi=hi, n=len(d))
 
 
 def _with_key(d: pd.DataFrame) -> pd.DataFrame:
@@ -45,11 +54,8 @@ def paired_inflation(shortcut: pd.DataFrame, honest: pd.DataFrame, n_boot: int =
     m = _with_key(honest).merge(_with_key(shortcut), on=KEY, suffixes=("_h", "_s"))
     if m.empty:
         return dict(inflation=np.nan, lo=np.nan, hi=np.nan, p=np.nan, n=0)
-    d = (m["correct_s"] - m["correct_h"]).to_numpy(dtype=float)
-    diff, n = resampled_sums(m["group_h"], n_boot, seed, d, np.ones_like(d))
-    reps = diff / n
-    lo, hi = percentile_ci(reps)
-    return dict(inflation=float(d.mean()), lo=lo, hi=hi, p=p_two(reps), n=len(d))
+    diff, lo, hi, reps = _mean_ci(m["correct_s"] - m["correct_h"], m["group_h"], n_boot, seed)
+    return dict(inflation=diff, lo=lo, hi=hi, p=p_two(reps), n=len(m))
 
 
 def mixed_inflation(view: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -69,9 +75,8 @@ def paired_mean_difference(a, b, groups, n_boot: int = 1000, seed: int = 0) -> d
     """mean(a - b) over the same items (e.g. two models' Grad-CAM share on the same images),
     with a group bootstrap 95% CI."""
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    tot, n = resampled_sums(groups, n_boot, seed, d, np.ones_like(d))
-    lo, hi = percentile_ci(tot / n)
-    return dict(diff=float(d.mean()), lo=lo, hi=hi, n=len(d))
+    diff, lo, hi, _ = _mean_ci(d, groups, n_boot, seed)
+    return dict(diff=diff, lo=lo, hi=hi, n=len(d))
 
 
 def split_accuracies(preds: pd.DataFrame) -> pd.DataFrame:
@@ -95,32 +100,39 @@ def comparison(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _fmt(v, lo, hi, signed=False):
-    f = "{:+.3f}" if signed else "{:.3f}"
-    if not np.isfinite(v):
-        return "n/a"
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return f.format(v)
-    return f"{f.format(v)} [{f.format(lo)}, {f.format(hi)}]"
-
-
 def pretty(table: pd.DataFrame) -> pd.DataFrame:
     """The closing table with each number beside its interval, for display."""
     return pd.DataFrame({
         "shortcut": table["shortcut"], "protocol (guard)": table["protocol"] + " (" + table["guard"] + ")",
-        "accuracy [95% CI]": [_fmt(*x) for x in table[["accuracy", "acc_lo", "acc_hi"]].to_numpy()],
+        "accuracy [95% CI]": [ci_text(*x) for x in table[["accuracy", "acc_lo", "acc_hi"]].to_numpy()],
         "vs honest protocol": table["honest protocol"] + " (" + table["honest accuracy"].map("{:.3f}".format) + ")",
-        "inflation [95% CI]": [_fmt(*x, signed=True) for x in table[["inflation", "infl_lo", "infl_hi"]].to_numpy()],
+        "inflation [95% CI]": [ci_text(*x, signed=True) for x in table[["inflation", "infl_lo", "infl_hi"]].to_numpy()],
         "interval": table["interval"],
         "published study that used it": table["published study that used it"]})
 
 
-def conclusions(table: pd.DataFrame, ceiling: float = 0.999) -> list[str]:
-    """One sentence per row of the closing table, claiming no more than its interval shows."""
-    lines = []
+def floor(honest: dict, majority: float) -> str | None:
+    """A warning when the honest protocol's accuracy (from `accuracy`) is no better than
+    always answering the largest class: its interval reaches down to that share."""
+    if not np.isfinite(honest["lo"]) or honest["lo"] > majority:
+        return None
+    return (f"**The honest protocol is at the floor**: {ci_text(honest['accuracy'], honest['lo'], honest['hi'])} "
+            f"does not clear {majority:.3f}, the share of the largest class, which a classifier gets by always "
+            "answering that class. The model learned too little for the differences below to say much about "
+            "the shortcuts (train longer, or use more data).")
+
+
+def conclusions(table: pd.DataFrame, ceiling: float = 0.999, honest: dict | None = None,
+                majority: float | None = None) -> list[str]:
+    """One sentence per row of the closing table, claiming no more than its interval shows;
+    first, with the honest protocol's `accuracy` and the largest class's share, a floor warning."""
+    warning = floor(honest, majority) if honest is not None and majority is not None else None
+    lines = [warning] if warning else []
     for _, r in table.iterrows():
         v = verdict(r["infl_lo"], r["infl_hi"])
-        num = _fmt(r["inflation"], r["infl_lo"], r["infl_hi"], signed=True)
+        num = ci_text(r["inflation"], r["infl_lo"], r["infl_hi"], signed=True)
+        mde = detectable_change(r["infl_lo"], r["infl_hi"])
+        detect = f"; the smallest inflation this run detects 4 times in 5 is {mde:.3f}" if np.isfinite(mde) else ""
         base = f"**{r['shortcut']}** ({r['protocol']} against {r['honest protocol']}): accuracy {num}"
         if r["interval"] != "paired 95% CI":
             lines.append(f"**{r['shortcut']}**: one split's accuracy ranged from {r['acc_lo']:.3f} to {r['accuracy']:.3f} "
@@ -135,7 +147,7 @@ def conclusions(table: pd.DataFrame, ceiling: float = 0.999) -> list[str]:
             lines.append(f"{base}: here the shortcut LOWERED the accuracy; the whole interval lies below 0.")
         elif v == "includes 0":
             lines.append(f"{base}: the interval includes 0, so this run cannot tell the two protocols apart "
-                         "(it does not show that the shortcut is harmless either).")
+                         f"(it does not show that the shortcut is harmless either{detect}).")
         else:
             lines.append(f"{base}.")
     if len(table) and (table["honest accuracy"] >= ceiling).all() and (table["accuracy"] >= ceiling).all():

@@ -18,9 +18,7 @@ import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
 from helpers import parallel
-from helpers.classify.analysis import load_predictions, paired_table
-from helpers.classify.grid import classify_dir
-from helpers.classify.store import read_results
+from helpers.classify.grid import classify_dir, load_predictions, paired_table, read_results
 from helpers.quality.metrics import halves, protocol_scores
 
 # Which direction is "better" for each score (FID/KID/memorised: lower).

@@ -6,7 +6,7 @@ OS file lock (`fcntl.flock`), so a process that dies releases it by itself; wher
 none (Windows), a lock file created exclusively and removed on release. The file records who
 holds it, so the refusal can name the holder. With `wait=True` (and a `name` of its own)
 several processes take turns instead: the classifier grid's writers of results.csv
-(`helpers.classify.store`).
+(`helpers.classify.grid`).
 """
 
 from __future__ import annotations
