@@ -9,6 +9,7 @@ rerunning a finished run only re-exports (and only if the set is stale). The set
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from helpers.gan.steps import cwgan_step, dcgan_step, wgan_step
 from helpers.parallel import Job
 from helpers.synth import MANIFEST, balance_counts, sha256_file, synthetic_dir, write_synthetic_set
 from helpers.train.checkpoint import step_config
+from helpers.train.lock import run_lock
 from helpers.train.loop import CHECKPOINT, History
 
 # the notebooks' own training steps
@@ -140,7 +142,14 @@ def train_many(name: str, cfg, train_records: pd.DataFrame, runs: dict, steps: i
     # on a CPU side by side in threads of one math thread (a small GAN gains little from a second
     # one, while a second model beside the first uses the other core); a lone model keeps them all
     todo = _unfinished(name, cfg, train_records, runs, steps)
-    done = parallel.run(jobs, parallel.side_by_side(todo, cfg.device))
+    folders = sorted({f for out, kw in runs.items()
+                      for f in run_dirs(name, cfg, train_records, out, kw.get("classes")).values()})
+    with contextlib.ExitStack() as held:
+        # every model's folder claimed first, in one order: two processes started together do not
+        # each take one class and refuse each other the rest; the second is refused at once
+        for folder in folders:
+            held.enter_context(run_lock(folder, name=".queue.lock"))
+        done = parallel.run(jobs, parallel.side_by_side(todo, cfg.device))
     out: dict = {}
     for (run, key), history in done.items():
         out.setdefault(run, {})[key] = history
