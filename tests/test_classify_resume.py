@@ -120,8 +120,10 @@ def test_a_crafted_checkpoint_is_refused_in_one_line(smoke_cfg, records, tmp_pat
     assert "code from the checkpoint ran" not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("error", [RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1 vs 0"),
+                                   OSError(28, "No space left on device")])
 def test_a_checkpoint_that_cannot_be_written_is_one_line_and_the_rerun_resumes(smoke_cfg, records, tmp_path,
-                                                                               monkeypatch, uninterrupted):
+                                                                               monkeypatch, uninterrupted, error):
     import torch
 
     from helpers.train import checkpoint
@@ -131,7 +133,7 @@ def test_a_checkpoint_that_cannot_be_written_is_one_line_and_the_rerun_resumes(s
     def full_disk(obj, f, *a, **kw):
         calls.append(f)
         if len(calls) == 3:  # the third epoch's checkpoint
-            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1 vs 0")
+            raise error
         return real_save(obj, f, *a, **kw)
 
     monkeypatch.setattr(checkpoint.torch, "save", full_disk)
@@ -139,7 +141,25 @@ def test_a_checkpoint_that_cannot_be_written_is_one_line_and_the_rerun_resumes(s
         _train(smoke_cfg, records, folder)
     msg = str(e.value)
     assert "\n" not in msg and str(folder / "checkpoint.pth") in msg and "run the same command again" in msg, msg
+    assert "after epoch 2" in msg and "enforce" not in msg, msg
     assert not list(folder.glob(".checkpoint*")), "no temporary file left behind"
     monkeypatch.setattr(checkpoint.torch, "save", real_save)
     _train(smoke_cfg, records, folder)
     pd.testing.assert_frame_equal(pd.read_csv(folder / "preds.csv"), uninterrupted[0], check_exact=True)
+
+
+def test_the_command_refuses_a_crafted_checkpoint_in_one_line(smoke_cfg, capsys, recwarn):
+    from helpers.cli import main
+
+    folder = grid.run_dir(grid.classify_dir(smoke_cfg), settings.run_id("tiny", "real+trad", 0, 0))
+    folder.mkdir(parents=True)
+    (folder / "checkpoint.pth").write_bytes(pickle.dumps(_Evil()))
+    capsys.readouterr()
+    assert main(["classify", "--profile", "smoke", "--generators", "none", "--settings", "real+trad", "--folds", "0",
+                 "--data-dir", str(smoke_cfg.data_dir), "--runs-dir", str(smoke_cfg.runs_dir)]) == 2
+    out = capsys.readouterr()
+    errors = [line for line in out.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"{folder / 'checkpoint.pth'}" in errors[0] and "Delete" in errors[0], out.err
+    assert "Traceback" not in out.err and "weights_only" not in out.err + out.out
+    assert "code from the checkpoint ran" not in out.out
+    assert not [w for w in recwarn if "pickle protocol" in str(w.message)]

@@ -152,11 +152,12 @@ class EpochCheckpoint(Callback):
             tmp.write_text(json.dumps({"epochs_done": done}))
             tmp.replace(self.run_dir / STATE)
         except (OSError, RuntimeError) as e:  # a full disk, a file-size limit
-            reason = str(e).splitlines()[0][:100] if str(e) else type(e).__name__
+            # torch's own message ("enforce fail at inline_container.cc") tells a user nothing
+            reason = getattr(e, "strerror", None) or "the file was cut short while writing"
             where = f"after epoch {done - 1}" if done > 1 else "from the start"
             self.failure = CheckpointError(
-                f"Could not write the classifier checkpoint {self.path} ({reason}): is the disk full or a "
-                f"file-size limit reached? Free some space and run the same command again: it goes on {where}.")
+                f"Could not write the classifier checkpoint {self.path} ({reason}): the disk is full or a "
+                f"file-size limit (ulimit -f) was reached. Free some space and run the same command again: it goes on {where}.")
             raise CancelFitException from None  # fastai would add lines to the message of any other error
 
     def finish(self) -> None:

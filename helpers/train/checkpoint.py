@@ -23,6 +23,7 @@ import pickle
 import shutil
 import tempfile
 import textwrap
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -78,7 +79,9 @@ def read_checkpoint(path: Path):
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is empty")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns of a foreign file's pickle protocol before refusing it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # torch's message advises weights_only=False: never for a course file
         raise ForeignCheckpoint(f"{path} cannot be read (it is not a checkpoint written by the course; "
                                 "nothing in it was run)") from None
