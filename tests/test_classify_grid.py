@@ -128,15 +128,16 @@ def test_a_run_resumes_from_its_last_epoch(smoke_cfg, records, tmp_path, monkeyp
 
 
 def test_fold_synthetic_reuses_only_a_set_trained_on_that_fold(smoke_cfg, records, monkeypatch):
+    """A course generator's set trained on other images is trained again (`dcgan`: one the course trains)."""
     train = records[records.fold != 0]
-    m = _fake_set(smoke_cfg.runs_dir, "fake-fold0", train["path"])
-    assert synthetic.fold_synthetic(smoke_cfg, "fake", 0, train) == m
+    m = _fake_set(smoke_cfg.runs_dir, "dcgan-fold0", train["path"])
+    assert synthetic.fold_synthetic(smoke_cfg, "dcgan", 0, train) == m
     trained = []
     monkeypatch.setattr(synthetic, "train_and_export", lambda name, cfg, train_records, out_name, steps, progress:
                         trained.append((name, out_name, len(train_records))) or m)
-    _fake_set(smoke_cfg.runs_dir, "fake-fold1", records["path"])  # saw fold 1's test images: not reused
-    synthetic.fold_synthetic(smoke_cfg, "fake", 1, records[records.fold != 1])
-    assert trained == [("fake", "fake-fold1", int((records.fold != 1).sum()))]
+    _fake_set(smoke_cfg.runs_dir, "dcgan-fold1", records["path"])  # saw fold 1's test images: not reused
+    synthetic.fold_synthetic(smoke_cfg, "dcgan", 1, records[records.fold != 1])
+    assert trained == [("dcgan", "dcgan-fold1", int((records.fold != 1).sum()))]
 
 
 def test_classify_command_on_smoke(smoke_cfg, records, capsys):
