@@ -122,7 +122,7 @@ def ensure_phantom(folder: str | Path, counts: dict, size: int, seed: int = 0, m
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a link loop above it, a read-only disk, a file in the way
-        raise DataError(f"Cannot make the phantom folder {folder} ({e.strerror or e}); point {option} at a folder "
+        raise DataError(f"Cannot create the phantom folder {folder} ({e.strerror or e}); point {option} at a folder "
                         "you can write to.") from None
     (folder / MARKER).write_text(json.dumps({**want, "complete": False}))  # until every image is written
     write_phantom_dataset(folder, want["counts"], seed=seed, size=size, masks=masks, progress=progress)
