@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from unittest import mock
 
 import pandas as pd
 
-from helpers.course.notebooks import NOTEBOOK_GLOB, notebooks
+from helpers.course.notebooks import notebooks
 from helpers.course.report import build_report
-from helpers.errors import DataError
 from helpers.progress import ENV as PROGRESS_ENV
 from helpers.progress import TEXT as TEXT_BARS
 
@@ -40,18 +40,10 @@ def execute(nb: str | Path, out: str | Path, params: dict, timeout: int | None =
            "COURSE_SEED": str(params["SEED"]), PROGRESS_ENV: TEXT_BARS,
            # the kernel's math threads sleep while they wait (see helpers/__init__.py)
            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with mock.patch.dict(os.environ, env):  # set for this notebook only, restored after
         pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent), kernel_name="python3",
                             progress_bar=progress, execution_timeout=timeout, log_output=False,
                             coalesce_streams=True)  # one stream per cell, "\r" resolved: bars end at 100%
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def failure(e: Exception) -> str:
@@ -68,10 +60,7 @@ def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str |
     out_dir = runs_dir / "notebooks"
     params = parameters(profile, dataset, runs_dir, data_dir, seed)
     rows = []
-    todo = [nb for nb in notebooks(notebooks_dir) if not only or any(nb.name.startswith(o) for o in only)]
-    if not todo:
-        raise DataError(f"No notebooks matching {NOTEBOOK_GLOB} in {notebooks_dir}; run from the course folder or "
-                        "pass --notebooks-dir.")
+    todo = notebooks(notebooks_dir, only, required=True)
     print(f"Running {len(todo)} notebooks on profile={profile} dataset={dataset}; executed copies -> {out_dir}")
     for nb in todo:
         t0 = time.perf_counter()

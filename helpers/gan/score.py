@@ -7,19 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.quality.swd import sliced_wasserstein  # noqa: F401  (shared with the DDPM notebook)
-
-
-def real_baseline(real: np.ndarray, repeats: int = 3, seed: int = 0, **kw) -> float:
-    """SWD between two random halves of the real images: the floor a perfect generator with
-    a set of this size would reach."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for r in range(repeats):
-        idx = rng.permutation(len(real))
-        h = len(real) // 2
-        out.append(sliced_wasserstein(real[idx[:h]], real[idx[h:]], seed=seed + r, **kw))
-    return float(np.mean(out))
+from helpers.quality.swd import real_baseline, sliced_wasserstein  # noqa: F401  (notebook 05 reads them here)
 
 
 def score_classes(synthetic: dict, real: dict, **kw) -> dict:
