@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from helpers.gan import presets
-from helpers.gan.score import real_baseline, sliced_wasserstein
+from helpers.quality.swd import real_baseline, sliced_wasserstein
 
 
 def test_swd_orders_distances():

@@ -53,6 +53,18 @@ class Recipe:
     augment: str = "none"
     pretrained: object = False  # "auto" | True | False
     class_weights: bool = True
+    tta: bool = False  # average each evaluation image's probabilities with its mirror image's
+
+
+@torch.no_grad()
+def mirrored_probs(model: torch.nn.Module, ds, bs: int) -> torch.Tensor:
+    """Class probabilities of the evaluation images mirrored left-right (test-time augmentation:
+    a lesion on the left is the same lesion on the right, in ultrasound and in tissue alike)."""
+    model.eval()
+    x = ds.batch(torch.arange(len(ds)))[0]
+    out = [torch.softmax(model(x[i:i + bs].flip(-1).contiguous(memory_format=torch.channels_last)).float(), 1)
+           for i in range(0, len(x), bs)]
+    return torch.cat(out).cpu() if out else torch.zeros(0)
 
 
 @dataclass
@@ -203,6 +215,8 @@ def fit_predict(cfg, recipe: Recipe, train: pd.DataFrame, evaluate: pd.DataFrame
                 learn.remove_cb(log_cb)
                 log_cb.finish()
             probs, labels = learn.get_preds(dl=dls.valid)
+            if recipe.tta:
+                probs = (probs + mirrored_probs(learn.model, dls.valid.dataset, recipe.bs)) / 2
         finally:
             for c in reversed(ctx):
                 c.__exit__(None, None, None)

@@ -46,6 +46,13 @@ def execute(nb: str | Path, out: str | Path, params: dict, timeout: int | None =
                             coalesce_streams=True)  # one stream per cell, "\r" resolved: bars end at 100%
 
 
+def failure(e: Exception) -> str:
+    """One line for a notebook that failed: the notebook's own error (papermill's carries its
+    name and text in `ename` / `evalue`), else the exception's first line of text."""
+    name, text = (e.ename, e.evalue) if getattr(e, "ename", None) else (type(e).__name__, str(e))
+    return f"{name}: {next((ln.strip() for ln in str(text).splitlines() if ln.strip()), '')}"[:300]
+
+
 def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str | Path = "runs/quick-phantom",
                data_dir: str | Path | None = None, notebooks_dir: str | Path = "notebooks", seed: int = 0,
                only: list[str] | None = None, report: bool = True) -> pd.DataFrame:
@@ -62,7 +69,7 @@ def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str |
         try:
             execute(nb, out_dir / nb.name, params, progress=True)
         except Exception as e:  # keep going: report every notebook, fail at the end
-            status = f"FAILED: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+            status = f"FAILED: {failure(e)}"
         dt = time.perf_counter() - t0
         rows.append(dict(notebook=nb.name, seconds=round(dt, 1), status=status, output=str(out_dir / nb.name)))
         print(f"  {nb.name}: {dt:7.1f} s  {status}", flush=True)

@@ -82,3 +82,10 @@ def stats_distance(generated, real) -> float:
     1 means one real standard deviation off on average. Meaningful from a handful of images."""
     g, r = image_stats(generated), image_stats(real)
     return float((np.abs(g.mean(0) - r.mean(0)) / (r.std(0) + 1e-8)).mean())
+
+
+def score_classes(synthetic: dict, real: dict, **kw) -> dict:
+    """{class: SWD(synthetic, real)} plus 'mean' over classes (notebook 05's sweep)."""
+    out = {c: sliced_wasserstein(synthetic[c], real[c], **kw) for c in synthetic if c in real}
+    out["mean"] = float(np.mean(list(out.values())))
+    return out
