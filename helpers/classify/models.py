@@ -13,9 +13,10 @@
 |                    |                               | NASNetMobile; MNASNet is its NAS-searched mobile    |
 |                    |                               | counterpart) + ResNet-101, features concatenated   |
 | resnet18           | quick profile (real data)     | resnet18                                           |
-| resnet18_small     | quick profile (notebook)      | ResNet18's layout (4 stages x 2 basic blocks) at    |
+| resnet18_small     | a CPU alternative             | ResNet18's layout (4 stages x 2 basic blocks) at    |
 |                    |                               | 1/4 width, for a 2-core CPU; never pretrained      |
-| tiny               | smoke profile / tests         | alexnet_style at 1/8 width                         |
+| tiny               | smoke and quick profiles      | alexnet_style at 1/8 width: on a CPU it learns more |
+|                    |                               | per second than resnet18_small (classify.presets)  |
 | yolov8_cls         | WGAN (optional extra)         | ultralytics YOLOv8n-cls, only if installed         |
 
 `pretrained="auto"` loads ImageNet weights only when the file is already in the local torch
