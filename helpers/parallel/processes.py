@@ -51,7 +51,7 @@ def _die_with(parent: int) -> None:
     every queued job for nothing (its pid's parent changes when the parent dies)."""
     while os.getppid() == parent:
         time.sleep(WATCH)
-    os._exit(1)
+    os.kill(os.getpid(), signal.SIGKILL)  # at once, wherever the main thread is
 
 
 def _kill(ex: ProcessPoolExecutor) -> None:
