@@ -1,6 +1,6 @@
 """DDPM throughput: our training loop and sampler vs a plain reference loop, same network.
 
-Ours: `helpers.ddpm.train.train_ddpm` (device-resident data, batches from a torch.Generator,
+Ours: `helpers.ddpm.pipeline.train_ddpm` (device-resident data, batches from a torch.Generator,
 bf16 autocast and channels_last on CUDA, EMA update, checkpoints, history, grids) and
 `helpers.ddpm.diffusion.sample` (conditional and unconditional halves of guidance in one
 batched call, bf16 on CUDA). Reference: a DataLoader over a TensorDataset, fp32, no EMA or
@@ -20,10 +20,9 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from helpers.config import pick_device
-from helpers.ddpm.diffusion import ddim_step, ddim_timesteps, q_sample, sample
+from helpers.ddpm.diffusion import Schedule, ddim_step, ddim_timesteps, q_sample, sample
+from helpers.ddpm.pipeline import build_model, train_ddpm
 from helpers.ddpm.presets import preset
-from helpers.ddpm.schedules import Schedule
-from helpers.ddpm.train import build_model, train_ddpm
 
 
 def sync(device):

@@ -29,9 +29,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from helpers.config import resolve
 from helpers.gan.core import build_nets, make_optimizer
-from helpers.gan.dcgan import train_dcgan
+from helpers.gan.pipeline import train_run
 from helpers.gan.presets import DEFAULTS
-from helpers.gan.wgan import train_wgan_gp
 
 
 def reference_gp(D, real, fake):
@@ -89,8 +88,7 @@ def reference(kind, preset, x, steps, device):
 
 def ours(kind, preset, x, steps, cfg):
     with tempfile.TemporaryDirectory() as d:
-        fn = train_wgan_gp if kind == "wgan-gp" else train_dcgan
-        fn(x, cfg, Path(d) / "run", steps=steps, progress=False, seed=0, preset=preset)
+        train_run(kind, x, cfg, Path(d) / "run", steps=steps, progress=False, seed=0, preset=preset)
     if cfg.device.startswith("cuda"):
         torch.cuda.synchronize()
 

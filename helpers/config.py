@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -164,12 +165,55 @@ def _project_root() -> Path:
     return installed if _is_project(installed) else here
 
 
+def whole_seed(seed) -> int:
+    """The seed as a whole number; the notebooks pass COURSE_SEED's text as it is."""
+    try:
+        return int(str(seed).strip())
+    except ValueError:
+        raise SettingError(f"The seed wants a whole number, e.g. 0; got {seed!r} (--seed, COURSE_SEED or SEED in a "
+                           "notebook's parameters cell).") from None
+
+
+def _real(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: compare the path as written
+        return path.absolute()
+
+
+def _outside_data(runs_dir: Path, data_dir: Path) -> None:
+    """No stage writes into a folder it did not create: the runs folder must not be the data
+    folder or lie inside it (records, thumbnails and checkpoints would land among the images)."""
+    runs, data = _real(runs_dir), _real(data_dir)
+    if runs == data or data in runs.parents:
+        where = "is" if runs == data else "lies inside"
+        raise SettingError(f"The runs folder {runs_dir} {where} the data folder {data_dir}, and the course never "
+                           "writes into a data folder: give --runs-dir (COURSE_RUNS_DIR in a notebook) a folder "
+                           "outside it, e.g. runs/mine.")
+
+
+def _writable(runs_dir: Path) -> None:
+    """Make the runs folder and prove it takes a file, before any stage spends time on work it
+    could not save."""
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise SettingError(f"The runs folder {runs_dir} is a file: give --runs-dir (COURSE_RUNS_DIR in a notebook) "
+                           "a folder.")
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=runs_dir):
+            pass
+    except OSError as e:
+        raise SettingError(f"The runs folder {runs_dir} cannot be written ({e.strerror or e}): give --runs-dir "
+                           "(COURSE_RUNS_DIR in a notebook) a folder you can write to.") from None
+
+
 def resolve(profile: str = "quick", dataset: str = "phantom", data_dir: str | os.PathLike | None = None,
             runs_dir: str | os.PathLike | None = None, seed: int = 0, **overrides) -> Config:
     """Turn the notebook parameters (or CLI flags) into a Config, validating each value. The
     dataset's classes and channels come from its registry record, or from its folder (`folder`)."""
     if profile not in PROFILES:
-        raise SettingError(f"Unknown profile {profile!r}; choose one of {', '.join(PROFILES)}.")
+        raise SettingError(f"Unknown profile {profile!r} (--profile, COURSE_PROFILE in a notebook); choose one of "
+                           f"{', '.join(PROFILES)}.")
     ds = registry.dataset(dataset)
     pd = PROFILE_DATA[profile].as_dict()
     if ds.make is None:
@@ -182,8 +226,9 @@ def resolve(profile: str = "quick", dataset: str = "phantom", data_dir: str | os
     else:
         data_dir = default_data_dir(dataset, profile).expanduser()
     classes, channels = ds.classes_and_channels(data_dir)
-    runs_dir = Path(runs_dir) if runs_dir else default_runs_dir(profile, dataset, data_dir)
-    cfg = Config(profile=profile, dataset=dataset, data_dir=data_dir, runs_dir=runs_dir.expanduser(), seed=int(seed),
+    runs_dir = (Path(runs_dir) if runs_dir else default_runs_dir(profile, dataset, data_dir)).expanduser()
+    _outside_data(runs_dir, data_dir)
+    cfg = Config(profile=profile, dataset=dataset, data_dir=data_dir, runs_dir=runs_dir, seed=whole_seed(seed),
                  device=pick_device(), dup_threshold=ds.dup_threshold or Config.dup_threshold, classes=classes,
                  channels=channels, **pd)
     return cfg.with_(**overrides) if overrides else cfg
@@ -203,7 +248,7 @@ def setup(profile: str = "quick", dataset: str = "phantom", data_dir=None, runs_
     """What a notebook's second cell calls: resolve, seed, create the runs folder, report."""
     cfg = resolve(profile, dataset, data_dir, runs_dir, seed, **overrides)
     seed_everything(cfg.seed)
-    cfg.runs_dir.mkdir(parents=True, exist_ok=True)
+    _writable(cfg.runs_dir)
     if verbose:
         print(f"profile={cfg.profile} ({cfg.description})\ndataset={cfg.dataset} data_dir={cfg.data_dir}\n"
               f"runs_dir={cfg.runs_dir} size={cfg.size}px device={cfg.device} seed={cfg.seed}")

@@ -11,6 +11,11 @@ from __future__ import annotations
 class CourseError(Exception):
     """A user error: bad input, a busy or damaged run folder, a run that failed to train."""
 
+    def _render_traceback_(self) -> list[str]:
+        """In a notebook (IPython asks for this), the one line, not a traceback; papermill's
+        error then ends with it too."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class DataError(CourseError, ValueError):
     """Bad or missing input data. The message names the file and says what to do next."""

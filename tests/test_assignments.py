@@ -11,10 +11,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.course.assignments import release, validate
 from helpers.course.notebooks import notebooks
 from helpers.course.owned_files import write_copy
-from helpers.course.student import BEGIN, END, _hint_above, build_student, student_notebook
+from helpers.course.student import (
+    BEGIN,
+    END,
+    _hint_above,
+    build_student,
+    release,
+    student_notebook,
+    validate,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = notebooks(ROOT / "notebooks")

@@ -145,3 +145,38 @@ def test_data_download_breakhis_needs_from(tmp_path, capsys):
     assert err.startswith("error: breakhis needs --from") and "\n" not in err
     assert cli.main(["minimias", "--from", str(tmp_path / "none.tar.gz"), "--dest", str(tmp_path / "m")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_an_archive_in_the_wrong_layout_leaves_nothing_behind(archives, tmp_path):
+    """It used to leave BreaKHis_v1/ holding only the completion marker, and the right archive
+    was then skipped as "already complete"."""
+    from helpers.data.extract import MARKER
+
+    src, tgz, _ = archives
+    wrong = tmp_path / "wrong.zip"
+    with zipfile.ZipFile(wrong, "w") as zf:
+        for k, p in enumerate(sorted(src.rglob("*.png"))[:4]):
+            zf.write(p, f"stuff/{'benign' if k % 2 else 'malignant'}/img{k}.png")
+    dest = tmp_path / "d"
+    with pytest.raises(DataError, match=f"{wrong} is not a usable copy: .*Nothing was kept in") as err:
+        bh.fetch_breakhis(dest, from_path=wrong, progress=False)
+    assert "\n" not in str(err.value)
+    assert not (dest / bh.FOLDER).exists()
+    assert bh.fetch_breakhis(dest, from_path=tgz, progress=False)["patients"] == 4
+    # a folder left holding only the marker (by an earlier version) is not complete: it is redone
+    stuck = tmp_path / "stuck"
+    (stuck / bh.FOLDER).mkdir(parents=True)
+    (stuck / bh.FOLDER / MARKER).write_text("{}")
+    assert bh.fetch_breakhis(stuck, from_path=tgz, progress=False)["patients"] == 4
+
+
+def test_an_archive_with_images_in_the_other_class_folder_is_refused_whole(archives, tmp_path):
+    src, _, _ = archives
+    swapped = tmp_path / "swapped.tar"
+    with tarfile.open(swapped, "w") as tf:
+        for p in sorted(src.rglob("*.png")):
+            rel = p.relative_to(src).as_posix()
+            tf.add(p, rel.replace("/benign/", "/malignant/", 1) if "SOB_B_" in p.name else rel)
+    with pytest.raises(DataError, match="is named benign but lies in a folder of the other class"):
+        bh.fetch_breakhis(tmp_path / "d", from_path=swapped, progress=False)
+    assert not (tmp_path / "d" / bh.FOLDER).exists()

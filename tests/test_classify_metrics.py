@@ -16,7 +16,7 @@ from sklearn.metrics import (
 
 from helpers.classify import bootstrap as B
 from helpers.classify import metrics as M
-from helpers.exercises.classify import toy_predictions
+from helpers.exercises.evaluation import toy_predictions
 
 CLASSES = ["benign", "normal", "malignant"]
 

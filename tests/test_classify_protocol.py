@@ -169,3 +169,21 @@ def test_a_random_split_is_reported_as_such(smoke_cfg, records):
     hidden = r.assign(group=range(len(r)))
     with pytest.raises(ProtocolError, match="near-duplicate in training"):
         check_evaluation(hidden[hidden.fold == 0], hidden[hidden.fold != 0], all_records=hidden)
+
+
+def test_a_synthetic_set_listing_a_brightened_test_image_is_refused(smoke_cfg, records):
+    """Not the same pixels, but a near-copy by the course's near-duplicate measure: a test image
+    brightened by one grey level and listed as synthetic must not reach training."""
+    from PIL import Image
+
+    train, test = records[records.fold != 0], records[records.fold == 0]
+    m = _fake_set(smoke_cfg.runs_dir, "brightened", train["path"])
+    syn = read_manifest(m)
+    src = test["path"].iloc[0]
+    with Image.open(src) as im:
+        px = np.asarray(im.convert("L"), dtype=np.int16)
+    Image.fromarray(np.clip(px + 1, 0, 255).astype(np.uint8)).save(syn["path"].iloc[0])
+    with pytest.raises(ProtocolError, match="near-copies") as err:
+        check_evaluation(test, pd.concat([train, syn]), [m], all_records=records,
+                         dup_threshold=smoke_cfg.dup_threshold)
+    assert src in str(err.value) and "\n" not in str(err.value)

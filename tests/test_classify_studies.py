@@ -116,3 +116,26 @@ def test_notebook_08_and_the_command_run_the_studies_through_one_call():
     assert not re.search(r"import \w+ as [A-Z]\b", text), "modules are imported under their own names"
     assert not re.search(r"getsource\([\w.]*\._", text), "no private function is printed"
     assert sum("### BEGIN SOLUTION" in src for src in code) == 2
+
+
+def test_each_comparison_says_the_smallest_change_it_could_detect():
+    from helpers.classify.bootstrap import detectable_change
+
+    # a 95% interval of half-width 0.1 has a standard error of 0.1 / 1.96; 80% power needs
+    # (1.96 + 0.84) standard errors, the textbook "2.8 SE"
+    assert detectable_change(-0.1, 0.1) == pytest.approx(2.8016 * 0.1 / 1.959964, abs=1e-4)
+    assert detectable_change(-0.1, 0.1, power=0.5) == pytest.approx(0.1, abs=1e-6)
+    assert math.isnan(detectable_change(float("nan"), 0.1))
+    pooled, paired = _tables({"real": 0.65, "real+syn:ddpm": 0.66})
+    paired.loc[paired.setting == "real+syn:ddpm", ["lo", "hi"]] = [-0.10, 0.12]
+    line = [x for x in S.paragraph(pooled, paired, [("DDPM", "real+syn:ddpm", 0.06)], 0.56) if x.startswith("- ")][0]
+    assert f"detects 4 times in 5: {detectable_change(-0.10, 0.12):.3f}" in line
+
+
+def test_a_test_set_of_few_patients_is_flagged():
+    from helpers.classify.bootstrap import few_groups
+
+    text = few_groups(3, 40)
+    assert "only 3 independent groups (40 images)" in text and "as low as 0.00" in text
+    assert "as low as 0.84" in few_groups(19, 300)  # 1 - 3/19 = 0.842
+    assert few_groups(20, 300) is None

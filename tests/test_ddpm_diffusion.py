@@ -8,17 +8,19 @@ import pytest
 import torch
 
 from helpers.ddpm.diffusion import (
+    Schedule,
+    cosine_betas,
     ddim_step,
     ddim_timesteps,
     ddpm_step,
     guided_output,
+    linear_betas,
     min_snr_weight,
     q_sample,
     sample,
     target,
     to_eps_x0,
 )
-from helpers.ddpm.schedules import Schedule, cosine_betas, linear_betas
 from helpers.ddpm.steps import diffusion_loss
 from helpers.ddpm.unet import UNet, count_parameters
 
@@ -245,7 +247,7 @@ def test_exercise_checks_accept_right_and_reject_wrong_answers():
 
 
 def test_sliced_wasserstein_orders_distances():
-    from helpers.ddpm.distance import real_vs_real, sliced_wasserstein
+    from helpers.quality.swd import real_baseline, sliced_wasserstein
 
     g = torch.Generator().manual_seed(0)
     a = torch.rand(200, 16, 16, generator=g) * 2 - 1
@@ -254,11 +256,11 @@ def test_sliced_wasserstein_orders_distances():
     near, far = sliced_wasserstein(a, b), sliced_wasserstein(a, (b + 0.5).clamp(-1, 1))
     assert 0 < near < far
     assert sliced_wasserstein((a + 1) * 127.5, a) < 1e-3  # uint8-range input is rescaled
-    assert real_vs_real(a.numpy(), 100) > 0
+    assert real_baseline(a.numpy(), 100, repeats=1) > 0
 
 
 def test_stats_distance_flags_noise():
-    from helpers.ddpm.distance import stats_distance
+    from helpers.quality.swd import stats_distance
 
     g = torch.Generator().manual_seed(0)
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")

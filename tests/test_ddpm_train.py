@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
+from helpers.ddpm.pipeline import class_weights, load_trained, train_ddpm
 from helpers.ddpm.presets import preset
-from helpers.ddpm.train import class_weights, load_trained, train_ddpm
 from helpers.train.loop import CHECKPOINT, TrainingDiverged
 
 TINY = dict(base=8, mults=(1, 2), batch=4, lr=1e-3, warmup=2, checkpoint_every=2, sample_every=100,

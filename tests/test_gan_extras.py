@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from helpers.gan import presets
-from helpers.gan.score import real_baseline, sliced_wasserstein
+from helpers.quality.swd import real_baseline, sliced_wasserstein
 
 
 def test_swd_orders_distances():
@@ -86,10 +86,10 @@ def test_figures_read_back_grids(smoke_cfg, tmp_path):
 
     matplotlib.use("Agg")
     from helpers.gan import figures
-    from helpers.gan.dcgan import train_dcgan
+    from helpers.gan.pipeline import train_run
 
     data = np.random.default_rng(0).integers(0, 256, (10, 32, 32), dtype=np.uint8)
-    h = train_dcgan(data, smoke_cfg, tmp_path / "run", steps=4, progress=False)
+    h = train_run("dcgan", data, smoke_cfg, tmp_path / "run", steps=4, progress=False)
     row = figures.grid_row(h.samples()[-1], n=6)
     assert len(row) == 6 and all(r.shape == (32, 32) for r in row)
     fig = figures.samples_across_training(tmp_path / "run", n_rows=3, n=4)

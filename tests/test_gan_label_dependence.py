@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.gan.cwgan import train_cwgan
+from helpers.gan.core import load_generator
 from helpers.gan.label_dependence import (
     LabelProbe,
     draw_per_label,
@@ -21,7 +21,7 @@ from helpers.gan.label_dependence import (
     probe_features,
 )
 from helpers.gan.nets import Generator
-from helpers.gan.sampling import load_generator
+from helpers.gan.pipeline import train_run
 
 K = 3
 
@@ -105,8 +105,8 @@ def test_short_cwgan_run_learns_the_label(tmp_path, smoke_cfg):
     above chance, and the same generator with the label ignored falls back to chance."""
     x, y = toy(96, 0)
     run_dir = tmp_path / "cwgan"
-    train_cwgan((x, y), smoke_cfg, run_dir, steps=150, progress=False, n_classes=K, n_critic=1,
-                lr_g=1e-3, lr_d=1e-3, sample_every=1000, checkpoint_every=1000)
+    train_run("cwgan", (x, y), smoke_cfg, run_dir, steps=150, progress=False, n_classes=K, n_critic=1,
+              lr_g=1e-3, lr_d=1e-3, sample_every=1000, checkpoint_every=1000)
     G = load_generator(run_dir)
     xt, yt = toy(60, 1)
     out = measure(G, x, y, xt, yt, n_per_class=50)

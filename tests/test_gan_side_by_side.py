@@ -3,8 +3,6 @@ each built and seeded in the calling thread, each loop drawing from its own gene
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 import torch
 
@@ -55,7 +53,7 @@ def test_models_with_dropout_train_side_by_side_as_one_after_another(smoke_cfg, 
 
     records = load_prepared(smoke_cfg, progress=False, verbose=False)
     train = records[records["split"] == "train"].reset_index(drop=True)
-    assert pipeline.class_backend(smoke_cfg, 3).kind == "threads"
+    assert parallel.side_by_side(3, smoke_cfg.device).kind == "threads"
     seen = []
     real_run = parallel.run
     monkeypatch.setattr(parallel, "run", lambda jobs, backend, *a, **k: seen.append(backend.kind) or
@@ -167,9 +165,9 @@ def test_a_finished_run_is_not_counted_as_a_worker(smoke_cfg, monkeypatch):
 
 def test_class_models_train_side_by_side_on_a_cpu_only(smoke_cfg, monkeypatch):
     monkeypatch.setattr(parallel_jobs, "SIDE_BY_SIDE", 3)
-    assert pipeline.class_backend(smoke_cfg, 3) == parallel.Backend("threads", workers=3)
-    assert pipeline.class_backend(smoke_cfg, 1) == parallel.INLINE
-    assert pipeline.class_backend(dataclasses.replace(smoke_cfg, device="cuda"), 3) == parallel.INLINE
+    assert parallel.side_by_side(3, smoke_cfg.device) == parallel.Backend("threads", workers=3)
+    assert parallel.side_by_side(1, smoke_cfg.device) == parallel.INLINE
+    assert parallel.side_by_side(3, "cuda") == parallel.INLINE
     assert get_preset("wgan", "paper").dropout  # the preset whose models used to train one at a time
 
 

@@ -12,10 +12,8 @@ import pytest
 import torch
 
 from helpers.gan import steps as steps_mod
-from helpers.gan.cwgan import train_cwgan
-from helpers.gan.dcgan import train_dcgan
-from helpers.gan.sampling import load_generator, sample
-from helpers.gan.wgan import train_wgan, train_wgan_gp
+from helpers.gan.core import load_generator, sample
+from helpers.gan.pipeline import train_run
 from helpers.train.loop import CHECKPOINT, TrainingDiverged
 
 
@@ -25,10 +23,9 @@ def _images(n=12, size=32, seed=0):
 
 def _train(kind, data, cfg, run_dir, steps, **kw):
     if kind == "cwgan":
-        return train_cwgan((data, np.arange(len(data)) % 3), cfg, run_dir, steps=steps, progress=False,
-                           n_classes=3, **kw)
-    fn = {"wgan": train_wgan, "wgan-gp": train_wgan_gp, "dcgan": train_dcgan}[kind]
-    return fn(data, cfg, run_dir, steps=steps, progress=False, **kw)
+        return train_run(kind, (data, np.arange(len(data)) % 3), cfg, run_dir, steps=steps, progress=False,
+                         n_classes=3, **kw)
+    return train_run(kind, data, cfg, run_dir, steps=steps, progress=False, **kw)
 
 
 def _checkpoint(run_dir):
@@ -145,8 +142,8 @@ def test_conditional_generator_honours_label(smoke_cfg, tmp_path):
     bright = rng.integers(215, 256, (16, 32, 32)).astype(np.uint8)
     data, labels = np.concatenate([dark, bright]), np.repeat([0, 1], 16)
     run_dir = tmp_path / "c"
-    train_cwgan((data, labels), smoke_cfg, run_dir, steps=80, progress=False, n_classes=2, n_critic=1,
-                lr_g=1e-3, lr_d=1e-3, sample_every=100, checkpoint_every=100)
+    train_run("cwgan", (data, labels), smoke_cfg, run_dir, steps=80, progress=False, n_classes=2, n_critic=1,
+              lr_g=1e-3, lr_d=1e-3, sample_every=100, checkpoint_every=100)
     G = load_generator(run_dir)
     m0, m1 = sample(G, 32, seed=3, label=0).mean().item(), sample(G, 32, seed=3, label=1).mean().item()
     assert m0 < -0.3 and m1 > 0.3, (m0, m1)

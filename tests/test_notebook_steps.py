@@ -40,7 +40,7 @@ def test_check_fails_when_a_notebook_step_changes(tmp_path):
     assert E.check(E.ROOT / "notebooks", tmp_path) == []
     nbs = _changed_step(tmp_path)
     assert E.check(nbs, tmp_path) == ["helpers/gan/steps.py"]
-    assert E.write(nbs, tmp_path) == ["helpers/gan/steps.py"] and E.check(nbs, tmp_path) == []
+    assert E.check(nbs, tmp_path, write=True) == ["helpers/gan/steps.py"] and E.check(nbs, tmp_path) == []
     assert "changed" in (tmp_path / "helpers/gan/steps.py").read_text()
 
 
@@ -64,21 +64,21 @@ def _weights(history):
 
 
 def test_a_step_passed_in_trains_and_resumes_like_the_default(smoke_cfg, tmp_path):
+    from helpers.gan.pipeline import train_run
     from helpers.gan.steps import wgan_step
-    from helpers.gan.wgan import train_wgan_gp
 
     data = _images()
-    a = train_wgan_gp(data, smoke_cfg, tmp_path / "default", steps=5, progress=False, seed=0)
-    train_wgan_gp(data, smoke_cfg, tmp_path / "passed", steps=3, progress=False, seed=0, step=wgan_step)
-    b = train_wgan_gp(data, smoke_cfg, tmp_path / "passed", steps=5, progress=False, seed=0, step=wgan_step)
+    a = train_run("wgan-gp", data, smoke_cfg, tmp_path / "default", steps=5, progress=False, seed=0)
+    train_run("wgan-gp", data, smoke_cfg, tmp_path / "passed", steps=3, progress=False, seed=0, step=wgan_step)
+    b = train_run("wgan-gp", data, smoke_cfg, tmp_path / "passed", steps=5, progress=False, seed=0, step=wgan_step)
     assert b.resumed_from == 3
     wa, wb = _weights(a), _weights(b)
     assert all(torch.equal(wa["generator"][k], wb["generator"][k]) for k in wa["generator"])
 
 
 def test_another_step_trains_differently_and_never_resumes_a_default_run(smoke_cfg, tmp_path):
+    from helpers.gan.pipeline import train_run
     from helpers.gan.steps import critic_step, generator_step, grad_norm
-    from helpers.gan.wgan import train_wgan_gp
 
     def two_generator_steps(run):  # a changed step: one critic update, two generator updates
         out = critic_step(run)
@@ -88,17 +88,19 @@ def test_another_step_trains_differently_and_never_resumes_a_default_run(smoke_c
         return {k: float(v) for k, v in out.items()}
 
     data = _images()
-    a = train_wgan_gp(data, smoke_cfg, tmp_path / "r", steps=3, progress=False, seed=0)
+    a = train_run("wgan-gp", data, smoke_cfg, tmp_path / "r", steps=3, progress=False, seed=0)
     with pytest.raises(ValueError, match="other settings.*step"):
-        train_wgan_gp(data, smoke_cfg, tmp_path / "r", steps=4, progress=False, seed=0, step=two_generator_steps)
-    b = train_wgan_gp(data, smoke_cfg, tmp_path / "other", steps=3, progress=False, seed=0, step=two_generator_steps)
+        train_run("wgan-gp", data, smoke_cfg, tmp_path / "r", steps=4, progress=False, seed=0,
+                  step=two_generator_steps)
+    b = train_run("wgan-gp", data, smoke_cfg, tmp_path / "other", steps=3, progress=False, seed=0,
+                  step=two_generator_steps)
     assert not torch.equal(_weights(a)["generator"]["fc.0.weight"], _weights(b)["generator"]["fc.0.weight"])
 
 
 def test_ddpm_step_passed_in(tmp_path):
+    from helpers.ddpm.pipeline import train_ddpm
     from helpers.ddpm.presets import preset
     from helpers.ddpm.steps import ddpm_train_step
-    from helpers.ddpm.train import train_ddpm
 
     x, y = _images(9, 16), np.arange(9) % 3
     p = preset("smoke", base=4, mults=(1, 2), steps=3, checkpoint_every=2, sample_every=100)

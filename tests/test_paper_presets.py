@@ -34,10 +34,10 @@ def test_paper_gan_preset_takes_one_step(kind):
 
 
 def test_paper_ddpm_preset_takes_one_step():
+    from helpers.ddpm.diffusion import Schedule
+    from helpers.ddpm.pipeline import build_model
     from helpers.ddpm.presets import preset
-    from helpers.ddpm.schedules import Schedule
     from helpers.ddpm.steps import diffusion_loss
-    from helpers.ddpm.train import build_model
 
     p = preset("paper")
     model = build_model(p, SIZE, 3)

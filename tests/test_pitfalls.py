@@ -216,6 +216,18 @@ def test_split_accuracies_and_the_closing_table_text():
     assert "ceiling" in tables.conclusions(top)[-1]
 
 
+def test_the_closing_text_flags_an_honest_protocol_at_the_floor():
+    acc = dict(accuracy=0.8, lo=0.7, hi=0.9)
+    t = tables.comparison([dict(shortcut="a", protocol="p", guard="leaky:random-split", acc=acc, reference="h",
+                                ref_acc=acc, inflation=dict(inflation=0.01, lo=-0.05, hi=0.07, n=10), studies="-")])
+    low = dict(accuracy=0.51, lo=0.42, hi=0.60)
+    text = tables.conclusions(t, honest=low, majority=0.562)
+    assert text[0].startswith("**The honest protocol is at the floor**") and "0.562" in text[0]
+    assert "detects 4 times in 5 is 0.086" in text[1]  # (1.96 + 0.84) x 0.12 / (2 x 1.96)
+    assert not tables.conclusions(t, honest=dict(accuracy=0.75, lo=0.65, hi=0.85), majority=0.562)[0].startswith("**The")
+    assert len(tables.conclusions(t)) == 1  # without the honest accuracy, no warning
+
+
 def test_twins_in_training_counts_per_level():
     from helpers.pitfalls.experiments import twins_in_training
 
@@ -241,7 +253,7 @@ def test_presets_apply_changes_and_refuse_unknown_settings():
 
 
 def test_exercise_checks_accept_the_answer_and_reject_near_misses():
-    from helpers.exercises.pitfalls import check_gradcam, check_paired_inflation
+    from helpers.exercises.evaluation import check_gradcam, check_paired_inflation
 
     def paired(s, h, n_boot, seed, same_draws=True):
         d = np.asarray(s, float) - np.asarray(h, float)

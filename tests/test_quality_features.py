@@ -10,8 +10,13 @@ from helpers.data.preprocess import load_images
 from helpers.data.records import DataError
 from helpers.prepare import load_prepared
 from helpers.quality import metrics as M
-from helpers.quality.features import RandomExtractor, domain_extractor, get_extractor
-from helpers.quality.inception import INCEPTION_ENV, InceptionExtractor
+from helpers.quality.features import (
+    INCEPTION_ENV,
+    InceptionExtractor,
+    RandomExtractor,
+    domain_extractor,
+    get_extractor,
+)
 
 
 @pytest.fixture

@@ -148,8 +148,8 @@ def test_grid_rows_and_figures_keep_colour_and_grey(tmp_path):
 
 
 def test_ddpm_unet_and_training_with_three_channels(tmp_path):
+    from helpers.ddpm.pipeline import load_trained, train_ddpm
     from helpers.ddpm.presets import preset
-    from helpers.ddpm.train import load_trained, train_ddpm
     from helpers.ddpm.unet import UNet
 
     net = UNet(size=32, in_ch=3, base=8, mults=(1, 2), n_classes=2)

@@ -168,7 +168,7 @@ def test_damaged_generator_checkpoint_is_one_line_from_the_command(smoke_cfg, ca
     assert main(base) == 2
     err = capsys.readouterr().err
     assert f"error: The checkpoint {ck} is empty" in err and "Traceback" not in err
-    from helpers.gan.sampling import load_generator
+    from helpers.gan.core import load_generator
 
     with pytest.raises(CheckpointError, match=str(ck)):
         load_generator(ck.parent)

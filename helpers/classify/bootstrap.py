@@ -12,6 +12,8 @@ n))`, as the exercises draw them by hand. The interval is the 2.5 and 97.5 perce
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 
 
@@ -66,6 +68,29 @@ def verdict(lo: float, hi: float, words=("inflates", "deflates", "includes 0"), 
         return no_interval
     above, below, between = words
     return above if lo > 0 else below if hi < 0 else between
+
+
+def detectable_change(lo: float, hi: float, power: float = 0.8) -> float:
+    """The smallest true difference a paired 95% interval as wide as [lo, hi] would show (its
+    whole interval on one side of 0) with probability `power`: (z_0.975 + z_power) standard
+    errors, the standard error read from the interval's width. nan without an interval."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return float("nan")
+    z = 1.959964
+    return float((z + NormalDist().inv_cdf(power)) * (hi - lo) / (2 * z))
+
+
+def few_groups(n_groups: int, n_images: int, enough: int = 20) -> str | None:
+    """A warning when a test set has fewer than `enough` independent groups (patients): a
+    bootstrap over so few draws understates the uncertainty, and even every group right is
+    consistent with a true accuracy of 1 - 3/n (the rule of three, one-sided 95%)."""
+    if n_groups >= enough:
+        return None
+    return (f"The test set holds only {n_groups} independent groups ({n_images} images), so every interval here "
+            f"rests on {n_groups} draws and understates the uncertainty: even all {n_groups} right is consistent "
+            f"with a true accuracy as low as {max(0.0, 1 - 3 / max(n_groups, 1)):.2f} (the rule of three). A "
+            "1.000 [1.000, 1.000] means every test image was right, not that the classifier is perfect; "
+            "repeat over grouped folds (the paper profile) before reading a difference.")
 
 
 def ci_text(v: float, lo: float, hi: float, signed: bool = False) -> str:

@@ -14,17 +14,18 @@ Each training owns a folder under `<stage>/runs/`:
     preds.csv        its predictions (`write_predictions`): every table is recomputed from them
     history.csv      per-epoch train/valid loss and accuracy             (resume=True)
     checkpoint.pth   the last finished epoch, removed once predicted     (resume=True)
+                     (and checkpoint.pth.prev, checkpoint.json: helpers.classify.resume)
     model.pth        the trained weights, e.g. for Grad-CAM              (keep_model=True)
 A folder with preds.csv (and model.pth when asked for) is finished (`has_predictions`); an
-interrupted run with resume=True restarts from its last finished epoch.
+interrupted run with resume=True restarts from its last finished epoch and ends exactly as an
+uninterrupted one (`helpers.classify.resume`).
 """
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +36,10 @@ from fastai.torch_core import find_bs
 
 from helpers.classify.data import class_weights, make_dataloaders
 from helpers.classify.models import build_model
+from helpers.classify.resume import EpochCheckpoint
 from helpers.config import seed_everything
 
 PREDS, HISTORY, MODEL = "preds.csv", "history.csv", "model.pth"
-_CHECKPOINT, _STATE = "checkpoint", "checkpoint.json"  # fastai adds .pth to the first
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,18 @@ class Recipe:
     augment: str = "none"
     pretrained: object = False  # "auto" | True | False
     class_weights: bool = True
+    tta: bool = False  # average each evaluation image's probabilities with its mirror image's
+
+
+@torch.no_grad()
+def mirrored_probs(model: torch.nn.Module, ds, bs: int) -> torch.Tensor:
+    """Class probabilities of the evaluation images mirrored left-right (test-time augmentation:
+    a lesion on the left is the same lesion on the right, in ultrasound and in tissue alike)."""
+    model.eval()
+    x = ds.batch(torch.arange(len(ds)))[0]
+    out = [torch.softmax(model(x[i:i + bs].flip(-1).contiguous(memory_format=torch.channels_last)).float(), 1)
+           for i in range(0, len(x), bs)]
+    return torch.cat(out).cpu() if out else torch.zeros(0)
 
 
 @dataclass
@@ -167,40 +180,6 @@ def load_model(run_dir, arch: str, n_classes: int) -> torch.nn.Module:
     return model.eval()
 
 
-def _history_callback(path: Path, start_epoch: int = 0):
-    from fastai.callback.core import Callback  # fastai is imported by load_fastai, before seeding
-
-    class EpochLog(Callback):
-        order = 60  # after the Recorder has written the epoch's log
-
-        def after_epoch(self):
-            if self.epoch < start_epoch:  # an epoch fastai skips when resuming
-                return
-            rec = self.learn.recorder
-            names = [n.replace(" ", "_") for n in rec.metric_names[1:-1]]  # epoch, ..., time
-            vals = dict(zip(names, rec.log[1:len(names) + 1]))
-            row = dict(epoch=self.epoch + 1, **{k: float(v) if v is not None else np.nan for k, v in vals.items()})
-            pd.DataFrame([row]).to_csv(path, mode="a", header=not path.exists(), index=False)
-            self.learn.save(_CHECKPOINT, with_opt=True)
-            (path.parent / _STATE).write_text(json.dumps({"epochs_done": self.epoch + 1}))
-
-    return EpochLog()
-
-
-def _resume_point(learn, run_dir: Path) -> int:
-    """Epochs already done (their weights and optimizer loaded into `learn`), history trimmed to them."""
-    state, hist = run_dir / _STATE, run_dir / HISTORY
-    done = json.loads(state.read_text())["epochs_done"] if state.exists() and (run_dir / f"{_CHECKPOINT}.pth").exists() else 0
-    if done:
-        learn.load(_CHECKPOINT, with_opt=True)
-        if hist.exists():  # drop epochs logged after the checkpoint
-            h = pd.read_csv(hist)
-            h[h["epoch"] <= done].to_csv(hist, index=False)
-    else:
-        hist.unlink(missing_ok=True)
-    return done
-
-
 def fit_predict(cfg, recipe: Recipe, train: pd.DataFrame, evaluate: pd.DataFrame, seed: int,
                 run_dir: Path | None = None, images: tuple | None = None, resume: bool = False,
                 keep_model: bool = False, progress: bool = False) -> Fitted:
@@ -219,8 +198,9 @@ def fit_predict(cfg, recipe: Recipe, train: pd.DataFrame, evaluate: pd.DataFrame
     learn = make_learner(dls, recipe.arch, k, recipe.pretrained, w, path=run_dir or ".")
     done, log_cb = 0, None
     if resume:
-        done = _resume_point(learn, Path(run_dir))
-        log_cb = _history_callback(Path(run_dir) / HISTORY, done)
+        log_cb = EpochCheckpoint(run_dir, dict(recipe=asdict(recipe), seed=seed, n_train=len(train),
+                                               n_eval=len(evaluate)))
+        done = log_cb.resume(learn)
         learn.add_cb(log_cb)
     t0 = time.perf_counter()
     ctx = [learn.no_logging()] + ([] if progress else [learn.no_bar()])
@@ -233,7 +213,10 @@ def fit_predict(cfg, recipe: Recipe, train: pd.DataFrame, evaluate: pd.DataFrame
                 learn.fit_one_cycle(recipe.epochs, recipe.lr, start_epoch=done)
             if log_cb is not None:
                 learn.remove_cb(log_cb)
+                log_cb.finish()
             probs, labels = learn.get_preds(dl=dls.valid)
+            if recipe.tta:
+                probs = (probs + mirrored_probs(learn.model, dls.valid.dataset, recipe.bs)) / 2
         finally:
             for c in reversed(ctx):
                 c.__exit__(None, None, None)
@@ -241,6 +224,5 @@ def fit_predict(cfg, recipe: Recipe, train: pd.DataFrame, evaluate: pd.DataFrame
     if keep_model:
         torch.save(learn.model.state_dict(), Path(run_dir) / MODEL)
     if resume:  # the predictions are what is kept
-        (Path(run_dir) / f"{_CHECKPOINT}.pth").unlink(missing_ok=True)
-        (Path(run_dir) / _STATE).unlink(missing_ok=True)
+        log_cb.remove()
     return Fitted(probs.float().numpy(), labels.numpy(), bool(learn.used_imagenet_weights), seconds)

@@ -77,7 +77,7 @@ def recipe(arch: str, preset: dict, augment: str = "none", pretrained="auto") ->
     epochs = int(preset.epochs or study.get("epochs", 10))
     lr = float(preset.lr or study.get("lr", 1e-3))
     bs = int(study.get("bs", preset.bs) if preset.epochs is None else preset.bs)
-    return Recipe(arch, epochs, lr, bs, augment, pretrained, bool(preset.class_weights))
+    return Recipe(arch, epochs, lr, bs, augment, pretrained, bool(preset.class_weights), bool(preset.tta))
 
 
 def run_dir(out_dir, rid: str) -> Path:

@@ -25,10 +25,10 @@ import torch
 from helpers.classify.grid import recipe
 from helpers.classify.models import build_model
 from helpers.classify.settings import SPLIT, parts
+from helpers.ddpm.diffusion import Schedule
+from helpers.ddpm.pipeline import build_model as build_ddpm
 from helpers.ddpm.presets import preset as ddpm_preset
-from helpers.ddpm.schedules import Schedule
 from helpers.ddpm.steps import diffusion_loss
-from helpers.ddpm.train import build_model as build_ddpm
 from helpers.gan.core import make_run
 from helpers.gan.presets import get_preset
 from helpers.gan.steps import cwgan_step, dcgan_step, wgan_step

@@ -35,6 +35,7 @@ class GridPreset(Preset):
     threads: int | None = None
     workers: int | None = None
     gen_steps: int | None = None  # generator steps per fold (None: the generator's preset)
+    tta: bool = False  # predict each test image and its mirror image (helpers.classify.engine)
 
     RULES = {
         "folds": Rule(lo=1, choices=("split",)), "seeds": NON_NEGATIVE, "epochs": POSITIVE_INT, "bs": POSITIVE_INT,
@@ -50,7 +51,7 @@ PRESETS = Table("the classifier grid", {
                         threads=1),  # tiny tensors: a second thread only adds overhead
     "quick": GridPreset(archs=("resnet18_small",), folds="split", seeds=(0,), epochs=6, bs=32, lr=2e-3, n_boot=1000,
                         augment="busi_study", scenario=(0, 50, 125, 250), scenario_folds=1, class_weights=True,
-                        workers=CPU_WORKERS),  # runs side by side, one thread each (see helpers.classify.grid)
+                        workers=CPU_WORKERS, tta=True),  # runs side by side, one thread each (see helpers.classify.grid)
     "paper": GridPreset(archs=("vgg16_bn", "resnet50", "mobilenet_v2", "efficientnet_v2_s", "densenet201",
                                "inception_v3", "alexnet_style", "fusion"), folds=None, seeds=(0, 1, 2), epochs=None,
                         bs=32, lr=None, n_boot=2000, augment="busi_study", scenario=(0, 50, 125, 250),

@@ -3,6 +3,8 @@
 Before any image is scored, `check_evaluation` proves that
 1. every evaluation image is a real image (record `source` is not "synthetic") and none is
    listed in a synthetic manifest that the classifier was trained with;
+   A listed image that is a near-copy of an evaluation image ("manifest-twin": the same
+   thumbnail test as below, e.g. a test image brightened by one grey level) is refused too;
 2. no evaluation image is also a training image, and no near-duplicate group is on both
    sides (a copy of a test scan in training measures memory, not skill). Images are matched
    by path AND by content: the same decoded pixels under another path ("same-pixels"), or a
@@ -42,14 +44,15 @@ from helpers.errors import SettingError
 from helpers.synth import read_manifest, read_trained_on
 
 # The rules, in the order a refusal reports them.
-RULES = ("synthetic-in-test", "manifest-in-test", "same-path", "same-group", "same-pixels", "near-twin",
+RULES = ("synthetic-in-test", "manifest-in-test", "manifest-twin", "same-path", "same-group", "same-pixels", "near-twin",
          "generator-saw-test", "generator-saw-twin")
 # The named shortcuts and the rules each one breaks (and only those may pass).
 LEAKS = {
     "random-split": ("same-group", "same-pixels", "near-twin"),     # split blind to near-duplicates
     "loose-groups": ("near-twin",),                                  # grouped above the guard's threshold
-    "generator-saw-test": ("generator-saw-test", "generator-saw-twin"),  # DCGAN / WGAN studies
-    "synthetic-in-test": ("synthetic-in-test", "manifest-in-test"),  # DDPM study's 80/20 of real + synthetic
+    # DCGAN / WGAN studies (a generator that saw the test images may give near-copies of them)
+    "generator-saw-test": ("generator-saw-test", "generator-saw-twin", "manifest-twin"),
+    "synthetic-in-test": ("synthetic-in-test", "manifest-in-test", "manifest-twin"),  # DDPM study's 80/20 of real + synthetic
 }
 
 
@@ -170,6 +173,14 @@ def find_violations(eval_records: pd.DataFrame, train_records: pd.DataFrame | No
     if not eval_paths:
         return _ordered(out)
     eval_hashes, eval_thumbs = _contents(eval_paths, real_eval["source"].astype(str))
+    for m in manifests:  # a near-copy (re-saved, brightened) of a test image listed as synthetic
+        listed = _resolved(read_manifest(m)["path"])
+        n, ex, r = _twins(eval_paths, eval_thumbs, listed, _contents(listed)[1], dup_threshold)
+        if n:
+            out.append(Violation("manifest-twin", n, ex, f"The synthetic manifest {m} lists near-copies of {n} "
+                                 f"evaluation image(s) (thumbnail correlation > {dup_threshold}, e.g. {ex}, "
+                                 f"r = {r:.3f}): test images would train as synthetic ones. Remove them from the "
+                                 "set, or export it again from a generator trained on this fold's training part."))
     if train_records is not None and len(train_records):
         train_paths = _resolved(train_records["path"])
         both = set(eval_paths) & set(train_paths)

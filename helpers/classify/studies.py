@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.classify import published as P
-from helpers.classify.bootstrap import ci_text, verdict
+from helpers.classify.bootstrap import ci_text, detectable_change, verdict
 from helpers.classify.settings import Setting
 
 Z = 1.959964
@@ -241,7 +241,8 @@ def paragraph(pooled: pd.DataFrame, paired: pd.DataFrame, rows: list[tuple], maj
             continue
         r = acc.loc[setting]
         says = verdict(r.lo, r.hi, VERDICT, no_interval=VERDICT[2])
-        text = f"- **{label}**, `{setting}`: {r['diff']:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}], {says}"
+        text = (f"- **{label}**, `{setting}`: {r['diff']:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}], {says} (the smallest "
+                f"change this run detects 4 times in 5: {detectable_change(r.lo, r.hi):.3f})")
         if gain == gain and gain > 0:
             p = detection_probability(gain, r.lo, r.hi, int(r.n_test))
             if state == "ceiling":

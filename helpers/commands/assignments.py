@@ -13,7 +13,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from helpers.course.assignments import release
+    from helpers.course.student import release
 
     for copy in release(args.notebooks_dir, args.out, args.only):
         print(copy.line())

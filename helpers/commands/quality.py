@@ -11,8 +11,7 @@ HELP = "score all synthetic sets: FID/KID/precision/recall, memorisation, TSTR"
 
 
 def add_arguments(p):
-    from helpers.quality.features import KINDS
-    from helpers.quality.inception import INCEPTION_ENV
+    from helpers.quality.features import INCEPTION_ENV, KINDS
 
     add_common(p)
     add_set(p, "repeats=3")

@@ -2,10 +2,9 @@
 
 - `notebooks`: which files are the course notebooks, in order;
 - `runner`: the main job, every notebook executed with papermill, with timings;
-- `report`: the static course report over a run (RUNS/index.html), its key tables from
-  `key_results`;
-- `student`: student copies, each solution replaced by an exercise stub;
-- `assignments`: the same released by nbgrader, and `nbgrader validate`;
+- `report`: the static course report over a run (RUNS/index.html) with its key tables;
+- `student`: student copies, each solution replaced by an exercise stub; the same released by
+  nbgrader, and `nbgrader validate`;
 - `owned_files`: copies written for someone else to edit are never overwritten;
 - `export`: the training steps written in the notebooks, kept equal to the package's copy.
 

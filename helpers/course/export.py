@@ -4,8 +4,8 @@ A notebook cell that starts with `# export: helpers/<module>.py` holds code the 
 also needs (each generator's training step). The module keeps a hand-written preamble
 (docstring, imports) above the line `EXPORTED`; everything below it is the exported cells,
 in notebook order, each under a `# from notebooks/<name>` line. `check()` lists the modules
-whose exported part differs from the notebooks (a test fails on any), and `write()` copies the
-notebooks' cells into the modules (`python -m helpers export`): edit the step in the
+whose exported part differs from the notebooks (a test fails on any), and `check(write=True)`
+copies the notebooks' cells into the modules (`python -m helpers export`): edit the step in the
 notebook, run the export, and the package follows. This is d2l's `#@save` idea.
 """
 
@@ -39,36 +39,22 @@ def render(preamble: str, cells: list[tuple[str, str]]) -> str:
     return f"{preamble.rstrip()}\n\n\n{EXPORTED}\n\n{body}\n"
 
 
-def _split(path: Path) -> tuple[str, str]:
-    text = path.read_text()
-    if EXPORTED not in text:
-        raise ValueError(f"{path} has no line '{EXPORTED}' to export below")
-    head, _, tail = text.partition(EXPORTED)
-    return head, tail
-
-
-def check(notebooks_dir: str | Path = ROOT / "notebooks", root: str | Path = ROOT) -> list[str]:
-    """Modules whose exported part differs from their notebook cells (empty: all in sync)."""
-    bad = []
+def check(notebooks_dir: str | Path = ROOT / "notebooks", root: str | Path = ROOT,
+          write: bool = False) -> list[str]:
+    """Modules whose exported part differs from their notebook cells (empty: all in sync); with
+    `write`, those modules get the cells copied in."""
+    differ = []
     for module, cells in exported_cells(notebooks_dir).items():
         path = Path(root) / module
-        head, _ = _split(path)
-        if path.read_text() != render(head, cells):
-            bad.append(module)
-    return bad
-
-
-def write(notebooks_dir: str | Path = ROOT / "notebooks", root: str | Path = ROOT) -> list[str]:
-    """Copy every exported cell into its module; returns the modules that changed."""
-    changed = []
-    for module, cells in exported_cells(notebooks_dir).items():
-        path = Path(root) / module
-        head, _ = _split(path)
-        new = render(head, cells)
-        if path.read_text() != new:
-            path.write_text(new)
-            changed.append(module)
-    return changed
+        text = path.read_text()
+        if EXPORTED not in text:
+            raise ValueError(f"{path} has no line '{EXPORTED}' to export below")
+        new = render(text.partition(EXPORTED)[0], cells)
+        if text != new:
+            differ.append(module)
+            if write:
+                path.write_text(new)
+    return differ
 
 
 def sync(notebooks_dir: str | Path | None = None, check_only: bool = False) -> int:
@@ -79,6 +65,6 @@ def sync(notebooks_dir: str | Path | None = None, check_only: bool = False) -> i
         bad = check(nb_dir)
         print("in sync" if not bad else "differ from the notebooks: " + ", ".join(bad))
         return 1 if bad else 0
-    changed = write(nb_dir)
+    changed = check(nb_dir, write=True)
     print("updated: " + ", ".join(changed) if changed else "nothing to update")
     return 0

@@ -67,11 +67,15 @@ def write_copy(folder: str | Path, name: str, data: bytes, missing_only: bool = 
     folder.mkdir(parents=True, exist_ok=True)
     record = _read_record(folder)
     path = folder / name
-    if not path.exists():
+
+    def put(status: str) -> Copy:
         _put(path, data)
         record[name] = _sha(data)
         _write_record(folder, record)
-        return Copy(path, WRITTEN)
+        return Copy(path, status)
+
+    if not path.exists():
+        return put(WRITTEN)
     current = _sha(path.read_bytes())
     if current == _sha(data):
         if record.get(name) != current:
@@ -81,9 +85,6 @@ def write_copy(folder: str | Path, name: str, data: bytes, missing_only: bool = 
     if missing_only:
         return Copy(path, MISSING_ONLY)
     if record.get(name) == current:  # still what the course wrote: nobody's edits to lose
-        _put(path, data)
-        record[name] = _sha(data)
-        _write_record(folder, record)
-        return Copy(path, UPDATED)
+        return put(UPDATED)
     side = write_copy(folder / UPDATES, name, data)  # that copy is guarded the same way
     return Copy(path, KEPT, side.new_version or side.path)

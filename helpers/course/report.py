@@ -2,9 +2,10 @@
 
 A reader who ran nothing opens it and sees each notebook's status and time, a link to the
 executed notebook rendered as HTML (RUNS/notebooks/html/), its figures and the key tables
-(the classifier comparison, synthetic quality, timings; helpers.course.key_results picks
-them). Every link is relative and nothing is fetched from the network, so the runs folder can
-be zipped, copied or served as it is.
+(the classifier comparison, synthetic quality, timings). Every link is relative and nothing
+is fetched from the network, so the runs folder can be zipped, copied or served as it is.
+A key table is left out when the run has no CSV for it, so a partial course still gets a
+report; the stages format their own numbers (`quality.report.summary`, the pitfalls' `pretty`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import jinja2
 import nbformat
 import pandas as pd
 
-from helpers.course.key_results import key_tables
 from helpers.course.notebooks import NOTEBOOK_GLOB, NOTEBOOK_NAME
+from helpers.pitfalls import synthetic_in_test
+from helpers.pitfalls import tables as pitfalls_tables
+from helpers.quality import report as quality_report
 
 INDEX = "index.html"
 HTML_DIR = Path("notebooks") / "html"
@@ -168,6 +171,52 @@ def _timings_link(runs: Path) -> str:
     csv = Path("notebooks") / "timings.csv"
     return f"<p class='meta'>times and status: <a href='{_href(csv)}'>{csv.as_posix()}</a></p>" if (runs / csv).exists() \
         else ""
+
+
+def classify_summary(res: pd.DataFrame) -> pd.DataFrame:
+    """RUNS/classify/results.csv (one row per run) as one row per architecture and setting:
+    a single run's bootstrap 95% CI, or the mean and spread over folds and seeds."""
+    rows = []
+    for (arch, setting), part in res.groupby(["arch", "setting"], sort=False):
+        row = {"arch": arch, "setting": setting, "runs": len(part)}
+        for m in ("accuracy", "f1_macro", "auc_macro"):
+            if m not in part:
+                continue
+            v = part[m]
+            if len(part) == 1 and f"{m}_lo" in part:
+                row[m] = f"{v.iloc[0]:.3f} [{part[m + '_lo'].iloc[0]:.3f}, {part[m + '_hi'].iloc[0]:.3f}]"
+            else:
+                row[m] = f"{v.mean():.3f} ± {v.std(ddof=1):.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def quality_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """The 'all' rows of RUNS/quality/quality.csv, each score beside its real-vs-real value."""
+    try:
+        return quality_report.summary(table, "all").reset_index()
+    except Exception:  # another column set (older run): the plain rows still inform
+        return table[table["class_name"] == "all"].round(3)
+
+
+def key_tables(runs: Path) -> list[tuple[str, pd.DataFrame, str, str]]:
+    """(title, table, its CSV below RUNS/, what it shows) for each results file the run has, in
+    the report's order: the classifier grid, quality (notebook 07), the DDPM study's scenarios
+    under both test protocols (notebook 06b) and each shortcut beside its honest protocol (09)."""
+    tables = [("Classifier comparison", classify_summary, "classify/results.csv",
+               "one run: its value [bootstrap 95% CI]; several folds or seeds: mean ± sd over the runs. "
+               "Notebook 08 pools them and puts the studies' published numbers beside them."),
+              ("Synthetic image quality, all classes", quality_summary, "quality/quality.csv",
+               "in brackets: the same score between two halves of the real training images (the floor)."),
+              ("The DDPM study's scenarios under both test protocols", synthetic_in_test.pretty,
+               "ddpm_study/table.csv", "the same models scored on real test images only and on the study's 80/20 "
+               "split of real + synthetic images; published numbers from INbreast."),
+              ("What each protocol shortcut adds",
+               lambda df: pitfalls_tables.pretty(df).drop(columns=["interval"]), "pitfalls/closing_table.csv",
+               "inflation: the shortcut's accuracy minus its honest protocol's on the same images, paired 95% CI "
+               "(the single-split row gives a range, not a CI).")]
+    return [(title, table(pd.read_csv(runs / src)), src, note) for title, table, src, note in tables
+            if (runs / src).exists()]
 
 
 def index_html(runs: Path, entries: list[dict], files: dict, other: list[Path]) -> str:

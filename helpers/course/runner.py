@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from unittest import mock
 
 import pandas as pd
 
-from helpers.course.notebooks import NOTEBOOK_GLOB, notebooks
+from helpers.course.notebooks import notebooks
 from helpers.course.report import build_report
-from helpers.errors import DataError
 from helpers.progress import ENV as PROGRESS_ENV
 from helpers.progress import TEXT as TEXT_BARS
 
@@ -40,18 +40,17 @@ def execute(nb: str | Path, out: str | Path, params: dict, timeout: int | None =
            "COURSE_SEED": str(params["SEED"]), PROGRESS_ENV: TEXT_BARS,
            # the kernel's math threads sleep while they wait (see helpers/__init__.py)
            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with mock.patch.dict(os.environ, env):  # set for this notebook only, restored after
         pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent), kernel_name="python3",
                             progress_bar=progress, execution_timeout=timeout, log_output=False,
                             coalesce_streams=True)  # one stream per cell, "\r" resolved: bars end at 100%
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+
+
+def failure(e: Exception) -> str:
+    """One line for a notebook that failed: the notebook's own error (papermill's carries its
+    name and text in `ename` / `evalue`), else the exception's first line of text."""
+    name, text = (e.ename, e.evalue) if getattr(e, "ename", None) else (type(e).__name__, str(e))
+    return f"{name}: {next((ln.strip() for ln in str(text).splitlines() if ln.strip()), '')}"[:300]
 
 
 def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str | Path = "runs/quick-phantom",
@@ -61,10 +60,7 @@ def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str |
     out_dir = runs_dir / "notebooks"
     params = parameters(profile, dataset, runs_dir, data_dir, seed)
     rows = []
-    todo = [nb for nb in notebooks(notebooks_dir) if not only or any(nb.name.startswith(o) for o in only)]
-    if not todo:
-        raise DataError(f"No notebooks matching {NOTEBOOK_GLOB} in {notebooks_dir}; run from the course folder or "
-                        "pass --notebooks-dir.")
+    todo = notebooks(notebooks_dir, only, required=True)
     print(f"Running {len(todo)} notebooks on profile={profile} dataset={dataset}; executed copies -> {out_dir}")
     for nb in todo:
         t0 = time.perf_counter()
@@ -73,7 +69,7 @@ def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str |
         try:
             execute(nb, out_dir / nb.name, params, progress=True)
         except Exception as e:  # keep going: report every notebook, fail at the end
-            status = f"FAILED: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+            status = f"FAILED: {failure(e)}"
         dt = time.perf_counter() - t0
         rows.append(dict(notebook=nb.name, seconds=round(dt, 1), status=status, output=str(out_dir / nb.name)))
         print(f"  {nb.name}: {dt:7.1f} s  {status}", flush=True)

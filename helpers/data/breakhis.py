@@ -172,7 +172,8 @@ def fetch_breakhis(dest: str | Path, from_path: str | Path | None, magnification
         raise DataError("--magnification keeps a subset by copying; with --in-place every magnification is "
                         "read. Drop --in-place (or --magnification).")
     make = partial(unpack, select=_release_root, keep=lambda name: wanted(str(name), magnification),
-                   progress=progress, check=_check if check else None, skip_bad=skip_bad)
+                   progress=progress, check=_check if check else None, skip_bad=skip_bad,
+                   validate=partial(read_breakhis, magnification=magnification, check=False, progress=False))
     data_dir = fetch_release(dest / FOLDER, make, from_path=from_path, in_place=in_place, progress=progress,
                              give="Give BreaKHis_v1.tar.gz (or a zip) or the folder holding BreaKHis_v1/.")
     df = read_breakhis(data_dir, check=check and in_place, skip_bad=skip_bad, progress=progress)

@@ -142,6 +142,7 @@ def histology_config(profile: str, dataset: str = "phantom", data_dir: str = "",
     or when the course's default folder data/breakhis exists; else the stand-in, drawn under
     the runs folder. Runs go to `<runs>/histopathology/`, apart from the course's own dataset."""
     base = resolve(profile, dataset, data_dir or None, runs_dir or None, seed)
+    seed = base.seed  # the notebook passes COURSE_SEED's text; resolve checked it
     runs = base.runs_dir / "histopathology"
     if dataset in TASKS.values() and data_dir:
         source, folder, real = dataset, Path(data_dir), True

@@ -123,13 +123,14 @@ def validate_archive(path: Path) -> None:
 
 def safe_extract(archive: str | Path, target: str | Path, select: Callable[[Path], Path] | None = None,
                  keep: Callable[[str], bool] | None = None, progress: bool = True,
-                 check: Callable[[Path], None] | None = None, skip_bad: bool = False) -> Path:
+                 check: Callable[[Path], None] | None = None, skip_bad: bool = False,
+                 validate: Callable[[Path], object] | None = None) -> Path:
     """Extract a zip or tar `archive` so that `target` appears only when complete.
 
     `keep(name)` may leave files out (e.g. other magnifications); `select(tmp)` may pick the
     sub-folder that becomes `target` (e.g. the one holding the class folders; the rest is
-    dropped); `check(file)` runs on every file kept. Returns `target`; if it already carries
-    the completion marker, nothing is done.
+    dropped); `check(file)` runs on every file kept; `validate(folder)` on the result (a
+    DataError: nothing is kept). Returns `target`; if it is already complete, nothing is done.
     """
     archive, target = Path(archive), Path(target)
     if finished_or_free(target, "extraction"):
@@ -170,13 +171,14 @@ def safe_extract(archive: str | Path, target: str | Path, select: Callable[[Path
         shutil.rmtree(tmp)
         tmp = inner
     info["skipped"] = check_files(tmp, check, skip_bad, progress, str(archive))
-    return publish_folder(tmp, target, info)
+    return publish_folder(tmp, target, info, validate, str(archive))
 
 
 def copy_tree(src: str | Path, target: str | Path, keep: Callable[[Path], bool] | None = None,
-              progress: bool = True, check: Callable[[Path], None] | None = None, skip_bad: bool = False) -> Path:
+              progress: bool = True, check: Callable[[Path], None] | None = None, skip_bad: bool = False,
+              validate: Callable[[Path], object] | None = None) -> Path:
     """Copy folder `src` to `target` with the same all-or-nothing guarantee as extraction,
-    `check` included."""
+    `check` and `validate` included."""
     src, target = Path(src), Path(target)
     if finished_or_free(target, "copy"):
         return target
@@ -192,7 +194,7 @@ def copy_tree(src: str | Path, target: str | Path, keep: Callable[[Path], bool] 
         raise
     skipped = check_files(tmp, check, skip_bad, progress, str(src))
     return publish_folder(tmp, target, {"copied_from": str(src), "files": len(files) - len(skipped),
-                                        "skipped": skipped})
+                                        "skipped": skipped}, validate, str(src))
 
 
 def unpack(src: Path, target: Path, *, select: Callable[[Path], Path], **kw) -> Path:
@@ -235,11 +237,24 @@ def check_files(tmp: Path, check: Callable[[Path], None] | None, skip_bad: bool,
 
 
 def is_complete(folder: str | Path) -> bool:
-    return (Path(folder) / MARKER).is_file()
+    """The marker and something beside it: a folder holding only the marker is not complete."""
+    folder = Path(folder)
+    return (folder / MARKER).is_file() and any(p.name != MARKER for p in folder.iterdir())
 
 
-def publish_folder(tmp: Path, target: Path, info: dict) -> Path:
-    """Write the completion marker into `tmp` and rename it to `target` (one step)."""
+def publish_folder(tmp: Path, target: Path, info: dict, validate: Callable[[Path], object] | None = None,
+                   source: str = "") -> Path:
+    """Check `tmp` (some file kept, `validate` passes), then write the completion marker into it
+    and rename it to `target` (one step); a refused `tmp` is removed, so a rerun starts afresh."""
+    try:
+        if not any(p.is_file() for p in tmp.rglob("*")):
+            raise DataError("no file in it is one this dataset uses (a different layout?).")
+        if validate is not None:
+            validate(tmp)
+    except DataError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = str(e).replace(str(tmp), source or str(target))  # name the source, not the work folder
+        raise DataError(f"{source or target} is not a usable copy: {reason} Nothing was kept in {target}.") from None
     (tmp / MARKER).write_text(json.dumps(info, indent=1))
     if target.exists():
         raise DownloadError(f"{target} already exists but was not made by this tool (no {MARKER}). "
@@ -261,6 +276,8 @@ def finished_or_free(target: Path, what: str) -> bool:
     """True when `target` holds a finished result; raises when a half-done one is in the way."""
     if is_complete(target):
         return True
+    if target.is_dir() and [p.name for p in target.iterdir()] == [MARKER]:  # an empty result of ours: redo it
+        shutil.rmtree(target)
     if target.exists():
         raise DownloadError(f"{target} exists but is not a finished {what} (no {MARKER}); it may be left "
                             "from an interrupted run. Delete it and run the command again.")

@@ -76,6 +76,9 @@ def describe(folder: Path, limit: int = 100_000) -> str:
 def check_writable(folder: str | Path, option: str = "--data-dir") -> dict | None:
     """The folder's marker (None when missing or empty); DataError for any other folder."""
     folder = Path(folder).expanduser()
+    if folder.is_symlink() and not folder.exists():
+        raise DataError(f"{folder} is a symbolic link that leads nowhere (a broken link or a loop); point {option} "
+                        "at a real folder, or remove the link.")
     if folder.exists() and not folder.is_dir():
         raise DataError(f"{folder} is a file, not a folder; give a folder for the phantom images ({option}).")
     old = read_marker(folder) if folder.exists() else None
@@ -116,7 +119,11 @@ def ensure_phantom(folder: str | Path, counts: dict, size: int, seed: int = 0, m
     if old is not None and any(old.get(k) != want[k] for k in ("size", "seed", "version")):
         for p in list(_phantom_files(folder)):  # other pixels: only our own files are removed
             p.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a link loop above it, a read-only disk, a file in the way
+        raise DataError(f"Cannot create the phantom folder {folder} ({e.strerror or e}); point {option} at a folder "
+                        "you can write to.") from None
     (folder / MARKER).write_text(json.dumps({**want, "complete": False}))  # until every image is written
     write_phantom_dataset(folder, want["counts"], seed=seed, size=size, masks=masks, progress=progress)
     for p in list(_phantom_files(folder, want["counts"])):  # a larger earlier set: drop the extra images

@@ -12,8 +12,8 @@ import torch
 
 from helpers.data.preprocess import to_nchw
 from helpers.ddpm.diffusion import q_sample, sample
-from helpers.ddpm.distance import real_vs_real, sliced_wasserstein, stats_distance
 from helpers.plots import class_grid, show_image
+from helpers.quality.swd import real_baseline, sliced_wasserstein, stats_distance
 
 
 def _img(ax, x, title=None):
@@ -96,7 +96,7 @@ def sampler_table(trained, real_images, configs: list[dict], n: int, label: int 
     """Measure each sampler config (dict with method, steps, eta): seconds for n images,
     images per second, and two pixel-level distances of those n images to the real ones
     (labels cycle through the classes unless `label` is given): `stats_dist` (brightness,
-    contrast, fine texture; see helpers.ddpm.distance) and the sliced Wasserstein distance.
+    contrast, fine texture; see helpers.quality.swd) and the sliced Wasserstein distance.
     The real-vs-real row gives both for n real images: the floor at this sample size."""
     dev = next(trained.model.parameters()).device
     n_classes = trained.model.n_classes
@@ -119,7 +119,7 @@ def sampler_table(trained, real_images, configs: list[dict], n: int, label: int 
     idx = np.random.default_rng(seed).permutation(len(real_images))
     rows.append(dict(sampler="real vs real", steps=0, eta=np.nan, seconds=np.nan, img_per_s=np.nan,
                      stats_dist=round(stats_distance(np.asarray(real_images)[idx[:n]], real_images), 3),
-                     swd_to_real=round(real_vs_real(real_images, n, seed=seed), 4)))
+                     swd_to_real=round(real_baseline(real_images, n, repeats=1, seed=seed), 4)))
     return pd.DataFrame(rows)
 
 

@@ -1,8 +1,8 @@
-"""The DDPM's training objective and training step, as written in notebook 06.
+"""The DDPM's training run, objective and training step, as written in notebook 06.
 
 `diffusion_loss` is the loss of section 2 of notebook 06 (one Monte-Carlo estimate on a batch:
 a random step per image, noise, label dropout for guidance, optional class and Min-SNR
-weights); `ddpm_train_step` is one optimizer step of a `DDPMRun` (helpers.ddpm.run). The
+weights); `ddpm_train_step` is one optimizer step of a `DDPMRun` (below). The
 notebook passes its own copy to the trainer, so a change there trains the model shown; these
 copies run when no step is given. tests/test_notebook_steps.py fails when the notebook and
 this file differ; `python -m helpers export` copies the notebook's cell here.
@@ -10,13 +10,34 @@ this file differ; `python -m helpers export` copies the notebook's cell here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from helpers.ddpm.diffusion import min_snr_weight, q_sample, target
-from helpers.ddpm.run import DDPMRun
+from helpers.ddpm.diffusion import Schedule, min_snr_weight, q_sample, target
+from helpers.ddpm.presets import DDPMPreset
 from helpers.train.loop import autocast
 
 __all__ = ["DDPMRun", "autocast", "min_snr_weight", "q_sample", "target", "torch"]
+
+
+@dataclass
+class DDPMRun:
+    """What one training run holds, so that a step is a plain function of it: the model, its
+    moving average (what we sample from), optimizer, schedule and data (on the device), and the
+    one torch.Generator all its randomness comes from."""
+
+    preset: DDPMPreset
+    model: torch.nn.Module
+    ema: torch.nn.Module            # torch.optim.swa_utils.AveragedModel of `model`
+    opt: torch.optim.Optimizer
+    sched: Schedule
+    x: torch.Tensor                 # (N, C, H, W) in [-1, 1], C = 1 (grey) or 3 (RGB)
+    y: torch.Tensor                 # (N,) class ids
+    class_weights: torch.Tensor     # one per class (balance="weights")
+    draw_p: torch.Tensor            # one per image (balance="sampling")
+    gen: torch.Generator
+    device: str = "cpu"
 
 
 # ---- exported from the notebooks: edit the cells there, then `python -m helpers export` ----

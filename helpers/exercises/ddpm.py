@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from helpers.ddpm.diffusion import Schedule
 from helpers.ddpm.diffusion import ddim_step as _ddim_step
 from helpers.ddpm.diffusion import q_sample as _q_sample
-from helpers.ddpm.schedules import Schedule
 from helpers.exercises import report
 
 

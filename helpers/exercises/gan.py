@@ -8,13 +8,17 @@ import copy
 import torch
 
 from helpers.exercises import report
+from helpers.gan.core import make_run, set_requires_grad
 from helpers.gan.losses import (
     bce_discriminator_loss,
     bce_generator_loss,
     clip_weights,
+    critic_loss,
     gradient_penalty,
+    interpolate,
 )
 from helpers.gan.nets import Critic
+from helpers.gan.presets import get_preset
 
 
 def _critic(seed: int = 0, **kw) -> Critic:
@@ -94,9 +98,6 @@ def check_projection_score(fn) -> bool:
 
 def _twin_runs(kind: str, conditional: bool = False):
     """Two identical small runs (same weights, data and random stream) to compare steps on."""
-    from helpers.gan.core import make_run
-    from helpers.gan.presets import get_preset
-
     p = get_preset(kind, "smoke").with_(batch=8, n_critic=1)
     g = torch.Generator().manual_seed(5)
     x = (torch.rand(24, 32, 32, generator=g) * 255).to(torch.uint8).numpy()
@@ -109,8 +110,6 @@ def _same_critic(a, b) -> bool:
 
 
 def _reference_one_sided(run) -> dict:
-    from helpers.gan.losses import critic_loss, interpolate
-
     p = run.preset
     real, _ = run.batch(p.batch)
     z = run.noise(p.batch)
@@ -153,14 +152,12 @@ def _reference_hinge(run) -> dict:
     run.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     run.opt_d.step()
-    for q in run.D.parameters():
-        q.requires_grad_(False)
+    set_requires_grad(run.D, False)
     loss_g = -run.D(fake).float().mean()
     run.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     run.opt_g.step()
-    for q in run.D.parameters():
-        q.requires_grad_(True)
+    set_requires_grad(run.D, True)
     return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach())}
 
 
@@ -195,8 +192,6 @@ def check_data_mix_steps(critic_fn, generator_fn) -> None:
     what = "critic step with batches drawn over images"
     if not isinstance(got, dict) or "loss_d" not in got:
         return report(False, what, "Return the metrics dict, with 'loss_d'.")
-    from helpers.gan.losses import critic_loss, gradient_penalty
-
     p = mine.preset
     idx = torch.randint(len(mine.x), (p.batch,), generator=mine.gen)
     real, y = mine.x[idx], mine.labels[idx]

@@ -1,6 +1,7 @@
 """What the GAN loops share: data on the device, networks and optimizers from a preset,
 batches and noise drawn from the one checkpointed random generator, fixed-noise samples,
-generator EMA, and the Trainer that makes every run resumable."""
+generator EMA, and the Trainer that makes every run resumable; and trained generators back
+from their run folders, with images drawn from them."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers.data.preprocess import channels_config, to_nchw
-from helpers.errors import DataError, SettingError
+from helpers.data.preprocess import channels_config, images_uint8, to_nchw
+from helpers.errors import CheckpointError, DataError, SettingError
 from helpers.gan.nets import Critic, Generator, check_size
 from helpers.gan.presets import GanPreset
-from helpers.train.loop import Trainer
+from helpers.train.checkpoint import load_checkpoint
+from helpers.train.loop import CHECKPOINT, Trainer
 
 N_FIXED = 32  # images in each fixed-noise grid (unconditional)
 
@@ -239,3 +241,38 @@ def make_trainer(run: GanRun, run_dir: str | Path, steps: int, seed: int, desc: 
                    nrow=8, diverge_hint=_diverge_hint(run.preset), stall=_stall(run.preset),
                    generators={"dropout": run.dropout_gen} if run.dropout_gen is not None else None,
                    global_rng=False)
+
+
+def load_generator(run_dir: str | Path, device: str = "cpu", ema: bool = True) -> torch.nn.Module:
+    """The generator of a finished (or partly trained) run, rebuilt from the settings saved in
+    its checkpoint; the EMA copy when the run kept one (and `ema`)."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        raise CheckpointError(f"No checkpoint at {path}; train this generator first "
+                              "(`python -m helpers train <gan> ...` or helpers.gan.pipeline.train).")
+    ck, _ = load_checkpoint(path)
+    conf = ck["config"]
+    preset = GanPreset(**{k: v for k, v in conf.items() if k in GanPreset.__dataclass_fields__})
+    G, _ = build_nets(preset, conf["size"], conf.get("n_classes", 0), conf.get("channels", 1))
+    name = "generator_ema" if ema and "generator_ema" in ck["modules"] else "generator"
+    G.load_state_dict(ck["modules"][name])
+    G.step = int(ck["step"])  # for labels in figures
+    return G.to(device).to(memory_format=torch.channels_last).eval()  # as it was trained
+
+
+def sample(G: torch.nn.Module, n: int, seed: int = 0, label: int | None = None, device: str = "cpu") -> torch.Tensor:
+    """n images in [-1, 1] (n, C, H, W) from noise seeded by `seed` (and class `label` if conditional)."""
+    g = torch.Generator().manual_seed(int(seed))
+    z = torch.randn(n, G.latent, generator=g)
+    labels = None
+    if G.n_classes:
+        if label is None:
+            raise ValueError("This generator is conditional: say which class (label=...).")
+        labels = torch.full((n,), int(label), dtype=torch.long)
+    return generate(G, z, labels, device)
+
+
+def sample_uint8(G: torch.nn.Module, n: int, seed: int = 0, label: int | None = None,
+                 device: str = "cpu") -> np.ndarray:
+    """n images as uint8 (n, H, W), or (n, H, W, 3) for RGB: the form synthetic sets are written in."""
+    return images_uint8(sample(G, n, seed, label, device))

@@ -9,9 +9,11 @@ rerunning a finished run only re-exports (and only if the set is stale). The set
 
 from __future__ import annotations
 
-from functools import partial
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from helpers import parallel
@@ -19,22 +21,54 @@ from helpers.config import plain_name
 from helpers.data.preprocess import load_images
 from helpers.data.records import validate_records
 from helpers.errors import CheckpointError, DataError, SettingError
-from helpers.gan.cwgan import prepare_cwgan
-from helpers.gan.dcgan import prepare_dcgan
-from helpers.gan.presets import KINDS, get_preset
-from helpers.gan.sampling import load_generator, sample_uint8  # noqa: F401  (re-exported for notebooks)
-from helpers.gan.wgan import prepare
+from helpers.gan.core import load_generator, make_run, make_trainer, sample_uint8
+from helpers.gan.presets import KINDS, GanPreset, get_preset
+from helpers.gan.steps import cwgan_step, dcgan_step, wgan_step
 from helpers.parallel import Job
 from helpers.synth import MANIFEST, balance_counts, sha256_file, synthetic_dir, write_synthetic_set
+from helpers.train.checkpoint import step_config
+from helpers.train.lock import run_lock
 from helpers.train.loop import CHECKPOINT, History
 
-PREPARE = {"wgan": partial(prepare, "wgan"), "wgan-gp": partial(prepare, "wgan-gp"), "dcgan": prepare_dcgan}
+# the notebooks' own training steps
+STEPS = {"wgan": wgan_step, "wgan-gp": wgan_step, "dcgan": dcgan_step, "cwgan": cwgan_step}
 ALL = "all"  # run folder of the conditional model
 
 
 def _check(name: str) -> None:
     if name not in KINDS:
         raise SettingError(f"Unknown GAN {name!r}; choose one of {', '.join(KINDS)}.")
+
+
+def prepare_run(kind: str, data, cfg, run_dir, steps: int | None = None, progress: bool = True,
+                seed: int | None = None, preset: GanPreset | None = None, n_classes: int = 0, step=None,
+                **changes) -> Callable[[], History]:
+    """Set one model's run up (data on the device, networks built and seeded, the Trainer) and
+    return the call that trains it: in the thread that starts trainings side by side, the models
+    are built there and only the loops run in the workers (helpers.parallel). `data`: one class's
+    images (uint8 (N, H, W) or [-1, 1]), or (images, integer labels) for cwgan. `step(run) ->
+    dict` is the training step (default: the notebooks' own, `STEPS`)."""
+    _check(kind)
+    labels = None
+    if kind == "cwgan":
+        if not (isinstance(data, (tuple, list)) and len(data) == 2):
+            raise TypeError("The conditional GAN needs data=(images, labels).")
+        data, labels = data[0], np.asarray(data[1])
+    preset = preset if isinstance(preset, GanPreset) else get_preset(kind, cfg.profile, dataset=cfg.dataset, **changes)
+    if kind in ("wgan-gp", "cwgan") and preset.critic_norm == "batch":
+        raise SettingError("The gradient penalty is per image: use critic_norm 'none' or 'layer', not 'batch'.")
+    steps = int(steps or preset.steps)
+    seed = cfg.seed if seed is None else int(seed)
+    run = make_run(preset, data, seed, cfg.device, labels=labels, n_classes=n_classes)
+    step = step or STEPS[kind]
+    trainer = make_trainer(run, run_dir, steps, seed, f"{kind} {Path(run_dir).name}", progress,
+                           extra_config=step_config(step, STEPS[kind]))
+    return lambda: trainer.run(lambda i: step(run))
+
+
+def train_run(kind: str, data, cfg, run_dir, **kw) -> History:
+    """Train (or resume) one model of generator `kind` in `run_dir` (see `prepare_run`)."""
+    return prepare_run(kind, data, cfg, run_dir, **kw)()
 
 
 def _classes(cfg, train_records: pd.DataFrame) -> list[str]:
@@ -79,9 +113,10 @@ def training_jobs(name: str, cfg, train_records: pd.DataFrame, out_name: str | N
         if missing:
             raise DataError(f"The conditional GAN needs every class in its training records; {missing} missing.")
         data = (images, train_records["label"].to_numpy())
-        return {ALL: Job(prepare_cwgan, (data, cfg, dirs[ALL]), dict(kw, n_classes=len(cfg.classes)), prepared=True)}
+        return {ALL: Job(prepare_run, (name, data, cfg, dirs[ALL]), dict(kw, n_classes=len(cfg.classes)),
+                         prepared=True)}
     labels = {c: i for i, c in enumerate(cfg.classes)}
-    return {cls: Job(PREPARE[name], (images[(train_records["class_name"] == cls).to_numpy()], cfg, folder),
+    return {cls: Job(prepare_run, (name, images[(train_records["class_name"] == cls).to_numpy()], cfg, folder),
                      dict(kw, seed=cfg.seed * 1000 + labels[cls]), prepared=True)
             for cls, folder in dirs.items()}
 
@@ -91,10 +126,9 @@ def train(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = No
     """Train generator `name` on `train_records` only; returns {class or 'all': History}.
     `changes` override preset settings (e.g. gp_weight=1.0); use a distinct `out_name` for them.
     `step(run) -> dict` is the training step (default: the notebooks' own, helpers.gan.steps).
-    On a CPU the class models train side by side (class_backend)."""
-    jobs = training_jobs(name, cfg, train_records, out_name, steps, progress, classes, step, **changes)
-    todo = _unfinished(name, cfg, train_records, {out_name: dict(changes, classes=classes)}, steps)
-    return parallel.run(jobs, class_backend(cfg, todo))
+    On a CPU the class models train side by side (as in `train_many`)."""
+    runs = {out_name: dict(changes, classes=classes, step=step)}
+    return train_many(name, cfg, train_records, runs, steps, progress).get(out_name, {})
 
 
 def train_many(name: str, cfg, train_records: pd.DataFrame, runs: dict, steps: int | None = None,
@@ -105,19 +139,21 @@ def train_many(name: str, cfg, train_records: pd.DataFrame, runs: dict, steps: i
     same budget; each run keeps its own folder, so each resumes on its own."""
     jobs = {(out, key): job for out, kw in runs.items()
             for key, job in training_jobs(name, cfg, train_records, out, steps, progress, **kw).items()}
-    done = parallel.run(jobs, class_backend(cfg, _unfinished(name, cfg, train_records, runs, steps)))
+    # on a CPU side by side in threads of one math thread (a small GAN gains little from a second
+    # one, while a second model beside the first uses the other core); a lone model keeps them all
+    todo = _unfinished(name, cfg, train_records, runs, steps)
+    folders = sorted({f for out, kw in runs.items()
+                      for f in run_dirs(name, cfg, train_records, out, kw.get("classes")).values()})
+    with contextlib.ExitStack() as held:
+        # every model's folder claimed first, in one order: two processes started together do not
+        # each take one class and refuse each other the rest; the second is refused at once
+        for folder in folders:
+            held.enter_context(run_lock(folder, name=".queue.lock"))
+        done = parallel.run(jobs, parallel.side_by_side(todo, cfg.device))
     out: dict = {}
     for (run, key), history in done.items():
         out.setdefault(run, {})[key] = history
     return out
-
-
-def class_backend(cfg, n_models: int) -> parallel.Backend:
-    """Where models train: on a CPU, side by side in threads of one math thread (a small GAN
-    gains little from a second math thread, while a second model beside the first uses the
-    other core; the results are those of one after another). On a GPU, or for a lone model
-    (which then keeps every math thread), one after another."""
-    return parallel.side_by_side(n_models, cfg.device)
 
 
 def _unfinished(name: str, cfg, train_records: pd.DataFrame, runs: dict, steps: int | None) -> int:
@@ -139,14 +175,15 @@ def _trained(folder: Path, goal: int) -> bool:
         return False
 
 
-def _current(manifest: Path, counts: dict, hashes: dict, cfg) -> bool:
-    """Whether an existing set was made by these checkpoints, with these counts and size."""
+def current_set(manifest: Path, counts: dict, hashes: dict, size: int, seed: int) -> bool:
+    """Whether an existing set was made by these checkpoints ({class: hash}), with these counts,
+    image size and seed, and all its files are there."""
     if not manifest.exists():
         return False
     df = pd.read_csv(manifest)
     if dict(df["class_name"].value_counts()) != {c: n for c, n in counts.items() if n}:
         return False
-    if len(df) and (set(df["size"]) != {cfg.size} or set(df["seed"]) != {cfg.seed}):
+    if len(df) and (set(df["size"]) != {size} or set(df["seed"]) != {seed}):
         return False
     for cls, part in df.groupby("class_name"):
         if set(part["checkpoint"]) != {hashes[cls]}:
@@ -167,19 +204,11 @@ def export(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = N
     hashes = {c: sha256_file(p) for c, p in ck.items()}
     out_dir = synthetic_dir(cfg.runs_dir, out_name or name)
     manifest = out_dir / MANIFEST
-    if not force and _current(manifest, counts, hashes, cfg):
+    if not force and current_set(manifest, counts, hashes, cfg.size, cfg.seed):
         return manifest
-    models = {}
-    labels = {c: i for i, c in enumerate(cfg.classes)}
-
-    def sample_fn(cls: str, n: int, seed: int):
-        key = ALL if name == "cwgan" else cls
-        if key not in models:
-            models[key] = load_generator(dirs[key], cfg.device)
-        return sample_uint8(models[key], n, seed, labels[cls] if name == "cwgan" else None, cfg.device)
-
-    return write_synthetic_set(out_dir, out_name or name, sample_fn, counts, classes=cfg.classes, checkpoint=ck,
-                               seed=cfg.seed, progress=progress, trained_on=list(train_records["path"]))
+    return write_synthetic_set(out_dir, out_name or name, _sampler(name, cfg, dirs), counts, classes=cfg.classes,
+                               checkpoint=ck, seed=cfg.seed, progress=progress,
+                               trained_on=list(train_records["path"]))
 
 
 def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None, steps: int | None = None,
@@ -199,13 +228,23 @@ def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None
 def samples(name: str, cfg, n: int = 5, seed: int = 0, out_name: str | None = None,
             classes: list[str] | None = None) -> dict:
     """{class: uint8 (n, H, W)} drawn from trained generator `name` (fixed seed per class)."""
-    labels = {c: i for i, c in enumerate(cfg.classes)}
-    classes = classes or list(labels)
+    classes = classes or list(cfg.classes)
     dirs = run_dirs(name, cfg, None, out_name, classes)
-    out = {}
-    for cls in classes:
-        folder = dirs[ALL if name == "cwgan" else cls]
-        if (folder / CHECKPOINT).exists():
-            G = load_generator(folder, cfg.device)
-            out[cls] = sample_uint8(G, n, seed + labels[cls], labels[cls] if name == "cwgan" else None, cfg.device)
-    return out
+    draw = _sampler(name, cfg, dirs)
+    return {cls: draw(cls, n, seed + cfg.classes.index(cls)) for cls in classes
+            if (dirs[ALL if name == "cwgan" else cls] / CHECKPOINT).exists()}
+
+
+def _sampler(name: str, cfg, dirs: dict):
+    """draw(class, n, seed) -> n uint8 images from the trained model of that class (each model
+    loaded once, when first drawn from)."""
+    models = {}
+
+    def draw(cls: str, n: int, seed: int):
+        key = ALL if name == "cwgan" else cls
+        if key not in models:
+            models[key] = load_generator(dirs[key], cfg.device)
+        label = cfg.classes.index(cls) if name == "cwgan" else None
+        return sample_uint8(models[key], n, seed, label, cfg.device)
+
+    return draw

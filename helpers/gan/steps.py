@@ -9,7 +9,16 @@ classifier grid). tests/test_notebook_steps.py fails when a notebook and this fi
 `python -m helpers export` copies the notebooks' cells here.
 
 A step returns a dict of floats, logged once per step; the Trainer does the rest (resume,
-history, grids, NaN and collapse guards, progress).
+history, grids, NaN and collapse guards, progress). One WGAN step (helpers.gan.losses writes
+the games out):
+
+    for t in 1..n_critic:                      # train the critic towards the W-1 distance
+        x ~ real, z ~ N(0, I)
+        L_D = mean f(G(z)) - mean f(x)  [+ lambda * GP]
+        step D;  [clip every weight of D to [-c, c]]
+    z ~ N(0, I);  L_G = -mean f(G(z));  step G
+
+The conditional WGAN-GP runs the same step on (image, label) pairs; DCGAN's is one update each.
 """
 
 from __future__ import annotations

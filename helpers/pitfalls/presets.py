@@ -38,6 +38,7 @@ class PitfallsPreset(Preset):
     n_boot: int = 1000
     threads: int | None = None
     workers: int | None = None
+    tta: bool = False  # predict each test image and its mirror image (helpers.classify.engine)
 
     RULES = {
         "epochs": POSITIVE_INT, "bs": POSITIVE_INT, "lr": POSITIVE, "folds": Rule(lo=2), "repeats": POSITIVE_INT,
@@ -52,7 +53,7 @@ PRESETS = Table("the pitfalls budget", {
                             generator="dcgan", gen_steps=None, syn_test_frac=0.2, n_boot=200, threads=1, workers=1),
     "quick": PitfallsPreset(arch="tiny", epochs=4, bs=32, lr=3e-3, folds=3, repeats=3, seeds=(0, 1),
                             thresholds=THRESHOLDS, generator="dcgan", gen_steps=None, syn_test_frac=0.2, n_boot=1000,
-                            threads=1, workers=CPU_WORKERS),
+                            threads=1, workers=CPU_WORKERS, tta=True),
     "paper": PitfallsPreset(arch="resnet18", epochs=10, bs=32, lr=1e-3, folds=10, repeats=3, seeds=(0, 1, 2),
                             thresholds=THRESHOLDS, generator="dcgan", gen_steps=None, syn_test_frac=0.2, n_boot=2000,
                             threads=None, workers=None),

@@ -91,7 +91,7 @@ def _key(cfg, preset: dict, job: Job) -> str:
                 dataset=cfg.dataset, seed=job.seed, train=[f"{p}|{lab}" for p, lab in zip(job.train["path"],
                                                                                           job.train["label"])],
                 views=[(v.name, v.leak, list(map(str, v.records["path"]))) for v in job.views],
-                manifests=[str(m) for m in job.manifests], meta=job.meta)
+                manifests=[str(m) for m in job.manifests], meta=job.meta, **({"tta": True} if preset.tta else {}))
     return hashlib.sha1(json.dumps(spec, default=str).encode()).hexdigest()[:12]
 
 
@@ -101,7 +101,7 @@ def runs_dir(cfg) -> Path:
 
 def recipe(preset: dict) -> Recipe:
     """The protocols' training: the preset's network and budget, random weights, no augmentation."""
-    return Recipe(preset.arch, int(preset.epochs), float(preset.lr), int(preset.bs))
+    return Recipe(preset.arch, int(preset.epochs), float(preset.lr), int(preset.bs), tta=bool(preset.tta))
 
 
 def check_views(cfg, job: Job) -> list:

@@ -17,7 +17,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers.classify.bootstrap import ci_text, p_two, percentile_ci, resampled_sums, verdict
+from helpers.classify.bootstrap import (
+    ci_text,
+    detectable_change,
+    p_two,
+    percentile_ci,
+    resampled_sums,
+    verdict,
+)
 
 KEY = ["image", "seed", "repeat"]
 
@@ -104,12 +111,28 @@ def pretty(table: pd.DataFrame) -> pd.DataFrame:
         "published study that used it": table["published study that used it"]})
 
 
-def conclusions(table: pd.DataFrame, ceiling: float = 0.999) -> list[str]:
-    """One sentence per row of the closing table, claiming no more than its interval shows."""
-    lines = []
+def floor(honest: dict, majority: float) -> str | None:
+    """A warning when the honest protocol's accuracy (from `accuracy`) is no better than
+    always answering the largest class: its interval reaches down to that share."""
+    if not np.isfinite(honest["lo"]) or honest["lo"] > majority:
+        return None
+    return (f"**The honest protocol is at the floor**: {ci_text(honest['accuracy'], honest['lo'], honest['hi'])} "
+            f"does not clear {majority:.3f}, the share of the largest class, which a classifier gets by always "
+            "answering that class. The model learned too little for the differences below to say much about "
+            "the shortcuts (train longer, or use more data).")
+
+
+def conclusions(table: pd.DataFrame, ceiling: float = 0.999, honest: dict | None = None,
+                majority: float | None = None) -> list[str]:
+    """One sentence per row of the closing table, claiming no more than its interval shows;
+    first, with the honest protocol's `accuracy` and the largest class's share, a floor warning."""
+    warning = floor(honest, majority) if honest is not None and majority is not None else None
+    lines = [warning] if warning else []
     for _, r in table.iterrows():
         v = verdict(r["infl_lo"], r["infl_hi"])
         num = ci_text(r["inflation"], r["infl_lo"], r["infl_hi"], signed=True)
+        mde = detectable_change(r["infl_lo"], r["infl_hi"])
+        detect = f"; the smallest inflation this run detects 4 times in 5 is {mde:.3f}" if np.isfinite(mde) else ""
         base = f"**{r['shortcut']}** ({r['protocol']} against {r['honest protocol']}): accuracy {num}"
         if r["interval"] != "paired 95% CI":
             lines.append(f"**{r['shortcut']}**: one split's accuracy ranged from {r['acc_lo']:.3f} to {r['accuracy']:.3f} "
@@ -124,7 +147,7 @@ def conclusions(table: pd.DataFrame, ceiling: float = 0.999) -> list[str]:
             lines.append(f"{base}: here the shortcut LOWERED the accuracy; the whole interval lies below 0.")
         elif v == "includes 0":
             lines.append(f"{base}: the interval includes 0, so this run cannot tell the two protocols apart "
-                         "(it does not show that the shortcut is harmless either).")
+                         f"(it does not show that the shortcut is harmless either{detect}).")
         else:
             lines.append(f"{base}.")
     if len(table) and (table["honest accuracy"] >= ceiling).all() and (table["accuracy"] >= ceiling).all():

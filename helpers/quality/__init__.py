@@ -6,8 +6,10 @@
 - `metrics`: FID, KID, k-NN precision/recall, and the real-vs-real baseline protocol;
 - `memorisation`: nearest real training image per synthetic image, threshold calibrated on
   held-out real images;
-- `tstr`: train on synthetic, test on real;
-- `report`: everything above for every synthetic set, one per-generator, per-class table;
+- `report`: train on synthetic, test on real (TSTR), and everything above for every synthetic
+  set in one per-generator, per-class table;
+- `swd`, `sampling`, `usefulness`: pixel-level measures for the generator notebooks, sets drawn
+  for scoring, whether a score predicts a generator's usefulness;
 Its independent jobs (trainings, numpy scoring) run side by side on a CPU (helpers.parallel).
 """
 

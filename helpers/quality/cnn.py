@@ -1,8 +1,8 @@
 """What the quality extractors share: the small CNN, images as tensors, batched inference.
 
 The domain classifier (helpers.quality.features), the self-supervised encoder
-(helpers.quality.ssl) and the train-on-synthetic classifier (helpers.quality.tstr) are the same
-`SmallCNN`, trained differently; Inception-v3 (helpers.quality.inception) shares the `Extractor`
+(helpers.quality.ssl) and the train-on-synthetic classifier (helpers.quality.report) are the same
+`SmallCNN`, trained differently; Inception-v3 (helpers.quality.features) shares the `Extractor`
 interface, `extractor(images uint8) -> float64 (N, dim)`.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from helpers.data.preprocess import to_nchw
+from helpers.train.loop import Trainer
 
 
 class SmallCNN(nn.Module):
@@ -74,9 +76,14 @@ class Extractor:
 
 
 class CNNExtractor(Extractor):
-    def __init__(self, model: SmallCNN, device: str = "cpu", batch: int = 256):
+    """A trained (or random) SmallCNN's pooled features; `run_dir` the folder it was trained in,
+    `name` what trained it ('domain': the classifier, 'self-supervised': SimCLR)."""
+
+    def __init__(self, model: SmallCNN, device: str = "cpu", run_dir=None, batch: int = 256,
+                 name: str = ""):
         self.model = model.to(device).to(memory_format=torch.channels_last).eval()
-        self.device, self.batch, self.dim = device, batch, model.dim
+        self.device, self.batch, self.dim, self.run_dir = device, batch, model.dim, run_dir
+        self.name = name or self.name
 
     def _input(self, images: np.ndarray) -> torch.Tensor:
         x = to_tensor(images)
@@ -118,6 +125,19 @@ def recalibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch: int = 256) -
     for m, mom in zip(bns, momenta):
         m.momentum = mom
     model.eval()
+
+
+def cosine_lr(opt: torch.optim.Optimizer, lr: float, i: int, steps: int) -> None:
+    """Cosine decay to 0, a function of the step (so a resumed run is exact)."""
+    for group in opt.param_groups:
+        group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (i - 1) / steps))
+
+
+def cnn_trainer(run_dir, steps: int, modules: dict, opt, gen, config: dict, desc: str,
+                progress: bool) -> Trainer:
+    """The resumable Trainer of a quality network (no sample grids; five checkpoints a run)."""
+    return Trainer(run_dir, steps, modules, {"opt": opt}, gen, checkpoint_every=max(10, steps // 5),
+                   sample_every=10**9, config=config, desc=desc, progress=progress, global_rng=False)
 
 
 def run_key(paths, **settings) -> str:

@@ -18,8 +18,9 @@ import pandas as pd
 
 from helpers import parallel
 from helpers.data.preprocess import images_uint8
-from helpers.ddpm.train import load_trained
-from helpers.gan.sampling import load_generator, sample_uint8
+from helpers.ddpm.pipeline import load_trained
+from helpers.gan.core import load_generator, sample_uint8
+from helpers.gan.pipeline import current_set
 from helpers.generators import GENERATORS
 from helpers.quality.presets import preset
 from helpers.synth import MANIFEST, TRAINED_ON, sample_calls, sha256_file, write_synthetic_set
@@ -44,15 +45,6 @@ def _checkpoints(cfg, name: str, kind: str) -> dict:
     return {c: root / c / CHECKPOINT for c in classes if (root / c / CHECKPOINT).exists()}
 
 
-def _current(manifest: Path, counts: dict, hashes: dict) -> bool:
-    if not manifest.exists():
-        return False
-    df = pd.read_csv(manifest)
-    if df["class_name"].value_counts().to_dict() != counts:
-        return False
-    return all(set(part["checkpoint"]) == {hashes[c]} for c, part in df.groupby("class_name"))
-
-
 def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool = True,
                 out: Path | None = None, seed_offset: int = 1) -> Path:
     """The manifest of `n_per_class` images per class drawn from the generator behind the
@@ -67,7 +59,8 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
     hashes = {c: sha256_file(p) for c, p in cks.items()}
     out = Path(out) if out is not None else cfg.runs_dir / "quality" / "scoring" / name
     manifest = out / MANIFEST
-    if _current(manifest, counts, hashes):
+    seed = cfg.seed + seed_offset  # a seed of its own: these images are not the exported ones
+    if current_set(manifest, counts, hashes, cfg.size, seed):
         return manifest
     if kind == "ddpm":
         model = load_trained(cks[next(iter(cks))].parent, cfg.device)
@@ -86,7 +79,6 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
     trained_on = None
     if (Path(exported).parent / TRAINED_ON).exists():
         trained_on = list(pd.read_csv(Path(exported).parent / TRAINED_ON)["path"])
-    seed = cfg.seed + seed_offset  # a seed of its own: these images are not the exported ones
     # Every batch has its own seed, so all are drawn at once on a CPU (helpers.parallel), the
     # same images as one after another; the set is then written from them in order.
     calls = sample_calls(counts, seed=seed, batch=BATCH, classes=cfg.classes)

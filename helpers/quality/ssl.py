@@ -1,6 +1,6 @@
 """A second feature space: a self-supervised encoder trained on the real training images.
 
-The default features (helpers.quality.features.DomainExtractor) come from a classifier, so
+The default features (helpers.quality.features.domain_extractor) come from a classifier, so
 they keep what separates benign / normal / malignant and throw the rest away: a generator
 can score well on them while its texture looks wrong, or badly while its images help. A
 second opinion that knows nothing of the labels: SimCLR (Chen et al. 2020). Two random
@@ -18,8 +18,6 @@ Training is resumable and cached under RUNS/quality/extractor-ssl/<key>/.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import nn
@@ -30,20 +28,13 @@ from helpers.quality.cnn import (
     CNNExtractor,
     SmallCNN,
     channels_last,
+    cnn_trainer,
+    cosine_lr,
     recalibrate_batchnorm,
     run_key,
     to_tensor,
 )
 from helpers.quality.presets import preset
-from helpers.train.loop import Trainer
-
-
-class SSLExtractor(CNNExtractor):
-    name = "self-supervised"
-
-    def __init__(self, model: SmallCNN, device: str = "cpu", run_dir=None):
-        super().__init__(model, device)
-        self.run_dir = run_dir
 
 
 def views(x: torch.Tensor, gen: torch.Generator, min_scale: float = 0.6) -> torch.Tensor:
@@ -89,8 +80,7 @@ def train_ssl_encoder(images: np.ndarray, run_dir, steps: int, width: int = 16, 
     gen = torch.Generator().manual_seed(seed)
 
     def step(i):
-        for group in opt.param_groups:  # cosine decay, a function of the step (resume-safe)
-            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (i - 1) / steps))
+        cosine_lr(opt, lr, i, steps)
         model.train()
         idx = torch.randint(0, len(x), (min(batch, len(x)),), generator=gen).to(device)
         xb = x[idx]
@@ -103,15 +93,13 @@ def train_ssl_encoder(images: np.ndarray, run_dir, steps: int, width: int = 16, 
 
     config = dict(kind="simclr-small-cnn", width=width, dim=dim, batch=batch, lr=lr, temperature=temperature,
                   seed=seed, n_images=len(x), total_steps=steps, **channels_config(x.shape[1]))
-    trainer = Trainer(run_dir, steps, {"model": model, "head": head}, {"opt": opt}, gen,
-                      checkpoint_every=max(10, steps // 5), sample_every=10**9, config=config,
-                      desc="self-supervised features", progress=progress, global_rng=False)
-    trainer.run(step)
+    cnn_trainer(run_dir, steps, {"model": model, "head": head}, opt, gen, config, "self-supervised features",
+                progress).run(step)
     recalibrate_batchnorm(model, x)
     return model.eval()
 
 
-def ssl_extractor(cfg, records, steps: int | None = None, progress: bool = True) -> SSLExtractor:
+def ssl_extractor(cfg, records, steps: int | None = None, progress: bool = True) -> CNNExtractor:
     """Train (or load) the self-supervised encoder on the records' real training images."""
     p = preset(cfg)
     train = records[records["split"] == "train"] if "split" in records else records
@@ -122,4 +110,4 @@ def ssl_extractor(cfg, records, steps: int | None = None, progress: bool = True)
     images = load_images(train, cfg.size, cfg.cache_dir, progress=progress)
     model = train_ssl_encoder(images, run_dir, steps, width=p.extractor_width, dim=p.extractor_dim,
                               batch=p.extractor_batch, seed=cfg.seed, device=cfg.device, progress=progress)
-    return SSLExtractor(model, cfg.device, run_dir)
+    return CNNExtractor(model, cfg.device, run_dir, name="self-supervised")

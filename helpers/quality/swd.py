@@ -1,12 +1,15 @@
-"""The sliced Wasserstein distance (SWD) between two image sets, on downsampled pixels.
+"""Simple, stated pixel-level quality measures the generator notebooks use before notebook
+07's feature-based ones: the sliced Wasserstein distance (SWD) between two image sets, and a
+distance between per-image statistics (brightness, contrast, fine texture) that works with
+few images.
 
-A simple, stated quality measure the generator notebooks use before notebook 07's feature-
-based ones. Each image is average-pooled to at most `size` px and flattened into a point in
+SWD: Each image is average-pooled to at most `size` px and flattened into a point in
 pixel space (values in [-1, 1]; uint8 input is rescaled). Both sets are projected onto many
 random unit directions; on each line the Wasserstein-1 distance is the mean gap between
 matching quantiles, and the SWD is its average over directions. 0 means the same distribution
 as far as these projections see; it measures pixel statistics (brightness, layout, texture),
-not semantics, so read it against the real-vs-real value for the same numbers of images.
+not semantics, so read it against the real-vs-real value (`real_baseline`) for the same
+numbers of images.
 """
 
 from __future__ import annotations
@@ -44,3 +47,45 @@ def sliced_wasserstein(a, b, n_proj: int = 256, seed: int = 0, size: int = 32) -
     q = torch.linspace(0, 1, max(len(xa), len(xb)), dtype=torch.float64)
     qa, qb = torch.quantile(xa @ dirs, q, dim=0), torch.quantile(xb @ dirs, q, dim=0)
     return float((qa - qb).abs().mean())
+
+
+def real_baseline(real, n: int | None = None, repeats: int = 3, seed: int = 0, **kw) -> float:
+    """SWD between two disjoint random halves of the real images (or n images each, at most
+    half each), averaged over `repeats` draws: the floor a perfect generator would reach with
+    sets of this size."""
+    real = np.asarray(real)
+    rng = np.random.default_rng(seed)
+    h = len(real) // 2 if n is None else min(n, len(real) // 2)
+    out = []
+    for r in range(repeats):
+        idx = rng.permutation(len(real))
+        other = idx[h:] if n is None else idx[h:2 * h]
+        out.append(sliced_wasserstein(real[idx[:h]], real[other], seed=seed + r, **kw))
+    return float(np.mean(out))
+
+
+def image_stats(images) -> np.ndarray:
+    """Per image: mean, standard deviation, mean |horizontal step|, mean |vertical step|
+    (the last two measure fine texture and noise), in [-1, 1] units."""
+    x = images.detach().cpu().numpy() if torch.is_tensor(images) else np.asarray(images)
+    x = x.astype(np.float32)
+    if x.max() > 1.5:
+        x = x / 127.5 - 1
+    x = x.reshape(len(x), x.shape[-2], x.shape[-1])
+    return np.stack([x.mean((1, 2)), x.std((1, 2)), np.abs(np.diff(x, axis=2)).mean((1, 2)),
+                     np.abs(np.diff(x, axis=1)).mean((1, 2))], 1)
+
+
+def stats_distance(generated, real) -> float:
+    """How far the generated images' statistics (`image_stats`) lie from the real ones: the
+    mean over the four statistics of |mean_gen - mean_real| / sd_real. 0 is ideal; a value of
+    1 means one real standard deviation off on average. Meaningful from a handful of images."""
+    g, r = image_stats(generated), image_stats(real)
+    return float((np.abs(g.mean(0) - r.mean(0)) / (r.std(0) + 1e-8)).mean())
+
+
+def score_classes(synthetic: dict, real: dict, **kw) -> dict:
+    """{class: SWD(synthetic, real)} plus 'mean' over classes (notebook 05's sweep)."""
+    out = {c: sliced_wasserstein(synthetic[c], real[c], **kw) for c in synthetic if c in real}
+    out["mean"] = float(np.mean(list(out.values())))
+    return out

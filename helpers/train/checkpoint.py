@@ -6,6 +6,8 @@
 - `load_checkpoint` reads with `torch.load(weights_only=True)` (no code runs from the file)
   and turns an empty, truncated or foreign file into a `CheckpointError` that names the file
   and says what to do, instead of a torch traceback. `fallback=True` takes `.prev` then.
+  `read_checkpoint` reads one file and tells a file torch refuses (`ForeignCheckpoint`: not
+  written by the course, or crafted) from one cut short.
 - `step_config` names the training step in the run's config when it is not the default one,
   so a run trained by a changed step (a student's hinge loss, say) is never resumed by the
   default one, or the other way round; the notebooks' own copies of the default steps have
@@ -21,6 +23,7 @@ import pickle
 import shutil
 import tempfile
 import textwrap
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -66,13 +69,24 @@ def atomic_save(obj, path: str | Path, keep_previous: bool = True) -> None:
             keep.unlink(missing_ok=True)
 
 
-def _read(path: Path):
+class ForeignCheckpoint(CheckpointError):
+    """A file torch refuses to unpickle: not a checkpoint the course wrote (nothing in it ran)."""
+
+
+def read_checkpoint(path: Path):
+    """The contents of one checkpoint file; CheckpointError if empty or cut short,
+    ForeignCheckpoint if it is no checkpoint (torch's weights-only reader refuses it)."""
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is empty")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError,
-            zipfile.BadZipFile) as e:
+        with warnings.catch_warnings():  # torch warns of a foreign file's pickle protocol before refusing it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's message advises weights_only=False: never for a course file
+        raise ForeignCheckpoint(f"{path} cannot be read (it is not a checkpoint written by the course; "
+                                "nothing in it was run)") from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError,
+            zipfile.BadZipFile) as e:  # a torch file cut short
         raise CheckpointError(f"{path} cannot be read ({type(e).__name__}: {str(e).splitlines()[0][:120]})") \
             from None
 
@@ -86,12 +100,12 @@ def load_checkpoint(path: str | Path, fallback: bool = False, what: str = "check
     if not path.exists():
         raise FileNotFoundError(path)
     try:
-        return _read(path), path
+        return read_checkpoint(path), path
     except CheckpointError as e:
         prev = previous(path)
         if fallback and prev.exists():
             try:
-                ck = _read(prev)
+                ck = read_checkpoint(prev)
             except CheckpointError:
                 pass
             else:
