@@ -39,7 +39,7 @@ from helpers.classify.presets import PRESETS
 from helpers.classify.protocol import check_evaluation
 from helpers.classify.settings import Setting, parts, run_dirname, run_id
 from helpers.classify.synthetic import set_job
-from helpers.errors import SettingError
+from helpers.errors import Interrupted, SettingError
 from helpers.parallel import task
 from helpers.train.lock import run_lock
 
@@ -165,6 +165,13 @@ def run_grid(cfg, records: pd.DataFrame, runs: list[tuple], preset: dict | None 
                      set_job(cfg, records, todo, run[1], run[2], preset, sets, progress and backend.kind != "ray"))
                 for run in todo]
         parallel.run(jobs, backend, progress=progress, desc="classifier grid", unit="run", postfix=str)
+    except KeyboardInterrupt as e:
+        if isinstance(e, Interrupted):  # a generator's training says where it stopped
+            raise
+        ids = {run_id(r[0], r[1].name, r[2], r[3]) for r in runs}
+        raise Interrupted(f"interrupted: {len(ids & finished(out_dir))} of {len(ids)} runs finished and are kept in "
+                          f"{out_dir / RESULTS}; run the same command to train the rest (a run cut short goes on "
+                          "from its last epoch).") from None
     finally:
         torch.set_num_threads(threads)
     return read_results(out_dir)

@@ -9,7 +9,8 @@ grid on a cluster.
 
 On every backend the numbers are those of one after another: a job's result depends only on its
 arguments and its math thread count. Ctrl-C or a job's error stops the others (threads: at their
-next training step; processes and Ray: the jobs not started yet) and is raised here. A job's
+next training step; processes: Ctrl-C kills the workers at once, an error lets the running jobs
+finish; Ray: the jobs not started yet) and is raised here. A job's
 dependencies (a Job given as an argument) run first, once each: on Ray as tasks of their own,
 elsewhere here, in the calling process.
 

@@ -5,31 +5,59 @@ forked: a fork copies a notebook kernel's torch or OpenMP threads, and a forked 
 process whose OpenMP pool already ran can hang. Functions and arguments must be picklable.
 
 A kept pool (`keep=True`) outlives the call: starting two workers (importing torch and fastai)
-costs about as much as training three of notebook 09's quick runs. Its workers ignore Ctrl-C:
-an interrupt or a kernel's shutdown signals the whole process group, and idle workers would
-each die printing a traceback. The caller cancels the queued jobs (one already running
-finishes on its own), and the pool is shut down at exit.
+costs about as much as training three of notebook 09's quick runs. It is shut down at exit.
+
+Interrupts and deaths end every worker within seconds. Workers ignore Ctrl-C (a terminal or a
+kernel signals the whole process group; an idle worker would die printing a traceback, a busy
+one go on to its next queued job): the caller's first Ctrl-C kills them at once, so no queued
+job starts and a running one stops where it is (a training resumes from its last checkpoint);
+a second Ctrl-C while the pool shuts down is ignored, so it can never leave a lock held and
+hang the exit. A worker whose caller died (SIGKILL, an out-of-memory kill) ends itself within
+WATCH seconds, and with the last one the multiprocessing resource tracker.
 """
 
 from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+
+from tqdm.auto import tqdm
 
 from helpers.parallel.jobs import CORES, Backend, Job, in_order, set_math_threads
 
 PARALLEL_FROM = 64  # ordered_map: fewer items than this run in this process (starting others costs more)
 _KEPT: dict = {}  # the kept pool, by (workers, threads): one at a time
+WATCH = 0.5  # seconds between a worker's checks that its caller is alive
 
 
-def _init_worker(threads: int | None, quiet: bool) -> None:
-    if quiet:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _init_worker(threads: int | None, parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller ends its workers itself (see above)
+    # tqdm's default lock is a named semaphore: a worker killed on Ctrl-C would leak it, and the
+    # resource tracker would warn about it after the caller's last line
+    tqdm.set_lock(threading.RLock())
+    threading.Thread(target=_die_with, args=(parent,), name="parent-watch", daemon=True).start()
     set_math_threads(threads)
+
+
+def _die_with(parent: int) -> None:
+    """End this worker once `parent` is gone: nobody would read its results, and it would train
+    every queued job for nothing (its pid's parent changes when the parent dies)."""
+    while os.getppid() == parent:
+        time.sleep(WATCH)
+    os.kill(os.getpid(), signal.SIGKILL)  # at once, wherever the main thread is
+
+
+def _kill(ex: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers now (ProcessPoolExecutor has no public call for it before 3.14)."""
+    for p in list((getattr(ex, "_processes", None) or {}).values()):
+        p.kill()
 
 
 def pool(backend: Backend) -> ProcessPoolExecutor:
@@ -38,7 +66,7 @@ def pool(backend: Backend) -> ProcessPoolExecutor:
     if backend.keep and key in _KEPT:
         return _KEPT[key]
     ex = ProcessPoolExecutor(backend.workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_worker, initargs=(backend.threads, backend.keep))
+                             initializer=_init_worker, initargs=(backend.threads, os.getpid()))
     if backend.keep:
         forget()
         _KEPT[key] = ex
@@ -59,26 +87,55 @@ def _chunk(jobs: list[Job]) -> list:
 
 def iterate(jobs: list[Job], backend: Backend) -> Iterator[tuple[int, object]]:
     """(index, result) of each job as its chunk finishes. An error raised by a job is raised
-    here; queued jobs are then cancelled."""
+    here; queued jobs are then cancelled. Ctrl-C kills the workers (see the module's note)."""
     size = max(1, int(backend.chunksize))
     ex = pool(backend)
     futures = {}
+    stopping, waiting = threading.Event(), threading.Event()
+
+    def on_ctrl_c(*_):
+        if stopping.is_set():
+            return  # a second Ctrl-C: the workers are gone already, the pool is closing
+        stopping.set()
+        _kill(ex)
+        if not waiting.is_set():  # the caller's code runs (between two results): interrupt it as usual
+            raise KeyboardInterrupt
+        # else raised below: an exception from a signal handler can surface anywhere, even inside
+        # a string `exec` (`python -m` then dies by SIGINT instead of exiting 130)
+
+    # Python runs signal handlers in the main thread only, and only between bytecodes: the
+    # waits below are short so that it runs soon even when another thread received the signal
+    main = threading.current_thread() is threading.main_thread()
+    old_handler = signal.signal(signal.SIGINT, on_ctrl_c) if main else None
     try:
         for start in range(0, len(jobs), size):
             futures[ex.submit(_chunk, jobs[start:start + size])] = start
-        for f in as_completed(futures):
-            yield from enumerate(f.result(), futures[f])  # re-raises a job's error here
-    except BrokenProcessPool:
-        if backend.keep:
-            _KEPT.clear()  # a worker died (killed, out of memory): the next call starts afresh
-        raise
-    except BaseException:  # an error, Ctrl-C, or a consumer that stopped early
+        pending = set(futures)
+        while pending:
+            waiting.set()
+            done, pending = wait(pending, timeout=WATCH, return_when=FIRST_COMPLETED)
+            if stopping.is_set():
+                raise KeyboardInterrupt
+            waiting.clear()
+            for f in done:
+                yield from enumerate(f.result(), futures[f])  # re-raises a job's error here
+    except BaseException as e:  # an error, Ctrl-C, or a consumer that stopped early
         for f in futures:
             f.cancel()
+        interrupted = stopping.is_set() or isinstance(e, KeyboardInterrupt)
+        if interrupted:
+            stopping.set()
+            _kill(ex)
+        if backend.keep and (interrupted or isinstance(e, BrokenProcessPool)):
+            _KEPT.clear()  # its workers died (Ctrl-C, killed, out of memory): the next call starts afresh
+        if interrupted and isinstance(e, BrokenProcessPool):
+            raise KeyboardInterrupt from None  # the workers Ctrl-C killed
         raise
     finally:
-        if not backend.keep:
+        if not backend.keep or stopping.is_set():
             ex.shutdown(wait=True, cancel_futures=True)
+        if main:  # None: a handler set outside Python
+            signal.signal(signal.SIGINT, signal.default_int_handler if old_handler is None else old_handler)
 
 
 def ordered_map(fn: Callable, items: Iterable, workers: int | None = None, min_items: int | None = None,

@@ -7,12 +7,15 @@ a task of its own, submitted once, its result handed to every task that needs it
 shared by several jobs (a records table) is put in the object store once. A task whose worker
 dies is retried (`max_retries`). Without an address Ray starts a local instance; RAY_ADDRESS
 (or `address`) joins a cluster (`ray start --head`, then `ray start --address=HEAD:6379` on the
-others; each needs the course package and the data at the same path).
+others; each needs the course package and the data at the same path). ray.init retries an
+address that never answers for ever: a cluster that does not accept a connection within
+RAY_WAIT seconds is refused with one line.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,25 @@ from helpers.errors import SettingError
 from helpers.parallel.jobs import Backend, Job, set_math_threads
 
 PLAIN = (str, int, float, bool, type(None), Path)  # passed as they are, not through the object store
+RAY_WAIT = 10  # seconds a named cluster has to accept a connection (one just starting gets that long)
+
+
+def _check_reachable(address: str, source: str) -> None:
+    """Refuse a host:port (or ray://host:port) address that accepts no connection within RAY_WAIT s;
+    others ("auto", "local") Ray resolves itself."""
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not (sep and host and port.isdigit()):
+        return
+    deadline = time.monotonic() + RAY_WAIT
+    while True:
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=max(1.0, deadline - time.monotonic())).close()
+            return
+        except OSError as e:
+            if time.monotonic() >= deadline:
+                raise SettingError(f"No Ray cluster answers at {address} ({source}) after {RAY_WAIT} s: {e.strerror or e}. "
+                                   "Start it (`ray start --head`), fix the address, or unset it for a local Ray.") from None
+            time.sleep(1)
 
 
 def _task(fn, prepared: bool, threads, keys: tuple, *values):
@@ -41,8 +63,18 @@ def iterate(jobs: list[Job], backend: Backend, progress: bool = False) -> Iterat
     address = backend.address or os.environ.get("RAY_ADDRESS") or None
     started = not ray.is_initialized()
     if started:
+        source = "--ray-address" if backend.address else "RAY_ADDRESS"
+        if address:
+            _check_reachable(address, source)
         kw = dict(address=address) if address else dict(num_cpus=backend.num_cpus, include_dashboard=False)
-        ray.init(log_to_driver=False, **kw)
+        try:
+            ray.init(log_to_driver=False, **kw)
+        except ConnectionError as e:  # "auto" with no cluster running, a refused handshake
+            if not address:
+                raise
+            why = str(e).strip().splitlines()[0].rstrip(".") if str(e).strip() else type(e).__name__
+            raise SettingError(f"Cannot join the Ray cluster at {address} ({source}): {why}. Start it "
+                               "(`ray start --head`), fix the address, or unset it for a local Ray.") from None
     try:
         gpus = float(ray.cluster_resources().get("GPU", 0))
         share = (0.25 if backend.gpus is None else float(backend.gpus)) if gpus else 0
