@@ -17,7 +17,7 @@ import sys
 
 import helpers.commands
 from helpers.config import DATASETS, IMAGE_SIZES, PROFILES, plain_name, setup
-from helpers.errors import CourseError, SettingError
+from helpers.errors import CourseError, SettingError, no_room
 
 
 def _whole(text: str, unit: str = "") -> int:
@@ -149,6 +149,11 @@ def main(argv=None) -> int:
         return int(args._run(args) or 0)
     except CourseError as e:  # a user error: one clear line, no traceback
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError) as e:  # a full disk or a file-size limit: one line too
+        if no_room(e) is None:
+            raise
+        print(f"error: {no_room(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:  # helpers.errors.Interrupted says where training stopped
         text = str(e) or "interrupted; run the same command to go on where it stopped"

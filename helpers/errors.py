@@ -7,6 +7,14 @@ other exception is a bug in the course and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
+import re
+
+# What a full disk or a file-size limit (ulimit -f) looks like from Python and from torch.save.
+_NO_ROOM = (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
+_TORCH_WRITE = ("inline_container", "PytorchStreamWriter", "file write failed")
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")  # numpy's tofile on a short write
+
 
 class CourseError(Exception):
     """A user error: bad input, a busy or damaged run folder, a run that failed to train."""
@@ -39,3 +47,20 @@ class TrainingDiverged(CourseError, RuntimeError):
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during training; the message says where it stopped and how to resume."""
+
+
+def no_room(e: BaseException) -> str | None:
+    """One line for an error that means the disk is full or a file-size limit was reached while
+    writing (any stage: a checkpoint, an exported set, a table), else None. Every write of the
+    course goes through a temporary file and a rename, so what was finished before is intact."""
+    if isinstance(e, OSError) and e.errno in _NO_ROOM:
+        what = f" {e.filename}" if e.filename else ""
+        reason = e.strerror
+    elif (isinstance(e, RuntimeError) and any(t in str(e) for t in _TORCH_WRITE)) or (
+            isinstance(e, OSError) and _SHORT_WRITE.search(str(e))):
+        what, reason = "", "the file was cut short while writing"
+    else:
+        return None
+    return (f"Could not write{what} ({reason}): the disk is full or a file-size limit (ulimit -f) was reached. "
+            "Free some space (or raise the limit) and run the same command again: finished work is kept and "
+            "training goes on from its last checkpoint.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from helpers.cli import main
@@ -91,3 +93,28 @@ def test_only_course_errors_are_shortened(monkeypatch, capsys):
     monkeypatch.setattr(prep, "run", lambda args: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         main(["prepare", "--profile", "smoke"])
+
+
+@pytest.mark.parametrize("limit", [20_000, 150_000])  # bytes per file: the image cache; a checkpoint
+def test_a_full_disk_is_one_line_from_any_stage_and_the_rerun_finishes(smoke_cfg, limit):
+    """A file-size limit (as a full disk) while training and exporting a generator: one line, status
+    2, no traceback; the same command without the limit then finishes."""
+    import resource
+    import subprocess
+    import sys
+
+    from helpers.prepare import load_prepared
+
+    load_prepared(smoke_cfg, progress=False, verbose=False)
+    cmd = [sys.executable, "-m", "helpers", "train", "dcgan", "--profile", "smoke", "--data-dir",
+           str(smoke_cfg.data_dir), "--runs-dir", str(smoke_cfg.runs_dir)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", TQDM_DISABLE="1")
+    cut = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300,
+                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    assert cut.returncode == 2, cut.stderr
+    assert "Traceback" not in cut.stderr and "inline_container" not in cut.stderr
+    line = cut.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: Could not write") and "file-size limit" in line, line
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert (smoke_cfg.runs_dir / "synthetic" / "dcgan" / "manifest.csv").exists()
