@@ -30,6 +30,10 @@ def configure(environ=None) -> bool:
     class TextBar(std_tqdm):
         def __init__(self, *args, **kwargs):
             kwargs["leave"] = True  # a bar cleared at close would leave nothing to read
+            # one line for every bar: bars of models trained side by side in threads would
+            # otherwise each take a row and move the cursor between them, and a stored
+            # notebook keeps every intermediate state of those rows
+            kwargs["position"] = 0
             kwargs.setdefault("mininterval", MININTERVAL)
             super().__init__(*args, **kwargs)
 

@@ -190,3 +190,27 @@ def test_report_shows_the_ddpm_study_and_the_pitfalls_tables(runs):
     text = build_report(runs, verbose=False).read_text(encoding="utf-8")
     assert "+0.162 [+0.079, +0.261]" in text and "0.94, 0.91" in text  # both protocols, published beside
     assert "+0.121 [+0.075, +0.166]" in text and "leaky:random-split" in text
+
+
+@pytest.mark.notebook
+def test_bars_of_models_trained_side_by_side_are_one_line_each(tmp_path, monkeypatch):
+    """Two bars drawn at once from threads (the per-class GANs): each leaves one line at 100%,
+    with no intermediate states and no cursor movements in the stored notebook."""
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    nb = new_notebook()
+    params = new_code_cell("PROFILE = 'smoke'")
+    params.metadata["tags"] = ["parameters"]
+    loop = ("import helpers, threading, time\nfrom tqdm.auto import tqdm\n"
+            "def train(name):\n    for _ in tqdm(range(30), desc=name):\n        time.sleep(0.2)\n"
+            "threads = [threading.Thread(target=train, args=(n,)) for n in ('model a', 'model b')]\n"
+            "for t in threads:\n    t.start()\nfor t in threads:\n    t.join()")
+    nb.cells = [params, new_code_cell(loop)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "bars.ipynb")
+    execute(tmp_path / "bars.ipynb", tmp_path / "out.ipynb", parameters("smoke", "phantom", tmp_path / "runs"),
+            timeout=120)
+    outputs = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[-1].outputs
+    stderr = "".join(o["text"] for o in outputs if o.get("name") == "stderr")
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert sorted(line.split(":")[0] for line in lines) == ["model a", "model b"], stderr
+    assert all("100%|" in line and "30/30" in line for line in lines) and "\x1b[" not in stderr
