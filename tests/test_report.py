@@ -149,22 +149,26 @@ def test_text_bars_keep_their_final_state(monkeypatch):
     assert list(tqdm.auto.trange(3, file=io.StringIO())) == [0, 1, 2]
 
 
+def _run_cell(tmp_path, code: str) -> list:
+    """The outputs of `code` run as a notebook cell by the course runner (smoke parameters)."""
+    params = new_code_cell("PROFILE = 'smoke'")
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[params, new_code_cell(code)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "bars.ipynb")
+    execute(tmp_path / "bars.ipynb", tmp_path / "out.ipynb", parameters("smoke", "phantom", tmp_path / "runs"),
+            timeout=120)
+    return nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[-1].outputs
+
+
 @pytest.mark.notebook
 def test_executed_notebook_bar_ends_at_100(tmp_path, monkeypatch):
     """In a notebook the course runner executes, a bar's last printed state is 100%."""
     monkeypatch.delenv("TQDM_DISABLE", raising=False)  # conftest's; a course run has none
 
-    nb = new_notebook()
-    params = new_code_cell("PROFILE = 'smoke'")
-    params.metadata["tags"] = ["parameters"]
     loop = ("import helpers\nfrom tqdm.auto import tqdm\nfor i in tqdm(range(40), desc='training', leave=False):\n"
             "    pass\nprint('after')")
-    nb.cells = [params, new_code_cell(loop)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, tmp_path / "bars.ipynb")
-    execute(tmp_path / "bars.ipynb", tmp_path / "out.ipynb", parameters("smoke", "phantom", tmp_path / "runs"),
-            timeout=120)
-    outputs = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[-1].outputs
+    outputs = _run_cell(tmp_path, loop)
     assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     stderr = "".join(o["text"] for o in outputs if o.get("name") == "stderr")
     bar_lines = [line.split("\r")[-1] for line in stderr.splitlines() if "training" in line]
@@ -197,19 +201,11 @@ def test_bars_of_models_trained_side_by_side_are_one_line_each(tmp_path, monkeyp
     """Two bars drawn at once from threads (the per-class GANs): each leaves one line at 100%,
     with no intermediate states and no cursor movements in the stored notebook."""
     monkeypatch.delenv("TQDM_DISABLE", raising=False)
-    nb = new_notebook()
-    params = new_code_cell("PROFILE = 'smoke'")
-    params.metadata["tags"] = ["parameters"]
     loop = ("import helpers, threading, time\nfrom tqdm.auto import tqdm\n"
             "def train(name):\n    for _ in tqdm(range(30), desc=name):\n        time.sleep(0.2)\n"
             "threads = [threading.Thread(target=train, args=(n,)) for n in ('model a', 'model b')]\n"
             "for t in threads:\n    t.start()\nfor t in threads:\n    t.join()")
-    nb.cells = [params, new_code_cell(loop)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, tmp_path / "bars.ipynb")
-    execute(tmp_path / "bars.ipynb", tmp_path / "out.ipynb", parameters("smoke", "phantom", tmp_path / "runs"),
-            timeout=120)
-    outputs = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[-1].outputs
+    outputs = _run_cell(tmp_path, loop)
     stderr = "".join(o["text"] for o in outputs if o.get("name") == "stderr")
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert sorted(line.split(":")[0] for line in lines) == ["model a", "model b"], stderr
