@@ -4,6 +4,9 @@ notebooks' progress bars (helpers.progress)."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -210,3 +213,13 @@ def test_bars_of_models_trained_side_by_side_are_one_line_each(tmp_path, monkeyp
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert sorted(line.split(":")[0] for line in lines) == ["model a", "model b"], stderr
     assert all("100%|" in line and "30/30" in line for line in lines) and "\x1b[" not in stderr
+
+
+def test_modules_that_bind_tqdm_on_import_get_text_bars():
+    """`import helpers` swaps the bar before any of its modules binds `from tqdm.auto import tqdm`
+    (helpers.config imports helpers.data): the data readers' bars are text bars too, not widgets
+    saved at 0%."""
+    code = "import helpers, helpers.data.folders as f; print(f.tqdm.__name__)"
+    env = {**os.environ, "COURSE_PROGRESS": "text"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "TextBar"

@@ -31,8 +31,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from fastai.learner import AvgLoss, AvgMetric, AvgSmoothLoss
-from fastai.torch_core import find_bs
+
+with warnings.catch_warnings():  # fastai's layers call torch.jit.script on import, which this torch deprecates
+    warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", FutureWarning)
+    from fastai.learner import AvgLoss, AvgMetric, AvgSmoothLoss
+    from fastai.torch_core import find_bs
 
 from helpers.classify.data import class_weights, make_dataloaders
 from helpers.classify.models import build_model
