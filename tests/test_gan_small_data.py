@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -96,3 +97,22 @@ def test_conditional_norm_generator_depends_on_its_label_in_every_layer():
     assert (a - b).abs().mean() > 0.05
     plain = Generator(32, latent=8, width=4, n_classes=3, embed_dim=2)
     assert not any(isinstance(m, ClassBatchNorm) for m in plain.modules())
+
+
+def test_collapse_spread_is_about_one_for_real_halves_and_near_zero_for_one_image():
+    from helpers.gan import collapse
+
+    rng = np.random.default_rng(0)
+    blobs = np.zeros((120, 32, 32), np.uint8)
+    for img in blobs:  # a dark field with a bright disc at a random place and size
+        cy, cx, r = rng.integers(6, 26, 2).tolist() + [int(rng.integers(3, 8))]
+        yy, xx = np.ogrid[:32, :32]
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = 220
+    assert 0.8 < collapse.real_spread(blobs) < 1.25
+    one = np.repeat(blobs[:1], 40, axis=0)
+    noisy_one = np.clip(one + rng.normal(0, 3, one.shape), 0, 255).astype(np.uint8)
+    assert collapse.spread(noisy_one, blobs) < 0.1
+    text = collapse.report({"benign": noisy_one, "normal": blobs[:60]}, {"benign": blobs, "normal": blobs[60:]}, "G")
+    assert "benign" in text and "collapsed" in text.splitlines()[0]
+    assert "collapsed" not in text.splitlines()[1]
+    assert collapse.collapsed({"benign": noisy_one, "normal": blobs[:60]}, {"benign": blobs, "normal": blobs}) == ["benign"]
