@@ -31,6 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+
+from helpers.classify import fastai_quiet  # noqa: F401  (before fastai, whose import warns)
+
+# isort: split
 from fastai.learner import AvgLoss, AvgMetric, AvgSmoothLoss
 from fastai.torch_core import find_bs
 
