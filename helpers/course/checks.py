@@ -1,9 +1,10 @@
 """What a reader should never meet in a course notebook, as checks the tests and the course
 report share.
 
-An executed notebook: no warning on stderr (`warning_lines`), and no output cell with more than
+An executed notebook: no warning on stderr (`warning_lines`), no output cell with more than
 LONG_BARS characters of progress-bar text (`long_outputs`: an executed notebook keeps one
-short line per bar). A stored notebook: no hint that holds a line of its own solution
+short line per bar), and no stray value a cell's last line returned by accident
+(`stray_results`: the Path `savefig` returns, a matplotlib object). A stored notebook: no hint that holds a line of its own solution
 (`hint_leaks`: hints name the idea, never the line to write), and every exercise under a
 markdown heading that says "Exercise" (`exercises_without_heading`).
 """
@@ -19,6 +20,7 @@ _WARNING = re.compile(r"\b[A-Z]\w*Warning\b:")  # 'FutureWarning: ...', 'UserWar
 _BAR = re.compile(r"\d+%\|.*\|")  # tqdm's '42%|████      | 21/50 [...]'
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _HINT = re.compile(r"#\s*HINT:", re.IGNORECASE)
+_STRAY = re.compile(r"^(\w*Path\(|\[?<matplotlib\.|Text\()")
 
 
 def _streams(cell, name: str | None = None) -> list[str]:
@@ -47,6 +49,19 @@ def long_outputs(nb, limit: int = LONG_BARS) -> list[str]:
             n = sum(bar_chars(t) for t in _streams(c))
             if n > limit:
                 out.append(f"cell {i}: {n} characters of progress bars")
+    return out
+
+
+def stray_results(nb) -> list[str]:
+    """'cell N: value' for each cell whose displayed result is a path or a bare matplotlib
+    object (a figure shown as an image is not stray)."""
+    out = []
+    for i, c in enumerate(nb.cells):
+        for o in c.get("outputs", []) if c.cell_type == "code" else []:
+            data = o.get("data", {})
+            text = "".join(data.get("text/plain", ""))
+            if o.get("output_type") == "execute_result" and "image/png" not in data and _STRAY.match(text):
+                out.append(f"cell {i}: {text[:120]}")
     return out
 
 
