@@ -74,6 +74,13 @@ def test_headroom():
     assert S.headroom(0.67, 0.62, 0.72, 0.04, 0.56) == "room"
 
 
+def test_an_interval_of_width_0_claims_no_precision():
+    pooled, paired = _tables({"real": 0.65, "real+syn:ddpm": 0.65})
+    paired.loc[:, ["lo", "hi", "diff"]] = 0.0
+    line = [x for x in S.paragraph(pooled, paired, [("DDPM", "real+syn:ddpm", 0.06)], 0.56) if x.startswith("- ")][0]
+    assert "detects 4 times in 5" not in line and "the interval has no width" in line
+
+
 def test_the_paragraph_at_the_ceiling_claims_no_detection_power():
     pooled, paired = _tables({"real": 1.0, "real+syn:wgan": 1.0})
     pooled.loc[:, ["accuracy_lo", "accuracy_hi"]] = 1.0
@@ -154,12 +161,12 @@ def test_each_studys_gain_in_the_conclusions_is_a_change_its_table_shows():
         shown = [float(v.split("(")[-1].rstrip(")")) for v in syn[where] if "(" in v]
         assert round(gain, 3) == min(s for s in shown if s > 0), (study, where)
     cw = S.study_table("cWGAN", pooled, paired)
-    assert {"published DenseNet201+NASNetMobile+ResNet101 (BreakHis (binary))",
-            "published DenseNet201+NASNetMobile+ResNet101 (ICIAR 2018 (4 classes))"} <= set(cw.columns)
+    assert {"published DenseNet201+NASNetMobile+ResNet101 on BreakHis (binary)",
+            "published DenseNet201+NASNetMobile+ResNet101 on ICIAR 2018 (4 classes)"} <= set(cw.columns)
     assert S.smallest_published("cWGAN") == (pytest.approx(0.004), "published DenseNet201+NASNetMobile+ResNet101 "
-                                                                   "(ICIAR 2018 (4 classes))")
+                                                                   "on ICIAR 2018 (4 classes)")
     line = [x for x in S.paragraph(pooled, paired, S.rows_for_conclusions(["cwgan"]), 0.56) if "cwgan" in x][0]
-    assert "(+0.004, published DenseNet201+NASNetMobile+ResNet101 (ICIAR 2018 (4 classes)))" in line
+    assert "the study's smallest gain, +0.004 (DenseNet201+NASNetMobile+ResNet101 on ICIAR 2018 (4 classes))" in line
 
 
 @pytest.mark.parametrize("state", ["floor", "ceiling", "room"])

@@ -139,7 +139,7 @@ def _order(published_settings):
 
 def published_label(model: str, data: str) -> str:
     """A study table's column of published numbers: the model, and the data when not BUSI."""
-    return f"published {model}" + (f" ({data})" if data != "BUSI" else "")
+    return f"published {model}" + (f" on {data}" if data != "BUSI" else "")
 
 
 def smallest_published(study: str | None = None, metric: str = "accuracy") -> tuple[float, str]:
@@ -198,15 +198,16 @@ def headroom(acc: float, acc_lo: float, acc_hi: float, gain: float, majority: fl
 
 def judgement(state: str, lo: float, hi: float, n: int, gain: float = float("nan"), where: str = "") -> str:
     """One verdict on one setting's paired interval [lo, hi] against real-only, read with
-    real-only's `headroom` state and the study's published `gain` (shown in column `where`)."""
+    real-only's `headroom` state and the study's smallest published `gain` (table column `where`)."""
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return VERDICT[2]
     has = gain == gain and gain > 0
-    pub = f"the study's gain ({gain:+.3f}{', ' + where if where else ''})"
+    who = where.removeprefix("published ")
+    pub = f"the study's smallest gain, {gain:+.3f}" + (f" ({who})" if who else "")
     if state == "floor":  # real-only learned next to nothing: no comparison tests a study's gain
         if lo > 0:
             return ("above real-only, which is at the floor: the synthetic images helped a classifier that had "
-                    f"learned next to nothing, which does not test {pub if has else 'a gain'} on a working one")
+                    f"learned next to nothing, which does not test {pub + ',' if has else 'a gain'} on a working one")
         if hi < 0:
             return "below real-only, which is itself at the floor"
         return "not distinguishable from real-only, which is at the floor" + (f": this run cannot test {pub}"
@@ -215,17 +216,25 @@ def judgement(state: str, lo: float, hi: float, n: int, gain: float = float("nan
     if not has:
         return says
     if state == "ceiling":
-        return f"{says}; {pub} does not fit under the ceiling here"
+        return f"{says}; {pub}, does not fit under the ceiling here"
     if lo > 0:
-        return f"{says}; {pub} lies {'inside' if lo <= gain <= hi else 'below' if gain < lo else 'above'} its interval"
+        return f"{says}; {pub}, lies {'inside' if lo <= gain <= hi else 'below' if gain < lo else 'above'} its interval"
     if hi < 0:
         return f"{says}: this run speaks against {pub}"
     p = detection_probability(gain, lo, hi, n)
     if p >= 0.8:
-        return f"{says}; a true gain as large as {pub} would have shown with probability about {p:.0%}, so this run " \
-               "speaks against it"
-    return (f"{says}; a true gain as large as {pub} would have shown with probability only about {p:.0%}: this run "
-            "is too small to confirm or rule it out")
+        return f"{says}; a true gain as large as {pub}, would have shown with probability about {p:.0%}, so this " \
+               "run speaks against it"
+    return (f"{says}; a true gain as large as {pub}, would have shown with probability only about {p:.0%}: this "
+            "run is too small to confirm or rule it out")
+
+
+def _power_note(lo: float, hi: float) -> str:
+    """What the interval's width can detect; an interval of width 0 (both right on exactly the
+    same images) detects nothing, however precise it looks."""
+    if np.isfinite(lo) and np.isfinite(hi) and hi - lo == 0:
+        return "both were right on exactly the same test images, so the interval has no width"
+    return f"the smallest change this run detects 4 times in 5: {detectable_change(lo, hi):.3f}"
 
 
 def paragraph(pooled: pd.DataFrame, paired: pd.DataFrame, rows: list[tuple], majority: float,
@@ -258,8 +267,8 @@ def paragraph(pooled: pd.DataFrame, paired: pd.DataFrame, rows: list[tuple], maj
             continue
         r = acc.loc[setting]
         lines.append(f"- **{label}**, `{setting}`: {r['diff']:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}], "
-                     f"{judgement(state, r.lo, r.hi, int(r.n_test), gain, where[0] if where else '')} (the smallest "
-                     f"change this run detects 4 times in 5: {detectable_change(r.lo, r.hi):.3f}).")
+                     f"{judgement(state, r.lo, r.hi, int(r.n_test), gain, where[0] if where else '')} "
+                     f"({_power_note(r.lo, r.hi)}).")
     n_sig = int((acc["lo"] > 0).sum())
     lines.append(f"{n_sig} of {len(acc)} settings beat real-only with 95% confidence in this run "
                  "(each interval on its own: with many settings, one may clear 0 by chance).")
