@@ -22,6 +22,7 @@ NOTEBOOKS = notebooks(ROOT / "notebooks")
 NOT_YET_CLEAN: set[tuple[str, str]] = {
     ("02_preprocessing", "exercise headings"),
     ("05_cwgan", "hints"),
+    ("05_cwgan", "warnings"),
 }
 
 
