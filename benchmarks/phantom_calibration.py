@@ -105,7 +105,7 @@ def image_stats(records: pd.DataFrame, progress: bool) -> tuple[dict, pd.DataFra
 
 
 def shortcut(records: pd.DataFrame, saturated: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """Notebook 01's check: balanced accuracy of the saturated fraction alone, 5-fold CV."""
+    """Balanced accuracy of the saturated fraction alone, 5-fold CV (the calibration's shortcut measure)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 

@@ -12,9 +12,11 @@ import os
 # It only takes effect if set before torch is first imported, hence here; set it yourself to override.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from helpers.config import Config, resolve, setup  # noqa: E402,F401
 from helpers.progress import configure as _configure_progress  # noqa: E402
 
+# before any module binds `from tqdm.auto import tqdm` (helpers.config imports helpers.data)
 _configure_progress()  # plain text bars in notebooks the course runner executes (see helpers.progress)
+
+from helpers.config import Config, resolve, setup  # noqa: E402,F401
 
 __version__ = "0.1.0"

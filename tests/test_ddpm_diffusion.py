@@ -280,3 +280,26 @@ def test_presets_and_variants_are_valid():
         assert p.schedule in ("linear", "cosine") and p.objective in ("eps", "v") and p.min_snr >= 0
     with pytest.raises(ValueError, match="The DDPM has no setting"):
         preset("quick", min_snr_gamma=5)
+
+
+def test_sampler_floor_and_its_reading():
+    """The floor is n real images against the other real ones, with its spread; a sampler row at
+    the floor reads as within its noise, one far above as above it; the loss is named after the
+    preset's objective."""
+    import numpy as np
+    import pandas as pd
+
+    from helpers.ddpm import figures as F
+    from helpers.ddpm.presets import preset
+
+    real = (np.random.default_rng(0).random((60, 16, 16)) * 255).astype(np.uint8)
+    floor = F.real_floor(real, 4, draws=5)
+    assert floor["swd_to_real"] > 0 and floor["swd_sd"] > 0 and floor["stats_sd"] > 0
+    rows = [dict(sampler="DDPM", steps=100, eta=1.0, stats_dist=floor["stats_dist"], swd_to_real=floor["swd_to_real"]),
+            dict(sampler="DDIM", steps=10, eta=0.0, stats_dist=9.0, swd_to_real=9.0),
+            dict(sampler="real vs real", steps=0, eta=np.nan, **floor)]
+    lines = F.read_against_floor(pd.DataFrame(rows), 4, 10)
+    swd = next(line for line in lines if line.startswith("swd_to_real"))
+    assert "DDPM 100 steps eta 1: within the floor's noise" in swd and "DDIM 10 steps eta 0: above it" in swd
+    assert "v-prediction MSE, Min-SNR-5 weighted" == F.objective_name(preset("quick"))
+    assert F.objective_name(preset("paper")).startswith("noise-prediction MSE")

@@ -89,3 +89,21 @@ def test_quality_against_usefulness_and_rank_agreement():
     assert m.loc["fid", "n"] == 5 and m.loc["fid", "rho"] == pytest.approx(1.0)
     second = _table(gens, [5, 4, 3, 2, 1], [0] * 5)
     assert U.rankings(table, second).attrs["tau"] == pytest.approx(-1.0)
+
+
+def test_usefulness_figure_never_plots_tstr_against_itself():
+    """Without notebook 08's grid, usefulness is TSTR minus the real TSTR: the figure drops the
+    TSTR panel and its axis and sentence say the grid is missing; with the grid, TSTR is a panel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    gens = ["a", "b", "c", "d", "e"]
+    table = _table(gens, [1, 2, 3, 4, 5], [0.6, 0.5, 0.4, 0.3, 0.2])
+    no_grid = U.quality_vs_usefulness(table, pd.DataFrame(columns=["generator", "use", "use_lo", "use_hi"]))
+    fig = U.figure(no_grid, ["fid", "precision", "tstr"])
+    assert [ax.get_xlabel() for ax in fig.axes] == ["fid (lower = closer)", "precision"]
+    assert "notebook 08 not run" in fig.axes[0].get_ylabel() and "notebook 08" in U.reading(no_grid)
+    grid = pd.DataFrame(dict(generator=gens, use=[0.10, 0.05, 0.0, -0.05, -0.10], use_lo=-0.1, use_hi=0.2))
+    with_grid = U.quality_vs_usefulness(table, grid)
+    assert [ax.get_xlabel() for ax in U.figure(with_grid, ["fid", "tstr"]).axes] == ["fid (lower = closer)", "tstr"]
+    assert "5 generator(s)" in U.reading(with_grid)

@@ -4,6 +4,9 @@ notebooks' progress bars (helpers.progress)."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -227,3 +230,13 @@ def test_report_counts_warnings_and_long_outputs(runs):
     rows = {r.split("</td>")[0]: r for r in table.split("<tr><td>")[1:]}
     assert "<td>0</td><td>0</td>" in rows["01"]
     assert "<td><span class='failed'>2</span></td><td><span class='failed'>1</span></td>" in rows["03"]
+
+
+def test_modules_that_bind_tqdm_on_import_get_text_bars():
+    """`import helpers` swaps the bar before any of its modules binds `from tqdm.auto import tqdm`
+    (helpers.config imports helpers.data): the data readers' bars are text bars too, not widgets
+    saved at 0%."""
+    code = "import helpers, helpers.data.folders as f; print(f.tqdm.__name__)"
+    env = {**os.environ, "COURSE_PROGRESS": "text"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "TextBar"

@@ -13,7 +13,9 @@ import torch
 from helpers.data.preprocess import to_nchw
 from helpers.ddpm.diffusion import q_sample, sample
 from helpers.plots import class_grid, show_image
-from helpers.quality.swd import real_baseline, sliced_wasserstein, stats_distance
+from helpers.quality.swd import sliced_wasserstein, stats_distance
+
+FLOOR_DRAWS = 20  # draws of n real images behind the sampler table's floor
 
 
 def _img(ax, x, title=None):
@@ -97,7 +99,7 @@ def sampler_table(trained, real_images, configs: list[dict], n: int, label: int 
     images per second, and two pixel-level distances of those n images to the real ones
     (labels cycle through the classes unless `label` is given): `stats_dist` (brightness,
     contrast, fine texture; see helpers.quality.swd) and the sliced Wasserstein distance.
-    The real-vs-real row gives both for n real images: the floor at this sample size."""
+    The last row, `real_floor`, is the floor at this sample size and its spread."""
     dev = next(trained.model.parameters()).device
     n_classes = trained.model.n_classes
     y = torch.arange(n, device=dev) % n_classes if label is None else torch.full((n,), label, device=dev)
@@ -116,11 +118,56 @@ def sampler_table(trained, real_images, configs: list[dict], n: int, label: int 
                          seconds=round(sec, 2), img_per_s=round(n / sec, 2),
                          stats_dist=round(stats_distance(x.cpu(), real_images), 3),
                          swd_to_real=round(sliced_wasserstein(x.cpu(), real_images, seed=seed), 4)))
-    idx = np.random.default_rng(seed).permutation(len(real_images))
     rows.append(dict(sampler="real vs real", steps=0, eta=np.nan, seconds=np.nan, img_per_s=np.nan,
-                     stats_dist=round(stats_distance(np.asarray(real_images)[idx[:n]], real_images), 3),
-                     swd_to_real=round(real_baseline(real_images, n, repeats=1, seed=seed), 4)))
+                     **real_floor(real_images, n, seed=seed)))
     return pd.DataFrame(rows)
+
+
+def real_floor(real_images, n: int, draws: int = FLOOR_DRAWS, seed: int = 0) -> dict:
+    """The sampler table's two distances for n real images against the other real images, the
+    same comparison a sampler's n images get: the mean over `draws` random draws (what a perfect
+    sampler scores with n images) and its standard deviation (how far one draw of n moves by chance)."""
+    real = np.asarray(real_images)
+    rng = np.random.default_rng(seed)
+    stats, swd = [], []
+    for _ in range(draws):
+        idx = rng.permutation(len(real))
+        held, rest = real[idx[:n]], real[idx[n:]]
+        stats.append(stats_distance(held, rest))
+        swd.append(sliced_wasserstein(held, rest, seed=seed))
+    return dict(stats_dist=round(float(np.mean(stats)), 3), swd_to_real=round(float(np.mean(swd)), 4),
+                stats_sd=round(float(np.std(stats, ddof=1)), 3), swd_sd=round(float(np.std(swd, ddof=1)), 4))
+
+
+def read_against_floor(table: pd.DataFrame, n: int, ddim_steps: int) -> list[str]:
+    """The sampler table in words: per measure, which samplers lie within the floor's noise
+    (at most its mean + 2 sd, where a real draw of n images rarely lands above) and which above
+    it; and whether DDIM with eta 0 scores further from the real statistics than eta 1."""
+    floor, rows = table.iloc[-1], table.iloc[:-1]
+    lines = [f"floor: {n} real images against the other real ones, {FLOOR_DRAWS} draws: SWD {floor.swd_to_real:.4f} "
+             f"± {floor.swd_sd:.4f}, stats_dist {floor.stats_dist:.3f} ± {floor.stats_sd:.3f} (mean ± sd)"]
+    name = lambda r: f"{r.sampler} {r.steps} steps eta {r.eta:g}"  # noqa: E731
+    for col, sd in [("swd_to_real", "swd_sd"), ("stats_dist", "stats_sd")]:
+        top = floor[col] + 2 * floor[sd]
+        within = [r for r in rows.itertuples() if getattr(r, col) <= top]
+        above = [name(r) for r in rows.itertuples() if getattr(r, col) > top]
+        parts = []
+        if within:
+            many, below = len(within) > 1, [name(r) for r in within if getattr(r, col) < floor[col]]
+            parts.append(f"{', '.join(map(name, within))}: within the floor's noise (up to mean + 2 sd = {top:.3g}); "
+                         f"with {n} images this measure cannot tell {'them' if many else 'it'} from real images"
+                         + (" nor from each other" if many else "")
+                         + (f" ({', '.join(below)} below the floor's mean: chance, not better than real)" if below else ""))
+        if above:
+            parts.append(f"{', '.join(above)}: above it, further from the real images than {n} real ones would be")
+        lines.append(f"{col}: " + ". ".join(parts) + ".")
+    ddim = rows[(rows.sampler == "DDIM") & (rows.steps == ddim_steps)].set_index("eta")["stats_dist"]
+    if {0.0, 1.0} <= set(ddim.index):
+        lines.append(f"DDIM at {ddim_steps} steps, stats_dist eta 0 vs eta 1: {ddim[0.0]:.3f} vs {ddim[1.0]:.3f}: " + (
+            "eta 0 further from the real statistics, as leftover noise would make it."
+            if ddim[0.0] - ddim[1.0] > 2 * floor.stats_sd else
+            "within the floor's noise of each other, so this table does not separate them (look at the samples)."))
+    return lines
 
 
 def guidance_sweep(trained, class_names: list[str], scales=(0.0, 1.0, 2.0, 4.0), per_class: int = 2,
@@ -145,13 +192,22 @@ def real_vs_generated(trained, real_by_class: dict, n: int = 6, seed: int = 0):
     return class_grid(rows, n=n, title="real training images and DDPM samples, per class")
 
 
-def loss_curve(history_frame: pd.DataFrame, window: int = 25):
+def objective_name(preset) -> str:
+    """What a preset trains, in words: the target the network predicts and how the loss is weighted."""
+    what = {"eps": "noise-prediction MSE", "v": "v-prediction MSE"}[preset.objective]
+    weights = ([f"Min-SNR-{preset.min_snr:g} weighted"] if preset.min_snr else []) + \
+        (["class-weighted"] if preset.balance == "weights" else [])
+    return ", ".join([what] + weights)
+
+
+def loss_curve(history_frame: pd.DataFrame, preset, window: int = 25):
+    """The training loss per step and its running mean, labelled with what the preset trains."""
     fig, ax = plt.subplots(figsize=(6, 3))
     f = history_frame
     ax.plot(f["step"], f["loss"], alpha=0.3, lw=0.8, label="loss per step")
     ax.plot(f["step"], f["loss"].rolling(window, min_periods=1).mean(), lw=1.8, label=f"mean of {window}")
-    ax.set_xlabel("optimizer step"), ax.set_ylabel("noise-prediction MSE"), ax.legend()
-    ax.set_title("DDPM training loss")
+    ax.set_xlabel("optimizer step"), ax.set_ylabel("loss"), ax.legend()
+    ax.set_title(f"DDPM training loss: {objective_name(preset)}", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -159,9 +215,9 @@ def loss_curve(history_frame: pd.DataFrame, window: int = 25):
 @torch.no_grad()
 def per_class_loss(trained, images, labels, class_names: list[str], repeats: int = 4, seed: int = 0,
                    batch: int = 64) -> pd.DataFrame:
-    """The EMA model's noise-prediction error on the training images, per class (the same
-    t and noise draws for every model you compare, given the seed). A class the model
-    learnt less well shows a higher value."""
+    """The EMA model's error on its own target (the noise, or v) on the training images, per
+    class, without the training's weights (the same t and noise draws for every model you
+    compare, given the seed). A class the model learnt less well shows a higher value."""
     from helpers.ddpm.diffusion import target
 
     dev = next(trained.model.parameters()).device

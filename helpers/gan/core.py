@@ -16,6 +16,7 @@ from torch import nn
 
 from helpers.data.preprocess import channels_config, images_uint8, to_nchw
 from helpers.errors import CheckpointError, DataError, SettingError
+from helpers.gan.augment import diff_augment
 from helpers.gan.nets import Critic, Generator, check_size
 from helpers.gan.presets import GanPreset
 from helpers.train.checkpoint import load_checkpoint
@@ -57,7 +58,8 @@ def to_device(x: torch.Tensor, device: str) -> torch.Tensor:
 
 
 def build_nets(preset: GanPreset, size: int, n_classes: int = 0, channels: int = 1) -> tuple[Generator, Critic]:
-    g = Generator(size, preset.latent, preset.g_width, n_classes, preset.embed_dim, preset.upsample, channels)
+    g = Generator(size, preset.latent, preset.g_width, n_classes, preset.embed_dim, preset.upsample, channels,
+                  preset.cond_norm)
     d = Critic(size, preset.d_width, preset.critic_norm, preset.dropout, n_classes, channels)
     return g, d
 
@@ -123,6 +125,11 @@ class GanRun:
         u = torch.rand(n, generator=self.gen)
         idx = self.class_starts[y] + (u * self.class_counts[y]).long().clamp_max(self.class_counts[y] - 1)
         return self.x[idx.to(self.device)], y.to(self.device)
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        """What the critic sees of a batch, real or generated: the preset's DiffAugment
+        transformations (helpers.gan.augment), drawn from the run's generator; x itself when off."""
+        return diff_augment(x, self.preset.diffaug, self.gen) if self.preset.diffaug else x
 
     def sampler(self) -> Generator:
         return self.G_ema if self.G_ema is not None else self.G

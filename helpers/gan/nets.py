@@ -72,28 +72,50 @@ def init_weights(m: nn.Module) -> None:
         nn.init.normal_(m.weight, 0.0, 0.02)
         if m.bias is not None:
             nn.init.zeros_(m.bias)
-    elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+    elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.affine:  # (ClassBatchNorm's has no scale)
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
 
 
+class ClassBatchNorm(nn.Module):
+    """Batch norm whose scale and shift are learnt per class (conditional batch norm, de Vries et
+    al. 2017, as in the generator of Miyato & Koyama 2018): the label then changes the features
+    at every layer, not only through the few numbers appended to the noise, where a short run
+    learns to ignore it."""
+
+    def __init__(self, n_classes: int, ch: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(ch, affine=False)
+        self.gain = nn.Parameter(torch.ones(n_classes, ch))
+        self.shift = nn.Parameter(torch.zeros(n_classes, ch))
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        gain, shift = F.embedding(labels, self.gain), F.embedding(labels, self.shift)
+        return self.norm(x) * gain[:, :, None, None].to(x.dtype) + shift[:, :, None, None].to(x.dtype)
+
+
 class Generator(nn.Module):
-    """z (N, latent) [+ labels (N,)] -> images (N, channels, size, size) in [-1, 1]."""
+    """z (N, latent) [+ labels (N,)] -> images (N, channels, size, size) in [-1, 1]. A conditional
+    generator appends a label embedding to z and, with `cond_norm`, normalises every layer
+    with class-conditional batch norm (ClassBatchNorm)."""
 
     def __init__(self, size: int = 64, latent: int = 128, width: int = 32, n_classes: int = 0,
-                 embed_dim: int = 32, upsample: str = "deconv", channels: int = 1):
+                 embed_dim: int = 32, upsample: str = "deconv", channels: int = 1, cond_norm: bool = False):
         super().__init__()
         self.size, self.latent, self.n_classes = check_size(size), int(latent), int(n_classes)
         self.channels = int(channels)
         ch = _channels(self.size, width)
         self.embed = nn.Embedding(n_classes, embed_dim) if n_classes else None
         z_in = latent + (embed_dim if n_classes else 0)
+
+        def norm(c: int) -> nn.Module:
+            return ClassBatchNorm(n_classes, c) if cond_norm and n_classes else nn.BatchNorm2d(c)
+
         self.fc = nn.Sequential(nn.Linear(z_in, ch[0] * 16, bias=False))
-        self.fc_norm = nn.Sequential(nn.BatchNorm2d(ch[0]), nn.LeakyReLU(0.2, inplace=True))
+        self.fc_norm = nn.Sequential(norm(ch[0]), nn.LeakyReLU(0.2, inplace=True))
         layers = []
         for c_in, c_out in zip(ch[:-1], ch[1:]):
-            layers += [*_up(c_in, c_out, upsample, bias=False), nn.BatchNorm2d(c_out),
-                       nn.LeakyReLU(0.2, inplace=True)]
+            layers += [*_up(c_in, c_out, upsample, bias=False), norm(c_out), nn.LeakyReLU(0.2, inplace=True)]
         layers += [*_up(ch[-1], self.channels, upsample, bias=True), nn.Tanh()]
         self.up = nn.Sequential(*layers)
         self.apply(init_weights)
@@ -104,7 +126,9 @@ class Generator(nn.Module):
                 raise ValueError("This generator is conditional: pass the class labels too.")
             z = torch.cat([z, self.embed(labels).to(z.dtype)], dim=1)
         h = self.fc(z).view(z.shape[0], -1, 4, 4)
-        return self.up(self.fc_norm(h))
+        for layer in (*self.fc_norm, *self.up):
+            h = layer(h, labels) if isinstance(layer, ClassBatchNorm) else layer(h)
+        return h
 
 
 class ClassVectors(nn.Module):

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from helpers.errors import SettingError
-from helpers.presets import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, Preset, Rule
+from helpers.gan.augment import POLICIES
+from helpers.presets import ANY, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, Preset, Rule
 
 KINDS = ("wgan", "wgan-gp", "dcgan", "cwgan")
 
@@ -40,6 +41,8 @@ class GanPreset(Preset):
     embed_dim: int = 32            # label embedding of the conditional generator
     upsample: str = "deconv"       # generator doubling: deconv (transposed conv) | resize (+ 3x3 conv)
     ema: float = 0.0               # generator EMA decay (0: off); samples use the EMA copy
+    diffaug: tuple[str, ...] | None = None  # DiffAugment policies for the critic (helpers.gan.augment)
+    cond_norm: bool = False        # conditional generator: class-conditional batch norm in every layer
     sample_every: int = 100
     checkpoint_every: int = 100
     balance_extra: int = 0         # export: classes balanced to (largest class + extra)
@@ -51,6 +54,7 @@ class GanPreset(Preset):
         "lr_g": POSITIVE, "lr_d": POSITIVE, "betas": Rule(lo=0, hi=1, open_hi=True, length=2), "n_critic": POSITIVE_INT,
         "clip": NON_NEGATIVE, "gp_weight": NON_NEGATIVE, "critic_norm": Rule(choices=("batch", "layer", "none")),
         "dropout": FRACTION, "embed_dim": POSITIVE_INT, "upsample": Rule(choices=("deconv", "resize")), "ema": FRACTION,
+        "diffaug": Rule(choices=POLICIES), "cond_norm": ANY,
         "sample_every": POSITIVE_INT, "checkpoint_every": POSITIVE_INT, "balance_extra": NON_NEGATIVE,
     }
     FIXED = ("kind",)

@@ -51,6 +51,7 @@ def critic_step(run: GanRun) -> dict:
     with autocast(run.device):
         with torch.no_grad():  # the critic step trains the critic only: no gradient through G
             fake = run.G(z)
+        real, fake = run.augment(real), run.augment(fake)  # DiffAugment when the preset asks for it
         # real and fake scored in two passes: one pass over both is no faster on a CPU and
         # would mix them in a batch-normed critic
         s_real, s_fake = run.D(real), run.D(fake)
@@ -76,7 +77,7 @@ def generator_step(run: GanRun) -> dict:
     set_requires_grad(run.D, False)  # the critic is not trained here: skip its weight gradients
     try:
         with autocast(run.device):
-            loss = generator_loss(run.D(run.G(z)))  # -E f(G(z))
+            loss = generator_loss(run.D(run.augment(run.G(z))))  # -E f(G(z))
         run.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         gn = grad_norm(run.G)
@@ -106,7 +107,7 @@ def dcgan_step(run: GanRun) -> dict:
     # the discriminator: BCE(D(real), 1) + BCE(D(fake), 0), fakes detached from G
     with autocast(run.device):
         fake = run.G(z)  # one forward pass serves both updates
-        logits_real, logits_fake = run.D(real), run.D(fake.detach())
+        logits_real, logits_fake = run.D(run.augment(real)), run.D(run.augment(fake.detach()))
         loss_d = bce_discriminator_loss(logits_real, logits_fake)
     run.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
@@ -116,7 +117,7 @@ def dcgan_step(run: GanRun) -> dict:
     set_requires_grad(run.D, False)
     try:
         with autocast(run.device):
-            loss_g = bce_generator_loss(run.D(fake))
+            loss_g = bce_generator_loss(run.D(run.augment(fake)))
         run.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         gn_g = grad_norm(run.G)
@@ -140,6 +141,7 @@ def conditional_critic_step(run: GanRun) -> dict:
     with autocast(run.device):
         with torch.no_grad():
             fake = run.G(z, y)
+        real, fake = run.augment(real), run.augment(fake)
         s_real, s_fake = run.D(real, y), run.D(fake, y)  # the critic judges pairs
         loss = critic_loss(s_real, s_fake)
         out = {"wasserstein": -loss.detach()}
@@ -164,7 +166,7 @@ def conditional_generator_step(run: GanRun) -> dict:
     set_requires_grad(run.D, False)
     try:
         with autocast(run.device):
-            loss = generator_loss(run.D(run.G(z, y), y))
+            loss = generator_loss(run.D(run.augment(run.G(z, y)), y))
         run.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         gn = grad_norm(run.G)

@@ -13,8 +13,10 @@ With five generators a rank correlation is a hint, not a finding; `agreement` sa
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from scipy.stats import kendalltau, spearmanr
 
 from helpers import parallel
@@ -72,12 +74,9 @@ def agreement(df: pd.DataFrame, scores=None) -> pd.DataFrame:
     generators have the grid's paired change, only those are ranked; where none has, TSTR is
     left out (usefulness is then measured by TSTR itself)."""
     scores = scores or [c for c in df.columns if c not in ("use", "use_lo", "use_hi", "use_source")]
-    if "use_source" in df:
-        from_grid = df["use_source"].str.startswith("paired")
-        if from_grid.any():  # one measure of usefulness: a grid change is never ranked against a TSTR gap
-            df = df[from_grid]
-        else:
-            scores = [c for c in scores if c != "tstr"]  # usefulness *is* TSTR here: no test of anything
+    if is_proxy(df):
+        scores = [c for c in scores if c != "tstr"]  # usefulness *is* TSTR here: no test of anything
+    df = from_grid(df)  # one measure of usefulness: a grid change is never ranked against a TSTR gap
     rows = []
     for c in scores:
         d = df[[c, "use"]].dropna()
@@ -85,6 +84,66 @@ def agreement(df: pd.DataFrame, scores=None) -> pd.DataFrame:
         rho = spearmanr(sign * d[c], d["use"]).statistic if len(d) >= 5 and d[c].nunique() > 1 else np.nan
         rows.append(dict(score=c, rho=rho, n=len(d)))
     return pd.DataFrame(rows)
+
+
+def from_grid(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose usefulness is the grid's paired change, when any is; else all rows (then
+    usefulness is TSTR minus the real TSTR)."""
+    grid = df["use_source"].str.startswith("paired") if "use_source" in df else pd.Series(False, df.index)
+    return df[grid] if grid.any() else df
+
+
+def is_proxy(df: pd.DataFrame) -> bool:
+    """True when no generator has the grid's paired change: usefulness is then TSTR's gap."""
+    return "use_source" in df and not df["use_source"].str.startswith("paired").any()
+
+
+def figure(df: pd.DataFrame, scores):
+    """Each score (x) against usefulness (y), one panel per score, generators named. Without
+    notebook 08's grid, usefulness is TSTR minus the real TSTR, so TSTR gets no panel (it would
+    be plotted against itself, less a constant) and the axis says it is a stand-in."""
+    proxy, df = is_proxy(df), from_grid(df)
+    scores = [s for s in scores if not (proxy and s == "tstr")]
+    fig, axes = plt.subplots(1, len(scores), figsize=(3.1 * len(scores), 3.2), sharey=True, squeeze=False)
+    for ax, sc in zip(axes[0], scores):
+        lo, hi = df["use"] - df["use_lo"].fillna(df["use"]), df["use_hi"].fillna(df["use"]) - df["use"]
+        ax.errorbar(df[sc], df["use"], yerr=[lo, hi], fmt="o", capsize=3)
+        for g, r in df.iterrows():
+            ax.annotate(g, (r[sc], r["use"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.axhline(0, color="gray", lw=0.8)
+        ax.set_xlabel(sc + (" (lower = closer)" if sc in LOWER_IS_BETTER else ""))
+        if sc.startswith("fid"):  # generators can differ by orders of magnitude
+            _log_axis(ax.xaxis, df[sc])
+    axes[0, 0].set_ylabel("TSTR minus real TSTR\n(stand-in: notebook 08 not run)" if proxy else
+                          "accuracy change, real + G\nvs real only (notebook 08)")
+    fig.suptitle("which quality score predicts usefulness?")
+    fig.tight_layout()
+    return fig
+
+
+def _log_axis(axis, values) -> None:
+    """A log scale with a few plain tick labels ("2", "5", not "2x10^0"): denser within one
+    decade, one per decade over many, so that they never overlap."""
+    axis.axes.set_xscale("log")
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    span = v.max() / v.min() if len(v) else 10.0
+    subs = (1.0,) if span > 30 else (1.0, 2.0, 5.0) if span > 4 else (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0)
+    axis.set_major_locator(LogLocator(subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def reading(df: pd.DataFrame) -> str:
+    """What the usefulness axis is in this run, in one sentence."""
+    if is_proxy(df):
+        return ("Usefulness here is each generator's TSTR minus the real TSTR, a stand-in: notebook 08's grid "
+                "(RUNS/classify/) has not run, and only it measures whether adding a generator's images to the real "
+                "ones helps. TSTR is left out of the comparison (it would be compared with itself); run this "
+                "section again after notebook 08.")
+    n = int(df["use_source"].str.startswith("paired").sum())
+    return (f"Usefulness is the paired accuracy change of real + a generator's images against real only, from "
+            f"notebook 08's grid, for {n} generator(s); with so few, a rank correlation is a hint, not a finding.")
 
 
 def rankings(first: pd.DataFrame, second: pd.DataFrame, names=("domain", "ssl")) -> pd.DataFrame:

@@ -5,7 +5,8 @@ mark and, on images with something to measure, *calipers*: `+` marks at a lesion
 by a dotted line. A normal scan has nothing to measure, so calipers sit mostly on lesion images:
 the overlays carry class information that has nothing to do with anatomy, a shortcut a
 classifier can learn. The rates below are set so that the fraction of saturated pixels alone
-predicts the class about as well as it does on BUSI (notebook 01 measures it).
+predicts the class about as well as it does on BUSI (benchmarks/phantom_calibration.py
+measures it; notebook 01 measures the share of overlay pixels).
 """
 
 from __future__ import annotations
