@@ -20,7 +20,6 @@ NOTEBOOKS = notebooks(ROOT / "notebooks")
 # TEMPORARY allow-list: (notebook, check) pairs that still fail and are being fixed in their
 # notebooks. An entry that passes fails the test until it is removed; empty this, then delete it.
 NOT_YET_CLEAN: set[tuple[str, str]] = {
-    ("02_preprocessing", "exercise headings"),
     ("05_cwgan", "hints"),
     ("05_cwgan", "warnings"),
 }
