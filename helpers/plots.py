@@ -1,11 +1,35 @@
-"""Figures the notebooks share: image grids with class rows, and saving under the runs folder."""
+"""Figures the notebooks share: image grids with class rows, one colour per generator, and
+saving under the runs folder."""
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+# One colour per generator in every figure that compares generators: a reader
+# who learned that the DDPM is purple finds it purple everywhere. Real-only and traditional
+# augmentation are the neutral references.
+GENERATOR_COLORS = {"wgan": "tab:blue", "wgan-gp": "tab:orange", "dcgan": "tab:green", "cwgan": "tab:red",
+                    "ddpm": "tab:purple"}
+REFERENCE_COLORS = {"real": "black", "real+trad": "tab:gray"}
+_SPARE = ["tab:brown", "tab:pink", "tab:olive", "tab:cyan"]  # for a generator of the reader's own
+
+
+def generator_color(name: str) -> str:
+    """The colour of generator `name` (a generator the course does not know gets a spare colour,
+    the same one in every figure)."""
+    return GENERATOR_COLORS.get(name) or _SPARE[zlib.crc32(name.encode()) % len(_SPARE)]
+
+
+def setting_color(setting: str) -> str:
+    """The colour of a data setting: its generator's ('real+trad+syn:cwgan' and
+    'real+syn:ddpm@50' are the cWGAN's and the DDPM's colour), or a reference colour."""
+    if ":" not in setting:
+        return REFERENCE_COLORS.get(setting, "tab:gray")
+    return generator_color(setting.split(":", 1)[1].split("@")[0])
 
 
 def _as_uint8(img) -> np.ndarray:

@@ -74,6 +74,13 @@ def test_headroom():
     assert S.headroom(0.67, 0.62, 0.72, 0.04, 0.56) == "room"
 
 
+def test_an_interval_of_width_0_claims_no_precision():
+    pooled, paired = _tables({"real": 0.65, "real+syn:ddpm": 0.65})
+    paired.loc[:, ["lo", "hi", "diff"]] = 0.0
+    line = [x for x in S.paragraph(pooled, paired, [("DDPM", "real+syn:ddpm", 0.06)], 0.56) if x.startswith("- ")][0]
+    assert "detects 4 times in 5" not in line and "the interval has no width" in line
+
+
 def test_the_paragraph_at_the_ceiling_claims_no_detection_power():
     pooled, paired = _tables({"real": 1.0, "real+syn:wgan": 1.0})
     pooled.loc[:, ["accuracy_lo", "accuracy_hi"]] = 1.0
@@ -139,3 +146,66 @@ def test_a_test_set_of_few_patients_is_flagged():
     assert "only 3 independent groups (40 images)" in text and "as low as 0.00" in text
     assert "as low as 0.84" in few_groups(19, 300)  # 1 - 3/19 = 0.842
     assert few_groups(20, 300) is None
+
+
+def test_each_studys_gain_in_the_conclusions_is_a_change_its_table_shows():
+    """The gain a conclusion quotes for a study is the smallest change in brackets in that
+    study's table, in the column it names (the cWGAN study: ICIAR 2018, not BreakHis)."""
+    acc = {"real": 0.60, "real+trad": 0.61, **{f"real+syn:{g}": 0.62 for g in GENS}, "real+trad+syn:wgan-gp": 0.7,
+           "real+trad+syn:cwgan": 0.7, **{f"real+syn:ddpm@{n}": 0.7 for n in (50, 125, 250)}}
+    pooled, paired = _tables(acc)
+    for _, setting, gain, where in S.rows_for_conclusions(GENS):
+        study = S.GENERATOR_STUDY[setting.split(":")[1].split("@")[0]]
+        table = S.study_table(study, pooled, paired)
+        syn = table[table["setting"].str.contains("syn")]
+        shown = [float(v.split("(")[-1].rstrip(")")) for v in syn[where] if "(" in v]
+        assert round(gain, 3) == min(s for s in shown if s > 0), (study, where)
+    cw = S.study_table("cWGAN", pooled, paired)
+    assert {"published DenseNet201+NASNetMobile+ResNet101 on BreakHis (binary)",
+            "published DenseNet201+NASNetMobile+ResNet101 on ICIAR 2018 (4 classes)"} <= set(cw.columns)
+    assert S.smallest_published("cWGAN") == (pytest.approx(0.004), "published DenseNet201+NASNetMobile+ResNet101 "
+                                                                   "on ICIAR 2018 (4 classes)")
+    line = [x for x in S.paragraph(pooled, paired, S.rows_for_conclusions(["cwgan"]), 0.56) if "cwgan" in x][0]
+    assert "the study's smallest gain, +0.004 (DenseNet201+NASNetMobile+ResNet101 on ICIAR 2018 (4 classes))" in line
+
+
+@pytest.mark.parametrize("state", ["floor", "ceiling", "room"])
+@pytest.mark.parametrize("lo,hi", [(0.02, 0.12), (-0.12, -0.02), (-0.05, 0.05)])
+def test_one_verdict_per_setting(state, lo, hi):
+    """A setting is better, worse or not distinguishable, never two of them, and a gain that
+    cleared 0 is never also called untestable or too small to confirm."""
+    text = S.judgement(state, lo, hi, 112, 0.05, "published X")
+    verdicts = ["better than", "above real-only", "worse than", "below real-only", "not distinguishable"]
+    assert sum(v in text for v in verdicts) == 1, text
+    if lo > 0:
+        assert "cannot test" not in text and "too small to confirm" not in text
+    if state == "floor":
+        assert "floor" in text and "better than" not in text
+
+
+def test_each_generator_has_one_colour_in_every_comparison_figure():
+    from pathlib import Path
+
+    import matplotlib
+    import nbformat
+
+    from helpers.classify import figures
+    from helpers.plots import setting_color
+
+    acc = {"real": 0.60, "real+trad": 0.61, **{f"real+syn:{g}": 0.62 for g in GENS}, "real+trad+syn:cwgan": 0.7,
+           "real+syn:ddpm@50": 0.7}
+    pooled, paired = _tables(acc)
+    for m in ("f1_macro",):
+        pooled[m], pooled[f"{m}_lo"], pooled[f"{m}_hi"] = 0.5, 0.4, 0.6
+        paired = pd.concat([paired, paired.assign(metric=m)])
+    side = figures.generators_side_by_side(paired, GENS)
+    bars = figures.metrics_with_ci(pooled, ["accuracy"])
+    colour = {tuple(p.get_facecolor()) for fig in (side, bars) for p in fig.axes[0].patches}
+    assert len(colour) == len(GENS) + 2  # real, real + traditional, one per generator (variants share it)
+    want = matplotlib.colors.to_rgba(setting_color("real+syn:cwgan"))
+    assert setting_color("real+trad+syn:cwgan") == setting_color("real+syn:cwgan")
+    assert want in {tuple(p.get_facecolor()) for p in side.axes[0].patches}
+    assert setting_color("real+syn:my-own-gan") == setting_color("real+syn:my-own-gan@50")  # a stable spare colour
+    nb = nbformat.read(Path(__file__).parents[1] / "notebooks" / "08_classifiers.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "plt.cm." not in code and "tab10" not in code, "notebook 08 colours settings with setting_color only"

@@ -210,7 +210,13 @@ def test_split_accuracies_and_the_closing_table_text():
     text = tables.conclusions(t)
     assert "above 0" in text[0] and "includes 0" in text[1] and len(text) == 2
     shown = tables.pretty(t)
-    assert shown["inflation [95% CI]"].iloc[0] == "+0.050 [+0.010, +0.090]"
+    assert shown[tables.INFL_HEAD].iloc[0] == "+0.050 [+0.010, +0.090]"
+    split = tables.comparison([dict(rows[1], acc=dict(accuracy=0.74, lo=0.63, hi=0.74), interval="range over 9 splits",
+                                    inflation=dict(inflation=0.05, lo=-0.06, hi=0.05, n=9))])
+    shown = tables.pretty(split)  # a range is never shown under a CI header
+    assert shown[tables.ACC_HEAD].iloc[0] == "0.740 (range 0.630 to 0.740)"
+    assert shown[tables.INFL_HEAD].iloc[0] == "+0.050 (range -0.060 to +0.050)"
+    assert not [c for c in shown.columns if c.endswith("[95% CI]") or c.endswith("CI]")]
     top = tables.comparison([dict(rows[1], acc=dict(accuracy=1.0, lo=1.0, hi=1.0),
                                   ref_acc=dict(accuracy=1.0, lo=1.0, hi=1.0))])
     assert "ceiling" in tables.conclusions(top)[-1]
@@ -319,3 +325,21 @@ def test_masking_benchmark_runs_and_checks_its_files(run_benchmark):
     code, out = run_benchmark("overlay_masking", "--n", "6", "--profile", "smoke")
     assert code == 0
     assert "ratio" in out and "identical files: True" in out
+
+
+def test_notebook_09_quotes_the_published_gains_notebook_08_shows():
+    """The introduction's range of published gains is the range of the studies' own numbers."""
+    from pathlib import Path
+
+    import nbformat
+
+    from helpers.classify import published
+
+    df = published.published(metric="accuracy")
+    gains = [v - part.loc[part["setting"] == "real", "value"].iloc[0]
+             for _, part in df.groupby(["study", "data", "model"]) for v in part.loc[part["setting"].str.contains("syn"),
+                                                                                      "value"]]
+    gains = [g for g in gains if g > 0]
+    nb = nbformat.read(Path(__file__).parents[1] / "notebooks" / "09_pitfalls.ipynb", as_version=4)
+    intro = " ".join(nb.cells[0].source.split())
+    assert f"range from {100 * min(gains):.1f} to {100 * max(gains):.0f} accuracy points" in intro

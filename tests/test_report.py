@@ -215,6 +215,23 @@ def test_bars_of_models_trained_side_by_side_are_one_line_each(tmp_path, monkeyp
     assert all("100%|" in line and "30/30" in line for line in lines) and "\x1b[" not in stderr
 
 
+def test_report_counts_warnings_and_long_outputs(runs):
+    """Per notebook, the warning lines and the cells with a wall of progress bars a reader meets."""
+    nb = nbformat.read(runs / "notebooks" / "01_data.ipynb", as_version=4)
+    noisy = new_code_cell("train()", execution_count=3)
+    bars = "".join(f"\rtraining: {i}%|{'#' * (i // 10):10}| {i}/100 [00:01<00:01]" for i in range(101))
+    noisy.outputs = [new_output("stream", name="stderr", text=f"x.py:3: FutureWarning: old\n  warnings.warn(\n"
+                                                                f"y.py:9: UserWarning: careful\n{bars}\n")]
+    nb.cells.append(noisy)
+    nbformat.write(nb, runs / "notebooks" / "03_noisy.ipynb")
+    text = build_report(runs, render=False, verbose=False).read_text(encoding="utf-8")
+    table = text[text.index("id='notebooks'"):text.index("id='results'")]
+    assert "<th>warnings</th><th>long outputs</th>" in table
+    rows = {r.split("</td>")[0]: r for r in table.split("<tr><td>")[1:]}
+    assert "<td>0</td><td>0</td>" in rows["01"]
+    assert "<td><span class='failed'>2</span></td><td><span class='failed'>1</span></td>" in rows["03"]
+
+
 def test_modules_that_bind_tqdm_on_import_get_text_bars():
     """`import helpers` swaps the bar before any of its modules binds `from tqdm.auto import tqdm`
     (helpers.config imports helpers.data): the data readers' bars are text bars too, not widgets

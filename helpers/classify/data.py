@@ -65,6 +65,9 @@ class GrayImages(Dataset):
 
 def _indexed_dl(ds: GrayImages, bs: int, shuffle: bool, drop_last: bool, device):
     """A fastai DataLoader whose batches are `ds.batch(indices)`."""
+    from helpers.classify import fastai_quiet  # noqa: F401  (before fastai, whose import warns)
+
+    # isort: split
     from fastai.data.load import DataLoader
 
     class IndexedDL(DataLoader):
@@ -133,6 +136,9 @@ def make_dataloaders(train_table: pd.DataFrame, eval_records: pd.DataFrame, size
                      images: tuple | None = None):
     """fastai DataLoaders: train (shuffled, augmented) and valid (the real held-out images).
     `images` = (train, eval) uint8 arrays when already loaded (benchmarks)."""
+    from helpers.classify import fastai_quiet  # noqa: F401  (before fastai, whose import warns)
+
+    # isort: split
     from fastai.data.core import DataLoaders
 
     if images is None:

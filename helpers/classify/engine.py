@@ -32,10 +32,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-with warnings.catch_warnings():  # fastai's layers call torch.jit.script on import, which this torch deprecates
-    warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", FutureWarning)
-    from fastai.learner import AvgLoss, AvgMetric, AvgSmoothLoss
-    from fastai.torch_core import find_bs
+from helpers.classify import fastai_quiet  # noqa: F401  (before fastai, whose import warns)
+
+# isort: split
+from fastai.learner import AvgLoss, AvgMetric, AvgSmoothLoss
+from fastai.torch_core import find_bs
 
 from helpers.classify.data import class_weights, make_dataloaders
 from helpers.classify.models import build_model

@@ -164,7 +164,8 @@ def run_grid(cfg, records: pd.DataFrame, runs: list[tuple], preset: dict | None 
         jobs = [task(run_and_record, cfg, records, run, preset, pretrained, out_dir,
                      set_job(cfg, records, todo, run[1], run[2], preset, sets, progress and backend.kind != "ray"))
                 for run in todo]
-        parallel.run(jobs, backend, progress=progress, desc="classifier grid", unit="run", postfix=str)
+        parallel.run(jobs, backend, progress=progress and bool(jobs), desc="classifier grid", unit="run",
+                     postfix=str)  # nothing to run: no empty bar
     except KeyboardInterrupt as e:
         if isinstance(e, Interrupted):  # a generator's training says where it stopped
             raise

@@ -25,6 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+
+from helpers.classify import fastai_quiet  # noqa: F401  (before fastai, whose import warns)
+
+# isort: split
 from fastai.callback.core import Callback, CancelFitException
 from fastai.torch_core import to_device
 from fastcore.foundation import L

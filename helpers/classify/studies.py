@@ -5,8 +5,10 @@ The five studies used five different generators. A study's "+ synthetic" column 
 that study's experiment when the synthetic images come from the generator the study used,
 balanced the way it balanced (each generator preset's `balance_extra`). This module maps
 every study to its generator and data settings (`settings_for`: the grid's settings), puts
-the published numbers beside ours (`study_table`), draws every generator on the same footing
-(`generators_side_by_side`) and writes the paragraph under the comparison (`paragraph`).
+the published numbers beside ours (`study_table`, one column per model and data set, the
+columns `smallest_published` names) and writes the paragraph under the comparison
+(`paragraph`, one verdict per setting: `judgement`); helpers.classify.figures draws every
+generator on the same footing.
 
 A paired interval that contains 0 is not evidence of "no effect": it may simply be too wide
 to see an effect of the size the studies report. And a real-only classifier at the ceiling
@@ -29,7 +31,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -117,13 +118,12 @@ def study_table(study: str, pooled: pd.DataFrame, paired: pd.DataFrame, metric: 
             row["ours vs real [paired 95% CI]"] = ci_text(d["diff"], d["lo"], d["hi"], signed=True)
         else:
             row["ours vs real [paired 95% CI]"] = ""
-        for model, part in pub.groupby("model", sort=False):
+        for (model, data), part in pub.groupby(["model", "data"], sort=False):  # one column per model and data
             hit, base = part[part["setting"] == s], part[part["setting"] == "real"]
-            label = f"{model}" + (f" ({part['data'].iloc[0]})" if part["data"].nunique() == 1 and study != "BUSI"
-                                  and part["data"].iloc[0] != "BUSI" else "")
-            row[f"published {label}"] = f"{hit['value'].iloc[0]:.3f}" if len(hit) else ""
+            label = published_label(model, data)
+            row[label] = f"{hit['value'].iloc[0]:.3f}" if len(hit) else ""
             if len(hit) and len(base) and s != "real":
-                row[f"published {label}"] += f" ({hit['value'].iloc[0] - base['value'].iloc[0]:+.3f})"
+                row[label] += f" ({hit['value'].iloc[0] - base['value'].iloc[0]:+.3f})"
         rows.append(row)
     out = pd.DataFrame(rows)
     return out.loc[:, (out != "").any()] if len(out) else out
@@ -137,58 +137,43 @@ def _order(published_settings):
     return key
 
 
-def smallest_published_gain(study: str | None = None, metric: str = "accuracy") -> float:
-    """The smallest accuracy gain any study (or `study`) reports for adding synthetic images."""
+def published_label(model: str, data: str) -> str:
+    """A study table's column of published numbers: the model, and the data when not BUSI."""
+    return f"published {model}" + (f" on {data}" if data != "BUSI" else "")
+
+
+def smallest_published(study: str | None = None, metric: str = "accuracy") -> tuple[float, str]:
+    """(gain, where): the smallest gain in `metric` any study (or `study`) reports for adding
+    synthetic images, and the column of the study table that shows it (nan, "" when none)."""
     df = P.published(study, metric)
-    gains = []
-    for _, part in df.groupby(["study", "data", "model"]):
+    found = []
+    for (_, data, model), part in df.groupby(["study", "data", "model"], sort=False):
         base = part[part["setting"] == "real"]["value"]
         syn = part[part["setting"].str.contains("syn")]["value"]
-        if len(base) and len(syn):
-            gains += list(syn - base.iloc[0])
-    gains = [g for g in gains if g > 0]
-    return float(min(gains)) if gains else float("nan")
+        if len(base):
+            found += [(g, published_label(model, data)) for g in syn - base.iloc[0] if g > 0]
+    return min(found, key=lambda f: f[0]) if found else (float("nan"), "")
+
+
+def smallest_published_gain(study: str | None = None, metric: str = "accuracy") -> float:
+    """The smallest accuracy gain any study (or `study`) reports for adding synthetic images."""
+    return smallest_published(study, metric)[0]
 
 
 def rows_for_conclusions(generators) -> list[tuple]:
-    """(label, our setting, the study's smallest published gain) per generator, for `paragraph`."""
+    """(label, our setting, the study's smallest published gain, its table column) per
+    generator, for `paragraph`."""
     out = []
     for g in generators:
         study = GENERATOR_STUDY.get(g)
-        gain = smallest_published_gain(study) if study else float("nan")
+        gain, where = smallest_published(study) if study else (float("nan"), "")
         label = f"{study} study's generator ({g})" if study else g
-        out.append((label, f"real+syn:{g}", gain))
+        out.append((label, f"real+syn:{g}", gain, where))
         if study in ("BUSI", "cWGAN"):
-            out.append((label + " + traditional", f"real+trad+syn:{g}", gain))
+            out.append((label + " + traditional", f"real+trad+syn:{g}", gain, where))
         if study == "DDPM":
-            out += [(f"{label}, +{n} per class", f"real+syn:{g}@{n}", gain) for n in (50, 125, 250)]
+            out += [(f"{label}, +{n} per class", f"real+syn:{g}@{n}", gain, where) for n in (50, 125, 250)]
     return out
-
-
-def generators_side_by_side(paired: pd.DataFrame, generators, title: str = ""):
-    """Each generator's change in accuracy and macro F1 against real-only (bars, paired 95%
-    CIs; real + traditional first, in grey), with the smallest gain its own study published
-    (a grey tick) beside the accuracy."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    for ax, metric in zip(axes, ["accuracy", "f1_macro"]):
-        d = paired[paired["metric"] == metric].set_index("setting")
-        rows = [r for r in ["real+trad"] + [f"real+syn:{g}" for g in generators] if r in d.index]
-        v, lo, hi = d.loc[rows, "diff"], d.loc[rows, "lo"], d.loc[rows, "hi"]
-        ax.bar(range(len(rows)), v, yerr=[v - lo, hi - v], capsize=4,
-               color=["tab:gray"] + list(plt.cm.tab10(np.arange(len(rows) - 1))))
-        if metric == "accuracy":
-            for i, r in enumerate(rows):
-                study = GENERATOR_STUDY.get(r.split(":")[-1]) if ":" in r else None
-                if study:
-                    ax.scatter(i, smallest_published_gain(study), marker="_", s=500, color="dimgray", zorder=5,
-                               label="published gain" if i == 1 else None)
-            ax.legend(fontsize=7, loc="lower left")
-        ax.axhline(0, color="black", lw=0.8)
-        ax.set_xticks(range(len(rows)), [r.replace("real+syn:", "+ ") for r in rows], rotation=30, ha="right")
-        ax.set_title(f"{metric}: change against real-only (paired 95% CI)", fontsize=9)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 
 def detection_probability(gain: float, lo: float, hi: float, n: int) -> float:
@@ -211,13 +196,54 @@ def headroom(acc: float, acc_lo: float, acc_hi: float, gain: float, majority: fl
     return "room"
 
 
+def judgement(state: str, lo: float, hi: float, n: int, gain: float = float("nan"), where: str = "") -> str:
+    """One verdict on one setting's paired interval [lo, hi] against real-only, read with
+    real-only's `headroom` state and the study's smallest published `gain` (table column `where`)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return VERDICT[2]
+    has = gain == gain and gain > 0
+    who = where.removeprefix("published ")
+    pub = f"the study's smallest gain, {gain:+.3f}" + (f" ({who})" if who else "")
+    if state == "floor":  # real-only learned next to nothing: no comparison tests a study's gain
+        if lo > 0:
+            return ("above real-only, which is at the floor: the synthetic images helped a classifier that had "
+                    f"learned next to nothing, which does not test {pub + ',' if has else 'a gain'} on a working one")
+        if hi < 0:
+            return "below real-only, which is itself at the floor"
+        return "not distinguishable from real-only, which is at the floor" + (f": this run cannot test {pub}"
+                                                                               if has else "")
+    says = verdict(lo, hi, VERDICT, no_interval=VERDICT[2])
+    if not has:
+        return says
+    if state == "ceiling":
+        return f"{says}; {pub}, does not fit under the ceiling here"
+    if lo > 0:
+        return f"{says}; {pub}, lies {'inside' if lo <= gain <= hi else 'below' if gain < lo else 'above'} its interval"
+    if hi < 0:
+        return f"{says}: this run speaks against {pub}"
+    p = detection_probability(gain, lo, hi, n)
+    if p >= 0.8:
+        return f"{says}; a true gain as large as {pub}, would have shown with probability about {p:.0%}, so this " \
+               "run speaks against it"
+    return (f"{says}; a true gain as large as {pub}, would have shown with probability only about {p:.0%}: this "
+            "run is too small to confirm or rule it out")
+
+
+def _power_note(lo: float, hi: float) -> str:
+    """What the interval's width can detect; an interval of width 0 (both right on exactly the
+    same images) detects nothing, however precise it looks."""
+    if np.isfinite(lo) and np.isfinite(hi) and hi - lo == 0:
+        return "both were right on exactly the same test images, so the interval has no width"
+    return f"the smallest change this run detects 4 times in 5: {detectable_change(lo, hi):.3f}"
+
+
 def paragraph(pooled: pd.DataFrame, paired: pd.DataFrame, rows: list[tuple], majority: float,
               context: str = "", same_predictions: bool = False) -> list[str]:
-    """Markdown lines. `rows`: (label, our setting, published gain or nan) in display order,
-    e.g. ("WGAN study (wgan)", "real+syn:wgan", 0.013)."""
+    """Markdown lines. `rows`: (label, our setting, published gain or nan[, its table column]) in
+    display order, e.g. ("WGAN study (wgan)", "real+syn:wgan", 0.013, "published YOLOv8-cls")."""
     base = pooled.set_index("setting").loc["real"]
     acc = paired[paired["metric"] == "accuracy"].set_index("setting")
-    gains = [g for _, _, g in rows if g == g and g > 0]
+    gains = [row[2] for row in rows if row[2] == row[2] and row[2] > 0]
     smallest = min(gains) if gains else 0.05
     lines = [f"{context}real-only training reached accuracy {base.accuracy:.3f} "
              f"[{base.accuracy_lo:.3f}, {base.accuracy_hi:.3f}] on {int(base.n_test)} real test predictions."]
@@ -236,26 +262,13 @@ def paragraph(pooled: pd.DataFrame, paired: pd.DataFrame, rows: list[tuple], maj
         lines.append("Every setting predicted exactly the same class for every test image: the classifiers did "
                      "not differ, so this run says nothing about synthetic data.")
         return lines
-    for label, setting, gain in rows:
+    for label, setting, gain, *where in rows:
         if setting not in acc.index:
             continue
         r = acc.loc[setting]
-        says = verdict(r.lo, r.hi, VERDICT, no_interval=VERDICT[2])
-        text = (f"- **{label}**, `{setting}`: {r['diff']:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}], {says} (the smallest "
-                f"change this run detects 4 times in 5: {detectable_change(r.lo, r.hi):.3f})")
-        if gain == gain and gain > 0:
-            p = detection_probability(gain, r.lo, r.hi, int(r.n_test))
-            if state == "ceiling":
-                text += f"; the study's gain ({gain:+.3f}) does not fit under the ceiling here"
-            elif state == "floor":
-                text += f"; at the floor, this run cannot test the study's gain ({gain:+.3f})"
-            elif p >= 0.8:
-                text += (f"; a true gain as large as the study's ({gain:+.3f}) would have shown with probability "
-                         f"about {p:.0%}, so this run speaks against it")
-            else:
-                text += (f"; a true gain as large as the study's ({gain:+.3f}) would have shown with probability only "
-                         f"about {p:.0%}: this run is too small to confirm or rule it out")
-        lines.append(text + ".")
+        lines.append(f"- **{label}**, `{setting}`: {r['diff']:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}], "
+                     f"{judgement(state, r.lo, r.hi, int(r.n_test), gain, where[0] if where else '')} "
+                     f"({_power_note(r.lo, r.hi)}).")
     n_sig = int((acc["lo"] > 0).sum())
     lines.append(f"{n_sig} of {len(acc)} settings beat real-only with 95% confidence in this run "
                  "(each interval on its own: with many settings, one may clear 0 by chance).")

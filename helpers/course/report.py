@@ -19,6 +19,7 @@ import jinja2
 import nbformat
 import pandas as pd
 
+from helpers.course import checks
 from helpers.course.notebooks import NOTEBOOK_GLOB, NOTEBOOK_NAME
 from helpers.pitfalls import synthetic_in_test
 from helpers.pitfalls import tables as pitfalls_tables
@@ -74,7 +75,8 @@ def _title(nb) -> str:
 
 def notebook_entries(runs: Path) -> list[dict]:
     """One dict per executed notebook (or per notebook the timings name): number, name, title,
-    status, seconds, parameters. Status and time come from timings.csv when the runner wrote
+    status, seconds, parameters, and the warnings and long progress-bar outputs a reader meets
+    in it (helpers.course.checks). Status and time come from timings.csv when the runner wrote
     it, otherwise from papermill's own record in the notebook."""
     nb_dir = runs / "notebooks"
     timings = pd.read_csv(nb_dir / "timings.csv") if (nb_dir / "timings.csv").exists() else pd.DataFrame()
@@ -82,13 +84,15 @@ def notebook_entries(runs: Path) -> list[dict]:
     names = sorted({p.name for p in nb_dir.glob(NOTEBOOK_GLOB) if NOTEBOOK_NAME.match(p.name)} | set(timed))
     out = []
     for name in names:
-        e = dict(name=name, number=name.split("_")[0], title="", status="not run", seconds=None, params={})
+        e = dict(name=name, number=name.split("_")[0], title="", status="not run", seconds=None, params={},
+                 warnings=None, long_outputs=None)
         path = nb_dir / name
         if path.exists():
             nb = nbformat.read(path, as_version=4)
             pm = nb.metadata.get("papermill", {})
             e.update(title=_title(nb), params=pm.get("parameters", {}), seconds=pm.get("duration"),
-                     status="FAILED" if pm.get("exception") else "ok")
+                     status="FAILED" if pm.get("exception") else "ok", warnings=len(checks.warning_lines(nb)),
+                     long_outputs=len(checks.long_outputs(nb)))
         if name in timed:  # the runner's own verdict includes failures papermill did not record
             e.update(status=str(timed[name]["status"]), seconds=timed[name]["seconds"])
         out.append(e)
@@ -136,6 +140,11 @@ def _status(status: str) -> str:
 
 def _seconds(s) -> str:
     return "" if s is None or pd.isna(s) else f"{float(s):.1f} s"
+
+
+def _count(n) -> str:
+    """A check's count, in red when not 0 ('' for a notebook that did not run)."""
+    return "" if n is None else f"<span class='failed'>{n}</span>" if n else "0"
 
 
 def _figures(files: list[Path], runs: Path) -> str:
@@ -231,9 +240,12 @@ def index_html(runs: Path, entries: list[dict], files: dict, other: list[Path]) 
             "<a href='#figures'>figures per notebook</a></nav>")
     rows = "".join(f"<tr><td>{_esc(e['number'])}</td><td><a href='#nb-{_esc(e['number'])}'>{_esc(e['title'] or e['name'])}"
                    f"</a></td><td>{_status(e['status'])}</td><td>{_seconds(e['seconds'])}</td>"
+                   f"<td>{_count(e['warnings'])}</td><td>{_count(e['long_outputs'])}</td>"
                    f"<td>{_links(e, runs)}</td></tr>" for e in entries)
     parts = [head, "<h2 id='notebooks'>Notebooks</h2><table><tr><th>#</th><th>notebook</th><th>status</th>"
-             f"<th>time</th><th>open</th></tr>{rows}</table>", _timings_link(runs),
+             "<th>time</th><th>warnings</th><th>long outputs</th><th>open</th></tr>"
+             f"{rows}</table><p class='meta'>warnings: warning lines on stderr; long outputs: cells with more "
+             f"than {checks.LONG_BARS} characters of progress bars. Both should be 0.</p>", _timings_link(runs),
              "<h2 id='results'>Key results</h2>"]
     for title, df, src, note in key_tables(runs):
         parts.append(f"<h3>{_esc(title)}</h3>{_table(df)}<p class='meta'>{_esc(note)} All rows: "

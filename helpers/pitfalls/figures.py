@@ -54,15 +54,22 @@ def inflation(table: pd.DataFrame):
 
 
 def single_splits(reps: pd.DataFrame, n_boot: int = 1000, seed: int = 0):
-    """The accuracy of every single split beside the pooled estimate and its CI."""
-    acc = tables.split_accuracies(reps)["accuracy"].to_numpy()
+    """The accuracy of every single split, one dot each (a row per repeat of the folds), beside
+    the pooled estimate and its 95% CI. A dot plot: with a few splits, a histogram's bins
+    would say more about the bins than about the splits."""
+    acc = tables.split_accuracies(reps)
     pooled = tables.accuracy(reps, n_boot, seed)
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.hist(acc, bins=min(20, max(5, len(acc))), color="C0", alpha=0.8, label=f"{len(acc)} single splits")
-    ax.axvspan(pooled["lo"], pooled["hi"], color="C1", alpha=0.25, label="pooled, 95% CI")
-    ax.axvline(pooled["accuracy"], color="C1")
-    ax.set(xlabel="test accuracy", ylabel="splits", title="one split's accuracy moves by chance")
-    ax.legend(fontsize=8)
+    key = "repeat" if "repeat" in acc else None
+    rows = acc[key].to_numpy() if key else np.zeros(len(acc), int)
+    fig, ax = plt.subplots(figsize=(6.4, 1.4 + 0.35 * len(np.unique(rows))))
+    ax.axvspan(pooled["lo"], pooled["hi"], color="C1", alpha=0.25, label=f"pooled, 95% CI ({pooled['n']} predictions)")
+    ax.axvline(pooled["accuracy"], color="C1", label=f"pooled {pooled['accuracy']:.3f}")
+    ax.scatter(acc["accuracy"], rows, s=36, color="C0", zorder=3,
+               label=f"{len(acc)} single splits: {acc['accuracy'].min():.3f} to {acc['accuracy'].max():.3f}")
+    ax.set_yticks(np.unique(rows), [f"repeat {r}" for r in np.unique(rows)] if key else [""])
+    ax.set_ylim(rows.max() + 0.8, rows.min() - 0.8)
+    ax.set(xlabel="test accuracy", title="one split's accuracy moves by chance")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 

@@ -100,13 +100,27 @@ def comparison(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+ACC_HEAD, INFL_HEAD = "accuracy [95% CI, or range]", "inflation [paired 95% CI, or range]"
+
+
+def _shown(v: float, lo: float, hi: float, is_range: bool, signed: bool = False) -> str:
+    """'0.688 [0.650, 0.724]' for an interval; '0.738 (range 0.629 to 0.738)' for a range."""
+    if not is_range:
+        return ci_text(v, lo, hi, signed=signed)
+    f = "{:+.3f}" if signed else "{:.3f}"
+    return f"{f.format(v)} (range {f.format(lo)} to {f.format(hi)})"
+
+
 def pretty(table: pd.DataFrame) -> pd.DataFrame:
-    """The closing table with each number beside its interval, for display."""
+    """The closing table with each number beside its interval, for display. A row whose
+    `interval` is not a CI (the single splits' range) says "range" in its cells."""
+    ranges = (table["interval"] != "paired 95% CI").to_numpy()
     return pd.DataFrame({
         "shortcut": table["shortcut"], "protocol (guard)": table["protocol"] + " (" + table["guard"] + ")",
-        "accuracy [95% CI]": [ci_text(*x) for x in table[["accuracy", "acc_lo", "acc_hi"]].to_numpy()],
+        ACC_HEAD: [_shown(*x, r) for x, r in zip(table[["accuracy", "acc_lo", "acc_hi"]].to_numpy(), ranges)],
         "vs honest protocol": table["honest protocol"] + " (" + table["honest accuracy"].map("{:.3f}".format) + ")",
-        "inflation [95% CI]": [ci_text(*x, signed=True) for x in table[["inflation", "infl_lo", "infl_hi"]].to_numpy()],
+        INFL_HEAD: [_shown(*x, r, signed=True) for x, r in zip(table[["inflation", "infl_lo", "infl_hi"]].to_numpy(),
+                                                                ranges)],
         "interval": table["interval"],
         "published study that used it": table["published study that used it"]})
 
