@@ -17,19 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 NOTEBOOKS = notebooks(ROOT / "notebooks")
 
-# TEMPORARY allow-list: (notebook, check) pairs that still fail and are being fixed in their
-# notebooks. An entry that passes fails the test until it is removed; empty this, then delete it.
-NOT_YET_CLEAN: set[tuple[str, str]] = {
-    ("05_cwgan", "hints"),
-    ("05_cwgan", "warnings"),
-}
-
-
 def _assert_clean(nb: Path, found: dict[str, list[str]]) -> None:
-    """Every check's findings empty, except an allow-listed one, which must still fail."""
-    bad = {kind: items for kind, items in found.items() if items and (nb.stem, kind) not in NOT_YET_CLEAN}
-    fixed = [kind for kind, items in found.items() if not items and (nb.stem, kind) in NOT_YET_CLEAN]
-    assert not fixed, f"{nb.stem} passes {fixed} now: remove it from NOT_YET_CLEAN"
+    """Every check's findings empty."""
+    bad = {kind: items for kind, items in found.items() if items}
     assert not bad, f"{nb.stem}: {bad}"
 
 

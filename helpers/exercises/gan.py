@@ -90,7 +90,7 @@ def check_projection_score(fn) -> bool:
         return report(False, what, "This is the unconditional part only: add the dot product of "
                       "critic.embed(labels) with h for each image.")
     return report(torch.allclose(got, want, atol=1e-5), what,
-                  f"The shape is right but the values differ (max difference {float((got - want).abs().max()):.3g}): "
+                  f"The shape is right but the values differ (max difference {float((got - want).detach().abs().max()):.3g}): "
                   "the score is critic.score(h) plus the dot product of critic.embed(labels) with h.")
 
 
@@ -201,6 +201,7 @@ def check_data_mix_steps(critic_fn, generator_fn) -> None:
     loss = critic_loss(mine.D(real, y), mine.D(fake, y))
     if p.gp_weight:
         loss = loss + p.gp_weight * gradient_penalty(mine.D, real, fake, y, generator=mine.gen)
+    loss = loss.detach()
     if abs(float(got["loss_d"]) - float(loss)) > 1e-4:
         return report(False, what, f"loss_d is {float(got['loss_d']):.5f}, expected {float(loss):.5f}: draw idx = "
                       "torch.randint(len(run.x), (batch,), generator=run.gen) first, then the noise, and use "
