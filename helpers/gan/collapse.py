@@ -12,25 +12,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.gan.label_dependence import _pooled
+from helpers.gan.label_dependence import pooled
 
 COLLAPSED = 0.35   # below: collapsed (the 05b grids that drew one tile per class scored < 0.2)
-NARROW = 0.6       # below: much less varied than the real images
+PARTIAL = 0.6      # below: much less varied than the real images
+NARROW = 0.8       # below: less varied (real halves score 0.9-1.1)
 
 
 def spread(fake, real) -> float:
     """The samples' spread relative to the real images' (see the module's docstring)."""
-    f = _pooled(fake).flatten(1).double().numpy()
-    r = _pooled(real).flatten(1).double().numpy()
+    f = pooled(fake).flatten(1).double().numpy()
+    r = pooled(real).flatten(1).double().numpy()
     return float(f.std(0).mean() / max(r.std(0).mean(), 1e-12))
 
 
 def verdict(value: float) -> str:
     if value < COLLAPSED:
         return "collapsed: the samples are nearly one image"
-    if value < NARROW:
+    if value < PARTIAL:
         return "much less varied than the real images (partial collapse)"
-    return "about as varied as the real images" if value < 1.5 else "more varied than the real images"
+    if value < NARROW:
+        return "less varied than the real images"
+    return "about as varied as the real images" if value < 1.25 else "more varied than the real images"
 
 
 def report(samples: dict, real: dict, name: str = "the generator") -> str:

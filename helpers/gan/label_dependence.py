@@ -33,22 +33,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from helpers.gan.core import as_images, generate
+
 POOL = 16   # pooled image side of the features
 BINS = 16   # intensity-histogram bins
 
 
-def _pooled(images, pool: int = POOL) -> torch.Tensor:
+def pooled(images, pool: int = POOL) -> torch.Tensor:
     """uint8 (N, H, W) / (N, H, W, 3) or float (N, C, H, W) in [-1, 1] -> (N, C, pool, pool) in [-1, 1]."""
-    from helpers.gan.core import as_images
-
     return F.adaptive_avg_pool2d(as_images(images).float().clamp(-1, 1), pool)
 
 
 def probe_features(images, pool: int = POOL, bins: int = BINS) -> np.ndarray:
     """(N, C*pool^2 + bins) float64: average-pooled pixels and the share of pixels in each of
     `bins` intensity bins (contrast, how much of the image is dark)."""
-    from helpers.gan.core import as_images
-
     x = as_images(images).float().clamp(-1, 1)
     idx = ((x + 1) / 2 * bins).long().clamp_max(bins - 1).flatten(1)
     hist = torch.zeros(len(x), bins).scatter_add_(1, idx, torch.ones(idx.shape)) / idx.shape[1]
@@ -84,7 +82,7 @@ class LabelProbe:
         # towards the largest real class
         model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, class_weight="balanced"))
         model.fit(probe_features(images), labels)
-        px = _pooled(images).flatten(1).double().numpy()
+        px = pooled(images).flatten(1).double().numpy()
         means = np.stack([px[labels == c].mean(0) for c in range(k)])
         std = float(np.mean([px[labels == c].std(0).mean() for c in range(k)]))
         return cls(model, k, means - means.mean(0), std)
@@ -103,8 +101,6 @@ class LabelProbe:
 def draw_per_label(G, n_per_class: int, n_classes: int, seed: int = 0, device: str = "cpu") -> tuple:
     """n_per_class images for each label from the SAME n_per_class noise vectors (eval mode):
     images (K * n, C, H, W) in [-1, 1], label-major, and their labels (K * n,)."""
-    from helpers.gan.core import generate
-
     g = torch.Generator().manual_seed(int(seed))
     z = torch.randn(n_per_class, G.latent, generator=g).repeat(n_classes, 1)
     labels = torch.arange(n_classes).repeat_interleave(n_per_class)
@@ -116,7 +112,7 @@ def label_dependence(G, probe: LabelProbe, n_per_class: int = 100, seed: int = 0
     {'label_accuracy', 'chance', 'label_share', 'class_spread', 'class_direction', 'diversity'}."""
     k = probe.n_classes
     x, y = draw_per_label(G, n_per_class, k, seed, device)
-    px = _pooled(x).flatten(1).double().numpy().reshape(k, n_per_class, -1)  # (label, noise, pixel)
+    px = pooled(x).flatten(1).double().numpy().reshape(k, n_per_class, -1)  # (label, noise, pixel)
     total = px.var(axis=(0, 1)).mean()
     means = px.mean(axis=1)
     contrast, real = means - means.mean(0), probe.real_contrast
