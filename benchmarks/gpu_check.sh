@@ -46,7 +46,7 @@ PARTS=(
   'plan|gpu|paper profile plan: measured costs -> projected hours (1 GPU, 4 GPUs)|paper_data && $PY -m helpers classify --profile paper --dataset phantom --data-dir "$RUNS/phantom" --runs-dir "$RUNS/runs" --plan --workers 4'
 )
 
-usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -uo/p' "$ROOT/benchmarks/gpu_check.sh" | sed '$d; s/^# \{0,1\}//'; }
 CPU=0; ONLY=""; LIST=0
 while (($#)); do
   case $1 in
@@ -78,9 +78,10 @@ fi
 PY=${PY:-python3}; WHEELS=${WHEELS:-$ROOT/wheels}; DEADLINE=${DEADLINE:-480}; PART_LIMIT=${PART_LIMIT:-90}
 MIN_PART=${MIN_PART:-15}  # a part is skipped when fewer seconds than this are left
 START=$SECONDS
-if ! command -v "$PY" >/dev/null || ! PY=$("$PY" -c 'import sys; print(sys.executable)' 2>/dev/null); then
+if ! command -v "$PY" >/dev/null || ! EXE=$("$PY" -c 'import sys; print(sys.executable)' 2>/dev/null); then
   echo "error: PY=$PY does not run Python here: set PY to the machine's Python 3.12" >&2; exit 2
 fi
+PY=$EXE
 LOG_DIR=${LOG_DIR:-$(mktemp -d -t gpu_check.XXXXXX)}; mkdir -p "$LOG_DIR"
 INSTALL_DIR=${INSTALL_DIR:-$LOG_DIR/site}; SMOKE=$LOG_DIR/smoke; RUNS=$LOG_DIR/paper
 echo "GPU check: $PY ($("$PY" -c 'import platform; print(platform.python_version())')), wheels $WHEELS;" \
@@ -181,16 +182,22 @@ for line in "${PARTS[@]}"; do
     124|137) status=timeout ;;
     *) status="failed (exit $rc)" ;;
   esac
+  # its errors without progress bars and the kernel's routine warning
+  errors() { tr '\r' '\n' <"$LOG_DIR/$name.err" | grep -v -e '%|' -e '^\s*$' -e 'IPKernelApp\] WARNING'; }
   if [[ $status != ok ]]; then
     echo "!! $name: $status; the end of its errors ($LOG_DIR/$name.err):"
-    tr '\r' '\n' <"$LOG_DIR/$name.err" | grep -v '%|' | tail -8
+    errors | tail -8
   fi
   # "dcgan steps=..: ours .. ratio 0.97 .." -> "dcgan steps=.. 0.97"
   ratios=$(awk '/ratio [0-9]/ { lab = $0; sub(/:.*/, "", lab); sub(/ +ours .*/, "", lab); gsub(/ +/, " ", lab)
                                  match($0, /ratio [0-9.]+/); printf "%s%s %s", sep, lab, substr($0, RSTART + 6, RLENGTH - 6)
                                  sep = "; " }' "$LOG_DIR/$name.out")
-  # a part that did not end well shows its last line of errors instead
-  [[ $status == ok ]] || ratios=$(tr '\r' '\n' <"$LOG_DIR/$name.err" | grep -v '^\s*$' | tail -1 | cut -c1-100)
+  # a part that did not end well says why instead
+  case $status in
+    ok) ;;
+    timeout) ratios="ran past its $limit s" ;;
+    *) ratios=$(errors | tail -1 | cut -c1-100) ;;
+  esac
   record "$name" "$status" $((SECONDS - t0)) "$ratios"
 done
 wait  # the background preparation, if a deadline cut the plan short

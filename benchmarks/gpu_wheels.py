@@ -186,7 +186,8 @@ def download(a) -> int:
         for n, reqs in wants.items():
             version, path = chosen[n]
             if clash := [f"{r} ({by})" for r, by in reqs if not r.specifier.contains(version, prereleases=True)]:
-                print(f"{n}=={version} (constraints.txt) does not fit {', '.join(clash)}", file=sys.stderr)
+                print(f"{n}=={version}{' (constraints.txt)' if n in pins else ''} does not fit {', '.join(clash)}",
+                      file=sys.stderr)
                 return 1
             todo = ({""} | {e for r, _ in reqs for e in r.extras}) - expanded.setdefault(n, set())
             expanded[n] |= todo

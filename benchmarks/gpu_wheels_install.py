@@ -31,13 +31,16 @@ def _name(requirement: str) -> str:
 
 
 def _pip(wheels: Path) -> list[str]:
-    """This Python's pip, else pip run from its wheel in the folder (python pip.whl/pip works)."""
-    if importlib.util.find_spec("pip"):
+    """This Python's pip if it can plan an install (--dry-run --report: pip 22.2), else pip run
+    from its wheel in the folder (python pip.whl/pip works)."""
+    have = _installed("pip") if importlib.util.find_spec("pip") else None
+    if have and tuple(int(x) for x in re.findall(r"\d+", have)[:2]) >= (22, 2):
         return [sys.executable, "-m", "pip"]
     found = sorted(wheels.glob("pip-*.whl"))
     if found:
         return [sys.executable, str(found[-1] / "pip")]
-    raise Missing(f"{sys.executable} has no pip and {wheels} holds no pip wheel: {HINT}")
+    there = f"pip {have}, older than 22.2," if have else "no pip"
+    raise Missing(f"{sys.executable} has {there} and {wheels} holds no pip wheel: {HINT}")
 
 
 def _installed(name: str) -> str | None:
@@ -58,6 +61,9 @@ def explain(pip_output: str, wheels: Path, manifest: dict, needed_by: list[str])
         name = _name(spec)
         have = _installed(name)
         there = f"{sys.executable} has {name} {have}, not {spec[len(name):]}" if have else f"{sys.executable} has no {name}"
+        if excluded(name, ("torch*", "triton", "nvidia-*", "cuda-*")):
+            return (f"{there} (needed by {by}): the check uses the machine's own PyTorch, built for its GPU; "
+                    f"install it there, or set PY to the Python that has it")
         if excluded(name, manifest.get("excluded", EXCLUDED)):
             return (f"{there} (needed by {by}), and {name} is left out of the wheels as a GPU machine's image has "
                     f"it: install it there, or write the wheels with `python benchmarks/gpu_wheels.py --include "

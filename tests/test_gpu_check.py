@@ -27,13 +27,15 @@ def check(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def bare_python(tmp_path) -> Path:
-    """A Python with nothing installed but pip (linked in, as on a machine's own Python)."""
+    """A Python with nothing installed but pip (linked in from this one)."""
     venv.create(tmp_path / "bare", with_pip=False)
     py = tmp_path / "bare" / "bin" / "python"
     site = Path(subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                                capture_output=True, text=True, check=True).stdout.strip())
     (tmp_path / "pip").mkdir()
-    (tmp_path / "pip" / "pip").symlink_to(Path(__import__("pip").__file__).parent)
+    pip = Path(__import__("pip").__file__).parent
+    for found in [pip, *pip.parent.glob("pip-*.dist-info")]:
+        (tmp_path / "pip" / found.name).symlink_to(found)
     (site / "pip.pth").write_text(str(tmp_path / "pip") + "\n")
     return py
 
@@ -83,6 +85,17 @@ def test_a_python_without_torch_is_not_called_a_missing_gpu(tmp_path, bare_pytho
     assert "no CUDA device" not in done.stdout + done.stderr
 
 
+def test_no_cuda_is_said_only_when_torch_sees_none(tmp_path, bare_python):
+    """A PyTorch that imports and sees no GPU: named as such, with --cpu offered."""
+    site = bare_python.parent.parent / "fake-torch"
+    site.mkdir()
+    (site / "torch.py").write_text("__version__ = '2.14.1'\nclass version:\n    cuda = '13.0'\n"
+                                   "class cuda:\n    is_available = staticmethod(lambda: False)\n")
+    done = check(PY=str(bare_python), LOG_DIR=str(tmp_path / "log"), PYTHONPATH=str(site))
+    assert done.returncode == 2
+    assert "no CUDA device: torch 2.14.1 (CUDA build: 13.0) sees no GPU here; run with --cpu" in done.stderr
+
+
 def test_a_missing_wheel_is_named(tmp_path, bare_python):
     """The machine has PyTorch and the scientific stack; the wheel folder is empty: the install
     step names a course requirement it cannot find, and says where the wheels come from."""
@@ -97,6 +110,34 @@ def test_a_missing_wheel_is_named(tmp_path, bare_python):
     assert re.match(r"fastai|papermill|ipykernel|nbformat|seaborn|tqdm", m.group(1)) and m.group(4) in m.group(1)
     assert m.group(2) == str(tmp_path / "wheels") and m.group(3) == str(bare_python)
     assert not (tmp_path / "site").exists(), "nothing installed when a piece is missing"
+
+
+COURSE = ON_THE_MACHINE + ("fastai", "seaborn", "tqdm", "ipykernel", "papermill", "nbformat")
+
+
+def install(py: Path, wheels: Path, target: Path) -> subprocess.CompletedProcess:
+    wheels.mkdir(exist_ok=True)
+    return subprocess.run([py, ROOT / "benchmarks" / "gpu_wheels_install.py", "--wheels", wheels, "--target", target],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_missing_piece_of_the_machine_image_is_named(tmp_path, bare_python):
+    """scipy is left out of the wheels (the image has it): a Python without it is told so."""
+    fake_installed(bare_python, [n for n in COURSE if n != "scipy"])
+    done = install(bare_python, tmp_path / "wheels", tmp_path / "site")
+    assert done.returncode == 2
+    assert f"error: {bare_python} has no scipy (needed by the course), and scipy is left out" in done.stderr
+    assert "`python benchmarks/gpu_wheels.py --include scipy`" in done.stderr
+
+
+def test_a_python_with_everything_gets_only_the_kernel(tmp_path, bare_python):
+    fake_installed(bare_python, COURSE)
+    done = install(bare_python, tmp_path / "wheels", tmp_path / "site")
+    assert done.returncode == 0, done.stderr
+    assert f"0 packages installed into {tmp_path / 'site'} ({bare_python} has all the course needs)" in done.stdout
+    kernel = json.loads((tmp_path / "site/share/jupyter/kernels/python3/kernel.json").read_text())
+    assert kernel["argv"][:3] == [str(bare_python), "-m", "ipykernel_launcher"]
+    assert kernel["env"]["PYTHONPATH"] == f"{tmp_path / 'site'}:{ROOT}"
 
 
 def test_wheels_for_another_python_are_named(tmp_path):
