@@ -73,3 +73,41 @@ def test_the_learner_with_one_cycle_trains_the_same_with_either_optimizer():
     b.opt.load_state_dict(a.opt.state_dict())
     with pytest.raises(SettingError, match="Unknown optimizer"):
         adam("sgd")
+
+
+# -- 3. checkpoints every few epochs -----------------------------------------------------
+def test_checkpoints_every_few_epochs_resume_exactly(smoke_cfg, tmp_path, monkeypatch):
+    import json
+
+    from test_classify_resume import EPOCHS, _interrupt_at
+
+    from helpers.classify import grid, resume, settings
+    from helpers.classify.data import plain
+    from helpers.classify.presets import PRESETS
+    from helpers.prepare import load_prepared
+
+    assert EPOCHS == 4
+    records = plain(load_prepared(smoke_cfg, progress=False, verbose=False))
+    setting = settings.Setting.parse("real+trad", "busi_study")  # random draws every batch
+
+    def train(folder, every):
+        preset = PRESETS["smoke"].with_(epochs=EPOCHS, bs=8, checkpoint_every=every)
+        return grid.train_run(smoke_cfg, "tiny", setting, 0, 0, records, preset, folder, None)
+
+    train(tmp_path / "whole", None)  # every epoch on the CPU
+    saved, real_save = [], resume.atomic_save
+    monkeypatch.setattr(resume, "atomic_save", lambda state, path: (saved.append(state["epochs_done"]),
+                                                                     real_save(state, path)))
+    _interrupt_at(monkeypatch, 3, 1)  # in the fourth epoch: the last checkpoint is epoch 2's
+    folder = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        train(folder, 2)
+    assert saved == [2] and json.loads((folder / "checkpoint.json").read_text()) == {"epochs_done": 2}
+    assert len(pd.read_csv(folder / "history.csv")) == 3  # epoch 3 logged, not saved
+    train(folder, 2)
+    assert saved == [2, 4]  # epochs 3 and 4 trained again; the last one always saved
+    for name in ("preds.csv", "history.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(folder / name), pd.read_csv(tmp_path / "whole" / name),
+                                      check_exact=True)
+    assert resume.checkpoint_interval(None, "cpu") == 1 and resume.checkpoint_interval(None, "cuda") == resume.GPU_EVERY
+    assert resume.checkpoint_interval(3, "cuda") == 3

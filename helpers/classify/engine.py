@@ -13,7 +13,7 @@ every batch's loss to the host, which makes it wait for the GPU each batch).
 Each training owns a folder under `<stage>/runs/`:
     preds.csv        its predictions (`write_predictions`): every table is recomputed from them
     history.csv      per-epoch train/valid loss and accuracy             (resume=True)
-    checkpoint.pth   the last finished epoch, removed once predicted     (resume=True)
+    checkpoint.pth   the last saved epoch, removed once predicted        (resume=True)
                      (and checkpoint.pth.prev, checkpoint.json: helpers.classify.resume)
     model.pth        the trained weights, e.g. for Grad-CAM              (keep_model=True)
 A folder with preds.csv (and model.pth when asked for) is finished (`has_predictions`); an
@@ -41,7 +41,7 @@ from fastai.torch_core import find_bs
 from helpers.classify.data import class_weights, make_dataloaders
 from helpers.classify.models import build_model
 from helpers.classify.optim import adam
-from helpers.classify.resume import EpochCheckpoint
+from helpers.classify.resume import EpochCheckpoint, checkpoint_interval
 from helpers.config import seed_everything
 
 PREDS, HISTORY, MODEL = "preds.csv", "history.csv", "model.pth"
@@ -188,11 +188,12 @@ def load_model(run_dir, arch: str, n_classes: int) -> torch.nn.Module:
 
 def fit_predict(cfg, recipe: Recipe, train: pd.DataFrame, evaluate: pd.DataFrame, seed: int,
                 run_dir: Path | None = None, images: tuple | None = None, resume: bool = False,
-                keep_model: bool = False, progress: bool = False) -> Fitted:
+                keep_model: bool = False, progress: bool = False, checkpoint_every: int | None = None) -> Fitted:
     """Train `recipe` on the rows of `train` (path, label, source) and predict `evaluate`.
     `images`: the (train, evaluate) uint8 arrays when already decoded, else read from disk
-    (cached under cfg.cache_dir). `resume`: history.csv and a checkpoint per epoch in run_dir,
-    and a restart from the last one; `keep_model`: the weights saved to run_dir/model.pth."""
+    (cached under cfg.cache_dir). `resume`: history.csv per epoch and a checkpoint every
+    `checkpoint_every` epochs in run_dir (None: helpers.classify.resume.checkpoint_interval), and a
+    restart from the last one; `keep_model`: the weights saved to run_dir/model.pth."""
     k = len(cfg.classes)
     load_fastai()  # before seeding: importing fastai draws from Python's random
     seed_everything(seed)
@@ -205,7 +206,8 @@ def fit_predict(cfg, recipe: Recipe, train: pd.DataFrame, evaluate: pd.DataFrame
     done, log_cb = 0, None
     if resume:
         log_cb = EpochCheckpoint(run_dir, dict(recipe=asdict(recipe), seed=seed, n_train=len(train),
-                                               n_eval=len(evaluate)))
+                                               n_eval=len(evaluate)),
+                                 every=checkpoint_interval(checkpoint_every, cfg.device))
         done = log_cb.resume(learn)
         learn.add_cb(log_cb)
     t0 = time.perf_counter()
