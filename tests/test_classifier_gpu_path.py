@@ -111,3 +111,61 @@ def test_checkpoints_every_few_epochs_resume_exactly(smoke_cfg, tmp_path, monkey
                                       check_exact=True)
     assert resume.checkpoint_interval(None, "cpu") == 1 and resume.checkpoint_interval(None, "cuda") == resume.GPU_EVERY
     assert resume.checkpoint_interval(3, "cuda") == 3
+
+
+# -- 2. batched augmentation -------------------------------------------------------------
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("name", ["mild", "busi_study", "cwgan_study"])
+def test_batched_augmentation_equals_torchvision_per_image(name, channels):
+    """Given the same per-image parameters, the batch equals torchvision image by image (exactly)."""
+    from helpers.data.augment import BatchAugment, apply_one, draw
+
+    torch.manual_seed(1)
+    x = (torch.rand(48, channels, 40, 36) * 255).to(torch.uint8)
+    params = draw(name, len(x), 40, 36, torch.Generator().manual_seed(0))
+    got = BatchAugment(name)(x, params)
+    want = torch.stack([apply_one(name, x[i], params, i) for i in range(len(x))])
+    assert got.dtype == torch.uint8 and torch.equal(got, want)
+    assert not torch.equal(got, x)
+
+
+def test_batched_draws_keep_each_policys_meaning():
+    from torchvision.transforms import v2
+
+    from helpers.data.augment import _steps, draw, policy
+
+    n, g = 4000, torch.Generator().manual_seed(0)
+    busi = draw("busi_study", n, 64, 64, g)  # flip, brightness 0.2, scaling 0.9-1.1, zoom 1-1.3 half the time
+    assert [k for k, _, _ in _steps("busi_study")] == ["hflip", "jitter", "affine", "affine"]
+    assert abs(busi[0]["on"].float().mean() - 0.5) < 0.03 and busi[1]["on"].all() and busi[2]["on"].all()
+    assert abs(busi[3]["on"].float().mean() - 0.5) < 0.03
+    b = busi[1]["brightness"]
+    assert 0.8 <= b.min() < 0.81 and 1.19 < b.max() <= 1.2 and (busi[1]["contrast"] == 1).all()
+    s, z = busi[2]["scale"], busi[3]["scale"]
+    assert 0.9 <= s.min() < 0.91 and 1.09 < s.max() <= 1.1 and 1.0 <= z.min() < 1.01 and 1.29 < z.max() <= 1.3
+    assert (busi[2]["angle"] == 0).all() and (busi[2]["tx"] == 0).all()
+    cw = draw("cwgan_study", n, 64, 50, g)  # rotation 95, shift 0.4, shear 0.5, both flips
+    a = cw[0]
+    assert -95 <= a["angle"].min() < -94 and 94 < a["angle"].max() <= 95
+    assert a["tx"].abs().max() == round(0.4 * 50) and a["ty"].abs().max() == round(0.4 * 64)
+    assert torch.equal(a["tx"], a["tx"].round()) and a["shear_x"].abs().max() <= 0.5 and (a["shear_y"] == 0).all()
+    assert [k for k, _, _ in _steps("cwgan_study")] == ["affine", "hflip", "vflip"]
+    mild = draw("mild", n, 64, 64, g)[2]
+    assert (mild["brightness_first"].float().mean() - 0.5).abs() < 0.03 and 0.9 <= mild["contrast"].min()
+    assert isinstance(policy("mild").transforms[2], v2.ColorJitter)
+
+
+def test_the_dataset_augments_whole_batches_as_the_policy_does_image_by_image():
+    from helpers.classify.data import GrayImages
+    from helpers.data.augment import BatchAugment, apply_one, draw, policy
+    from helpers.data.preprocess import imagenet_normalize
+
+    x, y = _images(20, 32)
+    ds = GrayImages(x, y, policy("busi_study"), "cpu", BatchAugment("busi_study", torch.Generator().manual_seed(3)))
+    idx = torch.tensor([4, 0, 17, 9, 9, 2])
+    got, labels = ds.batch(idx)
+    params = draw("busi_study", len(idx), 32, 32, torch.Generator().manual_seed(3))
+    one = torch.stack([apply_one("busi_study", torch.from_numpy(x[int(i)])[None], params, k) for k, i in enumerate(idx)])
+    assert torch.equal(got, torch.from_numpy(imagenet_normalize(one[:, 0].numpy())))
+    assert torch.equal(labels, torch.from_numpy(y[idx.numpy()]))
+    assert GrayImages(x, y, None, "cpu", BatchAugment("busi_study")).batch_augment is None  # evaluation: never
