@@ -169,3 +169,41 @@ def test_the_dataset_augments_whole_batches_as_the_policy_does_image_by_image():
     assert torch.equal(got, torch.from_numpy(imagenet_normalize(one[:, 0].numpy())))
     assert torch.equal(labels, torch.from_numpy(y[idx.numpy()]))
     assert GrayImages(x, y, None, "cpu", BatchAugment("busi_study")).batch_augment is None  # evaluation: never
+
+
+# -- 4. torch.compile --------------------------------------------------------------------
+def test_the_compiled_training_step_equals_the_eager_one_and_is_compiled_once():
+    """backend "aot_eager" (torch's graph capture and autograd, without inductor's code
+    generation, which takes about 40 s for this model on a 2-core CPU and draws dropout's masks
+    from its own generator): the same weights after training, tolerance 0; a second run of the
+    same architecture, a new network, compiles nothing."""
+    from torch._dynamo.utils import counters
+
+    from helpers.classify.compiled import _COMPILED, use_compile
+
+    def fit(compile):
+        load_fastai()
+        x, y = _images()
+        table = pd.DataFrame(dict(path=[f"x{i}" for i in range(len(x))], label=y))
+        seed_everything(0)
+        dls = make_dataloaders(table, table.iloc[:16], 24, "busi_study", 8, images=(x, x[:16]))
+        learn = make_learner(dls, "tiny", 3, pretrained=False, compile=compile)
+        with learn.no_logging(), learn.no_bar():
+            learn.fit_one_cycle(2, 3e-3)
+            probs, _ = learn.get_preds(dl=dls.valid)
+        return learn, probs
+
+    eager, p_eager = fit(False)
+    graphs = counters["stats"]["unique_graphs"]
+    compiled, p_comp = fit("aot_eager")
+    assert counters["stats"]["unique_graphs"] > graphs, "nothing was compiled"
+    graphs = counters["stats"]["unique_graphs"]
+    again, p_again = fit("aot_eager")
+    assert counters["stats"]["unique_graphs"] == graphs, "the second run compiled again"
+    assert again.model is not compiled.model and len([k for k in _COMPILED if k[1] == "aot_eager"]) == 1
+    for (k, w), v, u in zip(eager.model.state_dict().items(), compiled.model.state_dict().values(),
+                            again.model.state_dict().values()):
+        assert torch.equal(w, v) and torch.equal(w, u), k
+    assert torch.equal(p_eager, p_comp) and torch.equal(p_eager, p_again)
+    assert list(compiled.model.state_dict()) == list(eager.model.state_dict())  # checkpoints see the plain model
+    assert not use_compile(None, "cpu") and use_compile(None, "cuda:0") and not use_compile(False, "cuda")

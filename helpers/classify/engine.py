@@ -38,6 +38,7 @@ from helpers.classify import fastai_quiet  # noqa: F401  (before fastai, whose i
 from fastai.learner import AvgLoss, AvgMetric, AvgSmoothLoss
 from fastai.torch_core import find_bs
 
+from helpers.classify.compiled import compile_training, use_compile
 from helpers.classify.data import class_weights, make_dataloaders
 from helpers.classify.models import build_model
 from helpers.classify.optim import adam
@@ -130,10 +131,12 @@ def keep_on_device(learn):
 
 
 def make_learner(dls, arch: str, n_classes: int, pretrained="auto", weights: torch.Tensor | None = None,
-                 path=".", wd: float = 1e-4, optimizer: str = "foreach"):
+                 path=".", wd: float = 1e-4, optimizer: str = "foreach", compile: bool | str | None = None):
     """A fastai Learner: Adam, cross-entropy (optionally class-weighted), accuracy metric.
     `optimizer`: "foreach" (fastai's Adam in multi-tensor steps) or "fastai" (one tensor at a
-    time); the same numbers (helpers.classify.optim)."""
+    time); the same numbers (helpers.classify.optim). `compile`: the training forward through
+    torch.compile, once per architecture (None: on a GPU only; a string: torch.compile's backend;
+    helpers.classify.compiled)."""
     load_fastai()  # adds Learner.no_bar and Learner.fit_one_cycle
     from fastai.learner import Learner
     from fastai.losses import CrossEntropyLossFlat
@@ -143,6 +146,8 @@ def make_learner(dls, arch: str, n_classes: int, pretrained="auto", weights: tor
     # NHWC: tensor cores prefer it, and so do the CPU's convolution kernels (about 18 % less CPU
     # time per batch for resnet18_small at 64 px, measured); the batches come in NHWC too
     model = model.to(memory_format=torch.channels_last)
+    if use_compile(compile, dls.device):
+        compile_training(model, **(dict(backend=compile) if isinstance(compile, str) else {}))
     loss = CrossEntropyLossFlat(weight=weights.to(dls.device) if weights is not None else None)
     learn = Learner(dls, model, loss_func=loss, opt_func=adam(optimizer), metrics=[accuracy], path=Path(path),
                     model_dir=".", wd=wd)
@@ -188,12 +193,14 @@ def load_model(run_dir, arch: str, n_classes: int) -> torch.nn.Module:
 
 def fit_predict(cfg, recipe: Recipe, train: pd.DataFrame, evaluate: pd.DataFrame, seed: int,
                 run_dir: Path | None = None, images: tuple | None = None, resume: bool = False,
-                keep_model: bool = False, progress: bool = False, checkpoint_every: int | None = None) -> Fitted:
+                keep_model: bool = False, progress: bool = False, checkpoint_every: int | None = None,
+                compile: bool | str | None = None) -> Fitted:
     """Train `recipe` on the rows of `train` (path, label, source) and predict `evaluate`.
     `images`: the (train, evaluate) uint8 arrays when already decoded, else read from disk
     (cached under cfg.cache_dir). `resume`: history.csv per epoch and a checkpoint every
     `checkpoint_every` epochs in run_dir (None: helpers.classify.resume.checkpoint_interval), and a
-    restart from the last one; `keep_model`: the weights saved to run_dir/model.pth."""
+    restart from the last one; `keep_model`: the weights saved to run_dir/model.pth; `compile`:
+    see make_learner."""
     k = len(cfg.classes)
     load_fastai()  # before seeding: importing fastai draws from Python's random
     seed_everything(seed)
@@ -202,7 +209,7 @@ def fit_predict(cfg, recipe: Recipe, train: pd.DataFrame, evaluate: pd.DataFrame
     w = class_weights(train["label"], k) if recipe.class_weights else None
     if run_dir is not None and (resume or keep_model):
         Path(run_dir).mkdir(parents=True, exist_ok=True)
-    learn = make_learner(dls, recipe.arch, k, recipe.pretrained, w, path=run_dir or ".")
+    learn = make_learner(dls, recipe.arch, k, recipe.pretrained, w, path=run_dir or ".", compile=compile)
     done, log_cb = 0, None
     if resume:
         log_cb = EpochCheckpoint(run_dir, dict(recipe=asdict(recipe), seed=seed, n_train=len(train),

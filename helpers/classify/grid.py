@@ -102,7 +102,7 @@ def train_run(cfg, arch: str, setting: Setting, fold: int, seed: int, records: p
     check_evaluation(test, table, manifests, all_records=records, dup_threshold=cfg.dup_threshold)
     how = recipe(arch, preset, setting.augment, pretrained)
     fit = fit_predict(cfg, how, table, test, seed, folder, resume=True, progress=progress,
-                      checkpoint_every=preset.checkpoint_every)
+                      checkpoint_every=preset.checkpoint_every, compile=preset.torch_compile)
     preds = pd.DataFrame(dict(path=test["path"], group=test["group"], label=fit.labels, fold=fold, seed=seed))
     for c, name in enumerate(classes):
         preds[f"p_{name}"] = fit.probs[:, c]
