@@ -207,3 +207,73 @@ def test_the_compiled_training_step_equals_the_eager_one_and_is_compiled_once():
     assert torch.equal(p_eager, p_comp) and torch.equal(p_eager, p_again)
     assert list(compiled.model.state_dict()) == list(eager.model.state_dict())  # checkpoints see the plain model
     assert not use_compile(None, "cpu") and use_compile(None, "cuda:0") and not use_compile(False, "cuda")
+
+
+# -- 5. several runs per GPU -------------------------------------------------------------
+def test_the_local_executor_packs_runs_on_a_gpu_and_keeps_the_cpu_layout(smoke_cfg):
+    import dataclasses
+
+    from helpers.classify import grid
+    from helpers.classify.presets import PRESETS
+    from helpers.parallel.jobs import CORES, RUNS_PER_GPU
+
+    gpu = dataclasses.replace(smoke_cfg, device="cuda")
+    b = grid._backend(gpu, PRESETS["paper"], "local", 40, {})
+    assert (b.kind, b.workers, b.threads) == ("processes", RUNS_PER_GPU, max(1, CORES // RUNS_PER_GPU))
+    assert grid._backend(gpu, PRESETS["paper"].with_(workers=2), "local", 40, {}).workers == 2
+    assert grid._backend(gpu, PRESETS["paper"], "local", 1, {}).kind == "inline"
+    assert grid._backend(gpu, PRESETS["paper"].with_(workers=1), "local", 40, {}).kind == "inline"
+    # on the CPU, as before: the quick profile's side-by-side processes of one thread, smoke inline
+    assert grid._backend(smoke_cfg, PRESETS["smoke"], "local", 4, {}).kind == "inline"
+    q = grid._backend(smoke_cfg, PRESETS["quick"].with_(workers=2), "local", 4, {})
+    assert (q.kind, q.workers, q.threads) == ("processes", 2, 1)
+
+
+def _device_of(cfg, tag):
+    return cfg.device, tag
+
+
+def test_a_ray_task_trains_on_the_device_its_worker_was_given(smoke_cfg, monkeypatch):
+    """The driver's settings say one device; the task's GPU share decides (no Ray started)."""
+    import dataclasses
+
+    pytest.importorskip("ray")
+    import ray
+
+    from helpers.parallel import ray_tasks
+
+    monkeypatch.setattr(ray, "get_gpu_ids", lambda: [0])
+    assert ray_tasks._task(_device_of, False, None, ("tag",), smoke_cfg, 7) == ("cuda", 7)  # a CPU-only head
+    monkeypatch.setattr(ray, "get_gpu_ids", lambda: [])
+    cuda = dataclasses.replace(smoke_cfg, device="cuda")
+    assert ray_tasks._task(_device_of, False, None, (), cuda, "x") == ("cpu", "x")
+    assert ray_tasks.on_device("cuda", "cpu") == "cuda"  # only settings objects change
+
+
+def _pid_and_device(cfg, i):
+    import os
+
+    return os.getpid(), cfg.device
+
+
+def test_ray_gpu_tasks_reuse_their_workers(smoke_cfg, monkeypatch):
+    """A local Ray that declares one GPU (none is needed to schedule on it): six quarter-GPU
+    tasks on two CPUs run in fewer than six workers, each on "cuda" though the driver said "cpu"."""
+    import sys
+
+    ray = pytest.importorskip("ray")
+    import ray.cloudpickle
+
+    from helpers import parallel
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    assert smoke_cfg.device == "cpu"
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        out = parallel.run([parallel.task(_pid_and_device, smoke_cfg, i) for i in range(6)], parallel.Backend("ray"))
+    finally:
+        ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+        ray.shutdown()
+    assert [d for _, d in out] == ["cuda"] * 6
+    assert len({pid for pid, _ in out}) < 6, "a fresh worker per task"
