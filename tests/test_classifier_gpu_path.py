@@ -261,7 +261,8 @@ def test_ray_gpu_tasks_reuse_their_workers(smoke_cfg, monkeypatch):
     tasks on two CPUs run in fewer than six workers, each on "cuda" though the driver said "cpu"."""
     import sys
 
-    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray")
+    import ray
     import ray.cloudpickle
 
     from helpers import parallel

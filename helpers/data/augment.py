@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
-from torchvision.transforms.v2.functional._geometry import _get_inverse_affine_matrix as _inverse_affine
+from torchvision.transforms.v2.functional._geometry import _get_inverse_affine_matrix
 
 from helpers.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from helpers.errors import SettingError
@@ -161,7 +161,7 @@ class BatchAugment:
     def _affine(x: torch.Tensor, d: dict) -> torch.Tensor:
         """torchvision's affine_image (nearest, fill 0) with a matrix per image."""
         n, _, h, w = x.shape
-        theta = torch.tensor([_inverse_affine([0.0, 0.0], **_affine_args(d, i)) for i in range(n)],
+        theta = torch.tensor([_get_inverse_affine_matrix([0.0, 0.0], **_affine_args(d, i)) for i in range(n)],
                              dtype=torch.float32).view(n, 2, 3)
         theta = _to(theta, x.device)
         base = torch.empty(1, h, w, 3, dtype=torch.float32, device=x.device)

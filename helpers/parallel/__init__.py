@@ -33,7 +33,17 @@ from tqdm.auto import tqdm
 
 from helpers.errors import Interrupted, SettingError
 from helpers.parallel import processes, ray_tasks
-from helpers.parallel.jobs import INLINE, KINDS, STOP, Backend, Job, gpu_processes, in_order, side_by_side, task
+from helpers.parallel.jobs import (
+    INLINE,
+    KINDS,
+    STOP,
+    Backend,
+    Job,
+    gpu_processes,
+    in_order,
+    side_by_side,
+    task,
+)
 from helpers.parallel.processes import ordered_map
 
 __all__ = ["Backend", "Job", "INLINE", "STOP", "gpu_processes", "ordered_map", "results", "run", "side_by_side",
