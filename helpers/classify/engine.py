@@ -8,7 +8,10 @@ synthetic rows and returns the probabilities of the evaluation rows, through one
 `make_dataloaders`, `make_learner`, `fit_one_cycle`; fastai is imported before seeding
 (`load_fastai`), so a run gives the same numbers in a fresh worker as in a notebook. On a GPU
 the running loss and accuracy stay on the device (`keep_on_device`: fastai's own averages copy
-every batch's loss to the host, which makes it wait for the GPU each batch).
+every batch's loss to the host, which makes it wait for the GPU each batch). The optimizer is
+fastai's Adam in multi-tensor steps (`helpers.classify.optim`, the same numbers); on a GPU the
+training forward is compiled once per architecture (`helpers.classify.compiled`) and training
+batches are augmented whole on the device (`helpers.data.augment.BatchAugment`).
 
 Each training owns a folder under `<stage>/runs/`:
     preds.csv        its predictions (`write_predictions`): every table is recomputed from them

@@ -3,7 +3,8 @@
 the results in job order; `results` yields (index, result) as jobs finish (or in order). The
 backends (helpers.parallel.jobs.Backend): threads (below; `side_by_side(n_jobs, device)` picks
 them on a CPU) for the GAN class models, notebook 05's runs and the quality jobs; processes
-(helpers.parallel.processes) for the grid's and notebook 09's runs and `ordered_map`'s
+(helpers.parallel.processes) for the grid's and notebook 09's runs (on a GPU, `gpu_processes`:
+several runs sharing it) and `ordered_map`'s
 per-image work (the phantom writer, overlay masking); Ray (helpers.parallel.ray_tasks) for the
 grid on a cluster.
 
