@@ -112,3 +112,24 @@ def test_the_cuda_rng_state_is_saved_and_restored_with_the_cpus(tmp_path, monkey
 def test_without_cuda_no_gpu_state_is_written(tmp_path):
     _trainer(tmp_path).save(2)
     assert "cuda_rng" not in torch.load(tmp_path / CHECKPOINT, weights_only=True)
+
+
+def test_the_penalty_under_bf16_differs_from_fp32_only_by_rounding():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from penalty_precision import penalties
+
+    from helpers.gan.core import build_nets
+    from helpers.gan.presets import get_preset
+
+    torch.manual_seed(0)
+    G, D = build_nets(get_preset("wgan-gp", "smoke"), 32)
+    real, alpha = torch.rand(8, 1, 32, 32) * 2 - 1, torch.rand(8, 1, 1, 1)
+    with torch.no_grad():
+        fake = G(torch.randn(8, G.latent))
+    r = penalties(D, real, fake, alpha, "cpu")
+    (gp32, n32), (gp16, n16) = r["fp32"], r["bf16"]
+    assert gp16 != gp32  # bf16 was used
+    assert abs(gp16 - gp32) <= 1e-2 * abs(gp32) and abs(n16 - n32) <= 1e-2 * abs(n32)

@@ -36,8 +36,7 @@ from helpers.train.rng import cuda_states, device_type, restore_cuda_states, res
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
-# Settings that may change between a run and its resumption (e.g. training for longer).
-# The device, layout and compilation too: a run written on a GPU goes on (or is loaded) on a CPU.
+# Settings that may change between a run and its resumption (training for longer; another device).
 RESUMABLE_CHANGES = {"steps", "total_steps", "sample_every", "checkpoint_every", "device", "layout", "compile"}
 # Steps between two read-backs of tensor metrics (and NaN checks) when no checkpoint or grid is due.
 LOG_EVERY = 25
