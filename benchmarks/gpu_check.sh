@@ -7,6 +7,8 @@
 #   2. runs notebooks 03, 04, 05, 06 and 08 on the smoke profile on the GPU (papermill);
 #   3. measures the GAN, DDPM and classifier loops against plain reference loops (ratio), bf16
 #      on and off, packing (1 vs 4 runs per GPU) and the paper profile's projected hours;
+#   4. measures the settings only a GPU can decide: the DDPM's layout, torch.compile, the
+#      classifiers' optimiser and batched augmentation, the gradient penalty under bf16;
 # each part at most PART_LIMIT seconds (default 90), skipped with a line when less time is
 # left, and ends with a table: part, status (ok / failed / timeout / skipped), seconds, ratios.
 #
@@ -26,7 +28,7 @@ ROOT=$PWD
 # with bash in the course folder, under the part's time limit; $PY is the machine's Python,
 # `notebook NN_` runs notebooks/NN_*.ipynb on smoke, `paper_data` waits for the paper profile's
 # data (prepared in the background from the start). A line a part prints with "ratio N" is
-# copied into the table. Add a part here. ----
+# copied into the table (also "|diff| N", and "layout: ..."). Add a part here. ----
 PARTS=(
   # The notebooks first: cheap and fixed in time, they show the course's GPU path end to end
   'smoke-data|any|phantom images of the smoke profile, drawn once for the notebooks|$PY -m helpers prepare --profile smoke --dataset phantom --data-dir "$SMOKE/data" --runs-dir "$SMOKE/runs"'
@@ -42,8 +44,14 @@ PARTS=(
   'clf-efficientnet_v2_s|gpu|classifier efficientnet_v2_s, as above|$PY benchmarks/classifier_throughput.py --device cuda --arch efficientnet_v2_s --size 128 --batch 32 --images 2048 --epochs 1 --repeats 2 --bf16 on,off'
   'clf-densenet201|gpu|classifier densenet201, as above|$PY benchmarks/classifier_throughput.py --device cuda --arch densenet201 --size 128 --batch 32 --images 2048 --epochs 1 --repeats 2 --bf16 on,off'
   'packing|gpu|packing: 8 ResNet18 runs, 1 vs 4 per GPU|$PY benchmarks/ray_packing.py --runs 8 --per-gpu 1,4 --batches 100'
-  # Last: it waits for the paper profile's data, drawn on the CPU meanwhile
+  # It waits for the paper profile's data, drawn on the CPU meanwhile
   'plan|gpu|paper profile plan: measured costs -> projected hours (1 GPU, 4 GPUs)|paper_data && $PY -m helpers classify --profile paper --dataset phantom --data-dir "$RUNS/phantom" --runs-dir "$RUNS/runs" --plan --workers 4'
+  # Settings only a GPU can decide, each against the plain loop (alone: --only choice)
+  'choice-ddpm-layout|gpu|DDPM U-Net layout: NCHW vs channels_last|$PY benchmarks/ddpm_throughput.py --profile paper --train-steps 60 --sample-images 16 --ddim-steps 50 --ddpm-images 1 --layout nchw,channels_last'
+  'choice-gan-compile|gpu|GANs, paper size, with torch.compile (inductor)|$PY benchmarks/gan_throughput.py --device cuda --size 128 --width 64 --batch 64 --repeats 2 --compile inductor'
+  'choice-clf-compile|gpu|classifier resnet50: torch.compile on/off x foreach/fastai Adam|$PY benchmarks/classifier_throughput.py --device cuda --arch resnet50 --size 128 --batch 32 --images 2048 --epochs 1 --repeats 2 --compile on,off --optimizer foreach,fastai'
+  'choice-clf-augment|gpu|classifier resnet50, the BUSI study augmentation: batched on the GPU vs per image|$PY benchmarks/classifier_throughput.py --device cuda --arch resnet50 --size 128 --batch 32 --images 2048 --epochs 1 --repeats 2 --augment busi_study --batched-augment on,off'
+  'choice-penalty|gpu|gradient penalty under bf16 vs fp32, paper critic at 128 px|$PY benchmarks/penalty_precision.py --device cuda --profile paper --size 128 --width 64 --batch 64'
 )
 
 usage() { sed -n '2,/^set -uo/p' "$ROOT/benchmarks/gpu_check.sh" | sed '$d; s/^# \{0,1\}//'; }
@@ -188,10 +196,15 @@ for line in "${PARTS[@]}"; do
     echo "!! $name: $status; the end of its errors ($LOG_DIR/$name.err):"
     errors | tail -8
   fi
-  # "dcgan steps=..: ours .. ratio 0.97 .." -> "dcgan steps=.. 0.97"
-  ratios=$(awk '/ratio [0-9]/ { lab = $0; sub(/:.*/, "", lab); sub(/ +ours .*/, "", lab); gsub(/ +/, " ", lab)
-                                 match($0, /ratio [0-9.]+/); printf "%s%s %s", sep, lab, substr($0, RSTART + 6, RLENGTH - 6)
-                                 sep = "; " }' "$LOG_DIR/$name.out")
+  # "dcgan steps=..: ours .. ratio 0.97 .." -> "dcgan steps=.. 0.97"; "after 10 steps: penalty ..
+  # |diff| 3e-05 .." -> "after 10 steps |diff| 3e-05"; "layout: a / b = 1.1 (..)" as it is
+  ratios=$(awk '/^layout: / { v = $0; sub(/ \(.*/, "", v); printf "%s%s", sep, v; sep = "; "; next }
+                /ratio [0-9]|\|diff\| [0-9]/ {
+                  lab = $0; sub(/:.*/, "", lab); sub(/ +ours +/, " ", lab); sub(/ +[0-9.]+ +reference.*/, "", lab)
+                  gsub(/ +/, " ", lab)
+                  if (match($0, /ratio [0-9.]+/)) v = substr($0, RSTART + 6, RLENGTH - 6)
+                  else { match($0, /\|diff\| [0-9.e+-]+/); v = substr($0, RSTART, RLENGTH) }
+                  printf "%s%s %s", sep, lab, v; sep = "; " }' "$LOG_DIR/$name.out")
   # a part that did not end well says why instead
   case $status in
     ok) ;;

@@ -60,6 +60,7 @@ def test_list_and_only_select_parts():
     assert [n for n in names if n.startswith("nb-")] == ["nb-03", "nb-04", "nb-05", "nb-06", "nb-08"]
     gpu = {ln.split()[0] for ln in listed.stdout.splitlines() if ln.split()[1] == "gpu"}
     assert not any(n.startswith("nb-") for n in gpu), "the notebooks also run with --cpu"
+    assert {"choice-ddpm-layout", "choice-clf-compile", "choice-penalty"} <= gpu
     only = check("--only", "nb-0,gan", "--list")
     assert [ln.split()[0] for ln in only.stdout.splitlines()] == ["nb-03", "nb-04", "nb-05", "nb-06", "nb-08", "gan"]
 
