@@ -18,6 +18,7 @@ GENERATORS = {
     "dcgan": "helpers.gan.pipeline:run",
     "cwgan": "helpers.gan.pipeline:run",
     "ddpm": "helpers.ddpm.pipeline:run",
+    "flow": "helpers.flow.pipeline:run",  # flow matching, beyond the five studies
 }
 
 

@@ -13,9 +13,9 @@ import numpy as np
 # who learned that the DDPM is purple finds it purple everywhere. Real-only and traditional
 # augmentation are the neutral references.
 GENERATOR_COLORS = {"wgan": "tab:blue", "wgan-gp": "tab:orange", "dcgan": "tab:green", "cwgan": "tab:red",
-                    "ddpm": "tab:purple"}
+                    "ddpm": "tab:purple", "flow": "tab:cyan"}
 REFERENCE_COLORS = {"real": "black", "real+trad": "tab:gray"}
-_SPARE = ["tab:brown", "tab:pink", "tab:olive", "tab:cyan"]  # for a generator of the reader's own
+_SPARE = ["tab:brown", "tab:pink", "tab:olive"]  # for a generator of the reader's own
 
 
 def generator_color(name: str) -> str:

@@ -22,7 +22,7 @@ from helpers.parallel import Job
 from helpers.quality.sampling import scoring_set
 from helpers.synth import MANIFEST, read_trained_on, synthetic_dir
 
-GENERATOR_PREFERENCE = ("cwgan", "wgan", "wgan-gp", "dcgan", "ddpm")
+GENERATOR_PREFERENCE = ("cwgan", "wgan", "wgan-gp", "dcgan", "ddpm", "flow")
 
 
 def available_generators(preference=GENERATOR_PREFERENCE) -> list[str]:

@@ -11,13 +11,17 @@ from helpers.cli import add_common, add_set, config_from_args, plain_name_arg, p
 from helpers.ddpm.presets import VARIANTS as DDPM_VARIANTS
 from helpers.ddpm.presets import preset as ddpm_preset
 from helpers.errors import SettingError
+from helpers.flow.presets import PRESETS as FLOW_PRESETS
+from helpers.flow.presets import preset as flow_preset
 from helpers.gan.presets import VARIANTS as GAN_VARIANTS
 from helpers.gan.presets import get_preset
 from helpers.generators import GENERATORS, train_and_export
 from helpers.presets import Preset
 
+FLOW_VARIANTS = FLOW_PRESETS.variants
+
 NAME = "train"
-HELP = "train a generator (wgan, wgan-gp, dcgan, cwgan, ddpm) and export synthetic images"
+HELP = "train a generator (wgan, wgan-gp, dcgan, cwgan, ddpm, flow) and export synthetic images"
 
 
 def stage_preset(generator: str, profile: str, changes: dict, variant: str | None = None,
@@ -26,15 +30,17 @@ def stage_preset(generator: str, profile: str, changes: dict, variant: str | Non
     its own rules refuse a bad setting (SettingError) before anything trains."""
     if generator == "ddpm":
         return ddpm_preset(profile, variant, **changes)
+    if generator == "flow":
+        return flow_preset(profile, variant, **changes)
     return get_preset(generator, profile, variant=variant, dataset=dataset, **changes)
 
 
 def check_size(generator: str, size: int, preset: Preset) -> None:
     """The image sizes this generator's networks can be built for."""
-    if generator == "ddpm":
+    if generator in ("ddpm", "flow"):
         levels = len(preset.mults) - 1
         if size % 2 ** levels or size // 2 ** levels < 4:
-            raise SettingError(f"--size {size}: the DDPM's U-Net halves the image {levels} times and needs at "
+            raise SettingError(f"--size {size}: the {'DDPM' if generator == 'ddpm' else 'flow model'}'s U-Net halves the image {levels} times and needs at "
                                f"least 4 px at the bottom, so --size must be at least {4 * 2 ** levels}.")
         return
     from helpers.gan.nets import SIZES
@@ -56,7 +62,7 @@ def add_arguments(p):
 def run(args):
     changes = preset_changes(args)  # --steps wins over --set steps= and a variant's
     preset = stage_preset(args.generator, args.profile, changes, args.variant, args.dataset)
-    variant = (DDPM_VARIANTS if args.generator == "ddpm" else GAN_VARIANTS).get(args.variant, {})
+    variant = {"ddpm": DDPM_VARIANTS, "flow": FLOW_VARIANTS}.get(args.generator, GAN_VARIANTS).get(args.variant, {})
     changes = {k: getattr(preset, k) for k in {**variant, **changes}}  # as the preset's types
     cfg = config_from_args(args)
     check_size(args.generator, cfg.size, preset)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from helpers.presets import POSITIVE_INT, Preset, Rule, Table
 
-GENERATORS = ("wgan", "wgan-gp", "dcgan", "cwgan", "ddpm")
+GENERATORS = ("wgan", "wgan-gp", "dcgan", "cwgan", "ddpm", "flow")
 STAGE = "quality"  # the key of this stage's changes in Config.stage_changes
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from helpers import parallel
 from helpers.data.preprocess import images_uint8
 from helpers.ddpm.pipeline import load_trained
+from helpers.flow.pipeline import load_trained as load_flow
 from helpers.gan.core import load_generator, sample_uint8
 from helpers.gan.pipeline import current_set
 from helpers.generators import GENERATORS
@@ -39,7 +40,7 @@ def _checkpoints(cfg, name: str, kind: str) -> dict:
     """{class: checkpoint file} of the trained models behind set `name`."""
     root = cfg.runs_dir / "generators" / name
     classes = cfg.classes
-    if kind in ("cwgan", "ddpm"):
+    if kind in ("cwgan", "ddpm", "flow"):  # one model for every class
         ck = root / "all" / CHECKPOINT
         return dict.fromkeys(classes, ck) if ck.exists() else {}
     return {c: root / c / CHECKPOINT for c in classes if (root / c / CHECKPOINT).exists()}
@@ -62,8 +63,8 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
     seed = cfg.seed + seed_offset  # a seed of its own: these images are not the exported ones
     if current_set(manifest, counts, hashes, cfg.size, seed):
         return manifest
-    if kind == "ddpm":
-        model = load_trained(cks[next(iter(cks))].parent, cfg.device)
+    if kind in ("ddpm", "flow"):
+        model = (load_trained if kind == "ddpm" else load_flow)(cks[next(iter(cks))].parent, cfg.device)
 
         def sample_fn(cls, n, seed):
             return images_uint8(model.generate(labels[cls], n, seed=seed))

@@ -1,0 +1,105 @@
+"""Flow-matching settings per profile (smoke / quick / paper).
+
+The network is the DDPM's of the same profile (helpers.ddpm.presets: base, mults, n_res,
+attn_levels, dropout), so that between notebook 06 and 06c only the objective and the sampler
+differ; so are the optimiser, the class balance, the label dropout and the EMA, except where a
+profile's budget says otherwise below. quick: notebook 06c must train and sample within about
+a minute and a half of CPU on the phantom, so it trains for fewer steps than notebook 06's
+DDPM (400) and samples its exported set with few network evaluations (see notebook 06c for what
+a longer run shows). paper: one GPU, the DDPM's paper budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from helpers.ddpm.presets import LAYOUTS
+from helpers.ddpm.presets import preset as ddpm_preset
+from helpers.errors import SettingError
+from helpers.flow.sampling import SAMPLERS, STEPS
+from helpers.presets import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, Preset, Rule, Table
+from helpers.train.compiled import COMPILE
+
+
+@dataclass(frozen=True)
+class FlowPreset(Preset):
+    # network (notebook 06's U-Net)
+    base: int = 32
+    mults: tuple[int, ...] = (1, 2, 2, 2)
+    n_res: int = 1
+    attn_levels: tuple[int, ...] | None = None  # None: the lowest resolution only
+    dropout: float = 0.0
+    # objective
+    p_uncond: float = 0.1  # label dropout that trains the unconditional velocity for guidance
+    balance: str = "weights"  # as the DDPM's: "weights", "sampling" or "none"
+    # optimisation
+    steps: int = 2000
+    batch: int = 32
+    lr: float = 2e-4
+    warmup: int = 100
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    # bookkeeping
+    checkpoint_every: int = 200
+    sample_every: int = 500
+    grid_per_class: int = 8
+    # sampling for grids and export: `nfe` network evaluations of `sampler`
+    sampler: str = "heun"
+    nfe: int = 50
+    guidance: float = 2.0
+    export_batch: int = 64
+    # how it runs (not what it learns), as the DDPM's
+    layout: str = "auto"
+    compile: str = "off"
+
+    RULES = {
+        "base": POSITIVE_INT, "mults": Rule(lo=1), "n_res": POSITIVE_INT, "attn_levels": NON_NEGATIVE,
+        "dropout": FRACTION, "p_uncond": FRACTION, "balance": Rule(choices=("weights", "sampling", "none")),
+        "steps": POSITIVE_INT, "batch": POSITIVE_INT, "lr": POSITIVE, "warmup": NON_NEGATIVE, "grad_clip": POSITIVE,
+        "ema_decay": FRACTION, "checkpoint_every": POSITIVE_INT, "sample_every": POSITIVE_INT,
+        "grid_per_class": POSITIVE_INT, "sampler": Rule(choices=SAMPLERS), "nfe": POSITIVE_INT,
+        "guidance": NON_NEGATIVE, "export_batch": POSITIVE_INT, "layout": Rule(choices=LAYOUTS),
+        "compile": Rule(choices=COMPILE),
+    }
+    STAGE = "Flow matching"
+
+    def check(self) -> None:
+        per = STEPS[self.sampler][1]
+        if self.nfe % per:
+            raise SettingError(f"The flow-matching setting nfe ({self.nfe}) must be a multiple of {per} with the "
+                               f"{self.sampler} sampler ({per} network evaluations a step).")
+
+    def as_dict(self) -> dict:
+        d = super().as_dict()
+        d["mults"] = list(self.mults)
+        d["attn_levels"] = None if self.attn_levels is None else list(self.attn_levels)
+        return d
+
+    def net_kwargs(self) -> dict:
+        return dict(base=self.base, mults=tuple(self.mults), n_res=self.n_res, attn_levels=self.attn_levels,
+                    dropout=self.dropout)
+
+
+def _as_ddpm(profile: str, **changes) -> FlowPreset:
+    """The DDPM preset's network, optimiser, balance and bookkeeping for `profile`, with `changes`."""
+    d = ddpm_preset(profile)
+    ours = {f.name for f in fields(FlowPreset)}
+    shared = {f.name: getattr(d, f.name) for f in fields(d) if f.name in ours}
+    return FlowPreset(**{**shared, **changes})
+
+
+PRESETS = Table("flow matching", {
+    "smoke": _as_ddpm("smoke", steps=30, sampler="euler", nfe=4),
+    # quick: 150 steps (notebook 06's DDPM: 400) and Heun with 4 evaluations for the exported set,
+    # so that notebook 06c (training, the NFE figure and the export) stays within its CPU budget
+    "quick": _as_ddpm("quick", steps=150, warmup=20, checkpoint_every=50, sample_every=75, sampler="heun", nfe=4),
+    "paper": _as_ddpm("paper", sampler="heun", nfe=50),
+})
+
+# How many images per class notebook 06c samples at each NFE for its comparison with the DDPM.
+COMPARE_PER_CLASS = {"smoke": 2, "quick": 8, "paper": 64}
+
+
+def preset(profile: str, variant: str | None = None, **overrides) -> FlowPreset:
+    """The profile's preset with `overrides` (None values are ignored, e.g. steps=None)."""
+    return PRESETS.of(profile, variant, **overrides)
