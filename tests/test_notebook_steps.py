@@ -16,9 +16,9 @@ from helpers.course import export as E
 def test_notebook_steps_and_package_steps_are_the_same_code():
     assert E.check() == [], "a notebook's `# export:` cell differs from its module: run `python -m helpers export`"
     cells = E.exported_cells()
-    assert set(cells) == {"helpers/gan/steps.py", "helpers/ddpm/steps.py"}
+    assert set(cells) == {"helpers/gan/steps.py", "helpers/ddpm/steps.py", "helpers/flow/steps.py"}
     names = [n for module in cells.values() for n, _ in module]
-    assert {"03_wgan.ipynb", "04_dcgan.ipynb", "05_cwgan.ipynb", "06_ddpm.ipynb"} <= set(names)
+    assert {"03_wgan.ipynb", "04_dcgan.ipynb", "05_cwgan.ipynb", "06_ddpm.ipynb", "06c_flow_matching.ipynb"} <= set(names)
 
 
 def _changed_step(tmp_path):

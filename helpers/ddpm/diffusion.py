@@ -194,6 +194,8 @@ def ddim_timesteps(T: int, steps: int) -> list[int]:
     """`steps` timesteps from T-1 down to 0, evenly spaced (steps = T gives every step)."""
     if not 1 <= steps <= T:
         raise ValueError(f"DDIM steps must be between 1 and T={T}, got {steps}")
+    if steps == 1:  # one jump from pure noise (linspace would give step 0, the cleanest)
+        return [T - 1]
     return sorted({int(round(v)) for v in torch.linspace(0, T - 1, steps).tolist()}, reverse=True)
 
 

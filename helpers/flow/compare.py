@@ -1,0 +1,143 @@
+"""Flow matching beside the DDPM at equal numbers of network evaluations (NFE), measured.
+
+Both trained models draw `n_per_class` images of every class at each NFE with their own
+preset's guidance: flow matching with Euler (NFE steps) and Heun (NFE / 2 steps), the DDPM
+with DDIM (NFE steps, its preset's eta). Each class's images come from the same seed at every
+NFE, so a column of the figure shows one noise draw sharpening as the NFE grows. Two stated
+measures, each against what real images score (the floor) and with its noise:
+
+- **SWD**: the sliced Wasserstein distance (helpers.quality.swd) between the generated images
+  and the real training images; the floor is the same distance for as many real images (as many
+  per class) drawn from the training images against the rest, over `FLOOR_DRAWS` draws (mean, sd).
+  One set's value moves by about that sd from draw to draw, so two sets differ beyond chance when
+  their values lie more than 2 sqrt(2) sd apart (two standard deviations of a difference).
+- **label accuracy**: the share of generated images that a probe trained on the real training
+  images (helpers.gan.label_dependence.LabelProbe) assigns to the class they were drawn for,
+  with a 95% Wilson interval; the probe's own accuracy on held-out real images is its floor.
+  Two models differ when their intervals do not overlap.
+
+Plus seconds per image (on this machine, for the whole batch of classes). `verdicts` says, at
+each NFE, which model wins on each measure, or "not distinguishable".
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from helpers.quality.swd import sliced_wasserstein
+
+NFES = (1, 2, 4, 8, 16, 50)
+FLOOR_DRAWS = 20
+SAMPLERS = (("flow", "euler"), ("flow", "heun"), ("ddpm", "ddim"))
+NAMES = {"euler": "flow, Euler", "heun": "flow, Heun", "ddim": "DDPM, DDIM"}
+
+
+def _draw(model, kind: str, method: str, label: int, n: int, nfe: int, seed: int) -> torch.Tensor:
+    if kind == "flow":
+        return model.generate(label, n, seed=seed, method=method, nfe=nfe)
+    return model.generate(label, n, seed=seed, method="ddim", steps=nfe)
+
+
+def draw_at_nfe(flow, ddpm, n_per_class: int, n_classes: int, nfes=NFES, seed: int = 0) -> dict:
+    """{(sampler, nfe): (images (N, C, H, W) in [-1, 1], labels (N,), seconds)} for the samplers of
+    SAMPLERS (Heun only at even NFE); class c is drawn from seed + c at every NFE."""
+    out = {}
+    for kind, method in SAMPLERS:
+        model = flow if kind == "flow" else ddpm
+        for nfe in nfes:
+            if method == "heun" and nfe % 2:
+                continue
+            t0 = time.perf_counter()
+            x = [_draw(model, kind, method, c, n_per_class, nfe, seed + c) for c in range(n_classes)]
+            sec = time.perf_counter() - t0
+            out[(method, nfe)] = (torch.cat(x), np.repeat(np.arange(n_classes), n_per_class), sec)
+    return out
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion k / n."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    mid, half = (p + z * z / (2 * n)), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (mid - half) / (1 + z * z / n), (mid + half) / (1 + z * z / n)
+
+
+def swd_floor(real, real_labels, n_per_class: int, draws: int = FLOOR_DRAWS, seed: int = 0) -> tuple[float, float]:
+    """(mean, sd) of the SWD between n_per_class real images of every class and the other real images."""
+    real, real_labels = np.asarray(real), np.asarray(real_labels)
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(draws):
+        held = np.concatenate([rng.choice(np.flatnonzero(real_labels == c), n_per_class, replace=False)
+                               for c in np.unique(real_labels)])
+        rest = np.setdiff1d(np.arange(len(real)), held)
+        vals.append(sliced_wasserstein(real[held], real[rest], seed=seed))
+    return float(np.mean(vals)), float(np.std(vals, ddof=1))
+
+
+def nfe_table(drawn: dict, real, real_labels, probe, held_out, held_out_labels, seed: int = 0) -> pd.DataFrame:
+    """One row per (sampler, NFE): SWD with the floor's mean and sd, label accuracy with its
+    Wilson interval and the probe's accuracy on held-out real images, seconds per image."""
+    n_per_class = int(np.bincount(next(iter(drawn.values()))[1]).max())
+    floor, floor_sd = swd_floor(real, real_labels, n_per_class, seed=seed)
+    real_acc = probe.accuracy(held_out, held_out_labels)
+    rows = []
+    for (method, nfe), (x, y, sec) in drawn.items():
+        right = int((probe.predict(x) == y).sum())
+        lo, hi = wilson(right, len(y))
+        rows.append(dict(sampler=NAMES[method], nfe=nfe, swd=sliced_wasserstein(x, real, seed=seed), swd_floor=floor,
+                         swd_floor_sd=floor_sd, label_acc=right / len(y), label_acc_lo=lo, label_acc_hi=hi,
+                         label_acc_real=real_acc, s_per_image=sec / len(y), n_images=len(y)))
+    return pd.DataFrame(rows).sort_values(["nfe", "sampler"], kind="stable").reset_index(drop=True)
+
+
+def _swd_winner(a, b) -> str:
+    """'flow', 'DDPM' or 'not distinguishable' for rows a (flow) and b (DDPM)."""
+    if abs(a.swd - b.swd) <= 2 * math.sqrt(2) * a.swd_floor_sd:
+        return "not distinguishable"
+    return "flow" if a.swd < b.swd else "DDPM"
+
+
+def _acc_winner(a, b) -> str:
+    if a.label_acc_lo > b.label_acc_hi:
+        return "flow"
+    if b.label_acc_lo > a.label_acc_hi:
+        return "DDPM"
+    return "not distinguishable"
+
+
+def verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """Per NFE and flow sampler: which model wins on SWD (lower) and on label accuracy (higher)."""
+    ddim = table[table["sampler"] == NAMES["ddim"]].set_index("nfe")
+    rows = []
+    for r in table[table["sampler"] != NAMES["ddim"]].itertuples():
+        if r.nfe in ddim.index:
+            d = ddim.loc[r.nfe]
+            rows.append(dict(nfe=r.nfe, flow_sampler=r.sampler.split(", ")[1], swd=_swd_winner(r, d),
+                             label_accuracy=_acc_winner(r, d)))
+    return pd.DataFrame(rows)
+
+
+def paragraph(table: pd.DataFrame) -> str:
+    """The comparison in words, computed from `table` (see `verdicts`)."""
+    v = verdicts(table)
+    first = table.iloc[0]
+    parts = [f"On {int(first.n_images)} images per sampler and NFE, against the DDPM's DDIM at the same NFE "
+             f"(SWD floor {first.swd_floor:.4f} ± {first.swd_floor_sd:.4f}; the probe's accuracy on held-out "
+             f"real images {first.label_acc_real:.2f}):"]
+    for measure, name in (("swd", "sliced Wasserstein distance"), ("label_accuracy", "label accuracy")):
+        said = []
+        for sampler in ("Euler", "Heun"):
+            s = v[v["flow_sampler"] == sampler]
+            by = {w: [str(n) for n in s.loc[s[measure] == w, "nfe"]] for w in ("flow", "DDPM", "not distinguishable")}
+            bits = [f"{'flow matching' if w == 'flow' else 'the DDPM' if w == 'DDPM' else 'not distinguishable'} "
+                    f"at NFE {', '.join(n)}" for w, n in by.items() if n]
+            said.append(f"flow with {sampler}: " + "; ".join(bits))
+        parts.append(f"**{name}**: " + " — ".join(said) + ".")
+    return " ".join(parts)
