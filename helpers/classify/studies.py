@@ -64,6 +64,9 @@ STUDY_RUNS = {
                       "the conditional WGAN-GP, one model for all classes"),
 }
 GENERATOR_STUDY = {r.generator: name for name, r in STUDY_RUNS.items()}
+# Generators the course trains that no study used: one setting each (+ its images), compared
+# with real-only but with no study's published numbers.
+BEYOND_STUDIES = {"flow": "flow matching, beyond the five studies"}
 
 
 def our_setting(published_setting: str, generator: str) -> str:
@@ -78,11 +81,14 @@ def settings_for(generators, augment: str = "busi_study", scenario=(0, 50, 125, 
     """The grid's settings for `generators`: real and real + traditional once, then for every
     generator real + its images (the comparison across generators), plus what its own study
     needs (+ traditional + synthetic for the BUSI and cWGAN studies; the DDPM's sweep unless
-    `sweep` is false). A generator no study used gets the BUSI study's four columns."""
+    `sweep` is false). A generator no study used gets the BUSI study's four columns; one of
+    BEYOND_STUDIES (flow matching) only + its images."""
     names = ["real", "real+trad"]
     for g in generators:
         names.append(f"real+syn:{g}")
         run = STUDY_RUNS.get(GENERATOR_STUDY.get(g, ""))
+        if g in BEYOND_STUDIES:
+            continue
         if run is None:  # a generator of your own: the BUSI study's four columns
             names.append(f"real+trad+syn:{g}")
             continue
@@ -167,7 +173,7 @@ def rows_for_conclusions(generators) -> list[tuple]:
     for g in generators:
         study = GENERATOR_STUDY.get(g)
         gain, where = smallest_published(study) if study else (float("nan"), "")
-        label = f"{study} study's generator ({g})" if study else g
+        label = f"{study} study's generator ({g})" if study else BEYOND_STUDIES.get(g, g)
         out.append((label, f"real+syn:{g}", gain, where))
         if study in ("BUSI", "cWGAN"):
             out.append((label + " + traditional", f"real+trad+syn:{g}", gain, where))

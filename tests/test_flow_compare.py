@@ -1,0 +1,103 @@
+"""Notebook 06c's comparison and exercises: the checks accept the right answer and refuse near
+misses; the verdicts say "not distinguishable" within the noise; DDIM with one step starts from noise;
+flow matching is one setting beyond the studies in notebook 08's grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from helpers.classify.settings import Setting
+from helpers.classify.studies import rows_for_conclusions, settings_for
+from helpers.ddpm.diffusion import ddim_timesteps
+from helpers.exercises.flow import check_euler_sampler, check_flow_loss
+from helpers.flow import compare
+
+
+def _loss(velocity, x0, x1, t, target=lambda x0, x1: x1 - x0, flip=False):
+    tb = t.reshape(-1, 1, 1, 1)
+    tb = 1 - tb if flip else tb
+    return (velocity((1 - tb) * x0 + tb * x1, t) - target(x0, x1)).square().mean()
+
+
+def test_loss_check_accepts_the_loss_and_refuses_a_wrong_target_or_time_direction(capsys):
+    check_flow_loss(_loss)
+    assert capsys.readouterr().out.startswith("Correct:")
+    with pytest.raises(AssertionError, match="the target"):
+        check_flow_loss(lambda v, x0, x1, t: _loss(v, x0, x1, t, target=lambda a, b: a - b))
+    with pytest.raises(AssertionError, match="t = 0 is the noise"):
+        check_flow_loss(lambda v, x0, x1, t: _loss(v, x0, x1, t, flip=True))
+    with pytest.raises(AssertionError, match="one number"):
+        check_flow_loss(lambda v, x0, x1, t: (v(x0, t) - (x1 - x0)).square())
+
+
+def _euler(velocity, x0, n, start=lambda k, h: k * h):
+    x, h = x0, 1.0 / n
+    for k in range(n):
+        x = x + h * velocity(x, start(k, h))
+    return x
+
+
+def test_euler_check_accepts_euler_and_refuses_the_velocity_at_the_step_end(capsys):
+    check_euler_sampler(_euler)
+    assert capsys.readouterr().out.startswith("Correct:")
+    with pytest.raises(AssertionError, match="velocity at its start"):
+        check_euler_sampler(lambda v, x0, n: _euler(v, x0, n, start=lambda k, h: (k + 1) * h))
+
+
+def test_ddim_with_one_step_starts_from_the_noisiest_step():
+    assert ddim_timesteps(1000, 1) == [999]
+    assert ddim_timesteps(1000, 2) == [999, 0]
+
+
+def test_wilson_interval_holds_the_proportion():
+    lo, hi = compare.wilson(7, 10)
+    assert lo < 0.7 < hi and 0 < lo and hi < 1
+    assert compare.wilson(0, 10)[0] == pytest.approx(0.0, abs=1e-12) and compare.wilson(10, 10)[1] == pytest.approx(1.0)
+
+
+def _row(sampler, nfe, swd, acc, n=30, sd=0.01):
+    lo, hi = compare.wilson(round(acc * n), n)
+    return dict(sampler=sampler, nfe=nfe, swd=swd, swd_floor=0.05, swd_floor_sd=sd, label_acc=acc, label_acc_lo=lo,
+                label_acc_hi=hi, label_acc_real=0.8, s_per_image=0.01, n_images=n)
+
+
+def test_verdicts_name_a_winner_only_beyond_the_noise():
+    euler, ddim = compare.NAMES["euler"], compare.NAMES["ddim"]
+    table = pd.DataFrame([_row(euler, 1, 0.10, 0.95), _row(ddim, 1, 0.30, 0.10),   # flow far ahead on both
+                          _row(euler, 8, 0.30, 0.60), _row(ddim, 8, 0.31, 0.63)])  # within the noise
+    v = compare.verdicts(table).set_index("nfe")
+    assert (v.loc[1, "swd"], v.loc[1, "label_accuracy"]) == ("flow", "flow")
+    assert (v.loc[8, "swd"], v.loc[8, "label_accuracy"]) == ("not distinguishable", "not distinguishable")
+    text = compare.paragraph(table)
+    assert "flow matching at NFE 1" in text and "not distinguishable at NFE 8" in text
+
+
+def test_swd_floor_and_table_on_drawn_images():
+    rng = np.random.default_rng(0)
+    real = rng.integers(0, 256, (40, 16, 16), dtype=np.uint8)
+    labels = np.arange(40) % 2
+    mean, sd = compare.swd_floor(real, labels, 4, draws=5)
+    assert mean > 0 and sd >= 0
+
+    class Probe:
+        def predict(self, x):
+            return np.zeros(len(x), dtype=int)
+
+        def accuracy(self, x, y):
+            return 0.5
+
+    drawn = {("euler", 1): (torch.rand(8, 1, 16, 16) * 2 - 1, np.repeat([0, 1], 4), 0.8)}
+    t = compare.nfe_table(drawn, real, labels, Probe(), real[:4], labels[:4])
+    assert t.loc[0, "label_acc"] == 0.5 and t.loc[0, "s_per_image"] == pytest.approx(0.1)
+
+
+def test_flow_is_one_setting_beyond_the_studies():
+    names = [s.name for s in settings_for(["ddpm", "flow"], sweep=False)]
+    assert "real+syn:flow" in names and not any("flow" in n for n in names if n != "real+syn:flow")
+    rows = {r[1]: r for r in rows_for_conclusions(["flow"])}
+    label, _, gain, *_ = rows["real+syn:flow"]
+    assert "beyond the five studies" in label and gain != gain  # no published gain to read it against
+    assert Setting.parse("real+syn:flow").generator == "flow"
