@@ -43,11 +43,11 @@ def _draw(model, kind: str, method: str, label: int, n: int, nfe: int, seed: int
     return model.generate(label, n, seed=seed, method="ddim", steps=nfe)
 
 
-def draw_at_nfe(flow, ddpm, n_per_class: int, n_classes: int, nfes=NFES, seed: int = 0) -> dict:
-    """{(sampler, nfe): (images (N, C, H, W) in [-1, 1], labels (N,), seconds)} for the samplers of
-    SAMPLERS (Heun only at even NFE); class c is drawn from seed + c at every NFE."""
+def draw_at_nfe(flow, ddpm, n_per_class: int, n_classes: int, nfes=NFES, seed: int = 0, samplers=SAMPLERS) -> dict:
+    """{(sampler, nfe): (images (N, C, H, W) in [-1, 1], labels (N,), seconds)} for `samplers`
+    ((model, method) pairs; Heun only at even NFE); class c is drawn from seed + c at every NFE."""
     out = {}
-    for kind, method in SAMPLERS:
+    for kind, method in samplers:
         model = flow if kind == "flow" else ddpm
         for nfe in nfes:
             if method == "heun" and nfe % 2:
