@@ -72,7 +72,7 @@ def test_verdicts_name_a_winner_only_beyond_the_noise():
     assert (v.loc[1, "swd"], v.loc[1, "label_accuracy"]) == ("flow", "flow")
     assert (v.loc[8, "swd"], v.loc[8, "label_accuracy"]) == ("not distinguishable", "not distinguishable")
     text = compare.paragraph(table)
-    assert "flow matching at NFE 1" in text and "not distinguishable at NFE 8" in text
+    assert "flow matching wins at NFE 1" in text and "not distinguishable at NFE 8" in text
 
 
 def test_swd_floor_and_table_on_drawn_images():

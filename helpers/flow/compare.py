@@ -124,20 +124,22 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def paragraph(table: pd.DataFrame) -> str:
-    """The comparison in words, computed from `table` (see `verdicts`)."""
+def paragraph(table: pd.DataFrame, context: str = "") -> str:
+    """The comparison in words, computed from `table` (see `verdicts`); `context` goes first
+    (e.g. the two models' training budgets)."""
     v = verdicts(table)
     first = table.iloc[0]
-    parts = [f"On {int(first.n_images)} images per sampler and NFE, against the DDPM's DDIM at the same NFE "
-             f"(SWD floor {first.swd_floor:.4f} ± {first.swd_floor_sd:.4f}; the probe's accuracy on held-out "
-             f"real images {first.label_acc_real:.2f}):"]
+    parts = [f"{context}On {int(first.n_images)} images per sampler and NFE (SWD floor {first.swd_floor:.4f} "
+             f"± {first.swd_floor_sd:.4f}; the probe's accuracy on held-out real images {first.label_acc_real:.2f}), "
+             "flow matching against the DDPM's DDIM at the same NFE:"]
     for measure, name in (("swd", "sliced Wasserstein distance"), ("label_accuracy", "label accuracy")):
         said = []
         for sampler in ("Euler", "Heun"):
             s = v[v["flow_sampler"] == sampler]
-            by = {w: [str(n) for n in s.loc[s[measure] == w, "nfe"]] for w in ("flow", "DDPM", "not distinguishable")}
-            bits = [f"{'flow matching' if w == 'flow' else 'the DDPM' if w == 'DDPM' else 'not distinguishable'} "
-                    f"at NFE {', '.join(n)}" for w, n in by.items() if n]
-            said.append(f"flow with {sampler}: " + "; ".join(bits))
+            by = {w: ", ".join(str(n) for n in s.loc[s[measure] == w, "nfe"]) for w in
+                  ("flow", "DDPM", "not distinguishable")}
+            bits = [f"{'flow matching wins' if w == 'flow' else 'the DDPM wins' if w == 'DDPM' else w} at NFE {n}"
+                    for w, n in by.items() if n]
+            said.append(f"with {sampler}, " + "; ".join(bits))
         parts.append(f"**{name}**: " + " — ".join(said) + ".")
     return " ".join(parts)
