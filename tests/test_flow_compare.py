@@ -101,3 +101,22 @@ def test_flow_is_one_setting_beyond_the_studies():
     label, _, gain, *_ = rows["real+syn:flow"]
     assert "beyond the five studies" in label and gain != gain  # no published gain to read it against
     assert Setting.parse("real+syn:flow").generator == "flow"
+
+
+def test_plan_times_a_flow_step_and_counts_its_preset_steps(smoke_cfg, monkeypatch):
+    """classify --plan knows flow matching: one model, its preset's steps, a measured step."""
+    from helpers.classify import plan as P
+    from helpers.classify.presets import PRESETS
+    from helpers.classify.settings import plan
+    from helpers.flow.presets import preset
+    from helpers.prepare import load_prepared
+
+    assert P.time_generator_step("flow", smoke_cfg, 3) > 0
+    records = load_prepared(smoke_cfg, progress=False, verbose=False)
+    monkeypatch.setattr(P, "time_batch", lambda *a, **k: 0.01)
+    monkeypatch.setattr(P, "time_generator_step", lambda *a, **k: 0.02)
+    runs = plan(records, ["tiny"], [Setting.parse("real+syn:flow", "none")], [0], [0])
+    gens = P.make_plan(smoke_cfg, records, runs, PRESETS["smoke"], workers=1, progress=False)["generators"]
+    row = gens.set_index("generator").loc["flow"]
+    assert (row["steps"], row["models"]) == (preset("smoke").steps, 1)
+    assert row["seconds"] == pytest.approx(preset("smoke").steps * 0.02)

@@ -29,6 +29,8 @@ from helpers.ddpm.diffusion import Schedule
 from helpers.ddpm.pipeline import build_model as build_ddpm
 from helpers.ddpm.presets import preset as ddpm_preset
 from helpers.ddpm.steps import diffusion_loss
+from helpers.flow.presets import preset as flow_preset
+from helpers.flow.steps import flow_matching_loss
 from helpers.gan.core import make_run
 from helpers.gan.presets import get_preset
 from helpers.gan.steps import cwgan_step, dcgan_step, wgan_step
@@ -84,19 +86,22 @@ CPU_TIMING_BATCH = 8
 def time_generator_step(name: str, cfg, n_classes: int) -> float:
     """Seconds per training step of generator `name`'s preset for this profile (one model)."""
     cpu = not str(cfg.device).startswith("cuda")
-    if name == "ddpm":
-        p = full = ddpm_preset(cfg.profile)
+    if name in ("ddpm", "flow"):  # the same U-Net; flow matching (beyond the studies) another loss
+        p = full = ddpm_preset(cfg.profile) if name == "ddpm" else flow_preset(cfg.profile)
         timed = min(p.batch, CPU_TIMING_BATCH) if cpu else p.batch
         torch.manual_seed(0)
         model = build_ddpm(p, cfg.size, n_classes).to(cfg.device)
         opt = torch.optim.AdamW(model.parameters(), lr=p.lr)
-        sched = Schedule.make(p.schedule, p.T)
+        sched = Schedule.make(p.schedule, p.T) if name == "ddpm" else None
         x = torch.randn(timed, 1, cfg.size, cfg.size, device=cfg.device)
         y = torch.randint(0, n_classes, (timed,), device=cfg.device)
         g = torch.Generator(device=cfg.device).manual_seed(0)
 
         def step():
-            loss = diffusion_loss(model, x, y, sched, g, p.objective, None, p.p_uncond, p.min_snr)
+            if name == "ddpm":
+                loss = diffusion_loss(model, x, y, sched, g, p.objective, None, p.p_uncond, p.min_snr)
+            else:
+                loss = flow_matching_loss(model, x, y, g, None, p.p_uncond)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -125,7 +130,7 @@ def _n_train(records, fold, setting, classes) -> int:
         if setting.per_class:
             n += setting.per_class * (len(classes) - 1)
         else:
-            extra = 0 if setting.generator.startswith(("dcgan", "ddpm")) else 50
+            extra = 0 if setting.generator.startswith(("dcgan", "ddpm", "flow")) else 50
             n += int(sum(counts.max() + extra - counts.get(c, 0) for c in classes))
     return n
 
@@ -156,8 +161,8 @@ def make_plan(cfg, records: pd.DataFrame, runs: list[tuple], preset: dict, worke
             if progress:
                 print(f"timing one {kind} step ...", flush=True)
             t_step[kind] = time_generator_step(kind, cfg, len(classes))
-        if kind == "ddpm":
-            steps, models = ddpm_preset(cfg.profile).steps, 1
+        if kind in ("ddpm", "flow"):
+            steps, models = (ddpm_preset if kind == "ddpm" else flow_preset)(cfg.profile).steps, 1
         else:
             steps = preset.gen_steps or get_preset(kind, cfg.profile, dataset=cfg.dataset).steps
             models = 1 if kind == "cwgan" else (len(classes) - 1 if kind == "dcgan" else len(classes))
