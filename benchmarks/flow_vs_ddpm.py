@@ -90,7 +90,7 @@ def main(argv=None):
                                   seed=args.seed)
         print(f"\n== {name} ({model.preset.steps} steps) against the DDPM ({ddpm_model.preset.steps} steps), "
               f"{k} images per class ==")
-        print(table.drop(columns=["n_images"]).round(4).to_string(index=False))
+        print(table.drop(columns=["n_images", "label_acc_lo", "label_acc_hi"]).round(4).to_string(index=False))
         print(compare.verdicts(table).to_string(index=False))
         print(compare.paragraph(table))
     return 0

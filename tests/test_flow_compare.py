@@ -60,27 +60,29 @@ def test_wilson_interval_holds_the_proportion():
 
 def _row(sampler, nfe, swd, acc, n=30, sd=0.01):
     lo, hi = compare.wilson(round(acc * n), n)
-    return dict(sampler=sampler, nfe=nfe, swd=swd, swd_floor=0.05, swd_floor_sd=sd, label_acc=acc, label_acc_lo=lo,
-                label_acc_hi=hi, label_acc_real=0.8, s_per_image=0.01, n_images=n)
+    return dict(sampler=sampler, nfe=nfe, swd=swd, swd_floor=0.05, swd_floor_sd=sd, stats_dist=swd * 10,
+                stats_floor=0.5, stats_floor_sd=10 * sd, label_acc=acc, label_acc_lo=lo, label_acc_hi=hi,
+                label_acc_real=0.8, s_per_image=0.01, n_images=n)
 
 
 def test_verdicts_name_a_winner_only_beyond_the_noise():
     euler, ddim = compare.NAMES["euler"], compare.NAMES["ddim"]
-    table = pd.DataFrame([_row(euler, 1, 0.10, 0.95), _row(ddim, 1, 0.30, 0.10),   # flow far ahead on both
+    table = pd.DataFrame([_row(euler, 1, 0.10, 1.0), _row(ddim, 1, 0.30, 0.10),   # flow far ahead on both
                           _row(euler, 8, 0.30, 0.60), _row(ddim, 8, 0.31, 0.63)])  # within the noise
     v = compare.verdicts(table).set_index("nfe")
-    assert (v.loc[1, "swd"], v.loc[1, "label_accuracy"]) == ("flow", "flow")
-    assert (v.loc[8, "swd"], v.loc[8, "label_accuracy"]) == ("not distinguishable", "not distinguishable")
+    assert (v.loc[1, "swd"], v.loc[1, "stats_dist"], v.loc[1, "label_accuracy"]) == ("flow", "flow", "flow")
+    assert set(v.loc[8, ["swd", "stats_dist", "label_accuracy"]]) == {"not distinguishable"}
     text = compare.paragraph(table)
     assert "flow matching wins at NFE 1" in text and "not distinguishable at NFE 8" in text
+    assert "flow, Euler at NFE 1) means samples that exaggerate" in text  # [0.89, 1] lies above 0.8
 
 
 def test_swd_floor_and_table_on_drawn_images():
     rng = np.random.default_rng(0)
     real = rng.integers(0, 256, (40, 16, 16), dtype=np.uint8)
     labels = np.arange(40) % 2
-    mean, sd = compare.swd_floor(real, labels, 4, draws=5)
-    assert mean > 0 and sd >= 0
+    fl = compare.floors(real, labels, 4, draws=5)
+    assert fl["swd"][0] > 0 and fl["stats"][0] > 0 and fl["swd"][1] >= 0
 
     class Probe:
         def predict(self, x):

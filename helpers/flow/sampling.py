@@ -8,7 +8,10 @@ A uniform time grid of n steps, h = 1 / n:
 
 Heun (the trapezoidal rule with an Euler predictor, Karras et al. 2022's second-order sampler)
 costs twice as much per step and has an error of order h^2 instead of h: at an equal number of
-network evaluations (NFE) it takes half as many steps. Its last step ends at t = 1 exactly.
+network evaluations (NFE) it takes half as many steps. Its last correction evaluates the velocity at
+t = 1, where no noise is left in the input to tell which noise to subtract: a trained network's
+velocity there is close to x itself, and with few steps the last step keeps grain (notebook 06c
+measures it). The presets sample with Euler.
 
 Classifier-free guidance on the velocity: v = v(x, t, null) + s (v(x, t, y) - v(x, t, null)),
 both halves in one batched call (helpers.ddpm.diffusion.guided_output); s = 1 is the plain
