@@ -35,7 +35,8 @@ def _changed_step(tmp_path):
 def test_check_fails_when_a_notebook_step_changes(tmp_path):
     (tmp_path / "helpers" / "gan").mkdir(parents=True)
     (tmp_path / "helpers" / "ddpm").mkdir(parents=True)
-    for m in ("helpers/gan/steps.py", "helpers/ddpm/steps.py"):
+    (tmp_path / "helpers" / "flow").mkdir(parents=True)
+    for m in ("helpers/gan/steps.py", "helpers/ddpm/steps.py", "helpers/flow/steps.py"):
         shutil.copy(E.ROOT / m, tmp_path / m)
     assert E.check(E.ROOT / "notebooks", tmp_path) == []
     nbs = _changed_step(tmp_path)
