@@ -74,7 +74,7 @@ def test_verdicts_name_a_winner_only_beyond_the_noise():
     assert set(v.loc[8, ["swd", "stats_dist", "label_accuracy"]]) == {"not distinguishable"}
     text = compare.paragraph(table)
     assert "flow matching wins at NFE 1" in text and "not distinguishable at NFE 8" in text
-    assert "flow, Euler at NFE 1) means samples that exaggerate" in text  # [0.89, 1] lies above 0.8
+    assert "(flow, Euler at NFE 1) means samples that exaggerate" in text  # [0.89, 1] lies above 0.8
 
 
 def test_swd_floor_and_table_on_drawn_images():

@@ -160,7 +160,8 @@ def paragraph(table: pd.DataFrame, context: str = "") -> str:
         parts.append(f"**{name}**: " + " — ".join(said) + ".")
     above = table[table["label_acc_lo"] > table["label_acc_real"]]
     if len(above):
-        parts.append("Label accuracy above what held-out real images score (" + ", ".join(
-            f"{r.sampler} at NFE {r.nfe}" for r in above.itertuples()) + ") means samples that exaggerate the "
-            "classes' differences, not samples more real than real ones.")
+        where = "; ".join(f"{s} at NFE {', '.join(str(n) for n in part['nfe'])}"
+                          for s, part in above.groupby("sampler", sort=False))
+        parts.append(f"Label accuracy above what held-out real images score ({where}) means samples that "
+                     "exaggerate the classes' differences, not samples more real than real ones.")
     return " ".join(parts)
