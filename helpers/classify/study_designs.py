@@ -173,3 +173,15 @@ def design_table(profile: str = "paper"):
                          smallest_published_gain=smallest_gain(d),
                          power=detection_power(smallest_gain(d), paired), section=d.section))
     return pd.DataFrame(rows)
+
+
+def design_markdown(profile: str = "paper") -> list[str]:
+    """`design_table` as the Markdown table of docs/studies.md (a test keeps them equal)."""
+    lines = ["| study | data | classifiers (epochs, Adam's peak lr) | settings | folds x seeds | runs | test images "
+             "| published real-only accuracy | expected +- accuracy | expected +- paired | smallest published gain "
+             "(chance to detect it) |", "|" + "---|" * 11]
+    for r in design_table(profile).itertuples():
+        lines.append(f"| {r.study} | {r.data} | {r.classifiers} | {r.settings} | {r.folds} x {r.seeds} | {r.runs} "
+                     f"| {r.test_images} | {r.published_accuracy:.3f} | {r.accuracy_hw:.3f} | {r.paired_hw:.3f} "
+                     f"| {r.smallest_published_gain:+.3f} ({r.power:.0%}) |")
+    return lines

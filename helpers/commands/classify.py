@@ -8,11 +8,16 @@ The paper profile runs the studies one by one, each its own experiment
 (`helpers.classify.study_designs`: its classifiers, settings and data; `--study NAME` for one);
 `--design cross` runs instead every paper architecture with every setting on every fold."""
 
+from pathlib import Path
+
+from helpers.classify import study_designs as SD
 from helpers.classify.presets import PRESETS
-from helpers.classify.study_designs import DESIGNS
+from helpers.classify.settings import SPLIT, fold_list
 from helpers.cli import add_common, add_set, config_from_args, positive_int, preset_changes
+from helpers.config import resolve, setup
 from helpers.data.augment import POLICIES
-from helpers.errors import SettingError
+from helpers.data.registry import dataset as dataset_record
+from helpers.errors import DataError, SettingError
 
 NAME = "classify"
 HELP = "classifier comparison grid: real / +traditional / +synthetic, per fold, with CIs"
@@ -35,7 +40,7 @@ def add_arguments(p):
     # None: each study's own data set (--design studies), else the phantom (see `_dataset`)
     p.set_defaults(dataset=None)
     p.add_argument("--study", default=None,
-                   help=f"run (or --plan) one study's own experiment: {', '.join(DESIGNS)} (any case); on its own "
+                   help=f"run (or --plan) one study's own experiment: {', '.join(SD.DESIGNS)} (any case); on its own "
                         "data set unless --dataset names another (docs/studies.md, 'The paper profile, study by "
                         "study')")
     p.add_argument("--design", choices=["studies", "cross"], default=None,
@@ -106,8 +111,6 @@ def run(args):
 
 
 def _choices(args, preset) -> dict:
-    from helpers.classify.settings import SPLIT
-
     return dict(preset=preset, generators=args.generators, settings=args.settings.split(",") if args.settings else None,
                 folds=[SPLIT] if args.folds == "split" else _ints(args.folds, "--folds"), scenario=args.scenario)
 
@@ -121,11 +124,9 @@ def _run_options(args) -> dict:
 
 
 def _print_results(cfg, done) -> None:
-    from helpers.classify.grid import classify_dir
-
     cols = ["arch", "setting", "fold", "seed", "accuracy", "accuracy_lo", "accuracy_hi", "f1_macro", "seconds"]
     print(done.results[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"wrote {classify_dir(cfg) / 'results.csv'}")
+    print(f"wrote {cfg.runs_dir / 'classify' / 'results.csv'}")  # helpers.classify.grid.classify_dir
 
 
 def _grid(args, preset) -> int:
@@ -149,10 +150,6 @@ def _grid(args, preset) -> int:
 def _study_cfg(args, d, many: bool, plan: bool = False):
     """The Config of study `d`: its own data set unless --dataset names one; with several data
     sets in one call, each gets its own runs folder under --runs-dir."""
-    from pathlib import Path
-
-    from helpers.config import resolve, setup
-
     dataset = args.dataset or d.dataset
     if many and args.data_dir:
         raise SettingError("--data-dir names one data set's folder, and these studies use several: add --study "
@@ -166,12 +163,8 @@ def _study_cfg(args, d, many: bool, plan: bool = False):
 
 def _studies(args, preset, seeds) -> int:
     """Each study's own experiment (helpers.classify.study_designs), or one with --study."""
-    from helpers.classify import study_designs as SD
     from helpers.classify.comparison import run_studies
-    from helpers.classify.settings import SPLIT, fold_list
     from helpers.classify.study_plan import make_study_plan, print_study_plan
-    from helpers.data.registry import dataset as dataset_record
-    from helpers.errors import DataError
     from helpers.prepare import load_prepared
 
     designs = [SD.design(args.study)] if args.study else list(SD.DESIGNS.values())
