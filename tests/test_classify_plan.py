@@ -208,3 +208,13 @@ def test_a_bad_study_choice_is_one_line(argv, says, tmp_path, capsys):
     assert _cli("--plan", "--profile", "paper", "--runs-dir", str(tmp_path), *argv) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and len(err.splitlines()) == 1
+
+
+def test_a_study_whose_data_is_missing_is_one_line_before_anything_is_made(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_ROOT", str(tmp_path / "data"))  # no BUSI, no mini-MIAS there
+    runs = tmp_path / "runs"
+    for argv in (["--study", "WGAN"], []):
+        assert _cli("--profile", "paper", "--runs-dir", str(runs), *argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "The WGAN study's data (busi)" in err and "--dataset phantom" in err
+    assert not runs.exists()

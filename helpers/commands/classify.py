@@ -147,7 +147,7 @@ def _grid(args, preset) -> int:
     return 0
 
 
-def _study_cfg(args, d, many: bool, plan: bool = False):
+def _study_cfg(args, d, many: bool, plan: bool = False):  # plan: resolved only, nothing made
     """The Config of study `d`: its own data set unless --dataset names one; with several data
     sets in one call, each gets its own runs folder under --runs-dir."""
     dataset = args.dataset or d.dataset
@@ -184,8 +184,8 @@ def _studies(args, preset, seeds) -> int:
         print_study_plan(plan)
         return 0
     todo = []
-    for d in designs:  # every data set is checked before anything trains
-        cfg = _study_cfg(args, d, many)
+    for d in designs:  # every data set is checked before anything trains (or any folder is made)
+        cfg = _study_cfg(args, d, many, plan=True)
         if dataset_record(cfg.dataset).make is None and not cfg.data_dir.exists():
             missing = (f"The {d.study} study's data ({cfg.dataset}) is not in {cfg.data_dir}. "
                        f"{dataset_record(cfg.dataset).hint} Or run it on the phantom: --study {d.study} --dataset phantom.")
@@ -194,7 +194,8 @@ def _studies(args, preset, seeds) -> int:
                 continue
             raise DataError(missing)
         todo.append((d, cfg))
-    for d, cfg in todo:
+    for d, _ in todo:
+        cfg = _study_cfg(args, d, many)
         records = load_prepared(cfg)
         choices = SD.choices(d, args.profile, preset)
         if archs:
