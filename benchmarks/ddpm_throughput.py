@@ -8,6 +8,11 @@ checkpoints; guidance as two separate network calls per step. Also reports the m
 speed-up of DDIM-50 over DDPM-1000 (same model, same images, our sampler).
 
     python benchmarks/ddpm_throughput.py --profile quick --train-steps 40
+    python benchmarks/ddpm_throughput.py --layout nchw,channels_last   # both layouts, same run
+
+With --layout, our training loop is timed once per memory layout of the U-Net (the preset's
+`layout`; its default "auto" is NCHW on CUDA, channels_last on the CPU), each against the same
+plain loop, and the ratio of the two layouts is printed: the measurement that sets the default.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from helpers.config import pick_device
 from helpers.ddpm.diffusion import Schedule, ddim_step, ddim_timesteps, q_sample, sample
 from helpers.ddpm.pipeline import build_model, train_ddpm
-from helpers.ddpm.presets import preset
+from helpers.ddpm.presets import LAYOUTS, preset
+from helpers.train.compiled import COMPILE
 
 
 def sync(device):
@@ -94,6 +100,10 @@ def main(argv=None):
     ap.add_argument("--ddim-steps", type=int, default=50)
     ap.add_argument("--ddpm-images", type=int, default=4, help="images for the DDPM-1000 vs DDIM-50 timing")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--layout", default=None,
+                    help="comma-separated U-Net layouts to time our training with (nchw, channels_last, auto); "
+                         "default: the preset's (auto)")
+    ap.add_argument("--compile", default="off", choices=COMPILE, help="torch.compile our U-Net (the preset's `compile`)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -103,23 +113,36 @@ def main(argv=None):
     # Tiny grids and rare checkpoints in "ours" keep the comparison about the loop itself;
     # the final checkpoint and the two grids are still inside the timed call.
     p = preset(args.profile, steps=args.train_steps + 2, checkpoint_every=max(args.train_steps, 1),
-               sample_every=10**9, grid_per_class=1, ddim_steps=2)
+               sample_every=10**9, grid_per_class=1, ddim_steps=2, compile=args.compile)
+    layouts = args.layout.split(",") if args.layout else [p.layout]
+    bad = [lay for lay in layouts if lay not in LAYOUTS]
+    if bad:
+        ap.error(f"--layout: unknown {', '.join(bad)}; choose from {', '.join(LAYOUTS)}")
     g = torch.Generator().manual_seed(0)
     x = torch.rand(args.n_images, size, size, generator=g) * 2 - 1
     y = torch.arange(args.n_images) % n_classes
     print(f"device={device} threads={torch.get_num_threads()} size={size} batch={p.batch} "
-          f"net base={p.base} mults={p.mults} train steps={args.train_steps}")
+          f"net base={p.base} mults={p.mults} train steps={args.train_steps} compile={p.compile}")
 
     ref_sps, ref_cps, ref_model = reference_train(x, y, p, size, n_classes, args.train_steps, device)
     cpu = not str(device).startswith("cuda")
+    speed = {}
     with tempfile.TemporaryDirectory() as tmp:
-        warm = preset(args.profile, steps=2, grid_per_class=1, ddim_steps=2)
-        train_ddpm(x, y, f"{tmp}/warm", warm, n_classes, device=device, progress=False)  # kernels, allocator
-        sec, csec = timed(lambda: train_ddpm(x, y, f"{tmp}/run", p, n_classes, device=device, progress=False), device)
-        trained = train_ddpm(x, y, f"{tmp}/run", p, n_classes, device=device, progress=False)  # loads
-    ours_sps, ours_cps = (args.train_steps + 2) / sec, (args.train_steps + 2) / csec
-    print(f"training steps/s   ours {ours_sps:8.2f}   reference {ref_sps:8.2f}   ratio {ours_sps / ref_sps:.2f}"
-          + (f"   (CPU time: ratio {ours_cps / ref_cps:.2f})" if cpu else ""))
+        for layout in layouts:
+            pl = p.with_(layout=layout)
+            warm = preset(args.profile, steps=2, grid_per_class=1, ddim_steps=2, layout=layout, compile=args.compile)
+            train_ddpm(x, y, f"{tmp}/warm-{layout}", warm, n_classes, device=device, progress=False)  # kernels
+            run = f"{tmp}/run-{layout}"
+            sec, csec = timed(lambda run=run, pl=pl: train_ddpm(x, y, run, pl, n_classes, device=device, progress=False),
+                              device)
+            trained = train_ddpm(x, y, run, pl, n_classes, device=device, progress=False)  # loads
+            ours_sps, ours_cps = (args.train_steps + 2) / sec, (args.train_steps + 2) / csec
+            speed[layout] = ours_sps
+            print(f"training steps/s   ours ({layout}) {ours_sps:8.2f}   reference {ref_sps:8.2f}   "
+                  f"ratio {ours_sps / ref_sps:.2f}" + (f"   (CPU time: ratio {ours_cps / ref_cps:.2f})" if cpu else ""))
+    if len(speed) > 1:
+        (a, sa), (b, sb) = list(speed.items())[:2]
+        print(f"layout: {a} / {b} = {sa / sb:.2f} (above 1: {a} is faster)")
 
     sched, n = trained.sched, args.sample_images
     model = trained.model

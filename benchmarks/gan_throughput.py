@@ -31,6 +31,7 @@ from helpers.config import resolve
 from helpers.gan.core import build_nets, make_optimizer
 from helpers.gan.pipeline import train_run
 from helpers.gan.presets import DEFAULTS
+from helpers.train.compiled import COMPILE
 
 
 def reference_gp(D, real, fake):
@@ -112,17 +113,19 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1, help="CPU threads (the machine is shared)")
     p.add_argument("--kinds", default="wgan-gp,dcgan")
+    p.add_argument("--compile", default="off", choices=COMPILE,
+                   help="torch.compile our networks (the presets' `compile`; the reference stays eager)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     cpu = a.device == "cpu"
     cfg = resolve("quick", "phantom", "/nonexistent", tempfile.gettempdir(), device=a.device)
     x = torch.rand(a.images, 1, a.size, a.size) * 2 - 1
     print(f"device={a.device} size={a.size}px width={a.width} batch={a.batch} images={a.images} "
-          f"threads={torch.get_num_threads()} torch={torch.__version__}")
+          f"threads={torch.get_num_threads()} torch={torch.__version__} compile={a.compile}")
     for kind in a.kinds.split(","):
         # the algorithm's own settings (n_critic 5 for WGAN-GP), small networks
         preset = DEFAULTS[kind].with_(batch=a.batch, g_width=a.width, d_width=a.width, ema=0.0,
-                                      checkpoint_every=10**9, sample_every=10**9)
+                                      checkpoint_every=10**9, sample_every=10**9, compile=a.compile)
         # long enough that per-run costs (first and last sample grid, checkpoint) weigh as in a real run
         steps = a.steps or ((24 if kind == "wgan-gp" else 60) if cpu else (200 if kind == "wgan-gp" else 1000))
         per_step = preset.batch * (preset.n_critic if kind == "wgan-gp" else 1)

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from helpers.data.augment import policy
+from helpers.data.augment import BatchAugment, normalize_batch, policy
 from helpers.data.preprocess import imagenet_normalize, load_images, records_channels
 from helpers.synth import read_manifest
 
@@ -26,7 +26,7 @@ class GrayImages(Dataset):
     """(image, label) pairs: uint8 (N, H, W) grey or (N, H, W, 3) RGB -> float (3, H, W)
     ImageNet-normalised. (The name is historical: RGB images pass through unchanged.)"""
 
-    def __init__(self, images: np.ndarray, labels, augment=None, device="cpu"):
+    def __init__(self, images: np.ndarray, labels, augment=None, device="cpu", batch_augment: BatchAugment | None = None):
         rgb = images.ndim == 4 and images.shape[-1] == 3
         if images.dtype != np.uint8 or not (images.ndim == 3 or rgb):
             raise ValueError(f"expected uint8 (N, H, W) or (N, H, W, 3) images, got {images.dtype} {images.shape}")
@@ -40,6 +40,12 @@ class GrayImages(Dataset):
         self.on_device = self._fixed is not None and str(device).startswith("cuda")
         if self.on_device:
             self._fixed, self.labels = self._fixed.to(device), self.labels.to(device)
+        # Batched augmentation (helpers.data.augment.BatchAugment): the uint8 images live on the
+        # device, each batch is augmented and normalised there
+        self.batch_augment = batch_augment if augment is not None else None
+        if self.batch_augment is not None:
+            chw = self.images[:, None] if self.images.ndim == 3 else self.images.permute(0, 3, 1, 2)
+            self._stored, self.labels = chw.contiguous().to(device), self.labels.to(device)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -59,6 +65,10 @@ class GrayImages(Dataset):
             if self.on_device:  # the indices travel from pinned memory, without waiting
                 idx = idx.pin_memory().to(self._fixed.device, non_blocking=True)
             return self._fixed[idx], self.labels[idx]
+        if self.batch_augment is not None:
+            if self._stored.is_cuda:
+                idx = idx.pin_memory().to(self._stored.device, non_blocking=True)
+            return normalize_batch(self.batch_augment(self._stored[idx])), self.labels[idx]
         items = [self[int(i)] for i in idx]
         return torch.stack([a for a, _ in items]), torch.stack([b for _, b in items])
 
@@ -133,9 +143,11 @@ def class_weights(labels, n_classes: int) -> torch.Tensor:
 
 def make_dataloaders(train_table: pd.DataFrame, eval_records: pd.DataFrame, size: int, augment: str = "none",
                      bs: int = 32, cache_dir=None, device: str = "cpu", seed: int = 0, progress: bool = False,
-                     images: tuple | None = None):
+                     images: tuple | None = None, batched_augment: bool | None = None):
     """fastai DataLoaders: train (shuffled, augmented) and valid (the real held-out images).
-    `images` = (train, eval) uint8 arrays when already loaded (benchmarks)."""
+    `images` = (train, eval) uint8 arrays when already loaded (benchmarks). `batched_augment`:
+    augment whole batches on the device (None: on a GPU; on the CPU each image is augmented
+    apart, which draws its random numbers in another order)."""
     from helpers.classify import fastai_quiet  # noqa: F401  (before fastai, whose import warns)
 
     # isort: split
@@ -147,7 +159,10 @@ def make_dataloaders(train_table: pd.DataFrame, eval_records: pd.DataFrame, size
     else:
         x_tr, x_ev = images
     aug = None if augment in (None, "none") else policy(augment)
-    train_ds = GrayImages(x_tr, train_table["label"].to_numpy(), aug, device)
+    if batched_augment is None:
+        batched_augment = str(device).startswith("cuda")
+    batch_aug = BatchAugment(augment) if aug is not None and batched_augment else None
+    train_ds = GrayImages(x_tr, train_table["label"].to_numpy(), aug, device, batch_aug)
     eval_ds = GrayImages(x_ev, eval_records["label"].to_numpy(), None, device)
     torch.manual_seed(seed)
     bs = max(2, min(bs, len(train_ds)))

@@ -8,12 +8,15 @@ synthetic rows and returns the probabilities of the evaluation rows, through one
 `make_dataloaders`, `make_learner`, `fit_one_cycle`; fastai is imported before seeding
 (`load_fastai`), so a run gives the same numbers in a fresh worker as in a notebook. On a GPU
 the running loss and accuracy stay on the device (`keep_on_device`: fastai's own averages copy
-every batch's loss to the host, which makes it wait for the GPU each batch).
+every batch's loss to the host, which makes it wait for the GPU each batch). The optimizer is
+fastai's Adam in multi-tensor steps (`helpers.classify.optim`, the same numbers); on a GPU the
+training forward is compiled once per architecture (`helpers.classify.compiled`) and training
+batches are augmented whole on the device (`helpers.data.augment.BatchAugment`).
 
 Each training owns a folder under `<stage>/runs/`:
     preds.csv        its predictions (`write_predictions`): every table is recomputed from them
     history.csv      per-epoch train/valid loss and accuracy             (resume=True)
-    checkpoint.pth   the last finished epoch, removed once predicted     (resume=True)
+    checkpoint.pth   the last saved epoch, removed once predicted        (resume=True)
                      (and checkpoint.pth.prev, checkpoint.json: helpers.classify.resume)
     model.pth        the trained weights, e.g. for Grad-CAM              (keep_model=True)
 A folder with preds.csv (and model.pth when asked for) is finished (`has_predictions`); an
@@ -38,9 +41,11 @@ from helpers.classify import fastai_quiet  # noqa: F401  (before fastai, whose i
 from fastai.learner import AvgLoss, AvgMetric, AvgSmoothLoss
 from fastai.torch_core import find_bs
 
+from helpers.classify.compiled import compile_training, use_compile
 from helpers.classify.data import class_weights, make_dataloaders
 from helpers.classify.models import build_model
-from helpers.classify.resume import EpochCheckpoint
+from helpers.classify.optim import adam
+from helpers.classify.resume import EpochCheckpoint, checkpoint_interval
 from helpers.config import seed_everything
 
 PREDS, HISTORY, MODEL = "preds.csv", "history.csv", "model.pth"
@@ -129,20 +134,25 @@ def keep_on_device(learn):
 
 
 def make_learner(dls, arch: str, n_classes: int, pretrained="auto", weights: torch.Tensor | None = None,
-                 path=".", wd: float = 1e-4):
-    """A fastai Learner: Adam, cross-entropy (optionally class-weighted), accuracy metric."""
+                 path=".", wd: float = 1e-4, optimizer: str = "foreach", compile: bool | str | None = None):
+    """A fastai Learner: Adam, cross-entropy (optionally class-weighted), accuracy metric.
+    `optimizer`: "foreach" (fastai's Adam in multi-tensor steps) or "fastai" (one tensor at a
+    time); the same numbers (helpers.classify.optim). `compile`: the training forward through
+    torch.compile, once per architecture (None: on a GPU only; a string: torch.compile's backend;
+    helpers.classify.compiled)."""
     load_fastai()  # adds Learner.no_bar and Learner.fit_one_cycle
     from fastai.learner import Learner
     from fastai.losses import CrossEntropyLossFlat
     from fastai.metrics import accuracy
-    from fastai.optimizer import Adam
 
     model, used = build_model(arch, n_classes, pretrained)
     # NHWC: tensor cores prefer it, and so do the CPU's convolution kernels (about 18 % less CPU
     # time per batch for resnet18_small at 64 px, measured); the batches come in NHWC too
     model = model.to(memory_format=torch.channels_last)
+    if use_compile(compile, dls.device):
+        compile_training(model, **(dict(backend=compile) if isinstance(compile, str) else {}))
     loss = CrossEntropyLossFlat(weight=weights.to(dls.device) if weights is not None else None)
-    learn = Learner(dls, model, loss_func=loss, opt_func=Adam, metrics=[accuracy], path=Path(path),
+    learn = Learner(dls, model, loss_func=loss, opt_func=adam(optimizer), metrics=[accuracy], path=Path(path),
                     model_dir=".", wd=wd)
     if str(dls.device).startswith("cuda"):  # bf16 needs no loss scaling
         import fastai.callback.fp16  # noqa: F401  (adds Learner.to_bf16)
@@ -186,11 +196,14 @@ def load_model(run_dir, arch: str, n_classes: int) -> torch.nn.Module:
 
 def fit_predict(cfg, recipe: Recipe, train: pd.DataFrame, evaluate: pd.DataFrame, seed: int,
                 run_dir: Path | None = None, images: tuple | None = None, resume: bool = False,
-                keep_model: bool = False, progress: bool = False) -> Fitted:
+                keep_model: bool = False, progress: bool = False, checkpoint_every: int | None = None,
+                compile: bool | str | None = None) -> Fitted:
     """Train `recipe` on the rows of `train` (path, label, source) and predict `evaluate`.
     `images`: the (train, evaluate) uint8 arrays when already decoded, else read from disk
-    (cached under cfg.cache_dir). `resume`: history.csv and a checkpoint per epoch in run_dir,
-    and a restart from the last one; `keep_model`: the weights saved to run_dir/model.pth."""
+    (cached under cfg.cache_dir). `resume`: history.csv per epoch and a checkpoint every
+    `checkpoint_every` epochs in run_dir (None: helpers.classify.resume.checkpoint_interval), and a
+    restart from the last one; `keep_model`: the weights saved to run_dir/model.pth; `compile`:
+    see make_learner."""
     k = len(cfg.classes)
     load_fastai()  # before seeding: importing fastai draws from Python's random
     seed_everything(seed)
@@ -199,11 +212,12 @@ def fit_predict(cfg, recipe: Recipe, train: pd.DataFrame, evaluate: pd.DataFrame
     w = class_weights(train["label"], k) if recipe.class_weights else None
     if run_dir is not None and (resume or keep_model):
         Path(run_dir).mkdir(parents=True, exist_ok=True)
-    learn = make_learner(dls, recipe.arch, k, recipe.pretrained, w, path=run_dir or ".")
+    learn = make_learner(dls, recipe.arch, k, recipe.pretrained, w, path=run_dir or ".", compile=compile)
     done, log_cb = 0, None
     if resume:
         log_cb = EpochCheckpoint(run_dir, dict(recipe=asdict(recipe), seed=seed, n_train=len(train),
-                                               n_eval=len(evaluate)))
+                                               n_eval=len(evaluate)),
+                                 every=checkpoint_interval(checkpoint_every, cfg.device))
         done = log_cb.resume(learn)
         learn.add_cb(log_cb)
     t0 = time.perf_counter()

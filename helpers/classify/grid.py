@@ -101,7 +101,8 @@ def train_run(cfg, arch: str, setting: Setting, fold: int, seed: int, records: p
     table = training_table(train_real, manifests, setting.per_class)
     check_evaluation(test, table, manifests, all_records=records, dup_threshold=cfg.dup_threshold)
     how = recipe(arch, preset, setting.augment, pretrained)
-    fit = fit_predict(cfg, how, table, test, seed, folder, resume=True, progress=progress)
+    fit = fit_predict(cfg, how, table, test, seed, folder, resume=True, progress=progress,
+                      checkpoint_every=preset.checkpoint_every, compile=preset.torch_compile)
     preds = pd.DataFrame(dict(path=test["path"], group=test["group"], label=fit.labels, fold=fold, seed=seed))
     for c, name in enumerate(classes):
         preds[f"p_{name}"] = fit.probs[:, c]
@@ -144,7 +145,8 @@ def run_grid(cfg, records: pd.DataFrame, runs: list[tuple], preset: dict | None 
              progress: bool = True, out_dir: Path | None = None, executor: str = "local", **ray_options) -> pd.DataFrame:
     """Run every run not yet in RUNS/classify/results.csv; returns the full results table.
     Where (helpers.parallel): in this process; with preset.workers > 1 on a CPU, in that many
-    processes of one math thread; with `executor="ray"`, as Ray tasks (`ray_options`: address,
+    processes of one math thread; on a GPU, preset.workers runs at a time (None: four) in
+    processes sharing it; with `executor="ray"`, as Ray tasks (`ray_options`: address,
     cpus_per_cell, gpus_per_cell, num_cpus, max_retries). Every run appends its row under the
     store's lock, so a rerun skips finished runs wherever they ran."""
     preset = preset or PRESETS[cfg.profile]
@@ -185,6 +187,8 @@ def _backend(cfg, preset: dict, executor: str, n_runs: int, ray_options: dict) -
         return parallel.Backend("ray", cpus=cpus, threads=cpus, gpus=o.pop("gpus_per_cell", None), **o)
     if executor != "local":
         raise SettingError(f"Unknown executor {executor!r}; choose local or ray.")
+    if str(cfg.device).startswith("cuda"):  # several runs share the GPU, each in its own process
+        return parallel.gpu_processes(preset.workers, n_runs)
     workers = min(int(preset.workers or 1), n_runs)
     if workers > 1 and str(cfg.device) == "cpu":
         # small CPU models scale badly over threads, but two runs side by side use both cores

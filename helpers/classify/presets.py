@@ -41,11 +41,14 @@ class GridPreset(Preset):
     workers: int | None = None
     gen_steps: int | None = None  # generator steps per fold (None: the generator's preset)
     tta: bool = False  # predict each test image and its mirror image (helpers.classify.engine)
+    checkpoint_every: int | None = None  # epochs between checkpoints (None: 1 on a CPU, 5 on a GPU)
+    torch_compile: bool | None = None  # compile the training forward (None: on a GPU only)
 
     RULES = {
         "folds": Rule(lo=1, choices=("split",)), "seeds": NON_NEGATIVE, "epochs": POSITIVE_INT, "bs": POSITIVE_INT,
         "lr": POSITIVE, "n_boot": POSITIVE_INT, "scenario": NON_NEGATIVE, "scenario_folds": POSITIVE_INT,
         "threads": POSITIVE_INT, "workers": POSITIVE_INT, "gen_steps": POSITIVE_INT,
+        "checkpoint_every": POSITIVE_INT,
     }
     STAGE = "The classifier grid"
 

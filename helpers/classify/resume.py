@@ -1,14 +1,18 @@
 """A classifier run that resumes exactly (`fit_predict(..., resume=True)`).
 
-After each finished epoch `EpochCheckpoint` appends the epoch's row to history.csv and writes
-checkpoint.pth atomically (`helpers.train.checkpoint.atomic_save`, the one before it kept as
+After each finished epoch `EpochCheckpoint` appends the epoch's row to history.csv; every
+`every` epochs, and after the last, it writes checkpoint.pth atomically (`helpers.train.checkpoint.atomic_save`, the one before it kept as
 checkpoint.pth.prev): the weights, the optimizer, the number of epochs done (the one-cycle
 schedule's position: fastai's `start_epoch` skips to it), the running training loss and every
 random stream: torch's (and CUDA's), numpy's, Python's and each DataLoader's own, which draws
 its shuffling. fastai skips the finished epochs without drawing their data, so the streams are
 restored just before epoch `done + 1` trains: it draws exactly what an uninterrupted run draws,
 and the run ends with the same predictions. checkpoint.json ({"epochs_done": n}) says how far
-a run has got.
+a run has got. An interrupted run goes on from its last checkpoint: the epochs logged after
+it are trained again, drawing what they drew the first time. `checkpoint_interval` says how
+often: every epoch on a CPU (an epoch is slow, a small model cheap to save), every GPU_EVERY
+epochs on a GPU, where an epoch of a large model takes seconds and its checkpoint (weights and
+Adam's two averages: about 1.6 GB for VGG16-bn) takes longer to write.
 
 A checkpoint cut short (a kill, a full disk) is not fatal: the run goes on from the one before
 it, or from the start, and says so in one line. A file torch refuses to read (not written by
@@ -37,6 +41,14 @@ from helpers.errors import CheckpointError
 from helpers.train.checkpoint import ForeignCheckpoint, atomic_save, previous, read_checkpoint
 
 CHECKPOINT, STATE = "checkpoint.pth", "checkpoint.json"
+GPU_EVERY = 5
+
+
+def checkpoint_interval(every: int | None, device) -> int:
+    """Epochs between checkpoints: `every`, or by default 1 on a CPU and GPU_EVERY elsewhere."""
+    if every is not None:
+        return max(1, int(every))
+    return 1 if str(device) == "cpu" else GPU_EVERY
 
 
 def _plain(x):
@@ -77,14 +89,15 @@ def set_rng_state(learn, state: dict) -> None:
 
 class EpochCheckpoint(Callback):
     """history.csv and checkpoint.pth after each epoch, and the resumption from them.
-    `config`: what the run was trained with; a checkpoint of other settings is not resumed."""
+    `config`: what the run was trained with; a checkpoint of other settings is not resumed.
+    `every`: epochs between checkpoints (the last epoch is always saved)."""
 
     order = 60  # after the Recorder has written the epoch's log
 
-    def __init__(self, run_dir, config: dict):
-        self.run_dir, self.config = Path(run_dir), config
+    def __init__(self, run_dir, config: dict, every: int = 1):
+        self.run_dir, self.config, self.every = Path(run_dir), config, max(1, int(every))
         self.path, self.history = self.run_dir / CHECKPOINT, self.run_dir / "history.csv"
-        self.start, self.restore, self.failure = 0, None, None
+        self.start, self.saved, self.restore, self.failure = 0, 0, None, None
 
     # -- resuming ----------------------------------------------------------------------
     def _load(self) -> dict | None:
@@ -125,6 +138,7 @@ class EpochCheckpoint(Callback):
         opt = to_device(ck["opt"], learn.dls.device)
         learn.opt.load_state_dict(dict(opt, hypers=L(opt["hypers"])))
         self.start, self.restore = int(ck["epochs_done"]), ck
+        self.saved = self.start
         if self.history.exists():  # drop epochs logged after the checkpoint
             h = pd.read_csv(self.history)
             h[h["epoch"] <= self.start].to_csv(self.history, index=False)
@@ -146,19 +160,22 @@ class EpochCheckpoint(Callback):
         vals = dict(zip(names, rec.log[1:len(names) + 1]))
         row = dict(epoch=self.epoch + 1, **{k: float(v) if v is not None else np.nan for k, v in vals.items()})
         done = self.epoch + 1
-        state = dict(epochs_done=done, config=self.config, model=self.learn.model.state_dict(),
-                     opt=_plain(self.learn.opt.state_dict()), rng=rng_state(self.learn),
-                     smooth_loss=_plain(rec.smooth_loss.val), smooth_count=rec.smooth_loss.count)
+        save = done % self.every == 0 or done >= self.n_epoch
         try:
             pd.DataFrame([row]).to_csv(self.history, mode="a", header=not self.history.exists(), index=False)
-            atomic_save(state, self.path)
-            tmp = self.run_dir / f".{STATE}.part"
-            tmp.write_text(json.dumps({"epochs_done": done}))
-            tmp.replace(self.run_dir / STATE)
+            if save:
+                atomic_save(dict(epochs_done=done, config=self.config, model=self.learn.model.state_dict(),
+                                 opt=_plain(self.learn.opt.state_dict()), rng=rng_state(self.learn),
+                                 smooth_loss=_plain(rec.smooth_loss.val), smooth_count=rec.smooth_loss.count),
+                            self.path)
+                tmp = self.run_dir / f".{STATE}.part"
+                tmp.write_text(json.dumps({"epochs_done": done}))
+                tmp.replace(self.run_dir / STATE)
+                self.saved = done
         except (OSError, RuntimeError) as e:  # a full disk, a file-size limit
             # torch's own message ("enforce fail at inline_container.cc") tells a user nothing
             reason = getattr(e, "strerror", None) or "the file was cut short while writing"
-            where = f"after epoch {done - 1}" if done > 1 else "from the start"
+            where = f"after epoch {self.saved}" if self.saved else "from the start"
             self.failure = CheckpointError(
                 f"Could not write the classifier checkpoint {self.path} ({reason}): the disk is full or a "
                 f"file-size limit (ulimit -f) was reached. Free some space and run the same command again: it goes on {where}.")

@@ -75,6 +75,7 @@ class Schedule:
         self.alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64), self.alpha_bar[:-1]])
         # Variance of the true posterior q(x_{t-1} | x_t, x_0) ("beta tilde").
         self.posterior_var = b * (1 - self.alpha_bar_prev) / (1 - self.alpha_bar)
+        self._on: dict[tuple[str, torch.device], torch.Tensor] = {}
 
     @property
     def T(self) -> int:
@@ -86,9 +87,17 @@ class Schedule:
             raise ValueError(f"Unknown noise schedule {kind!r}; choose one of {', '.join(SCHEDULES)}.")
         return Schedule(SCHEDULES[kind](T))
 
+    def on(self, name: str, device: torch.device) -> torch.Tensor:
+        """`getattr(self, name)` on `device`, copied there once: a copy at every step would make
+        each training step wait for the GPU."""
+        key = (name, torch.device(device))
+        if key not in self._on:
+            self._on[key] = getattr(self, name).to(device)
+        return self._on[key]
+
     def at(self, name: str, t: torch.Tensor, ndim: int = 4) -> torch.Tensor:
         """`getattr(self, name)[t]` as float32, shaped (B, 1, 1, 1) to broadcast over images."""
-        v = getattr(self, name).to(t.device)[t].float()
+        v = self.on(name, t.device)[t].float()
         return v.reshape(-1, *([1] * (ndim - 1)))
 
 
@@ -125,7 +134,7 @@ def to_eps_x0(out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, sched: Sche
 
 def min_snr_weight(t: torch.Tensor, sched: Schedule, gamma: float, objective: str = "eps") -> torch.Tensor:
     """Per-image loss weight min(SNR_t, gamma) / SNR_t (eps) or / (SNR_t + 1) (v)."""
-    ab = sched.alpha_bar.to(t.device)[t]
+    ab = sched.on("alpha_bar", t.device)[t]
     snr = (ab / (1 - ab)).float()
     capped = snr.clamp(max=gamma)
     return capped / snr if objective == "eps" else capped / (snr + 1)

@@ -78,4 +78,4 @@ def ddpm_train_step(run: DDPMRun, i: int) -> dict:
     gn = torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
     opt.step()
     run.ema.update_parameters(model)  # the moving average the samples come from
-    return {"loss": float(loss.detach()), "grad_norm": float(gn), "lr": opt.param_groups[0]["lr"]}
+    return {"loss": loss.detach(), "grad_norm": gn, "lr": opt.param_groups[0]["lr"]}  # tensors: no wait

@@ -66,8 +66,10 @@ class SelfAttention(nn.Module):
 
     def forward(self, x, emb=None):
         B, C, H, W = x.shape
-        q, k, v = self.qkv(self.norm(x)).reshape(B, 3, self.heads, C // self.heads, H * W).unbind(1)
-        h = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
+        # q, k, v as (B, heads, pixels, C / heads), each contiguous: attention kernels want it
+        qkv = self.qkv(self.norm(x)).reshape(B, 3, self.heads, C // self.heads, H * W)
+        q, k, v = qkv.permute(1, 0, 2, 4, 3).contiguous().unbind(0)
+        h = F.scaled_dot_product_attention(q, k, v)
         return x + self.out(h.transpose(-1, -2).reshape(B, C, H, W))
 
 
@@ -162,6 +164,17 @@ class UNet(nn.Module):
             for b in blocks:
                 h = b(h, emb)
         return self.head(h)
+
+
+def memory_format(layout: str, device) -> torch.memory_format:
+    """The U-Net's memory layout: "nchw", "channels_last", or "auto": NCHW on CUDA (GroupNorm runs
+    NCHW there, so channels_last would transpose twice around every norm), channels_last elsewhere
+    (the CPU's convolutions run the course's U-Net about 19 % faster with it)."""
+    if layout == "auto":
+        layout = "nchw" if torch.device(device).type == "cuda" else "channels_last"
+    if layout not in ("nchw", "channels_last"):
+        raise ValueError(f"layout must be auto, nchw or channels_last; got {layout!r}")
+    return torch.channels_last if layout == "channels_last" else torch.contiguous_format
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -25,7 +25,7 @@ POLICIES = ("color", "translation", "cutout")
 
 def _uniform(n: int, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """(n, 1, 1, 1) uniform [0, 1) numbers drawn on the CPU from `gen`, on x's device and dtype."""
-    return torch.rand(n, 1, 1, 1, generator=gen).to(x.device, x.dtype)
+    return torch.rand(n, 1, 1, 1, generator=gen).to(x.device, x.dtype, non_blocking=True)
 
 
 def color(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -41,8 +41,8 @@ def color(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
     n, _, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dy = torch.randint(-sh, sh + 1, (n, 1, 1), generator=gen).to(x.device)
-    dx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=gen).to(x.device)
+    dy = torch.randint(-sh, sh + 1, (n, 1, 1), generator=gen).to(x.device, non_blocking=True)
+    dx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=gen).to(x.device, non_blocking=True)
     rows = (torch.arange(h, device=x.device)[None, :, None] + dy + 1).clamp(0, h + 1)
     cols = (torch.arange(w, device=x.device)[None, None, :] + dx + 1).clamp(0, w + 1)
     padded = F.pad(x, (1, 1, 1, 1))  # a ring of zeros: indices past the edge land on it
@@ -53,8 +53,8 @@ def translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> 
 def cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    cy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=gen).to(x.device)
-    cx = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=gen).to(x.device)
+    cy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=gen).to(x.device, non_blocking=True)
+    cx = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=gen).to(x.device, non_blocking=True)
     # the square covers rows cy - ch//2 ... cy - ch//2 + ch - 1 (and the same for columns), clipped
     r = torch.arange(h, device=x.device)[None, :, None] - cy + ch // 2
     c = torch.arange(w, device=x.device)[None, None, :] - cx + cw // 2

@@ -20,7 +20,9 @@ from helpers.gan.augment import diff_augment
 from helpers.gan.nets import Critic, Generator, check_size
 from helpers.gan.presets import GanPreset
 from helpers.train.checkpoint import load_checkpoint
+from helpers.train.compiled import compile_module
 from helpers.train.loop import CHECKPOINT, Trainer
+from helpers.train.rng import device_label
 
 N_FIXED = 32  # images in each fixed-noise grid (unconditional)
 
@@ -51,7 +53,7 @@ def fingerprint(x: torch.Tensor) -> str:
 
 
 def to_device(x: torch.Tensor, device: str) -> torch.Tensor:
-    x = x.to(device)
+    x = x.to(device, non_blocking=True)
     # NHWC on every device: tensor cores want it, and the CPU's convolution kernels run the
     # course's GANs 8-10 % faster with it (measured on the quick presets)
     return x.contiguous(memory_format=torch.channels_last)
@@ -85,11 +87,13 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
         be.copy_(bm)
 
 
-def grad_norm(module: nn.Module) -> float:
+def grad_norm(module: nn.Module) -> torch.Tensor:
+    """The norm of all the module's gradients together, as a 0-d tensor on their device (no wait
+    for the device; the Trainer reads the logged values back in one go)."""
     grads = [p.grad for p in module.parameters() if p.grad is not None]
     if not grads:
-        return 0.0
-    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
 @dataclass
@@ -111,20 +115,21 @@ class GanRun:
     class_counts: torch.Tensor | None = None
     dropout_gen: torch.Generator | None = None  # on the device; the critic's dropout masks
 
-    # -- random draws (all from `gen`, so a resumed run draws the same numbers) --
+    # -- random draws (all from `gen`, so a resumed run draws the same numbers; on the CPU, so a
+    # run draws the same numbers on every device; copied without waiting for the device) --
     def noise(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.preset.latent, generator=self.gen).to(self.device)
+        return torch.randn(n, self.preset.latent, generator=self.gen).to(self.device, non_blocking=True)
 
     def batch(self, n: int):
         """n real images (and their labels): uniform over images, or over classes first when
         conditional (class-balanced batches)."""
         if self.labels is None:
             idx = torch.randint(len(self.x), (n,), generator=self.gen)
-            return self.x[idx.to(self.device)], None
+            return self.x[idx.to(self.device, non_blocking=True)], None
         y = torch.randint(self.n_classes, (n,), generator=self.gen)
         u = torch.rand(n, generator=self.gen)
         idx = self.class_starts[y] + (u * self.class_counts[y]).long().clamp_max(self.class_counts[y] - 1)
-        return self.x[idx.to(self.device)], y.to(self.device)
+        return self.x[idx.to(self.device, non_blocking=True)], y.to(self.device, non_blocking=True)
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """What the critic sees of a batch, real or generated: the preset's DiffAugment
@@ -204,6 +209,9 @@ def make_run(preset: GanPreset, data, seed: int, device: str, labels=None, n_cla
     if preset.ema:
         G_ema = copy.deepcopy(G)
         set_requires_grad(G_ema, False)
+    compile_module(G, preset.compile)  # after the EMA's copy; the penalty's double backward is not compiled
+    if not preset.gp_weight:
+        compile_module(D, preset.compile)
     return GanRun(preset=preset, x=to_device(x, device), labels=None if y is None else y.to(device), G=G, D=D,
                   G_ema=G_ema, opt_g=make_optimizer(G.parameters(), preset, preset.lr_g),
                   opt_d=make_optimizer(D.parameters(), preset, preset.lr_d),
@@ -241,7 +249,7 @@ def make_trainer(run: GanRun, run_dir: str | Path, steps: int, seed: int, desc: 
         modules["generator_ema"] = run.G_ema
     config = dict(run.preset.as_dict(), steps=int(steps), size=int(run.x.shape[-1]), seed=int(seed),
                   n_classes=int(run.n_classes), n_images=int(len(run.x)), data=fingerprint(run.x),
-                  **channels_config(run.x.shape[1]), **(extra_config or {}))
+                  **channels_config(run.x.shape[1]), device=device_label(run.device), **(extra_config or {}))
     return Trainer(run_dir, steps, modules, {"generator": run.opt_g, "critic": run.opt_d}, run.gen,
                    checkpoint_every=run.preset.checkpoint_every, sample_every=run.preset.sample_every,
                    sample_fn=run.fixed_sample_fn(seed), config=config, desc=desc, progress=progress,

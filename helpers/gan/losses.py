@@ -41,7 +41,7 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     n = real.shape[0]
     if alpha is None:
         alpha = torch.rand(n, 1, 1, 1, generator=generator)
-    alpha = alpha.to(device=real.device, dtype=real.dtype)
+    alpha = alpha.to(device=real.device, dtype=real.dtype, non_blocking=True)  # drawn on the CPU: no wait
     x_hat = interpolate(real.detach(), fake.detach(), alpha).requires_grad_(True)
     score = critic(x_hat) if labels is None else critic(x_hat, labels)
     (grad,) = torch.autograd.grad(score.float().sum(), x_hat, create_graph=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from helpers.errors import SettingError
 from helpers.gan.augment import POLICIES
 from helpers.presets import ANY, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, Preset, Rule
+from helpers.train.compiled import COMPILE
 
 KINDS = ("wgan", "wgan-gp", "dcgan", "cwgan")
 
@@ -46,6 +47,7 @@ class GanPreset(Preset):
     sample_every: int = 100
     checkpoint_every: int = 100
     balance_extra: int = 0         # export: classes balanced to (largest class + extra)
+    compile: str = "off"           # torch.compile of G (and of D without a penalty): off | inductor | aot_eager
 
     # What each setting accepts (helpers.presets): `--set batch=0` is refused before training.
     RULES = {
@@ -56,6 +58,7 @@ class GanPreset(Preset):
         "dropout": FRACTION, "embed_dim": POSITIVE_INT, "upsample": Rule(choices=("deconv", "resize")), "ema": FRACTION,
         "diffaug": Rule(choices=POLICIES), "cond_norm": ANY,
         "sample_every": POSITIVE_INT, "checkpoint_every": POSITIVE_INT, "balance_extra": NON_NEGATIVE,
+        "compile": Rule(choices=COMPILE),
     }
     FIXED = ("kind",)
 

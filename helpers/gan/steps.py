@@ -8,7 +8,8 @@ trains the model shown; these copies run when no step is given (the command line
 classifier grid). tests/test_notebook_steps.py fails when a notebook and this file differ;
 `python -m helpers export` copies the notebooks' cells here.
 
-A step returns a dict of floats, logged once per step; the Trainer does the rest (resume,
+A step returns its metrics (0-d tensors, or floats), one history row per step; the Trainer reads
+the tensors back every few steps, so a step never waits for a GPU, and does the rest (resume,
 history, grids, NaN and collapse guards, progress). One WGAN step (helpers.gan.losses writes
 the games out):
 
@@ -95,7 +96,7 @@ def wgan_step(run: GanRun) -> dict:
         if i == run.preset.n_critic - 1:
             out["grad_norm_d"] = grad_norm(run.D)
     out.update(generator_step(run))
-    return {k: float(v) for k, v in out.items()}  # one host sync per step, not per metric
+    return out  # tensors: the Trainer reads them back every few steps, so the step never waits for a GPU
 
 
 # from notebooks/04_dcgan.ipynb
@@ -125,9 +126,9 @@ def dcgan_step(run: GanRun) -> dict:
     finally:
         set_requires_grad(run.D, True)
     run.after_generator_step()
-    return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()),
-            "d_real": float(torch.sigmoid(logits_real.detach().float()).mean()),
-            "d_fake": float(torch.sigmoid(logits_fake.detach().float()).mean()),
+    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),  # tensors, read back by the Trainer
+            "d_real": torch.sigmoid(logits_real.detach().float()).mean(),
+            "d_fake": torch.sigmoid(logits_fake.detach().float()).mean(),
             "grad_norm_d": gn_d, "grad_norm_g": gn_g}
 
 
@@ -161,7 +162,7 @@ def conditional_critic_step(run: GanRun) -> dict:
 def conditional_generator_step(run: GanRun) -> dict:
     """One generator update for uniformly drawn labels."""
     p = run.preset
-    y = torch.randint(run.n_classes, (p.batch,), generator=run.gen).to(run.device)
+    y = torch.randint(run.n_classes, (p.batch,), generator=run.gen).to(run.device, non_blocking=True)
     z = run.noise(p.batch)
     set_requires_grad(run.D, False)
     try:
@@ -184,4 +185,4 @@ def cwgan_step(run: GanRun) -> dict:
         if i == run.preset.n_critic - 1:
             out["grad_norm_d"] = grad_norm(run.D)
     out.update(conditional_generator_step(run))
-    return {k: float(v) for k, v in out.items()}
+    return out  # tensors, read back by the Trainer

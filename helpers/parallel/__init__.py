@@ -3,7 +3,8 @@
 the results in job order; `results` yields (index, result) as jobs finish (or in order). The
 backends (helpers.parallel.jobs.Backend): threads (below; `side_by_side(n_jobs, device)` picks
 them on a CPU) for the GAN class models, notebook 05's runs and the quality jobs; processes
-(helpers.parallel.processes) for the grid's and notebook 09's runs and `ordered_map`'s
+(helpers.parallel.processes) for the grid's and notebook 09's runs (on a GPU, `gpu_processes`:
+several runs sharing it) and `ordered_map`'s
 per-image work (the phantom writer, overlay masking); Ray (helpers.parallel.ray_tasks) for the
 grid on a cluster.
 
@@ -33,10 +34,21 @@ from tqdm.auto import tqdm
 
 from helpers.errors import Interrupted, SettingError
 from helpers.parallel import processes, ray_tasks
-from helpers.parallel.jobs import INLINE, KINDS, STOP, Backend, Job, in_order, side_by_side, task
+from helpers.parallel.jobs import (
+    INLINE,
+    KINDS,
+    STOP,
+    Backend,
+    Job,
+    gpu_processes,
+    in_order,
+    side_by_side,
+    task,
+)
 from helpers.parallel.processes import ordered_map
 
-__all__ = ["Backend", "Job", "INLINE", "STOP", "ordered_map", "results", "run", "side_by_side", "task"]
+__all__ = ["Backend", "Job", "INLINE", "STOP", "gpu_processes", "ordered_map", "results", "run", "side_by_side",
+           "task"]
 
 INTERRUPTED = "interrupted; run the same command to resume."
 

@@ -2,7 +2,12 @@
 and imported only when this backend runs.
 
 Each task declares `cpus` CPUs and, where the cluster has GPUs, a fraction of one (`gpus`,
-default 0.25: four small classifiers share a GPU; times a job's `gpu_shares`). A dependency is
+default GPU_SHARE: four small classifiers share a GPU; times a job's `gpu_shares`). A worker
+runs task after task (Ray would start a fresh worker for each task of a function declared with
+GPUs: importing torch and fastai and creating a CUDA context again each time), and a task picks
+its device where it runs: a settings object among its arguments (a dataclass with a `device`
+field, e.g. the course's Config, resolved on the driver) gets "cuda" when Ray gave the task a
+GPU share and "cpu" otherwise, so a CPU-only head node does not make GPU workers train on the CPU. A dependency is
 a task of its own, submitted once, its result handed to every task that needs it; an argument
 shared by several jobs (a records table) is put in the object store once. A task whose worker
 dies is retried (`max_retries`). Without an address Ray starts a local instance; RAY_ADDRESS
@@ -14,6 +19,7 @@ RAY_WAIT seconds is refused with one line.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import time
@@ -21,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from helpers.errors import SettingError
-from helpers.parallel.jobs import Backend, Job, set_math_threads
+from helpers.parallel.jobs import GPU_SHARE, Backend, Job, set_math_threads
 
 PLAIN = (str, int, float, bool, type(None), Path)  # passed as they are, not through the object store
 RAY_WAIT = 10  # seconds a named cluster has to accept a connection (one just starting gets that long)
@@ -45,12 +51,32 @@ def _check_reachable(address: str, source: str) -> None:
             time.sleep(1)
 
 
+def worker_device() -> str:
+    """The device of this Ray task: "cuda" when Ray gave it a GPU share (and set
+    CUDA_VISIBLE_DEVICES to it), else "cpu"."""
+    import ray
+
+    return "cuda" if ray.get_gpu_ids() else "cpu"
+
+
+def on_device(value, device: str):
+    """`value` with its `device` field set to `device` when it is a dataclass instance that has
+    one (a run's settings); anything else as it is."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and isinstance(getattr(value, "device", None), str):
+        fields = {f.name for f in dataclasses.fields(value)}
+        if "device" in fields and value.device.split(":")[0] != device:
+            return dataclasses.replace(value, device=device)
+    return value
+
+
 def _task(fn, prepared: bool, threads, keys: tuple, *values):
     """A job in a Ray worker. Its arguments arrive spread out, so that Ray resolves each one
-    (dependencies, shared objects) before the task starts."""
+    (dependencies, shared objects) before the task starts; the run's device is this worker's."""
     set_math_threads(threads)
+    device = worker_device()
+    values = [on_device(v, device) for v in values]
     n = len(values) - len(keys)
-    return Job(fn, values[:n], dict(zip(keys, values[n:])), prepared)()
+    return Job(fn, tuple(values[:n]), dict(zip(keys, values[n:])), prepared)()
 
 
 def iterate(jobs: list[Job], backend: Backend, progress: bool = False) -> Iterator[tuple]:
@@ -77,8 +103,8 @@ def iterate(jobs: list[Job], backend: Backend, progress: bool = False) -> Iterat
                                "(`ray start --head`), fix the address, or unset it for a local Ray.") from None
     try:
         gpus = float(ray.cluster_resources().get("GPU", 0))
-        share = (0.25 if backend.gpus is None else float(backend.gpus)) if gpus else 0
-        remote = ray.remote(_task)
+        share = (GPU_SHARE if backend.gpus is None else float(backend.gpus)) if gpus else 0
+        remote = ray.remote(max_calls=0)(_task)  # 0: a worker runs any number of tasks, GPU or not
         stored, submitted = {}, {}
 
         def value(arg):

@@ -4,12 +4,11 @@ A loop written with `Trainer` only has to say what one *step* is (one generator 
 a GAN, with its critic steps inside; one optimizer step for a diffusion model). The
 Trainer then gives it:
 
-- resume: `run_dir/checkpoint.pt` is written atomically every `checkpoint_every` steps with
-  the weights, optimizer states and the random-number generator; rerunning the same call
-  continues from there and, on CPU with a fixed seed, ends with the same weights as an
-  uninterrupted run. Loading uses `torch.load(weights_only=True)`;
-- `run_dir/history.csv`: one row per step (losses, gradient norms, ...), cut back to the
-  checkpoint on resume so no step is counted twice;
+- resume: `run_dir/checkpoint.pt` is written atomically every `checkpoint_every` steps with the
+  weights, optimizer states and random generators; on one device a resumed run ends with the
+  same weights as an uninterrupted one (helpers.train.rng: what is bit-exact, and across devices);
+- `run_dir/history.csv`: one row per step, cut back to the checkpoint on resume; tensor metrics
+  are read back once every `log_every` steps (helpers.train.metrics): the step never waits;
 - `run_dir/samples/step_XXXXXX.png`: grids from fixed noise every `sample_every` steps;
 - a progress bar, and a clear stop when a metric becomes NaN/inf or explodes.
 """
@@ -32,11 +31,15 @@ from helpers.errors import CheckpointError, Interrupted, SettingError, TrainingD
 from helpers.parallel import STOP  # Ctrl-C or a failed run side by side: stop at the next step
 from helpers.train.checkpoint import atomic_save, load_checkpoint
 from helpers.train.lock import run_lock
+from helpers.train.metrics import has_tensors, to_floats
+from helpers.train.rng import cuda_states, device_type, restore_cuda_states, restore_streams
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
-# Settings that may change between a run and its resumption (e.g. training for longer).
-RESUMABLE_CHANGES = {"steps", "total_steps", "sample_every", "checkpoint_every"}
+# Settings that may change between a run and its resumption (training for longer; another device).
+RESUMABLE_CHANGES = {"steps", "total_steps", "sample_every", "checkpoint_every", "device", "layout", "compile"}
+# Steps between two read-backs of tensor metrics (and NaN checks) when no checkpoint or grid is due.
+LOG_EVERY = 25
 # A GAN whose watched metric sits at exactly 0 for this many steps in a row has collapsed
 # (a discriminator that wins outright, a generator that gets no gradient): stop and say so.
 STALL_STEPS = 10
@@ -85,6 +88,8 @@ class Trainer:
     diverge_hint: the advice the NaN guard's message gives (it depends on the model).
     stall: {metric: what it means when exactly 0}: the collapse guard stops the run when one
     of these metrics is exactly 0 for STALL_STEPS steps in a row.
+    log_every: the most steps whose tensor metrics wait to be read back and checked; the
+    NaN and collapse guards see every step, before any checkpoint or grid is written.
     """
 
     def __init__(self, run_dir: str | Path, total_steps: int, modules: dict[str, nn.Module],
@@ -93,13 +98,14 @@ class Trainer:
                  config: dict | None = None, desc: str = "training", progress: bool = True,
                  explode_at: float = 1e6, nrow: int = 8, diverge_hint: str = "try a lower learning rate",
                  stall: dict[str, str] | None = None, generators: dict[str, torch.Generator] | None = None,
-                 global_rng: bool = True):
+                 global_rng: bool = True, log_every: int = LOG_EVERY):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.total_steps = int(total_steps)
         self.modules, self.optimizers, self.generator = modules, optimizers, generator
         self.generators, self.global_rng = dict(generators or {}), bool(global_rng)
         self.checkpoint_every = max(1, int(checkpoint_every))
+        self.log_every = max(1, int(log_every))
         self.sample_every = max(1, int(sample_every))
         self.sample_fn, self.config, self.desc = sample_fn, dict(config or {}), desc
         self.progress, self.explode_at, self.nrow = progress, explode_at, nrow
@@ -113,11 +119,15 @@ class Trainer:
     def state(self, step: int) -> dict:
         out = dict(step=step, config=self.config, rng=self.generator.get_state(), extra=self.extra_state,
                    modules={k: m.state_dict() for k, m in self.modules.items()},
-                   optimizers={k: o.state_dict() for k, o in self.optimizers.items()})
+                   optimizers={k: o.state_dict() for k, o in self.optimizers.items()},
+                   rng_devices={"rng": device_type(self.generator),
+                                **{k: device_type(g) for k, g in self.generators.items()}})
         if self.generators:
             out["rngs"] = {k: g.get_state() for k, g in self.generators.items()}
         if self.global_rng:
             out["torch_rng"] = torch.get_rng_state()
+            if (states := cuda_states()) is not None:
+                out["cuda_rng"] = states
         return out
 
     def save(self, step: int) -> None:
@@ -141,14 +151,13 @@ class Trainer:
             m.load_state_dict(ck["modules"][k])
         for k, o in self.optimizers.items():
             o.load_state_dict(ck["optimizers"][k])
-        self.generator.set_state(ck["rng"])
-        for k, g in self.generators.items():
-            if k in ck.get("rngs", {}):
-                g.set_state(ck["rngs"][k])
-        if self.global_rng and "torch_rng" in ck:
-            torch.set_rng_state(ck["torch_rng"])
+        moved = restore_streams(ck, {"rng": self.generator, **self.generators}, self.global_rng)
         self.extra_state.update(ck.get("extra", {}))
         self.saved_step = int(ck["step"])
+        if moved and self.saved_step < self.total_steps:
+            print(f"note: {path} was written on {moved}; going on from step {self.saved_step} here with its "
+                  "random streams re-seeded from the checkpoint (deterministic, but not the numbers an "
+                  "uninterrupted run would have drawn).")
         return self.saved_step
 
     # -- history -----------------------------------------------------------------------
@@ -212,12 +221,14 @@ class Trainer:
         # run that stopped (and sampled) at step k continues exactly like one that did not.
         g_state = self.generator.get_state()
         cpu_state = torch.get_rng_state() if self.global_rng else None
+        gpu_states = cuda_states() if self.global_rng else None
         try:
             imgs = self.sample_fn(step)
         finally:
             self.generator.set_state(g_state)
             if cpu_state is not None:
                 torch.set_rng_state(cpu_state)
+            restore_cuda_states(gpu_states)
         if imgs is None:
             return
         out = self.run_dir / "samples"
@@ -232,12 +243,23 @@ class Trainer:
         with run_lock(self.run_dir):
             return self._run(step_fn)
 
+    def _read_back(self, pending: list[dict], bar) -> list[dict]:
+        """The pending rows as floats (one read-back from the device), each checked in order."""
+        rows = to_floats(pending)
+        for row in rows:
+            self.check({k: v for k, v in row.items() if k != "step"}, row["step"])
+        if rows:
+            shown = [(k, v) for k, v in rows[-1].items() if k != "step"][:3]
+            bar.set_postfix({k: f"{v:.3g}" if isinstance(v, float) else v for k, v in shown}, refresh=False)
+        return rows
+
     def _run(self, step_fn: Callable[[int], dict]) -> History:
         start = self.resume()
         self._trim_history(start)
         if start == 0:
             self.save_samples(0)
-        buffer: list[dict] = []
+        buffer: list[dict] = []   # rows read back, to append to the history at the next checkpoint
+        pending: list[dict] = []  # rows whose tensors are still on the device
         bar = tqdm(total=self.total_steps, initial=start, desc=self.desc, unit="step", disable=not self.progress,
                    leave=False)
         step = start
@@ -245,15 +267,16 @@ class Trainer:
             for step in range(start + 1, self.total_steps + 1):
                 if STOP.is_set():
                     raise KeyboardInterrupt
-                metrics = step_fn(step)
-                self.check(metrics, step)
-                buffer.append({"step": step, **metrics})
+                pending.append({"step": step, **step_fn(step)})
                 bar.update(1)
-                if step % 10 == 0:
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in list(metrics.items())[:3]}, refresh=False)
-                if step % self.sample_every == 0 or step == self.total_steps:
+                grid = step % self.sample_every == 0 or step == self.total_steps
+                save = step % self.checkpoint_every == 0 or step == self.total_steps
+                if grid or save or step % self.log_every == 0 or not has_tensors(pending[-1]):
+                    buffer += self._read_back(pending, bar)  # before any grid or checkpoint is written
+                    pending = []
+                if grid:
                     self.save_samples(step)
-                if step % self.checkpoint_every == 0 or step == self.total_steps:
+                if save:
                     self._append(buffer)
                     buffer = []
                     self.save(step)
