@@ -91,7 +91,7 @@ def test_gpu_plan_packs_each_architecture_at_its_own_measured_share(smoke_cfg, m
     from helpers.prepare import load_prepared
 
     records = load_prepared(smoke_cfg, progress=False, verbose=False)
-    monkeypatch.setattr(T, "packing_efficiency", lambda cfg, arch, bs, runs=4: {"tiny": 0.75, "resnet18_small": 0.5}[arch])
+    monkeypatch.setattr(T, "packing_efficiency", lambda cfg, arch, bs, runs=4, compile=None: {"tiny": 0.75, "resnet18_small": 0.5}[arch])
     monkeypatch.setattr(P.torch.cuda, "device_count", lambda: 1)
     cfg = smoke_cfg.with_(device="cuda")
     runs = plan(records, ["tiny", "resnet18_small"], [Setting.parse("real", "none")], [0], [0, 1])

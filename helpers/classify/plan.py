@@ -76,8 +76,8 @@ class Costs:
     batch (on the `tiny` network: it is the same for every network), packing per architecture
     and generator steps per (generator, data set)."""
 
-    def __init__(self, progress: bool = True, runs_per_gpu: int = timing.PACKED_RUNS):
-        self.progress, self.runs_per_gpu = progress, runs_per_gpu
+    def __init__(self, progress: bool = True, runs_per_gpu: int = timing.PACKED_RUNS, compile=None):
+        self.progress, self.runs_per_gpu, self.compile = progress, runs_per_gpu, compile  # compile: the preset's
         self._runs, self._aug, self._pack, self._steps = {}, {}, {}, {}
 
     def _say(self, text):
@@ -88,7 +88,7 @@ class Costs:
         key = (arch, bs, cfg.size, cfg.channels)
         if key not in self._runs:
             self._say(f"timing {arch} (batch {bs}, {cfg.size} px, {cfg.device}) ...")
-            self._runs[key] = timing.time_classifier(cfg, arch, bs)
+            self._runs[key] = timing.time_classifier(cfg, arch, bs, compile=self.compile)
         return self._runs[key]
 
     def augment(self, cfg, augment: str, bs: int) -> float:
@@ -97,15 +97,15 @@ class Costs:
         key = (augment, bs, cfg.size, cfg.channels)
         if key not in self._aug:
             self._say(f"timing {augment} augmentation (batch {bs}) ...")
-            with_aug = timing.time_classifier(cfg, "tiny", bs, augment).train
-            self._aug[key] = max(0.0, with_aug - timing.time_classifier(cfg, "tiny", bs).train)
+            with_aug = timing.time_classifier(cfg, "tiny", bs, augment, compile=self.compile).train
+            self._aug[key] = max(0.0, with_aug - timing.time_classifier(cfg, "tiny", bs, compile=self.compile).train)
         return self._aug[key]
 
     def packing(self, cfg, arch: str, bs: int) -> float:
         if (arch, bs) not in self._pack:
             if timing.on_gpu(cfg.device) and self.runs_per_gpu > 1:
                 self._say(f"timing {arch} at {self.runs_per_gpu} x batch {bs} (packing) ...")
-            self._pack[(arch, bs)] = timing.packing_efficiency(cfg, arch, bs, self.runs_per_gpu)
+            self._pack[(arch, bs)] = timing.packing_efficiency(cfg, arch, bs, self.runs_per_gpu, self.compile)
         return self._pack[(arch, bs)]
 
     def step(self, cfg, kind: str) -> float:
@@ -119,7 +119,7 @@ class Costs:
 def make_plan(cfg, records: pd.DataFrame, runs: list[tuple], preset, workers: int | None = None,
               cpus_per_run: int = 1, runs_per_gpu: int = timing.PACKED_RUNS, progress: bool = True) -> dict:
     """{'runs': per-run table, 'generators': per-(generator, fold) table, 'summary': dict}."""
-    costs = Costs(progress, runs_per_gpu)
+    costs = Costs(progress, runs_per_gpu, preset.torch_compile)
     n_gpus = torch.cuda.device_count() if timing.on_gpu(cfg.device) else 0
     rows = []
     for arch, setting, fold, seed in runs:

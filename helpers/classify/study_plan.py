@@ -61,7 +61,7 @@ def make_study_plan(cfg, designs, preset, dataset: str | None = None, records: p
     archs / folds / seeds change the designs' (see `study_designs.choices`)."""
     n_gpus = torch.cuda.device_count() if timing.on_gpu(cfg.device) else 0
     per_gpu = runs_per_gpu or (timing.PACKED_RUNS if n_gpus else 1)
-    measure = costs_of.Costs(progress, per_gpu)
+    measure = costs_of.Costs(progress, per_gpu, preset.torch_compile)
     seen, rows, longest = set(), [], 0.0
     for d in designs:
         scfg = study_config(cfg, dataset or d.dataset)

@@ -69,25 +69,28 @@ class RunCost:
     fixed: float     # building the network and the loaders, once per run
 
 
-def time_fit(cfg, arch: str, batch: int, augment: str, train_batches: int, eval_batches: int) -> float:
+def time_fit(cfg, arch: str, batch: int, augment: str, train_batches: int, eval_batches: int,
+             compile: bool | str | None = None) -> float:
     """Seconds of one `fit_predict` epoch of `arch` on `train_batches` batches of random images,
-    evaluated on `eval_batches` batches (ImageNet weights off: they change no cost)."""
+    evaluated on `eval_batches` batches (ImageNet weights off: they change no cost; `compile` as
+    the grid's preset says)."""
     k = len(cfg.classes)
     val_bs = batch * 4 if on_gpu(cfg.device) else batch  # as helpers.classify.data.make_dataloaders
     n_tr, n_ev = batch * train_batches, val_bs * eval_batches
     tables = [pd.DataFrame(dict(label=np.arange(n) % k)) for n in (n_tr, n_ev)]
     images = (_images(n_tr, cfg.size, cfg.channels), _images(n_ev, cfg.size, cfg.channels, 1))
-    how = Recipe(arch, 1, 1e-3, batch, augment, False, True, False)
-    return _timed(lambda: fit_predict(cfg, how, tables[0], tables[1], 0, images=images), cfg.device)
+    how = Recipe(arch, epochs=1, lr=1e-3, bs=batch, augment=augment, pretrained=False)
+    return _timed(lambda: fit_predict(cfg, how, tables[0], tables[1], 0, images=images, compile=compile), cfg.device)
 
 
-def time_classifier(cfg, arch: str, batch: int, augment: str = "none", m: int | None = None) -> RunCost:
+def time_classifier(cfg, arch: str, batch: int, augment: str = "none", m: int | None = None,
+                    compile: bool | str | None = None) -> RunCost:
     """The parts of a run of `arch` at `batch` (see the module's note)."""
     gpu = on_gpu(cfg.device)
     timed, m = (batch if gpu else min(batch, CPU_TIMING_BATCH)), m or (5 if gpu else 2)
 
     def fit(tr, ev):
-        return time_fit(cfg, arch, timed, augment, tr, ev)
+        return time_fit(cfg, arch, timed, augment, tr, ev, compile)
 
     fit(1, 1)  # warm-up
     base = fit(1, 1)
@@ -97,15 +100,15 @@ def time_classifier(cfg, arch: str, batch: int, augment: str = "none", m: int | 
     return RunCost(train * scale, evaluate * scale, max(0.0, base - train - 2 * evaluate))
 
 
-def packing_efficiency(cfg, arch: str, batch: int, runs: int = PACKED_RUNS) -> float:
+def packing_efficiency(cfg, arch: str, batch: int, runs: int = PACKED_RUNS, compile: bool | str | None = None) -> float:
     """Each run's speed, relative to alone, when `runs` runs of `arch` share one GPU: about the
     time of one batch over that of a `runs`-times larger one (the packed runs' work together;
     a network that already fills the GPU gains nothing), at most PACKING_EFFICIENCY (what
     ResNet18 reached). 1 on a CPU, where runs are not packed."""
     if not on_gpu(cfg.device) or runs <= 1:
         return 1.0
-    one = time_classifier(cfg, arch, batch).train
-    big = time_classifier(cfg, arch, batch * runs).train
+    one = time_classifier(cfg, arch, batch, compile=compile).train
+    big = time_classifier(cfg, arch, batch * runs, compile=compile).train
     return float(min(PACKING_EFFICIENCY, max(1.0 / runs, one / big if big > 0 else 1.0)))
 
 
