@@ -145,4 +145,10 @@ def time_generator_step(name: str, cfg, n_classes: int, m: int | None = None) ->
     if gpu:
         run(1)  # warm-up: kernel selection, compilation (a CPU step of a paper preset takes seconds: skipped)
     base = run(1)
-    return max(0.0, run(1 + m) - base) / m * full / timed
+    # The steps' cost is the difference of two timed runs, which setup noise can swamp for a cheap
+    # step: time more steps until they clearly stand out (a paper step on a CPU does at once).
+    while True:
+        extra = run(1 + m) - base
+        if extra > 0.25 * base or m >= 256:
+            return max(extra, 1e-6) / m * full / timed
+        m *= 4
