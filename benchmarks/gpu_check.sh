@@ -26,8 +26,7 @@ ROOT=$PWD
 
 # ---- The parts, in order: "NAME|KIND|WHAT|COMMAND". KIND gpu: skipped with --cpu. COMMAND runs
 # with bash in the course folder, under the part's time limit; $PY is the machine's Python,
-# `notebook NN_` runs notebooks/NN_*.ipynb on smoke, `paper_data` waits for the paper profile's
-# data (prepared in the background from the start). A line a part prints with "ratio N" is
+# `notebook NN_` runs notebooks/NN_*.ipynb on smoke. A line a part prints with "ratio N" is
 # copied into the table (also "|diff| N", and "layout: ..."). Add a part here. ----
 PARTS=(
   # The notebooks first: cheap and fixed in time, they show the course's GPU path end to end
@@ -44,8 +43,8 @@ PARTS=(
   'clf-efficientnet_v2_s|gpu|classifier efficientnet_v2_s, as above|$PY benchmarks/classifier_throughput.py --device cuda --arch efficientnet_v2_s --size 128 --batch 32 --images 2048 --epochs 1 --repeats 2 --bf16 on,off'
   'clf-densenet201|gpu|classifier densenet201, as above|$PY benchmarks/classifier_throughput.py --device cuda --arch densenet201 --size 128 --batch 32 --images 2048 --epochs 1 --repeats 2 --bf16 on,off'
   'packing|gpu|packing: 8 ResNet18 runs, 1 vs 4 per GPU|$PY benchmarks/ray_packing.py --runs 8 --per-gpu 1,4 --batches 100'
-  # It waits for the paper profile's data, drawn on the CPU meanwhile
-  'plan|gpu|paper profile plan: measured costs -> projected hours (1 GPU, 4 GPUs)|paper_data && $PY -m helpers classify --profile paper --dataset phantom --data-dir "$RUNS/phantom" --runs-dir "$RUNS/runs" --plan --workers 4'
+  # Each study on its own data, planned from the data sets' released counts (nothing to prepare)
+  'plan|gpu|paper profile plan, study by study: measured costs -> projected hours (1 GPU, 4 GPUs)|$PY -m helpers classify --profile paper --runs-dir "$RUNS/runs" --plan --workers 4'
   # Settings only a GPU can decide, each against the plain loop (alone: --only choice)
   'choice-ddpm-layout|gpu|DDPM U-Net layout: NCHW vs channels_last|$PY benchmarks/ddpm_throughput.py --profile paper --train-steps 60 --sample-images 16 --ddim-steps 50 --ddpm-images 1 --layout nchw,channels_last'
   'choice-gan-compile|gpu|GANs, paper size, with torch.compile (inductor)|$PY benchmarks/gan_throughput.py --device cuda --size 128 --width 64 --batch 64 --repeats 2 --compile inductor'
@@ -143,10 +142,6 @@ if [[ ${STATUS[0]} != ok ]]; then summary; exit 1; fi
 
 # ---- Helpers the parts' commands call
 export PY ROOT SMOKE RUNS LOG_DIR
-paper_data() {  # wait for the background preparation of the paper profile's data
-  while [[ ! -f $LOG_DIR/paper_data.rc ]]; do sleep 1; done
-  [[ $(cat "$LOG_DIR/paper_data.rc") == 0 ]] || { tail -5 "$LOG_DIR/paper_data.log" >&2; return 1; }
-}
 notebook() {  # notebook NN_: notebooks/NN_*.ipynb on the smoke profile, papermill, the kernel above
   "$PY" - "$1" <<'EOF'
 import os, sys
@@ -163,13 +158,7 @@ except Exception as e:  # the notebook's own error, one line
 print(f"{nb.name} ran on {pick_device()}; executed copy {out}")
 EOF
 }
-export -f paper_data notebook
-
-if ((!CPU)) && selected plan; then  # the phantom at 128 px is drawn on the CPU, beside the GPU parts
-  ( timeout $((DEADLINE - (SECONDS - START))) "$PY" -m helpers prepare --profile paper --dataset phantom \
-      --data-dir "$RUNS/phantom" --runs-dir "$RUNS/runs" >"$LOG_DIR/paper_data.log" 2>&1
-    echo $? >"$LOG_DIR/paper_data.rc" ) &
-fi
+export -f notebook
 
 # ---- The parts, under one deadline
 for line in "${PARTS[@]}"; do
@@ -213,7 +202,6 @@ for line in "${PARTS[@]}"; do
   esac
   record "$name" "$status" $((SECONDS - t0)) "$ratios"
 done
-wait  # the background preparation, if a deadline cut the plan short
 
 summary
 for s in "${STATUS[@]}"; do [[ $s == ok || $s == skipped* ]] || exit 1; done

@@ -119,7 +119,7 @@ def test_notebook_08_and_the_command_run_the_studies_through_one_call():
     lines = [line for src in code for line in src.splitlines() if line.strip() and not line.strip().startswith("#")]
     assert len(lines) <= 170
     text = "\n".join(code)
-    assert text.count("run_studies(") == 1 and "run_studies(" in inspect.getsource(classify.run)
+    assert text.count("run_studies(") == 1 and "run_studies(" in inspect.getsource(classify)
     assert not re.search(r"import \w+ as [A-Z]\b", text), "modules are imported under their own names"
     assert not re.search(r"getsource\([\w.]*\._", text), "no private function is printed"
     assert sum("### BEGIN SOLUTION" in src for src in code) == 2

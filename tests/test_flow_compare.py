@@ -106,17 +106,23 @@ def test_flow_is_one_setting_beyond_the_studies():
 
 
 def test_plan_times_a_flow_step_and_counts_its_preset_steps(smoke_cfg, monkeypatch):
-    """classify --plan knows flow matching: one model, its preset's steps, a measured step."""
+    """classify --plan knows flow matching: its step timed through its training call, one model,
+    its preset's steps (the paper preset's on the paper profile)."""
     from helpers.classify import plan as P
+    from helpers.classify import timing as T
     from helpers.classify.presets import PRESETS
     from helpers.classify.settings import plan
     from helpers.flow.presets import preset
     from helpers.prepare import load_prepared
 
-    assert P.time_generator_step("flow", smoke_cfg, 3) > 0
+    seen = []
+    real = T.train_flow
+    monkeypatch.setattr(T, "train_flow", lambda *a, **k: seen.append(a[3].batch) or real(*a, **k))
+    assert T.time_generator_step("flow", smoke_cfg, 3) > 0 and seen
+    assert P.generator_steps("flow", "paper", "busi") == preset("paper").steps
     records = load_prepared(smoke_cfg, progress=False, verbose=False)
-    monkeypatch.setattr(P, "time_batch", lambda *a, **k: 0.01)
-    monkeypatch.setattr(P, "time_generator_step", lambda *a, **k: 0.02)
+    monkeypatch.setattr(T, "time_classifier", lambda *a, **k: T.RunCost(0.01, 0.005, 1.0))
+    monkeypatch.setattr(T, "time_generator_step", lambda *a, **k: 0.02)
     runs = plan(records, ["tiny"], [Setting.parse("real+syn:flow", "none")], [0], [0])
     gens = P.make_plan(smoke_cfg, records, runs, PRESETS["smoke"], workers=1, progress=False)["generators"]
     row = gens.set_index("generator").loc["flow"]

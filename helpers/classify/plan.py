@@ -1,193 +1,172 @@
 """What a grid will cost, before it runs: `python -m helpers classify --plan`.
 
-The cost of a run is dominated by its training batches, so the plan times a few real
-training steps (forward, backward, optimizer) of each architecture at the grid's batch size
-and image size on this machine's device, and one training step of each generator preset, then
-multiplies by what the grid will run:
+The costs are measured on this machine's device through the code that trains
+(`helpers.classify.timing`), then multiplied by what the grid will run:
 
-    run       = epochs x ceil(n_train / batch) x t_batch x (1 + evaluation share)
-    generator = steps x t_step x (models per fold: one per class for the per-class GANs)
+    run       = epochs x training batches x t_batch (+ augmentation)
+                + (epochs + 1) x evaluation batches x t_eval + fixed part
+    generator = steps x t_step x models per fold (one per class that needs images for the
+                per-class GANs; one for the cWGAN and the DDPM)
 
-The projected wall time divides the total by the workers that run at once: CPU cores / CPUs
-per run, or GPUs x runs per GPU (packed runs keep 75 % of their speed, as measured).
+Training images per run: the fold's real training part plus its synthetic set (a balancing
+set tops every class up to the largest + the generator preset's `balance_extra`; the DDPM
+study's "+n per class" adds n images of every class, k x n in all). Each study's plan is
+`helpers.classify.study_plan`; this module also plans a grid of runs given one by one (the
+smoke and quick grids, and the paper profile's cross product, `--design cross`). The wall
+time divides by the runs at once: on GPUs, runs per GPU at each architecture's measured
+packing (`timing.packing_efficiency`); on a CPU, the CPU threads / CPUs per run.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 import torch
 
+from helpers.classify import timing
 from helpers.classify.grid import recipe
-from helpers.classify.models import build_model
 from helpers.classify.settings import SPLIT, parts
-from helpers.ddpm.diffusion import Schedule
-from helpers.ddpm.pipeline import build_model as build_ddpm
 from helpers.ddpm.presets import preset as ddpm_preset
-from helpers.ddpm.steps import diffusion_loss
 from helpers.flow.presets import preset as flow_preset
-from helpers.flow.steps import flow_matching_loss
-from helpers.gan.core import make_run
-from helpers.gan.presets import get_preset
-from helpers.gan.steps import cwgan_step, dcgan_step, wgan_step
-from helpers.train.loop import autocast
+from helpers.gan.presets import KINDS, get_preset
+from helpers.synth import balance_counts
 
-EVAL_SHARE = 0.1  # evaluating a fold's test images, relative to one training epoch
-# Per-run speed when 4 runs share a GPU: 8 ResNet18 runs ran 2.98x faster 4 at a time than
-# one at a time on an H200 (benchmarks/ray_packing.py), i.e. each at 0.75 of its speed alone.
-PACKING_EFFICIENCY = 0.75
 CLUSTER_GPUS = 4  # a GPU plan also projects the wall time on this many such GPUs
 
 
-def _seconds(step, device, repeats: int = 3) -> float:
-    """Median seconds of `step()` over `repeats` calls, after one that pays for allocation and
-    kernel selection."""
-    times = []
-    for r in range(repeats + 1):
-        t0 = time.perf_counter()
-        step()
-        if str(device).startswith("cuda"):
-            torch.cuda.synchronize()
-        if r:
-            times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+def balance_extra(generator: str, profile: str, dataset: str) -> int:
+    """Images above the largest class that `generator`'s balancing set gives every class."""
+    return get_preset(generator, profile, dataset=dataset).balance_extra if generator in KINDS else 0
 
 
-def time_batch(arch: str, n_classes: int, size: int, batch: int, device: str, repeats: int = 3) -> float:
-    """Seconds per training batch of `arch`."""
-    torch.manual_seed(0)
-    model, _ = build_model(arch, n_classes, pretrained=False)
-    model = model.to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    x = torch.randn(batch, 3, size, size, device=device)
-    y = torch.randint(0, n_classes, (batch,), device=device)
-
-    def step():
-        with autocast(device):
-            out = model(x)
-            out = out.logits if hasattr(out, "logits") else out
-            loss = torch.nn.functional.cross_entropy(out.float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return _seconds(step, device, repeats)
+def synthetic_images(counts: dict, setting, profile: str, dataset: str) -> int:
+    """Synthetic training images of a run whose real training part has `counts` per class."""
+    if not setting.generator:
+        return 0
+    if setting.per_class:  # n of every class (helpers.classify.synthetic.per_class_set)
+        return setting.per_class * sum(1 for n in counts.values() if n)
+    return int(sum(balance_counts(counts, extra=balance_extra(setting.generator, profile, dataset)).values()))
 
 
-# On a CPU a paper preset's full batch can need more memory than the machine has (the paper
-# DDPM's batch of 64 at 128 px took over 23 GB): its step is timed on at most this many images
-# and scaled by batch / timed (a step's cost grows about linearly with its batch).
-CPU_TIMING_BATCH = 8
+def generator_models(kind: str, counts: dict, profile: str, dataset: str) -> int:
+    """Models one training of `kind` trains: one per class that needs images (per-class GANs)."""
+    if kind not in KINDS or kind == "cwgan":
+        return 1
+    return sum(1 for n in balance_counts(counts, extra=balance_extra(kind, profile, dataset)).values() if n)
 
 
-def time_generator_step(name: str, cfg, n_classes: int) -> float:
-    """Seconds per training step of generator `name`'s preset for this profile (one model)."""
-    cpu = not str(cfg.device).startswith("cuda")
-    if name in ("ddpm", "flow"):  # the same U-Net; flow matching (beyond the studies) another loss
-        p = full = ddpm_preset(cfg.profile) if name == "ddpm" else flow_preset(cfg.profile)
-        timed = min(p.batch, CPU_TIMING_BATCH) if cpu else p.batch
-        torch.manual_seed(0)
-        model = build_ddpm(p, cfg.size, n_classes).to(cfg.device)
-        opt = torch.optim.AdamW(model.parameters(), lr=p.lr)
-        sched = Schedule.make(p.schedule, p.T) if name == "ddpm" else None
-        x = torch.randn(timed, 1, cfg.size, cfg.size, device=cfg.device)
-        y = torch.randint(0, n_classes, (timed,), device=cfg.device)
-        g = torch.Generator(device=cfg.device).manual_seed(0)
-
-        def step():
-            if name == "ddpm":
-                loss = diffusion_loss(model, x, y, sched, g, p.objective, None, p.p_uncond, p.min_snr)
-            else:
-                loss = flow_matching_loss(model, x, y, g, None, p.p_uncond)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    else:
-        full = get_preset(name, cfg.profile, dataset=cfg.dataset)
-        p = replace(full, batch=CPU_TIMING_BATCH) if cpu and full.batch > CPU_TIMING_BATCH else full
-        timed = p.batch
-        rgb = (3,) if cfg.channels == 3 else ()  # time the step on images like the data's
-        x = (np.random.default_rng(0).random((max(p.batch, 8), cfg.size, cfg.size) + rgb) * 255).astype(np.uint8)
-        labels = np.arange(len(x)) % n_classes if name == "cwgan" else None
-        run = make_run(p, x, 0, cfg.device, labels=labels, n_classes=n_classes if labels is not None else 0)
-        fn = {"cwgan": cwgan_step, "dcgan": dcgan_step}.get(name, wgan_step)
-
-        def step():
-            fn(run)
-    return _seconds(step, cfg.device, 2) * full.batch / timed
+def generator_steps(kind: str, profile: str, dataset: str, gen_steps: int | None = None) -> int:
+    if gen_steps:
+        return int(gen_steps)
+    if kind in ("ddpm", "flow"):
+        return (ddpm_preset if kind == "ddpm" else flow_preset)(profile).steps
+    return get_preset(kind, profile, dataset=dataset).steps
 
 
-def _n_train(records, fold, setting, classes) -> int:
-    """Training images of a run: the fold's real training part plus its synthetic images
-    (a balancing set tops every class up to the largest, + 50 for the WGAN-family presets)."""
-    train, _ = parts(records, fold)
-    n = len(train)
-    if setting.generator:
-        counts = train["class_name"].value_counts()
-        if setting.per_class:
-            n += setting.per_class * (len(classes) - 1)
-        else:
-            extra = 0 if setting.generator.startswith(("dcgan", "ddpm", "flow")) else 50
-            n += int(sum(counts.max() + extra - counts.get(c, 0) for c in classes))
-    return n
+def run_seconds(cost: timing.RunCost, epochs: int, n_train: int, n_test: int, bs: int, device, tta: bool = False,
+                augment_batch: float = 0.0) -> float:
+    """One run: training batches (the last partial batch is dropped), an evaluation after each
+    epoch and for the predictions (and the mirrored images with `tta`), and its fixed part."""
+    val_bs = bs * 4 if timing.on_gpu(device) else bs
+    train = epochs * max(1, n_train // bs) * (cost.train + augment_batch)
+    evaluate = (epochs + 1 + int(tta)) * math.ceil(n_test / val_bs) * cost.evaluate
+    return train + evaluate + cost.fixed
 
 
-def make_plan(cfg, records: pd.DataFrame, runs: list[tuple], preset: dict, workers: int | None = None,
-              cpus_per_run: int = 1, runs_per_gpu: int = 4, progress: bool = True) -> dict:
+class Costs:
+    """Measured costs, each once: classifier runs per (arch, batch), the augmentation's extra per
+    batch (on the `tiny` network: it is the same for every network), packing per architecture
+    and generator steps per (generator, data set)."""
+
+    def __init__(self, progress: bool = True, runs_per_gpu: int = timing.PACKED_RUNS, compile=None):
+        self.progress, self.runs_per_gpu, self.compile = progress, runs_per_gpu, compile  # compile: the preset's
+        self._runs, self._aug, self._pack, self._steps = {}, {}, {}, {}
+
+    def _say(self, text):
+        if self.progress:
+            print(text, flush=True)
+
+    def run(self, cfg, arch: str, bs: int) -> timing.RunCost:
+        key = (arch, bs, cfg.size, cfg.channels)
+        if key not in self._runs:
+            self._say(f"timing {arch} (batch {bs}, {cfg.size} px, {cfg.device}) ...")
+            self._runs[key] = timing.time_classifier(cfg, arch, bs, compile=self.compile)
+        return self._runs[key]
+
+    def augment(self, cfg, augment: str, bs: int) -> float:
+        if augment in (None, "none"):
+            return 0.0
+        key = (augment, bs, cfg.size, cfg.channels)
+        if key not in self._aug:
+            self._say(f"timing {augment} augmentation (batch {bs}) ...")
+            with_aug = timing.time_classifier(cfg, "tiny", bs, augment, compile=self.compile).train
+            self._aug[key] = max(0.0, with_aug - timing.time_classifier(cfg, "tiny", bs, compile=self.compile).train)
+        return self._aug[key]
+
+    def packing(self, cfg, arch: str, bs: int) -> float:
+        if (arch, bs) not in self._pack:
+            if timing.on_gpu(cfg.device) and self.runs_per_gpu > 1:
+                self._say(f"timing {arch} at {self.runs_per_gpu} x batch {bs} (packing) ...")
+            self._pack[(arch, bs)] = timing.packing_efficiency(cfg, arch, bs, self.runs_per_gpu, self.compile)
+        return self._pack[(arch, bs)]
+
+    def step(self, cfg, kind: str) -> float:
+        key = (kind, cfg.dataset, cfg.size, cfg.channels, len(cfg.classes))
+        if key not in self._steps:
+            self._say(f"timing {kind} steps ({cfg.dataset}, {cfg.size} px) ...")
+            self._steps[key] = timing.time_generator_step(kind, cfg, len(cfg.classes))
+        return self._steps[key]
+
+
+def make_plan(cfg, records: pd.DataFrame, runs: list[tuple], preset, workers: int | None = None,
+              cpus_per_run: int = 1, runs_per_gpu: int = timing.PACKED_RUNS, progress: bool = True) -> dict:
     """{'runs': per-run table, 'generators': per-(generator, fold) table, 'summary': dict}."""
-    classes = cfg.classes
-    t_batch = {}
-    for arch in dict.fromkeys(r[0] for r in runs):
-        bs = recipe(arch, preset).bs
-        if progress:
-            print(f"timing {arch} (batch {bs}, {cfg.size} px, {cfg.device}) ...", flush=True)
-        t_batch[arch] = (time_batch(arch, len(classes), cfg.size, bs, cfg.device), bs)
+    costs = Costs(progress, runs_per_gpu, preset.torch_compile)
+    n_gpus = torch.cuda.device_count() if timing.on_gpu(cfg.device) else 0
     rows = []
     for arch, setting, fold, seed in runs:
-        epochs = recipe(arch, preset).epochs
-        t, bs = t_batch[arch]
-        n = _n_train(records, fold, setting, classes)
-        sec = epochs * math.ceil(n / bs) * t * (1 + EVAL_SHARE)
-        rows.append(dict(arch=arch, setting=setting.name, fold=fold, seed=seed, n_train=n, epochs=epochs,
-                         sec_per_batch=t, seconds=sec))
+        how = recipe(arch, preset)
+        train, test = parts(records, fold)
+        counts = train["class_name"].value_counts().to_dict()
+        n = len(train) + synthetic_images(counts, setting, cfg.profile, cfg.dataset)
+        cost = costs.run(cfg, arch, how.bs)
+        sec = run_seconds(cost, how.epochs, n, len(test), how.bs, cfg.device, how.tta,
+                          costs.augment(cfg, setting.augment, how.bs))
+        rows.append(dict(arch=arch, setting=setting.name, fold=fold, seed=seed, n_train=n, epochs=how.epochs,
+                         sec_per_batch=cost.train, seconds=sec,
+                         packing=costs.packing(cfg, arch, how.bs) if n_gpus else 1.0))
     table = pd.DataFrame(rows)
-    gen_rows, t_step = [], {}
+    gen_rows = []
     for gen, fold in dict.fromkeys((c[1].generator, c[2]) for c in runs if c[1].generator):
-        kind = gen.split("-fold")[0]
-        if kind not in t_step:
-            if progress:
-                print(f"timing one {kind} step ...", flush=True)
-            t_step[kind] = time_generator_step(kind, cfg, len(classes))
-        if kind in ("ddpm", "flow"):
-            steps, models = (ddpm_preset if kind == "ddpm" else flow_preset)(cfg.profile).steps, 1
-        else:
-            steps = preset.gen_steps or get_preset(kind, cfg.profile, dataset=cfg.dataset).steps
-            models = 1 if kind == "cwgan" else (len(classes) - 1 if kind == "dcgan" else len(classes))
+        counts = parts(records, fold)[0]["class_name"].value_counts().to_dict()
+        steps = generator_steps(gen, cfg.profile, cfg.dataset, preset.gen_steps)
+        models, t = generator_models(gen, counts, cfg.profile, cfg.dataset), costs.step(cfg, gen)
         reused = fold == SPLIT  # the split's sets come from the generator notebooks when present
-        gen_rows.append(dict(generator=kind, fold=fold, steps=steps, models=models, sec_per_step=t_step[kind],
-                             seconds=0.0 if reused else steps * models * t_step[kind]))
+        gen_rows.append(dict(generator=gen, fold=fold, steps=steps, models=models, sec_per_step=t,
+                             seconds=0.0 if reused else steps * models * t))
     gens = pd.DataFrame(gen_rows)
-    n_gpus = torch.cuda.device_count() if str(cfg.device).startswith("cuda") else 0
     if workers is None:
         workers = n_gpus * runs_per_gpu if n_gpus else max(1, (torch.get_num_threads() or 1) // cpus_per_run)
-    speed = PACKING_EFFICIENCY if n_gpus and workers > n_gpus else 1.0
-    total = float(table["seconds"].sum() + (gens["seconds"].sum() if len(gens) else 0))
+    gen_sec = float(gens["seconds"].sum()) if len(gens) else 0.0
+    total = float(table["seconds"].sum()) + gen_sec
+    # packed runs each run at their architecture's measured share of their speed alone
+    slowed = float((table["seconds"] / table["packing"]).sum()) if n_gpus and workers > n_gpus else float(
+        table["seconds"].sum())
     summary = dict(runs=len(table), generators=len(gens), device=str(cfg.device), gpus=n_gpus, workers=workers,
-                   total_hours=total / 3600, wall_hours=total / 3600 / (workers * speed))
+                   total_hours=total / 3600, wall_hours=(slowed + gen_sec) / 3600 / workers)
     if n_gpus:  # the same packing on a cluster of CLUSTER_GPUS such GPUs (classify --executor ray)
         per_gpu = max(1, workers // n_gpus)
-        summary["cluster"] = dict(gpus=CLUSTER_GPUS, workers=CLUSTER_GPUS * per_gpu, wall_hours=total / 3600 / (
-            CLUSTER_GPUS * per_gpu * (PACKING_EFFICIENCY if per_gpu > 1 else 1.0)))
+        summary["cluster"] = dict(gpus=CLUSTER_GPUS, workers=CLUSTER_GPUS * per_gpu,
+                                  wall_hours=summary["wall_hours"] * workers / (CLUSTER_GPUS * per_gpu))
     return dict(runs=table, generators=gens, summary=summary)
 
 
 def print_plan(plan: dict) -> None:
     t, g, s = plan["runs"], plan["generators"], plan["summary"]
     by = t.groupby("arch").agg(runs=("seconds", "size"), sec_per_batch=("sec_per_batch", "first"),
-                               sec_per_run=("seconds", "mean"), hours=("seconds", lambda v: v.sum() / 3600))
+                               packing=("packing", "first"), sec_per_run=("seconds", "mean"),
+                               hours=("seconds", lambda v: v.sum() / 3600))
     with pd.option_context("display.width", 160, "display.float_format", lambda v: f"{v:,.3f}"):
         print(f"\n{s['runs']} classifier runs:")
         print(by.to_string())

@@ -6,6 +6,11 @@ one-cycle peak `lr`; None for epochs / lr (paper) means each architecture's own 
 `scenario`: the DDPM study's sweep (synthetic images per class), on its first
 `scenario_folds` folds (None: all). `workers` runs train side by side in processes on a CPU,
 one math thread each; `threads` math threads otherwise (None: torch's choice).
+
+On `paper`, `classify` runs each study's own experiment by default
+(`helpers.classify.study_designs`: its architectures, folds and seeds replace the preset's);
+the preset's architectures, every fold and 3 seeds make the cross product of `--design cross`
+(2,880 runs). Both share its batch, study recipes (epochs / lr None), n_boot and augmentation.
 """
 
 from __future__ import annotations
