@@ -57,7 +57,7 @@ def add_arguments(p):
                               "threads / CPUs per run; a study's plan: runs per GPU, default 4)"))
     p.add_argument("--generators", default="all",
                    help="comma-separated generators for the synthetic settings; 'all' (default): every generator "
-                        "the course trains (wgan, wgan-gp, dcgan, cwgan, ddpm), each beside its own study; "
+                        "the course trains (wgan, wgan-gp, dcgan, cwgan, ddpm, and flow beyond the studies), each beside its own study; "
                         "'none': real-only settings")
     p.add_argument("--settings", default=None,
                    help="comma-separated data settings, e.g. real,real+trad,real+syn:cwgan,real+trad+syn:cwgan "
