@@ -21,16 +21,16 @@ import pandas as pd
 import torch
 
 from helpers.config import plain_name
-from helpers.data.preprocess import channels_config, images_uint8, load_images
+from helpers.data.preprocess import channels_config, load_images
 from helpers.data.records import DataError, validate_records
 from helpers.ddpm.ema import make_ema
-from helpers.ddpm.pipeline import _as_tensor, _existing_set_matches, build_model, class_weights
+from helpers.ddpm.pipeline import _as_tensor, build_model, class_weights
+from helpers.ddpm.pipeline import export as export_set
 from helpers.ddpm.unet import memory_format
 from helpers.errors import CheckpointError, SettingError
 from helpers.flow.presets import FlowPreset, preset
 from helpers.flow.sampling import sample
 from helpers.flow.steps import FlowRun, flow_train_step
-from helpers.synth import MANIFEST, balance_counts, synthetic_dir, write_synthetic_set
 from helpers.train.checkpoint import load_checkpoint, step_config
 from helpers.train.compiled import compile_module
 from helpers.train.loop import CHECKPOINT, History, Trainer
@@ -157,21 +157,9 @@ def train(cfg, train_records: pd.DataFrame, out_name: str = GENERATOR, steps: in
 
 def export(trained: TrainedFlow, cfg, train_records: pd.DataFrame, out_name: str = GENERATOR,
            progress: bool = True) -> Path:
-    """Write the class-balanced synthetic set (the preset's sampler, NFE and guidance)."""
-    names = cfg.classes
-    label_of = {c: i for i, c in enumerate(names)}
-    train_counts = train_records["class_name"].value_counts().to_dict()
-    counts = balance_counts({c: train_counts.get(c, 0) for c in names})
-    out_dir = synthetic_dir(cfg.runs_dir, out_name)
-    if _existing_set_matches(out_dir, trained.checkpoint, counts, list(train_records["path"])):
-        return out_dir / MANIFEST
-
-    def sample_fn(class_name: str, n: int, seed: int):
-        return images_uint8(trained.generate(label_of[class_name], n, seed=seed))
-
-    return write_synthetic_set(out_dir, out_name, sample_fn, counts, classes=cfg.classes,
-                               checkpoint=trained.checkpoint, seed=cfg.seed, batch=trained.preset.export_batch,
-                               progress=progress, trained_on=list(train_records["path"]))
+    """Write the class-balanced synthetic set (the preset's sampler, NFE and guidance): the DDPM's
+    export, which needs only `generate`, `checkpoint` and the preset's `export_batch`."""
+    return export_set(trained, cfg, train_records, out_name, progress=progress)
 
 
 def run(name: str, cfg, train_records: pd.DataFrame, out_name: str | None = None, steps: int | None = None,
