@@ -128,3 +128,46 @@ def test_plan_times_a_flow_step_and_counts_its_preset_steps(smoke_cfg, monkeypat
     row = gens.set_index("generator").loc["flow"]
     assert (row["steps"], row["models"]) == (preset("smoke").steps, 1)
     assert row["seconds"] == pytest.approx(preset("smoke").steps * 0.02)
+
+
+class _Model:
+    """A stand-in generator: class c's images are filled with c / 10 plus seeded noise."""
+
+    def generate(self, label, n, seed=0, method=None, nfe=None, steps=None):
+        g = torch.Generator().manual_seed(seed)
+        return (label / 10 + 0.1 * torch.randn(n, 1, 8, 8, generator=g)).clamp(-1, 1)
+
+
+def test_draw_with_counts_per_class_and_the_first_of_each_class():
+    drawn = compare.draw_at_nfe(_Model(), None, [3, 1], 2, [1, 2], samplers=[("flow", "euler"), ("flow", "heun")])
+    assert set(drawn) == {("euler", 1), ("euler", 2), ("heun", 2)}  # Heun needs an even NFE
+    x, y, sec = drawn[("euler", 2)]
+    assert x.shape == (4, 1, 8, 8) and list(y) == [0, 0, 0, 1]
+    x1, y1, sec1 = compare.first_per_class(drawn, 1)[("euler", 2)]
+    assert list(y1) == [0, 1] and sec1 == pytest.approx(sec / 2)
+    assert torch.equal(x1, x[[0, 3]])
+
+
+def test_feature_scores_beside_the_real_floor_and_their_verdicts():
+    """A set drawn like the real images scores near the floor; a shifted one far above it, and the
+    verdicts name the closer one."""
+    from helpers.data.preprocess import images_uint8
+    from helpers.quality.metrics import halves
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 40)
+    real = np.clip(rng.normal(0.1 * labels[:, None, None, None], 0.1, (80, 1, 8, 8)), -1, 1)
+    extractor = lambda u8: u8.reshape(len(u8), -1)[:, :6].astype(float)  # noqa: E731
+    f_real, splits = extractor(images_uint8(torch.tensor(real))), halves(labels, 3)
+    like = torch.tensor(np.clip(rng.normal(0.1 * labels[:, None, None, None], 0.1, (80, 1, 8, 8)), -1, 1),
+                        dtype=torch.float32)
+    drawn = {("euler", 1): (like[::2], labels[::2], 1.0), ("ddim", 1): ((like[::2] + 0.5).clamp(-1, 1), labels[::2], 1.0)}
+    t = compare.feature_scores(drawn, extractor, f_real, labels, splits, {0: "a", 1: "b"}, kid_subsets=10)
+    assert list(t["sampler"]) == [compare.NAMES["ddim"], compare.NAMES["euler"]]
+    assert (t["n_compared"] == t["n_real"]).all() and t["n_real"].iloc[0] == 40
+    flow, ddpm = t.iloc[1], t.iloc[0]
+    assert flow["fid"] < 3 * flow["fid_real"] + 1 < ddpm["fid"] and flow["precision"] > ddpm["precision"]
+    v = compare.feature_verdicts(t).iloc[0]
+    assert (v["fid"], v["kid"], v["precision"]) == ("flow", "flow", "flow")
+    same = t.assign(fid=t["fid"].iloc[1], kid=t["kid"].iloc[1])
+    assert compare.feature_verdicts(same).iloc[0][["fid", "kid"]].tolist() == ["not distinguishable"] * 2

@@ -22,6 +22,13 @@ measures, each against what real images score (the floor) and with its noise:
 
 Plus seconds per image (on this machine, for the whole batch of classes). `verdicts` says, at
 each NFE, which model wins on each measure, or "not distinguishable".
+
+`feature_scores` adds notebook 07's measures on the course's domain features
+(helpers.quality.features): FID, KID, precision and recall of each (sampler, NFE) set over all
+classes, by `helpers.quality.metrics.protocol_scores` (half A of each real class against as many
+generated images as half B holds, mean and sd over the halvings), each beside the real-vs-real
+floor on the same halvings (`*_real`: half A against half B). `feature_verdicts` names a winner
+where two sets' means lie more than 2 sqrt(sd_1^2 + sd_2^2) apart.
 """
 
 from __future__ import annotations
@@ -33,12 +40,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from helpers.data.preprocess import images_uint8
+from helpers.quality.metrics import protocol_scores
 from helpers.quality.swd import sliced_wasserstein, stats_distance
 
 NFES = (1, 2, 4, 8, 16, 50)
 FLOOR_DRAWS = 20
 SAMPLERS = (("flow", "euler"), ("flow", "heun"), ("ddpm", "ddim"))
 NAMES = {"euler": "flow, Euler", "heun": "flow, Heun", "ddim": "DDPM, DDIM"}
+FEATURE_METRICS = {"fid": "lower", "kid": "lower", "precision": "higher", "recall": "higher"}
 
 
 def _draw(model, kind: str, method: str, label: int, n: int, nfe: int, seed: int) -> torch.Tensor:
@@ -47,9 +57,11 @@ def _draw(model, kind: str, method: str, label: int, n: int, nfe: int, seed: int
     return model.generate(label, n, seed=seed, method="ddim", steps=nfe)
 
 
-def draw_at_nfe(flow, ddpm, n_per_class: int, n_classes: int, nfes=NFES, seed: int = 0, samplers=SAMPLERS) -> dict:
+def draw_at_nfe(flow, ddpm, n_per_class, n_classes: int, nfes=NFES, seed: int = 0, samplers=SAMPLERS) -> dict:
     """{(sampler, nfe): (images (N, C, H, W) in [-1, 1], labels (N,), seconds)} for `samplers`
-    ((model, method) pairs; Heun only at even NFE); class c is drawn from seed + c at every NFE."""
+    ((model, method) pairs; Heun only at even NFE); class c is drawn from seed + c at every NFE.
+    `n_per_class`: one count for every class, or one count per class."""
+    counts = [int(n_per_class)] * n_classes if np.ndim(n_per_class) == 0 else [int(n) for n in n_per_class]
     out = {}
     for kind, method in samplers:
         model = flow if kind == "flow" else ddpm
@@ -57,9 +69,18 @@ def draw_at_nfe(flow, ddpm, n_per_class: int, n_classes: int, nfes=NFES, seed: i
             if method == "heun" and nfe % 2:
                 continue
             t0 = time.perf_counter()
-            x = [_draw(model, kind, method, c, n_per_class, nfe, seed + c) for c in range(n_classes)]
+            x = [_draw(model, kind, method, c, counts[c], nfe, seed + c) for c in range(n_classes)]
             sec = time.perf_counter() - t0
-            out[(method, nfe)] = (torch.cat(x), np.repeat(np.arange(n_classes), n_per_class), sec)
+            out[(method, nfe)] = (torch.cat(x), np.repeat(np.arange(n_classes), counts), sec)
+    return out
+
+
+def first_per_class(drawn: dict, n: int) -> dict:
+    """`drawn` with only the first `n` images of every class, the seconds scaled to the images kept."""
+    out = {}
+    for key, (x, y, sec) in drawn.items():
+        keep = np.concatenate([np.flatnonzero(y == c)[:n] for c in np.unique(y)])
+        out[key] = (x[torch.as_tensor(keep)], y[keep], sec * len(keep) / len(y))
     return out
 
 
@@ -103,6 +124,46 @@ def nfe_table(drawn: dict, real, real_labels, probe, held_out, held_out_labels, 
                          label_acc=right / len(y), label_acc_lo=lo, label_acc_hi=hi,
                          label_acc_real=real_acc, s_per_image=sec / len(y), n_images=len(y)))
     return pd.DataFrame(rows).sort_values(["nfe", "sampler"], kind="stable").reset_index(drop=True)
+
+
+def feature_scores(drawn: dict, extractor, real_features, real_labels, splits, classes: dict, k: int = 3,
+                   kid_subsets: int = 100, seed: int = 0, class_name: str = "all") -> pd.DataFrame:
+    """One row per (sampler, NFE): FID, KID, precision and recall on `extractor`'s features (mean and sd
+    over the halvings `splits`, helpers.quality.metrics.protocol_scores) of class `class_name` ('all':
+    every class, as many images of each on both sides), beside the real-vs-real floor (`*_real`, `*_real_sd`).
+    `real_features`: the extractor's features of the real training images labelled `real_labels`;
+    `classes`: label -> class name. Each class needs as many drawn images as its half B holds."""
+    kw = dict(k=k, kid_subsets=kid_subsets, seed=seed)
+    floor = protocol_scores(real_features, real_labels, splits, classes, **kw).set_index("class_name").loc[class_name]
+    rows = []
+    for (method, nfe), (x, y, _) in drawn.items():
+        sc = protocol_scores(real_features, real_labels, splits, classes, extractor(images_uint8(x)), y,
+                             **kw).set_index("class_name").loc[class_name]
+        row = dict(sampler=NAMES[method], nfe=nfe, n_compared=int(sc["n_compared"]), n_real=int(floor["n_compared"]))
+        for m in FEATURE_METRICS:
+            row |= {m: sc[m], f"{m}_sd": sc[f"{m}_sd"], f"{m}_real": floor[m], f"{m}_real_sd": floor[f"{m}_sd"]}
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["nfe", "sampler"], kind="stable").reset_index(drop=True)
+
+
+def feature_verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """Per NFE and flow sampler of a `feature_scores` table: 'flow', 'DDPM' or 'not distinguishable' on
+    each measure (FID and KID lower, precision and recall higher is better); a winner only where the
+    two means lie more than 2 sqrt(sd_flow^2 + sd_DDPM^2) apart."""
+    ddim = table[table["sampler"] == NAMES["ddim"]].set_index("nfe")
+    rows = []
+    for r in table[table["sampler"] != NAMES["ddim"]].itertuples():
+        if r.nfe not in ddim.index:
+            continue
+        d, row = ddim.loc[r.nfe], dict(nfe=r.nfe, flow_sampler=r.sampler.split(", ")[1])
+        for m, better in FEATURE_METRICS.items():
+            a, b = getattr(r, m), d[m]
+            if abs(a - b) <= 2 * math.hypot(getattr(r, f"{m}_sd"), d[f"{m}_sd"]):
+                row[m] = "not distinguishable"
+            else:
+                row[m] = "flow" if (a < b) == (better == "lower") else "DDPM"
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _distance_winner(a, b, col: str, sd: str) -> str:
