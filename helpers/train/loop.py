@@ -154,6 +154,9 @@ class Trainer:
         moved = restore_streams(ck, {"rng": self.generator, **self.generators}, self.global_rng)
         self.extra_state.update(ck.get("extra", {}))
         self.saved_step = int(ck["step"])
+        if self.saved_step > self.total_steps:  # a shorter budget does not undo training: say what is loaded
+            print(f"note: {path} holds {self.saved_step} steps, more than the {self.total_steps} asked; it is "
+                  f"loaded as it is (delete {self.run_dir} to train {self.total_steps} steps from the start).")
         if moved and self.saved_step < self.total_steps:
             print(f"note: {path} was written on {moved}; going on from step {self.saved_step} here with its "
                   "random streams re-seeded from the checkpoint (deterministic, but not the numbers an "
