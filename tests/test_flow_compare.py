@@ -131,11 +131,12 @@ def test_plan_times_a_flow_step_and_counts_its_preset_steps(smoke_cfg, monkeypat
 
 
 class _Model:
-    """A stand-in generator: class c's images are filled with c / 10 plus seeded noise."""
+    """A stand-in generator: one image per label in `labels`, class c's filled with c / 10 plus seeded noise."""
 
-    def generate(self, label, n, seed=0, method=None, nfe=None, steps=None):
+    def generate(self, labels, n, seed=0, method=None, nfe=None, steps=None):
         g = torch.Generator().manual_seed(seed)
-        return (label / 10 + 0.1 * torch.randn(n, 1, 8, 8, generator=g)).clamp(-1, 1)
+        mean = torch.as_tensor(labels, dtype=torch.float32).reshape(-1, 1, 1, 1) / 10
+        return (mean + 0.1 * torch.randn(len(labels), 1, 8, 8, generator=g)).clamp(-1, 1)
 
 
 def test_draw_with_counts_per_class_and_the_first_of_each_class():

@@ -53,6 +53,11 @@ def test_finished_run_is_loaded_not_retrained_and_samples_alike(tmp_path):
     assert a.shape == (3, 1, 16, 16) and torch.equal(a, b)
     assert not torch.equal(a, first.generate(2, 3, seed=6))
     assert not torch.equal(a, first.generate(2, 3, seed=5, method="heun", nfe=4))
+    # several classes in one batch: the same class three times is the draw above; mixed classes differ
+    assert torch.equal(a, first.generate([2, 2, 2], 0, seed=5))
+    mixed = first.generate(np.array([0, 1, 2]), 3, seed=5)
+    assert mixed.shape == a.shape and not torch.equal(mixed, a)
+    assert torch.allclose(mixed[2], a[2], atol=1e-5)  # same noise, same class: each image on its own
     with pytest.raises(ValueError, match="other settings"):
         train_flow(x, y, tmp_path, p.with_(lr=5e-4), 3, progress=False)
 

@@ -76,3 +76,15 @@ def test_resume_refuses_other_settings(tmp_path):
     t = Trainer(tmp_path / "a", 5, {"model": model}, {}, torch.Generator(), config={"lr": 0.5}, progress=False)
     with pytest.raises(ValueError, match="other settings.*lr"):
         t.resume()
+
+
+def test_shorter_budget_loads_the_longer_run_and_says_so(tmp_path, capsys):
+    _, long_model = _fit(tmp_path / "a", 6)
+    capsys.readouterr()
+    _, again = _fit(tmp_path / "a", 4)  # asked for fewer steps than the folder holds
+    out = capsys.readouterr().out
+    assert "holds 6 steps, more than the 4 asked" in out and str(tmp_path / "a") in out
+    for p, q in zip(long_model.parameters(), again.parameters()):
+        assert torch.equal(p, q)
+    _fit(tmp_path / "a", 6)
+    assert "more than" not in capsys.readouterr().out  # the same budget: loaded without a note

@@ -64,22 +64,32 @@ class TrainedDDPM:
     def checkpoint(self) -> Path:
         return self.run_dir / CHECKPOINT
 
-    def generate(self, label: int, n: int, seed: int = 0, method: str = "ddim", steps: int | None = None,
+    def generate(self, label, n: int, seed: int = 0, method: str = "ddim", steps: int | None = None,
                  eta: float | None = None, guidance: float | None = None, batch: int | None = None,
                  progress: bool = False) -> torch.Tensor:
         """n images of class `label` in [-1, 1] (on CPU), deterministic given the seed and the kind of
-        device (the noise is drawn on the model's device: a GPU draws other numbers than a CPU)."""
+        device (the noise is drawn on the model's device: a GPU draws other numbers than a CPU);
+        `label` a sequence of classes: one image each (n is then ignored)."""
         p = self.preset
         dev = next(self.model.parameters()).device
         g = torch.Generator(device=dev).manual_seed(int(seed))
+        labels = label_batch(label, n, dev)
         out, batch = [], batch or p.export_batch
-        for i in range(0, n, batch):
-            y = torch.full((min(batch, n - i),), int(label), device=dev, dtype=torch.long)
+        for i in range(0, len(labels), batch):
+            y = labels[i:i + batch]
             out.append(sample(self.model, y, self.sched, self.size, method=method,
                               steps=steps or p.ddim_steps, eta=p.eta if eta is None else eta,
                               guidance=p.guidance if guidance is None else guidance, objective=p.objective,
                               generator=g, progress=progress).cpu())
         return torch.cat(out) if out else torch.empty(0, self.model.in_ch, self.size, self.size)
+
+
+def label_batch(label, n: int, device) -> torch.Tensor:
+    """The labels of a draw: `n` images of class `label` (an int), or one image per entry of
+    `label` (a sequence: several classes in one batch, cheaper per image on a CPU)."""
+    if isinstance(label, (int, np.integer)):
+        return torch.full((int(n),), int(label), device=device, dtype=torch.long)
+    return torch.as_tensor(np.asarray(label), dtype=torch.long, device=device)
 
 
 def class_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:

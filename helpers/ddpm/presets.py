@@ -22,18 +22,17 @@ LAYOUTS = ("auto", "nchw", "channels_last")
 
 
 @dataclass(frozen=True)
-class DDPMPreset(Preset):
+class UNetPreset(Preset):
+    """What a class-conditional U-Net generator trained by the course's Trainer is set by, whatever
+    its objective: the network, label dropout and class balance, the optimiser, the bookkeeping,
+    guidance and export, and how it runs. The DDPM (below) and flow matching (helpers.flow.presets)
+    add their objective's and sampler's own settings."""
     # network
     base: int = 32
     mults: tuple[int, ...] = (1, 2, 2, 2)
     n_res: int = 1
     attn_levels: tuple[int, ...] | None = None  # None: the lowest resolution only
     dropout: float = 0.0
-    # diffusion
-    T: int = 1000
-    schedule: str = "linear"
-    objective: str = "eps"
-    min_snr: float = 0.0  # Min-SNR-gamma loss weighting (0: off, the plain "simple" loss)
     p_uncond: float = 0.1  # label dropout that trains the unconditional model for guidance
     # class balance: "weights" (loss x n / (k n_c), as the DDPM study), "sampling" (draw
     # each class equally often) or "none"
@@ -50,8 +49,6 @@ class DDPMPreset(Preset):
     sample_every: int = 500
     grid_per_class: int = 8
     # sampling for grids and export
-    ddim_steps: int = 50
-    eta: float = 0.0
     guidance: float = 2.0
     export_batch: int = 64
     # how it runs (not what it learns): the U-Net's memory layout (auto: NCHW on CUDA, where
@@ -62,19 +59,12 @@ class DDPMPreset(Preset):
     # What each setting accepts (helpers.presets): `--set batch=0` is refused before training.
     RULES = {
         "base": POSITIVE_INT, "mults": Rule(lo=1), "n_res": POSITIVE_INT, "attn_levels": NON_NEGATIVE,
-        "dropout": FRACTION, "T": Rule(lo=2), "schedule": Rule(choices=("linear", "cosine")),
-        "objective": Rule(choices=("eps", "v")), "min_snr": NON_NEGATIVE, "p_uncond": FRACTION,
-        "balance": Rule(choices=("weights", "sampling", "none")), "steps": POSITIVE_INT, "batch": POSITIVE_INT,
-        "lr": POSITIVE, "warmup": NON_NEGATIVE, "grad_clip": POSITIVE, "ema_decay": FRACTION,
-        "checkpoint_every": POSITIVE_INT, "sample_every": POSITIVE_INT, "grid_per_class": POSITIVE_INT,
-        "ddim_steps": POSITIVE_INT, "eta": Rule(lo=0, hi=1), "guidance": NON_NEGATIVE, "export_batch": POSITIVE_INT,
+        "dropout": FRACTION, "p_uncond": FRACTION, "balance": Rule(choices=("weights", "sampling", "none")),
+        "steps": POSITIVE_INT, "batch": POSITIVE_INT, "lr": POSITIVE, "warmup": NON_NEGATIVE, "grad_clip": POSITIVE,
+        "ema_decay": FRACTION, "checkpoint_every": POSITIVE_INT, "sample_every": POSITIVE_INT,
+        "grid_per_class": POSITIVE_INT, "guidance": NON_NEGATIVE, "export_batch": POSITIVE_INT,
         "layout": Rule(choices=LAYOUTS), "compile": Rule(choices=COMPILE),
     }
-    STAGE = "The DDPM"
-
-    def check(self) -> None:
-        if self.ddim_steps > self.T:
-            raise SettingError(f"The DDPM setting ddim_steps ({self.ddim_steps}) cannot exceed T ({self.T}).")
 
     def as_dict(self) -> dict:
         d = super().as_dict()
@@ -85,6 +75,28 @@ class DDPMPreset(Preset):
     def net_kwargs(self) -> dict:
         return dict(base=self.base, mults=tuple(self.mults), n_res=self.n_res, attn_levels=self.attn_levels,
                     dropout=self.dropout)
+
+
+@dataclass(frozen=True)
+class DDPMPreset(UNetPreset):
+    # diffusion
+    T: int = 1000
+    schedule: str = "linear"
+    objective: str = "eps"
+    min_snr: float = 0.0  # Min-SNR-gamma loss weighting (0: off, the plain "simple" loss)
+    # DDIM for grids and export
+    ddim_steps: int = 50
+    eta: float = 0.0
+
+    RULES = UNetPreset.RULES | {
+        "T": Rule(lo=2), "schedule": Rule(choices=("linear", "cosine")), "objective": Rule(choices=("eps", "v")),
+        "min_snr": NON_NEGATIVE, "ddim_steps": POSITIVE_INT, "eta": Rule(lo=0, hi=1),
+    }
+    STAGE = "The DDPM"
+
+    def check(self) -> None:
+        if self.ddim_steps > self.T:
+            raise SettingError(f"The DDPM setting ddim_steps ({self.ddim_steps}) cannot exceed T ({self.T}).")
 
 
 # Named variants beside the profile presets (`python -m helpers train ddpm --variant busi-cpu`).

@@ -24,7 +24,7 @@ from helpers.config import plain_name
 from helpers.data.preprocess import channels_config, load_images
 from helpers.data.records import DataError, validate_records
 from helpers.ddpm.ema import make_ema
-from helpers.ddpm.pipeline import _as_tensor, build_model, class_weights
+from helpers.ddpm.pipeline import _as_tensor, build_model, class_weights, label_batch
 from helpers.ddpm.pipeline import export as export_set
 from helpers.ddpm.unet import memory_format
 from helpers.errors import CheckpointError, SettingError
@@ -53,16 +53,18 @@ class TrainedFlow:
     def checkpoint(self) -> Path:
         return self.run_dir / CHECKPOINT
 
-    def generate(self, label: int, n: int, seed: int = 0, method: str | None = None, nfe: int | None = None,
+    def generate(self, label, n: int, seed: int = 0, method: str | None = None, nfe: int | None = None,
                  guidance: float | None = None, batch: int | None = None) -> torch.Tensor:
         """n images of class `label` in [-1, 1] (on CPU), deterministic given the seed and the kind of
-        device; the preset's sampler, NFE and guidance unless given."""
+        device; the preset's sampler, NFE and guidance unless given. `label` a sequence of classes:
+        one image each (n is then ignored)."""
         p = self.preset
         dev = next(self.model.parameters()).device
         g = torch.Generator(device=dev).manual_seed(int(seed))
+        labels = label_batch(label, n, dev)
         out, batch = [], batch or p.export_batch
-        for i in range(0, n, batch):
-            y = torch.full((min(batch, n - i),), int(label), device=dev, dtype=torch.long)
+        for i in range(0, len(labels), batch):
+            y = labels[i:i + batch]
             out.append(sample(self.model, y, self.size, nfe=nfe or p.nfe, method=method or p.sampler,
                               guidance=p.guidance if guidance is None else guidance, generator=g).cpu())
         return torch.cat(out) if out else torch.empty(0, self.model.in_ch, self.size, self.size)

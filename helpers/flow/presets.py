@@ -13,54 +13,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from helpers.ddpm.presets import LAYOUTS
+from helpers.ddpm.presets import UNetPreset
 from helpers.ddpm.presets import preset as ddpm_preset
 from helpers.errors import SettingError
 from helpers.flow.sampling import SAMPLERS, STEPS
-from helpers.presets import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, Preset, Rule, Table
-from helpers.train.compiled import COMPILE
+from helpers.presets import POSITIVE_INT, Rule, Table
 
 
 @dataclass(frozen=True)
-class FlowPreset(Preset):
-    # network (notebook 06's U-Net)
-    base: int = 32
-    mults: tuple[int, ...] = (1, 2, 2, 2)
-    n_res: int = 1
-    attn_levels: tuple[int, ...] | None = None  # None: the lowest resolution only
-    dropout: float = 0.0
-    # objective
-    p_uncond: float = 0.1  # label dropout that trains the unconditional velocity for guidance
-    balance: str = "weights"  # as the DDPM's: "weights", "sampling" or "none"
-    # optimisation
-    steps: int = 2000
-    batch: int = 32
-    lr: float = 2e-4
-    warmup: int = 100
-    grad_clip: float = 1.0
-    ema_decay: float = 0.995
-    # bookkeeping
-    checkpoint_every: int = 200
-    sample_every: int = 500
-    grid_per_class: int = 8
-    # sampling for grids and export: `nfe` network evaluations of `sampler`
+class FlowPreset(UNetPreset):
+    """The DDPM's U-Net settings (helpers.ddpm.presets.UNetPreset) and the ODE sampler's: grids and
+    the exported set are drawn with `nfe` network evaluations of `sampler`."""
     sampler: str = "euler"
     nfe: int = 50
-    guidance: float = 2.0
-    export_batch: int = 64
-    # how it runs (not what it learns), as the DDPM's
-    layout: str = "auto"
-    compile: str = "off"
 
-    RULES = {
-        "base": POSITIVE_INT, "mults": Rule(lo=1), "n_res": POSITIVE_INT, "attn_levels": NON_NEGATIVE,
-        "dropout": FRACTION, "p_uncond": FRACTION, "balance": Rule(choices=("weights", "sampling", "none")),
-        "steps": POSITIVE_INT, "batch": POSITIVE_INT, "lr": POSITIVE, "warmup": NON_NEGATIVE, "grad_clip": POSITIVE,
-        "ema_decay": FRACTION, "checkpoint_every": POSITIVE_INT, "sample_every": POSITIVE_INT,
-        "grid_per_class": POSITIVE_INT, "sampler": Rule(choices=SAMPLERS), "nfe": POSITIVE_INT,
-        "guidance": NON_NEGATIVE, "export_batch": POSITIVE_INT, "layout": Rule(choices=LAYOUTS),
-        "compile": Rule(choices=COMPILE),
-    }
+    RULES = UNetPreset.RULES | {"sampler": Rule(choices=SAMPLERS), "nfe": POSITIVE_INT}
     STAGE = "Flow matching"
 
     def check(self) -> None:
@@ -68,16 +35,6 @@ class FlowPreset(Preset):
         if self.nfe % per:
             raise SettingError(f"The flow-matching setting nfe ({self.nfe}) must be a multiple of {per} with the "
                                f"{self.sampler} sampler ({per} network evaluations a step).")
-
-    def as_dict(self) -> dict:
-        d = super().as_dict()
-        d["mults"] = list(self.mults)
-        d["attn_levels"] = None if self.attn_levels is None else list(self.attn_levels)
-        return d
-
-    def net_kwargs(self) -> dict:
-        return dict(base=self.base, mults=tuple(self.mults), n_res=self.n_res, attn_levels=self.attn_levels,
-                    dropout=self.dropout)
 
 
 def _as_ddpm(profile: str, **changes) -> FlowPreset:

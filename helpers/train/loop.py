@@ -111,8 +111,7 @@ class Trainer:
         self.progress, self.explode_at, self.nrow = progress, explode_at, nrow
         self.diverge_hint = diverge_hint  # what to try, in the words of the model being trained
         self.extra_state: dict = {}  # loops may keep small extra state here (saved with weights)
-        self.stall = dict(stall or {})
-        self._zero_run: dict[str, int] = {}
+        self.stall, self._zero_run = dict(stall or {}), {}  # collapse guard: metric -> zero steps in a row
         self.saved_step = 0  # the step of the checkpoint on disk (0: none yet)
 
     # -- checkpoints -------------------------------------------------------------------
@@ -154,6 +153,8 @@ class Trainer:
         moved = restore_streams(ck, {"rng": self.generator, **self.generators}, self.global_rng)
         self.extra_state.update(ck.get("extra", {}))
         self.saved_step = int(ck["step"])
+        if self.saved_step > self.total_steps:  # a shorter budget does not undo training: say so
+            print(f"note: {path} holds {self.saved_step} steps, more than the {self.total_steps} asked; loaded as it is.")
         if moved and self.saved_step < self.total_steps:
             print(f"note: {path} was written on {moved}; going on from step {self.saved_step} here with its "
                   "random streams re-seeded from the checkpoint (deterministic, but not the numbers an "
