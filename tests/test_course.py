@@ -39,24 +39,3 @@ def test_course_runs_notebooks_in_order_and_keeps_going(tmp_path):
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
     report = (runs / "index.html").read_text()  # the course report, written at the end
     assert "notebooks/html/03_broken.html" in report and "FAILED" in report
-
-
-def test_companion_runs_beside_the_chain_and_before_its_reader(tmp_path):
-    nbs = tmp_path / "notebooks"
-    nbs.mkdir()
-    log = 'import pathlib\np = pathlib.Path(RUNS_DIR) / "order.txt"\np.open("a").write("{NAME}\\n")'
-    # 05b finishes only once 06 has written its line: run one after another, it would time out
-    wait = ('import pathlib, time\np = pathlib.Path(RUNS_DIR) / "order.txt"\nt = time.time()\n'
-            'while "06" not in p.read_text().split():\n    assert time.time() - t < 120, "not run beside 06"\n'
-            '    time.sleep(0.2)\np.open("a").write("05b\\n")')
-    for name in ("01_a", "02_b", "06_c", "07_d"):
-        _nb(nbs / f"{name}.ipynb", log.replace("{NAME}", name[:2]))
-    _nb(nbs / "05b_side.ipynb", wait)
-    runs = tmp_path / "runs"
-    assert main(["course", "--profile", "smoke", "--notebooks-dir", str(nbs), "--runs-dir", str(runs)]) == 0
-    # 05b starts after 02, runs beside 06 and is waited for before 07 reads anything
-    assert (runs / "order.txt").read_text().split() == ["01", "02", "06", "05b", "07"]
-    t = pd.read_csv(runs / "notebooks" / "timings.csv")
-    assert list(t.notebook) == ["01_a.ipynb", "02_b.ipynb", "05b_side.ipynb", "06_c.ipynb", "07_d.ipynb"]
-    assert (t.status == "ok").all()
-    assert (runs / "notebooks" / "05b_side.log").exists() and (runs / "notebooks" / "05b_side.ipynb").exists()

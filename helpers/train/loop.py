@@ -40,9 +40,7 @@ HISTORY = "history.csv"
 RESUMABLE_CHANGES = {"steps", "total_steps", "sample_every", "checkpoint_every", "device", "layout", "compile"}
 # Steps between two read-backs of tensor metrics (and NaN checks) when no checkpoint or grid is due.
 LOG_EVERY = 25
-# A GAN whose watched metric sits at exactly 0 for this many steps in a row has collapsed
-# (a discriminator that wins outright, a generator that gets no gradient): stop and say so.
-STALL_STEPS = 10
+STALL_STEPS = 10  # a watched metric at exactly 0 this many steps in a row: the GAN collapsed, stop
 
 
 @dataclass
