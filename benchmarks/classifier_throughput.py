@@ -4,7 +4,7 @@ initialisation, Adam, cross-entropy, fp32). Both train the same number of epochs
 process, alternately; the ratio ours / reference is printed (higher is better).
 
 Ours is the training path as the course runs it (fastai's Adam in multi-tensor steps, bf16 on
-CUDA, the training forward compiled on CUDA, batched augmentation on CUDA); each switch can be
+CUDA, the training forward compiled on CUDA, batched augmentation); each switch can be
 set, or listed to time every value against the same reference: --bf16 on,off, --optimizer
 foreach,fastai, --compile on,off, --augment busi_study --batched-augment on,off (the reference
 never augments), --checkpoint-every 0,1,5 (a checkpoint every n epochs; 0: none).
@@ -38,7 +38,7 @@ SWITCHES = {  # option -> (what `ours` is called with for each value, the defaul
     "bf16": ({"on": True, "off": False}, "on"),
     "optimizer": ({"foreach": "foreach", "fastai": "fastai"}, "foreach"),
     "compile": ({"auto": None, "on": True, "off": False}, "auto"),
-    "batched_augment": ({"auto": None, "on": True, "off": False}, "auto"),
+    "batched_augment": ({"on": True, "off": False}, "on"),
 }
 
 
