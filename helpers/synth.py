@@ -2,9 +2,14 @@
 
 A set lives in `RUNS/synthetic/<generator>/`: `<class>/<generator>_<class>_<i>.png` and
 `manifest.csv` with one row per image: path (relative to the manifest), class_name, label,
-generator, checkpoint (sha256 of the weights file that made it), seed, size, index. The
-experiment table can then name exactly which images it used, and a test can prove no
-synthetic image reaches an evaluation.
+generator, checkpoint (sha256 of the weights file that made it), seed, size, index, and the
+batch of the sampling calls. The experiment table can then name exactly which images it used,
+and a test can prove no synthetic image reaches an evaluation.
+
+A set is drawn in calls (class, n, call seed) (`sample_calls`), each a function of the
+checkpoint alone: two sets of one generator with the same seed and batch share their first
+calls of each class, and a set being written takes those images from a set already on disk
+(`held_calls`) instead of drawing them again (the DDPM's exported, scoring and per-class sets).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from helpers.train.lock import run_lock
 MANIFEST = "manifest.csv"
 TRAINED_ON = "trained_on.csv"
 MANIFEST_COLUMNS = ["path", "class_name", "label", "generator", "checkpoint", "seed", "size", "index"]
+WRITTEN_COLUMNS = MANIFEST_COLUMNS + ["batch"]  # a set written before the batch was recorded lacks it
 
 
 def sha256_file(path: str | Path) -> str:
@@ -107,14 +113,38 @@ def _write_set(out_dir: Path, generator, sample_fn, counts, labels, checkpoint, 
                 rel = Path(cls) / f"{generator}_{cls}_{done[cls] + j:05d}.png"
                 Image.fromarray(im, mode="RGB" if rgb else "L").save(out_dir / rel)
                 rows.append(dict(path=rel.as_posix(), class_name=cls, label=labels[cls], generator=generator,
-                                 checkpoint=ck_hash.get(cls, ""), seed=seed, size=im.shape[0], index=done[cls] + j))
+                                 checkpoint=ck_hash.get(cls, ""), seed=seed, size=im.shape[0], index=done[cls] + j,
+                                 batch=batch))
             done[cls] += k
             bar.update(k)
     if trained_on is not None:
         pd.DataFrame({"path": [str(Path(p).resolve()) for p in trained_on]}).to_csv(out_dir / TRAINED_ON, index=False)
     manifest = out_dir / MANIFEST
-    pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(manifest, index=False)
+    pd.DataFrame(rows, columns=WRITTEN_COLUMNS).to_csv(manifest, index=False)
     return manifest
+
+
+def held_calls(manifest: str | Path, hashes: dict, size: int, classes) -> dict[tuple, list[Path]]:
+    """{(class, n, call seed): its image files} of every sampling call whose images the finished
+    set at `manifest` holds, for the classes whose checkpoint hash is `hashes[class]`, at `size`
+    ({} for a set without a manifest or without its batch recorded)."""
+    manifest = Path(manifest)
+    if not manifest.exists():
+        return {}
+    df = pd.read_csv(manifest)
+    if "batch" not in df.columns:
+        return {}
+    out = {}
+    for (cls, seed, batch), part in df.groupby(["class_name", "seed", "batch"]):
+        if cls not in hashes or set(part["checkpoint"]) != {hashes[cls]} or set(part["size"]) != {size}:
+            continue
+        files = dict(zip(part["index"], part["path"]))
+        calls = sample_calls({cls: len(part)}, seed=int(seed), batch=int(batch), classes=classes)
+        for i, (c, n, call_seed) in enumerate(calls):  # call i holds the images i * batch, ... on
+            paths = [manifest.parent / files[j] for j in range(i * int(batch), i * int(batch) + n) if j in files]
+            if len(paths) == n and all(p.exists() for p in paths):
+                out[(c, n, call_seed)] = paths
+    return out
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:

@@ -107,3 +107,37 @@ def test_usefulness_figure_never_plots_tstr_against_itself():
     with_grid = U.quality_vs_usefulness(table, grid)
     assert [ax.get_xlabel() for ax in U.figure(with_grid, ["fid", "tstr"]).axes] == ["fid (lower = closer)", "tstr"]
     assert "5 generator(s)" in U.reading(with_grid)
+
+
+
+def test_a_scoring_set_reads_the_calls_it_shares_with_the_exported_set(smoke_cfg, monkeypatch):
+    """The exported set's first call of each class is read from its files, the rest drawn: the
+    same images as drawing every call; a set written before the batch was recorded (no `batch`
+    column) lends nothing."""
+    from helpers.gan import pipeline
+    from helpers.gan.core import load_generator
+    from helpers.prepare import load_prepared
+    from helpers.quality import sampling
+    from helpers.quality.report import load_set
+    from helpers.synth import write_synthetic_set
+    from helpers.train.loop import CHECKPOINT
+
+    records = load_prepared(smoke_cfg, progress=False, verbose=False)
+    train = records[records["split"] == "train"].reset_index(drop=True)
+    pipeline.train("cwgan", smoke_cfg, train, steps=2, progress=False)
+    ck = pipeline.run_dirs("cwgan", smoke_cfg)["all"] / CHECKPOINT
+    G, classes = load_generator(ck.parent), list(smoke_cfg.classes)
+    exported = write_synthetic_set(smoke_cfg.runs_dir / "synthetic" / "cwgan", "cwgan",
+                                   lambda c, k, seed: sampling.sample_uint8(G, k, seed, classes.index(c)),
+                                   dict.fromkeys(classes, 6), classes=classes, checkpoint=ck, seed=smoke_cfg.seed,
+                                   batch=4, progress=False)  # calls of 4 and 2 images per class
+    drawn, real_sample = [], sampling.sample_uint8
+    monkeypatch.setattr(sampling, "sample_uint8", lambda G, k, seed, *a: drawn.append(k) or real_sample(G, k, seed, *a))
+    monkeypatch.setattr(sampling, "BATCH", 4)
+    reused = sampling.scoring_set(smoke_cfg, "cwgan", exported, 9, progress=False, out=smoke_cfg.runs_dir / "reused")
+    assert sorted(drawn) == sorted([4, 1] * len(classes))  # 4 + 4 + 1 per class: the first 4 read
+    pd.read_csv(exported).drop(columns="batch").to_csv(exported, index=False)  # as written before
+    drawn.clear()
+    fresh = sampling.scoring_set(smoke_cfg, "cwgan", exported, 9, progress=False, out=smoke_cfg.runs_dir / "fresh")
+    assert sorted(drawn) == sorted([4, 4, 1] * len(classes))
+    np.testing.assert_array_equal(load_set(reused, smoke_cfg.size)[1], load_set(fresh, smoke_cfg.size)[1])

@@ -43,7 +43,7 @@ def per_class_set(cfg, generator: str, fold: int, exported: Path, n_per_class: i
     drawn from the generator behind `exported` (a balancing set has none of the largest class),
     under RUNS/synthetic/<set>-per-class/, with the exported set's trained_on.csv."""
     name = Path(exported).parent.name
-    return scoring_set(cfg, name, exported, n_per_class, progress=progress, seed_offset=2,
+    return scoring_set(cfg, name, exported, n_per_class, progress=progress,
                        out=synthetic_dir(cfg.runs_dir, f"{name}-per-class"))
 
 

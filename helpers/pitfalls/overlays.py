@@ -105,6 +105,18 @@ def masked_dataset(records: pd.DataFrame, out_dir, progress: bool = True, **kw) 
     return records.assign(image=records["path"].astype(str), path=paths, overlay_share=shares)
 
 
+def overlay_shares(paths, progress: bool = True) -> list[float]:
+    """The share of each image's pixels that `overlay_mask` marks, at its stored resolution (one
+    spawned process per core, as masked_dataset)."""
+    paths = [str(p) for p in paths]
+    return list(tqdm(ordered_map(_share_one, paths), total=len(paths), desc="finding overlays", unit="img",
+                     disable=not progress))
+
+
+def _share_one(path: str) -> float:
+    return float(overlay_mask(load_gray(path)).mean())
+
+
 def _mask_one(job) -> tuple[str, float]:
     """One image of masked_dataset: (where it was written, masked fraction)."""
     src, dest, kw = job

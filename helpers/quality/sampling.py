@@ -7,6 +7,10 @@ fixed number of images of every class it has a model for, into
 RUNS/quality/scoring/<name>/ (a manifest like any synthetic set, with the same
 `trained_on.csv` as the exported set). Classes a generator was never trained on (the
 DCGAN study's generators exist only for the minority classes) stay out and show as blank.
+A scoring set is drawn with the exported set's seed and batch: the sampling calls the two share
+(each class's first full batches) are read from the exported files, and from an earlier scoring
+set, instead of being drawn again (helpers.synth.held_calls): the same images, for the DDPM a
+third of its sampling time in notebooks 07 and 08.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from PIL import Image
 
 from helpers import parallel
 from helpers.data.preprocess import images_uint8
@@ -24,7 +30,7 @@ from helpers.gan.core import load_generator, sample_uint8
 from helpers.gan.pipeline import current_set
 from helpers.generators import GENERATORS
 from helpers.quality.presets import preset
-from helpers.synth import MANIFEST, TRAINED_ON, sample_calls, sha256_file, write_synthetic_set
+from helpers.synth import MANIFEST, TRAINED_ON, held_calls, sample_calls, sha256_file, write_synthetic_set
 from helpers.train.loop import CHECKPOINT
 
 BATCH = 64  # images per sampling call
@@ -47,7 +53,7 @@ def _checkpoints(cfg, name: str, kind: str) -> dict:
 
 
 def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool = True,
-                out: Path | None = None, seed_offset: int = 1) -> Path:
+                out: Path | None = None) -> Path:
     """The manifest of `n_per_class` images per class drawn from the generator behind the
     exported set `exported` (named `name`), written to `out` (default RUNS/quality/scoring/<name>);
     the exported manifest itself when no trained model can be found (a set made elsewhere)."""
@@ -58,13 +64,15 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
     labels = {c: i for i, c in enumerate(cfg.classes)}
     counts = {c: int(n_per_class) for c in cks}
     hashes = {c: sha256_file(p) for c, p in cks.items()}
-    out = Path(out) if out is not None else cfg.runs_dir / "quality" / "scoring" / name
+    default = cfg.runs_dir / "quality" / "scoring" / name
+    out = Path(out) if out is not None else default
     manifest = out / MANIFEST
-    seed = cfg.seed + seed_offset  # a seed of its own: these images are not the exported ones
+    seed, batch = cfg.seed, BATCH  # the exported set's: see the module's note
     if current_set(manifest, counts, hashes, cfg.size, seed):
         return manifest
     if kind in ("ddpm", "flow"):
         model = (load_trained if kind == "ddpm" else load_flow)(cks[next(iter(cks))].parent, cfg.device)
+        batch = model.preset.export_batch
 
         def sample_fn(cls, n, seed):
             return images_uint8(model.generate(labels[cls], n, seed=seed))
@@ -75,17 +83,22 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
         def sample_fn(cls, n, seed):
             return sample_uint8(nets[cks[cls]], n, seed, labels[cls] if kind == "cwgan" else None, cfg.device)
 
-    if out.exists():
-        shutil.rmtree(out)
     trained_on = None
     if (Path(exported).parent / TRAINED_ON).exists():
         trained_on = list(pd.read_csv(Path(exported).parent / TRAINED_ON)["path"])
-    # Every batch has its own seed, so all are drawn at once on a CPU (helpers.parallel), the
-    # same images as one after another; the set is then written from them in order.
-    calls = sample_calls(counts, seed=seed, batch=BATCH, classes=cfg.classes)
-    drawn = parallel.run({c: parallel.task(sample_fn, *c) for c in calls}, parallel.side_by_side(len(calls), cfg.device))
+    calls = sample_calls(counts, seed=seed, batch=batch, classes=cfg.classes)
+    held = {}
+    for source in dict.fromkeys([Path(exported), manifest, default / MANIFEST]):
+        held = held_calls(source, hashes, cfg.size, cfg.classes) | held
+    # read before `out` is cleared; every other call has its own seed, so all are drawn at once on
+    # a CPU (helpers.parallel), the same images as one after another; written in order
+    drawn = {c: np.stack([np.asarray(Image.open(p)) for p in held[c]]) for c in calls if c in held}
+    todo = [c for c in calls if c not in drawn]
+    drawn |= parallel.run({c: parallel.task(sample_fn, *c) for c in todo}, parallel.side_by_side(len(todo), cfg.device))
+    if out.exists():
+        shutil.rmtree(out)
     return write_synthetic_set(out, name, lambda *c: drawn.pop(c) if c in drawn else sample_fn(*c), counts,
-                               classes=cfg.classes, checkpoint=cks, seed=seed, batch=BATCH, progress=progress,
+                               classes=cfg.classes, checkpoint=cks, seed=seed, batch=batch, progress=progress,
                                trained_on=trained_on)
 
 
