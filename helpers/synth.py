@@ -54,6 +54,12 @@ def synthetic_dir(runs_dir: str | Path, generator: str) -> Path:
     return Path(runs_dir) / "synthetic" / plain_name(generator, "synthetic-set name")
 
 
+def per_class_dir(runs_dir: str | Path, name: str) -> Path:
+    """Where the same number of images of every class, drawn from the generator behind set
+    `name`, is kept (the DDPM study's sweep, notebooks 06b and 08)."""
+    return synthetic_dir(runs_dir, f"{name}-per-class")
+
+
 def _labels(dataset: str | None, classes) -> dict:
     """{class name: label}: from `classes` (the run's, cfg.classes) when given, else from the
     registry record of `dataset` (whose classes must then be fixed, not its folder's)."""

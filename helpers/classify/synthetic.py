@@ -20,7 +20,7 @@ from helpers.errors import DataError
 from helpers.generators import GENERATORS, train_and_export
 from helpers.parallel import Job
 from helpers.quality.sampling import scoring_set
-from helpers.synth import MANIFEST, read_trained_on, synthetic_dir
+from helpers.synth import MANIFEST, per_class_dir, read_trained_on, synthetic_dir
 
 GENERATOR_PREFERENCE = ("cwgan", "wgan", "wgan-gp", "dcgan", "ddpm", "flow")
 
@@ -44,7 +44,7 @@ def per_class_set(cfg, generator: str, fold: int, exported: Path, n_per_class: i
     under RUNS/synthetic/<set>-per-class/, with the exported set's trained_on.csv."""
     name = Path(exported).parent.name
     return scoring_set(cfg, name, exported, n_per_class, progress=progress,
-                       out=synthetic_dir(cfg.runs_dir, f"{name}-per-class"))
+                       out=per_class_dir(cfg.runs_dir, name))
 
 
 def fold_synthetic(cfg, generator: str, fold: int, train_records: pd.DataFrame, progress: bool = True,

@@ -9,8 +9,8 @@ RUNS/quality/scoring/<name>/ (a manifest like any synthetic set, with the same
 DCGAN study's generators exist only for the minority classes) stay out and show as blank.
 A scoring set is drawn with the exported set's seed and batch: the sampling calls the two share
 (each class's first full batches) are read from the exported files, and from an earlier scoring
-set, instead of being drawn again (helpers.synth.held_calls): the same images, for the DDPM a
-third of its sampling time in notebooks 07 and 08.
+or per-class set, instead of being drawn again (helpers.synth.held_calls): the same images,
+for the DDPM 900 images drawn in the course instead of 1,600 (notebooks 06b and 07).
 """
 
 from __future__ import annotations
@@ -30,7 +30,15 @@ from helpers.gan.core import load_generator, sample_uint8
 from helpers.gan.pipeline import current_set
 from helpers.generators import GENERATORS
 from helpers.quality.presets import preset
-from helpers.synth import MANIFEST, TRAINED_ON, held_calls, sample_calls, sha256_file, write_synthetic_set
+from helpers.synth import (
+    MANIFEST,
+    TRAINED_ON,
+    held_calls,
+    per_class_dir,
+    sample_calls,
+    sha256_file,
+    write_synthetic_set,
+)
 from helpers.train.loop import CHECKPOINT
 
 BATCH = 64  # images per sampling call
@@ -88,7 +96,8 @@ def scoring_set(cfg, name: str, exported: Path, n_per_class: int, progress: bool
         trained_on = list(pd.read_csv(Path(exported).parent / TRAINED_ON)["path"])
     calls = sample_calls(counts, seed=seed, batch=batch, classes=cfg.classes)
     held = {}
-    for source in dict.fromkeys([Path(exported), manifest, default / MANIFEST]):
+    for source in dict.fromkeys([Path(exported), manifest, default / MANIFEST,
+                                 per_class_dir(cfg.runs_dir, name) / MANIFEST]):
         held = held_calls(source, hashes, cfg.size, cfg.classes) | held
     # read before `out` is cleared; every other call has its own seed, so all are drawn at once on
     # a CPU (helpers.parallel), the same images as one after another; written in order
