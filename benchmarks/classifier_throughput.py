@@ -94,8 +94,8 @@ def main(argv=None):
     p.add_argument("--compile", default="auto",
                    help="ours: the training forward through torch.compile: on, off, auto (on CUDA), or a list (on,off)")
     p.add_argument("--augment", default="none", help="ours: the augmentation policy (helpers.data.augment.POLICIES)")
-    p.add_argument("--batched-augment", default="auto",
-                   help="ours: augment whole batches on the device: on, off, auto (on CUDA), or a list (on,off)")
+    p.add_argument("--batched-augment", default="on",
+                   help="ours: augment whole batches on the device (the course's way): on, off, or a list (on,off)")
     p.add_argument("--checkpoint-every", default="0",
                    help="ours: a checkpoint every n epochs (0: none), or a list (0,1,5)")
     a = p.parse_args(argv)
