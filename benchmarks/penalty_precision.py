@@ -1,6 +1,6 @@
 """The gradient penalty under bf16 autocast against fp32, on the same batch.
 
-On CUDA the course trains its GANs under bf16 autocast (helpers.train.loop.autocast); the
+On CUDA the course trains its GANs under bf16 autocast (helpers.train.precision.autocast); the
 penalty lambda * E[(||grad_x f(x_hat)|| - 1)^2] is a gradient of a gradient, the part of
 WGAN-GP that bf16's 8-bit mantissa could hurt most. This computes it once in fp32 and once
 under autocast bf16 (the critic's convolutions in bf16, the norms in fp32 as

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.train.loop import Trainer, TrainingDiverged, load_weights
+from helpers.train.checkpoint import load_checkpoint
+from helpers.train.loop import CHECKPOINT, Trainer, TrainingDiverged
 
 
 def _fit(run_dir, total, poison_at=None, every=3):
@@ -49,7 +50,7 @@ def test_resume_gives_identical_weights(tmp_path):
     assert len(straight.samples()) == 5  # steps 0, 3, 6, 9, 10
     assert len(resumed.samples()) == 6  # and step 4, where the first run ended
     fresh = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
-    load_weights(tmp_path / "a", "model", fresh)
+    fresh.load_state_dict(load_checkpoint(tmp_path / "a" / CHECKPOINT)[0]["modules"]["model"])
     assert torch.equal(fresh[0].weight, m1[0].weight)
 
 

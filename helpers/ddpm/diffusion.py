@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
-from helpers.train.loop import autocast
+from helpers.train.precision import autocast
 
 OBJECTIVES = ("eps", "v")
 

@@ -16,7 +16,7 @@ import torch
 
 from helpers.ddpm.diffusion import Schedule, min_snr_weight, q_sample, target
 from helpers.ddpm.presets import DDPMPreset
-from helpers.train.loop import autocast
+from helpers.train.precision import autocast
 
 __all__ = ["DDPMRun", "autocast", "min_snr_weight", "q_sample", "target", "torch"]
 

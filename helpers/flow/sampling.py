@@ -25,7 +25,7 @@ import torch
 
 from helpers.ddpm.diffusion import guided_output
 from helpers.flow.objective import net_time
-from helpers.train.loop import autocast
+from helpers.train.precision import autocast
 
 SAMPLERS = ("euler", "heun")
 

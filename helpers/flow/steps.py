@@ -16,7 +16,7 @@ import torch
 
 from helpers.flow.objective import interpolate, net_time, velocity_target
 from helpers.flow.presets import FlowPreset
-from helpers.train.loop import autocast
+from helpers.train.precision import autocast
 
 __all__ = ["FlowRun", "autocast", "interpolate", "net_time", "torch", "velocity_target"]
 

@@ -243,7 +243,7 @@ def _stall(p: GanPreset) -> dict:
 
 
 def make_trainer(run: GanRun, run_dir: str | Path, steps: int, seed: int, desc: str, progress: bool,
-                 extra_config: dict | None = None) -> Trainer:
+                 extra_config: dict | None = None, halfway_store: Path | None = None) -> Trainer:
     modules = {"generator": run.G, "critic": run.D}
     if run.G_ema is not None:
         modules["generator_ema"] = run.G_ema
@@ -255,7 +255,7 @@ def make_trainer(run: GanRun, run_dir: str | Path, steps: int, seed: int, desc: 
                    sample_fn=run.fixed_sample_fn(seed), config=config, desc=desc, progress=progress,
                    nrow=8, diverge_hint=_diverge_hint(run.preset), stall=_stall(run.preset),
                    generators={"dropout": run.dropout_gen} if run.dropout_gen is not None else None,
-                   global_rng=False)
+                   global_rng=False, halfway_store=halfway_store)
 
 
 def load_generator(run_dir: str | Path, device: str = "cpu", ema: bool = True) -> torch.nn.Module:

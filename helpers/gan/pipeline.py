@@ -33,6 +33,7 @@ from helpers.train.loop import CHECKPOINT, History
 # the notebooks' own training steps
 STEPS = {"wgan": wgan_step, "wgan-gp": wgan_step, "dcgan": dcgan_step, "cwgan": cwgan_step}
 ALL = "all"  # run folder of the conditional model
+HALFWAY = ".halfway"  # never a run's name: plain_name refuses names that start with a dot
 
 
 def _check(name: str) -> None:
@@ -62,8 +63,16 @@ def prepare_run(kind: str, data, cfg, run_dir, steps: int | None = None, progres
     run = make_run(preset, data, seed, cfg.device, labels=labels, n_classes=n_classes)
     step = step or STEPS[kind]
     trainer = make_trainer(run, run_dir, steps, seed, f"{kind} {Path(run_dir).name}", progress,
-                           extra_config=step_config(step, STEPS[kind]))
+                           extra_config=step_config(step, STEPS[kind]), halfway_store=halfway_store(cfg, run_dir))
+    trainer.start_from_halfway()  # now, so that a run with nothing left to train is counted so
     return lambda: trainer.run(lambda i: step(run))
+
+
+def halfway_store(cfg, run_dir) -> Path | None:
+    """Where the course's GAN runs keep their halfway states (helpers.train.halfway): under
+    RUNS/generators/, for runs there (a timing's or a test's folder elsewhere keeps none)."""
+    root = Path(cfg.runs_dir).resolve() / "generators"
+    return root / HALFWAY if root in Path(run_dir).resolve().parents else None
 
 
 def train_run(kind: str, data, cfg, run_dir, **kw) -> History:
@@ -139,9 +148,6 @@ def train_many(name: str, cfg, train_records: pd.DataFrame, runs: dict, steps: i
     same budget; each run keeps its own folder, so each resumes on its own."""
     jobs = {(out, key): job for out, kw in runs.items()
             for key, job in training_jobs(name, cfg, train_records, out, steps, progress, **kw).items()}
-    # on a CPU side by side in threads of one math thread (a small GAN gains little from a second
-    # one, while a second model beside the first uses the other core); a lone model keeps them all
-    todo = _unfinished(name, cfg, train_records, runs, steps)
     folders = sorted({f for out, kw in runs.items()
                       for f in run_dirs(name, cfg, train_records, out, kw.get("classes")).values()})
     with contextlib.ExitStack() as held:
@@ -149,7 +155,13 @@ def train_many(name: str, cfg, train_records: pd.DataFrame, runs: dict, steps: i
         # each take one class and refuse each other the rest; the second is refused at once
         for folder in folders:
             held.enter_context(run_lock(folder, name=".queue.lock"))
-        done = parallel.run(jobs, parallel.side_by_side(todo, cfg.device))
+        # prepared here, in this thread (networks built and seeded, halfway states copied in:
+        # helpers.train.halfway), then counted: on a CPU side by side in threads of one math thread
+        # (a small GAN gains little from a second one, while a second model beside the first uses
+        # the other core); a lone model keeps them all
+        calls = {k: parallel.task(job.fn(*job.args, **job.kwargs)) for k, job in jobs.items()}
+        todo = _unfinished(name, cfg, train_records, runs, steps)
+        done = parallel.run(calls, parallel.side_by_side(todo, cfg.device))
     out: dict = {}
     for (run, key), history in done.items():
         out.setdefault(run, {})[key] = history

@@ -35,7 +35,7 @@ from helpers.gan.losses import (
     generator_loss,
     gradient_penalty,
 )
-from helpers.train.loop import autocast
+from helpers.train.precision import autocast
 
 __all__ = ["GanRun", "torch", "autocast", "bce_discriminator_loss", "bce_generator_loss", "clip_weights",
            "critic_loss", "generator_loss", "gradient_penalty", "grad_norm", "set_requires_grad"]

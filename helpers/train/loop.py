@@ -10,12 +10,13 @@ Trainer then gives it:
 - `run_dir/history.csv`: one row per step, cut back to the checkpoint on resume; tensor metrics
   are read back once every `log_every` steps (helpers.train.metrics): the step never waits;
 - `run_dir/samples/step_XXXXXX.png`: grids from fixed noise every `sample_every` steps;
-- a progress bar, and a clear stop when a metric becomes NaN/inf or explodes.
+- a progress bar, and a clear stop when a metric becomes NaN/inf or explodes;
+- with a `halfway_store`, the run's state at half its steps kept for an equal shorter run
+  (helpers.train.halfway).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import math
 from collections.abc import Callable
@@ -27,8 +28,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from helpers.errors import CheckpointError, Interrupted, SettingError, TrainingDiverged
+from helpers.errors import Interrupted, SettingError, TrainingDiverged
 from helpers.parallel import STOP  # Ctrl-C or a failed run side by side: stop at the next step
+from helpers.train import halfway
 from helpers.train.checkpoint import atomic_save, load_checkpoint
 from helpers.train.lock import run_lock
 from helpers.train.metrics import has_tensors, to_floats
@@ -63,13 +65,6 @@ class History:
         return sorted((self.run_dir / "samples").glob("step_*.png"))
 
 
-def autocast(device: str):
-    """bf16 autocast on CUDA (fast on tensor cores, no loss scaling needed); nothing elsewhere."""
-    if str(device).startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 class Trainer:
     """Owns checkpoints, history, sample grids, the progress bar and the NaN guard.
 
@@ -96,7 +91,7 @@ class Trainer:
                  config: dict | None = None, desc: str = "training", progress: bool = True,
                  explode_at: float = 1e6, nrow: int = 8, diverge_hint: str = "try a lower learning rate",
                  stall: dict[str, str] | None = None, generators: dict[str, torch.Generator] | None = None,
-                 global_rng: bool = True, log_every: int = LOG_EVERY):
+                 global_rng: bool = True, log_every: int = LOG_EVERY, halfway_store: Path | None = None):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.total_steps = int(total_steps)
@@ -111,6 +106,7 @@ class Trainer:
         self.extra_state: dict = {}  # loops may keep small extra state here (saved with weights)
         self.stall, self._zero_run = dict(stall or {}), {}  # collapse guard: metric -> zero steps in a row
         self.saved_step = 0  # the step of the checkpoint on disk (0: none yet)
+        self.store, self.half = halfway_store, (self.total_steps // 2 if halfway_store is not None else None)
 
     # -- checkpoints -------------------------------------------------------------------
     def state(self, step: int) -> dict:
@@ -130,6 +126,11 @@ class Trainer:
     def save(self, step: int) -> None:
         atomic_save(self.state(step), self.run_dir / CHECKPOINT)
         self.saved_step = step
+
+    def start_from_halfway(self) -> int:
+        """An equal run's kept state copied in, when this run has none (helpers.train.halfway)."""
+        fresh = not (self.run_dir / CHECKPOINT).exists()
+        return halfway.restore(self.store, self.config, RESUMABLE_CHANGES, self.total_steps, self.run_dir) if fresh else 0
 
     def resume(self) -> int:
         """Load the checkpoint if there is one; returns the step to continue from. A damaged
@@ -253,6 +254,7 @@ class Trainer:
         return rows
 
     def _run(self, step_fn: Callable[[int], dict]) -> History:
+        self.start_from_halfway()
         start = self.resume()
         self._trim_history(start)
         if start == 0:
@@ -269,7 +271,7 @@ class Trainer:
                 pending.append({"step": step, **step_fn(step)})
                 bar.update(1)
                 grid = step % self.sample_every == 0 or step == self.total_steps
-                save = step % self.checkpoint_every == 0 or step == self.total_steps
+                save = step % self.checkpoint_every == 0 or step in (self.total_steps, self.half)
                 if grid or save or step % self.log_every == 0 or not has_tensors(pending[-1]):
                     buffer += self._read_back(pending, bar)  # before any grid or checkpoint is written
                     pending = []
@@ -279,6 +281,9 @@ class Trainer:
                     self._append(buffer)
                     buffer = []
                     self.save(step)
+                    if step == self.half:
+                        halfway.keep(self.store, self.config, RESUMABLE_CHANGES, step,
+                                     [self.run_dir / CHECKPOINT, self.run_dir / HISTORY])
         except KeyboardInterrupt:
             saved = f"the last checkpoint is step {self.saved_step}" if self.saved_step else "no checkpoint yet"
             raise Interrupted(f"{self.desc}: interrupted at step {step} of {self.total_steps} ({saved}); run "
@@ -287,12 +292,3 @@ class Trainer:
             bar.close()
         return self.history(resumed_from=start)
 
-
-def load_weights(run_dir: str | Path, name: str, module: nn.Module) -> nn.Module:
-    """Load one module's weights from a run's checkpoint (for sampling or export)."""
-    path = Path(run_dir) / CHECKPOINT
-    if not path.exists():
-        raise CheckpointError(f"No checkpoint at {path}; train first (it is written every few steps).")
-    ck, _ = load_checkpoint(path)
-    module.load_state_dict(ck["modules"][name])
-    return module
