@@ -6,7 +6,8 @@ Learner with its optimiser, channels_last, the course's augmentation and, on a G
 random images of the run's size. A training of n batches costs a fixed part (building the
 network and the loaders) plus n batch costs, so three short trainings give the parts: one
 batch, 1 + m training batches, and 1 + m evaluation batches (evaluated twice: after the epoch
-and for the predictions), each the fastest of REPEATS. A first training before them pays for allocation, kernel selection
+and for the predictions), each the fastest of REPEATS; m grows until the extra batches stand
+clearly above the fixed part (a tiny network's batch costs a few milliseconds). A first training before them pays for allocation, kernel selection
 and compilation, which a grid pays once per architecture. A generator step is timed the same
 way through the training loop the course runs (`helpers.gan.pipeline.prepare_run`,
 `helpers.ddpm.pipeline.train_ddpm`: autocast, the DDPM's EMA, the Trainer's bookkeeping),
@@ -41,6 +42,7 @@ CPU_TIMING_BATCH = 4
 # Each classifier training is timed this many times and the fastest kept: on a loaded machine one
 # timing of the tiny network's batch can vanish under the noise of the fixed part.
 REPEATS = 3
+MAX_BATCHES = 128  # the most extra batches a classifier timing grows to (a tiny network's are cheap)
 # Per-run speed when 4 runs share a GPU: 8 ResNet18 runs ran 2.98x faster 4 at a time than one
 # at a time on an H200 (benchmarks/ray_packing.py), each at 0.75 of its speed alone. No
 # architecture is assumed to pack better; `packing_efficiency` measures how much worse each does.
@@ -102,7 +104,12 @@ def time_classifier(cfg, arch: str, batch: int, augment: str = "none", m: int | 
 
     fit(1, 1)  # warm-up
     base = best(1, 1)
-    train = max(0.0, best(1 + m, 1) - base) / m
+    while True:  # as time_generator_step: more batches until they clearly stand out from the fixed part
+        extra = best(1 + m, 1) - base
+        if extra > 0.25 * base or m >= MAX_BATCHES:
+            break
+        m *= 4
+    train = max(0.0, extra) / m
     evaluate = max(0.0, best(1, 1 + m) - base) / (2 * m)
     scale = batch / timed
     return RunCost(train * scale, evaluate * scale, max(0.0, base - train - 2 * evaluate))
