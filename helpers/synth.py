@@ -144,10 +144,10 @@ def held_calls(manifest: str | Path, hashes: dict, size: int, classes) -> dict[t
     for (cls, seed, batch), part in df.groupby(["class_name", "seed", "batch"]):
         if cls not in hashes or set(part["checkpoint"]) != {hashes[cls]} or set(part["size"]) != {size}:
             continue
-        files = dict(zip(part["index"], part["path"]))
-        calls = sample_calls({cls: len(part)}, seed=int(seed), batch=int(batch), classes=classes)
+        files, batch = dict(zip(part["index"], part["path"])), int(batch)
+        calls = sample_calls({cls: len(part)}, seed=int(seed), batch=batch, classes=classes)
         for i, (c, n, call_seed) in enumerate(calls):  # call i holds the images i * batch, ... on
-            paths = [manifest.parent / files[j] for j in range(i * int(batch), i * int(batch) + n) if j in files]
+            paths = [manifest.parent / files[j] for j in range(i * batch, i * batch + n) if j in files]
             if len(paths) == n and all(p.exists() for p in paths):
                 out[(c, n, call_seed)] = paths
     return out

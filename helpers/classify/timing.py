@@ -7,9 +7,9 @@ random images of the run's size. A training of n batches costs a fixed part (bui
 network and the loaders) plus n batch costs, so three short trainings give the parts: one
 batch, 1 + m training batches, and 1 + m evaluation batches (evaluated twice: after the epoch
 and for the predictions), each the fastest of REPEATS; m grows until the extra batches stand
-clearly above the fixed part (a tiny network's batch costs a few milliseconds). A first training before them pays for allocation, kernel selection
-and compilation, which a grid pays once per architecture. A generator step is timed the same
-way through the training loop the course runs (`helpers.gan.pipeline.prepare_run`,
+clearly above the fixed part (a tiny network's batch costs a few milliseconds). A first training
+before them pays for allocation, kernel selection and compilation, which a grid pays once per
+architecture. A generator step is timed the same way through the training loop the course runs (`helpers.gan.pipeline.prepare_run`,
 `helpers.ddpm.pipeline.train_ddpm`: autocast, the DDPM's EMA, the Trainer's bookkeeping),
 as the difference between a training of 1 + m steps and one of 1 (m = 1 on a CPU, where one
 step of a paper preset takes seconds, after no warm-up).
