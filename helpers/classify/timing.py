@@ -9,9 +9,9 @@ batch, 1 + m training batches, and 1 + m evaluation batches (evaluated twice: af
 and for the predictions), each the fastest of REPEATS; m grows until the extra batches stand
 clearly above the fixed part (a tiny network's batch costs a few milliseconds). A first training
 before them pays for allocation, kernel selection and compilation, which a grid pays once per
-architecture. A generator step is timed the same way through the training loop the course runs (`helpers.gan.pipeline.prepare_run`,
-`helpers.ddpm.pipeline.train_ddpm`: autocast, the DDPM's EMA, the Trainer's bookkeeping),
-as the difference between a training of 1 + m steps and one of 1 (m = 1 on a CPU, where one
+architecture. A generator step is timed the same way through the training loop the course
+runs (`helpers.gan.pipeline.prepare_run`, `helpers.ddpm.pipeline.train_ddpm`: autocast, the
+DDPM's EMA, the Trainer's bookkeeping), as the difference between a training of 1 + m steps and one of 1 (m = 1 on a CPU, where one
 step of a paper preset takes seconds, after no warm-up).
 
 On a CPU a paper preset's full batch can need more memory than the machine has (the paper
