@@ -9,7 +9,7 @@ Every number is computed by the same code on both datasets:
   fraction alone, 5-fold stratified cross-validation (notebook 01's code);
 - gray levels and speckle per class, at 256 x 256: mean, std, and the speckle SNR
   (mean / std) of homogeneous 16 x 16 patches (quadrant means within 15%, mean >= 30);
-- the quick classifier (notebook 08's `resnet18_small`, 64 px, quick preset, random init) on
+- the quick classifier (notebook 08's: the grid's quick preset, 64 px, random init) on
   the grouped train/test split, pooled over seeds with a bootstrap CI over near-duplicate
   groups; then trained on half of the real training images (a grouped, stratified half), and
   the paired drop;
@@ -26,14 +26,16 @@ BUSI's path is never required: without --busi only the phantom column is printed
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image
+
+from helpers.errors import DataError
 
 TARGETS = {"quick accuracy": "0.62-0.85", "half-data drop (points)": ">= 5",
            "near-duplicate share": "BUSI +-0.10", "shortcut balanced accuracy": "BUSI +-0.10"}
@@ -42,28 +44,15 @@ CLASSES = ("benign", "malignant", "normal")
 
 # -- the phantom ------------------------------------------------------------------------------
 def make_phantom_set(data_dir: Path, profile: str, progress: bool) -> float:
-    """Generate the profile's phantom set into data_dir (unless it is already that set); seconds."""
-    import hashlib
-
-    import helpers.data.phantom as phantom
+    """Generate the profile's phantom set into data_dir (unless it is already that set); seconds.
+    The course's own writer: a folder it did not make (real images) is refused, never emptied."""
     from helpers.config import PROFILE_DATA
-    from helpers.data.phantom import PHANTOM_VERSION, write_phantom_dataset
+    from helpers.data.phantom_folder import ensure_phantom
 
     pd_ = PROFILE_DATA[profile]
-    code = hashlib.sha1()  # the generator's source: an edited phantom is regenerated even at the same version
-    for f in sorted(Path(phantom.__file__).parent.glob("*.py")):
-        code.update(f.read_bytes())
-    want = dict(version=PHANTOM_VERSION, code=code.hexdigest()[:12], counts=pd_.phantom_counts,
-                size=pd_.phantom_size, seed=0)
-    marker = data_dir / ".calibration.json"
-    if marker.exists() and json.loads(marker.read_text()) == want:
-        return 0.0
-    for c in CLASSES:
-        shutil.rmtree(data_dir / c, ignore_errors=True)
     t0 = time.perf_counter()
-    write_phantom_dataset(data_dir, pd_.phantom_counts, seed=0, size=pd_.phantom_size, progress=progress)
-    marker.write_text(json.dumps(want))
-    return time.perf_counter() - t0
+    wrote = ensure_phantom(data_dir, pd_.phantom_counts, pd_.phantom_size, seed=0, progress=progress)
+    return time.perf_counter() - t0 if wrote else 0.0
 
 
 # -- image statistics -------------------------------------------------------------------------
@@ -149,7 +138,7 @@ def run_classifiers(cfg, records, name: str, seeds, out: Path, fresh: bool, prog
         preds = folder / "preds.csv"
         if fresh or not preds.exists():
             shutil.rmtree(folder, ignore_errors=True)
-            train_run(cfg, "resnet18_small", Setting("real"), SPLIT, seed, records, preset, folder, None,
+            train_run(cfg, preset.archs[0], Setting("real"), SPLIT, seed, records, preset, folder, None,
                       pretrained=False)
         parts.append(pd.read_csv(preds))
     return pd.concat(parts, ignore_index=True)
@@ -293,7 +282,11 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     t_all = time.perf_counter()
-    gen = make_phantom_set(args.data_dir, args.profile, args.progress)
+    try:
+        gen = make_phantom_set(args.data_dir, args.profile, args.progress)
+    except DataError as e:  # a folder the course did not make: say so and touch nothing
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if gen:  # new pixels: the cached phantom runs are stale
         shutil.rmtree(args.runs_dir / "classifiers", ignore_errors=True)
     cols, raws = {}, {}

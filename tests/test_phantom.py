@@ -163,3 +163,16 @@ def test_throughput_benchmark_runs_and_checks_its_files(run_benchmark):
     code, out = run_benchmark("phantom_throughput", "--n", "6", "--profile", "smoke", "--workers", "2")
     assert code == 0
     assert "ratio" in out and "identical files: True" in out
+
+
+def test_calibration_refuses_a_folder_of_real_images_and_leaves_it_as_it_is(run_benchmark, tmp_path):
+    """The calibration writes its phantom only where the course may (helpers.data.phantom_folder):
+    a folder of someone's images without the phantom's marker is refused, not emptied."""
+    real = tmp_path / "scans"
+    (real / "benign").mkdir(parents=True)
+    Image.fromarray(np.full((8, 8), 7, np.uint8)).save(real / "benign" / "benign (1).png")
+    code, _ = run_benchmark("phantom_calibration", "--data-dir", str(real), "--runs-dir", str(tmp_path / "runs"),
+                            "--no-classifier", "--quiet")
+    assert code == 2  # the one-line error goes to stderr, no traceback
+    assert [p.name for p in real.rglob("*") if p.is_file()] == ["benign (1).png"]
+    assert np.asarray(Image.open(real / "benign" / "benign (1).png")).max() == 7

@@ -97,7 +97,7 @@ def test_values_stay_as_they_were():
     b = ddpm_study.budget("paper")
     assert (b.arch, b.epochs, b.lr, b.bs, b.seeds, b.n_boot) == ("efficientnet_v2_l", 50, 1e-4, 16, (0, 1, 2), 2000)
     q = ddpm_study.budget("quick", epochs=None, seeds=(3,))  # None: not given
-    assert (q.arch, q.epochs, q.lr, q.seeds, q.threads, q.workers) == ("tiny", 24, 6e-3, (3,), 1,
+    assert (q.arch, q.epochs, q.lr, q.seeds, q.threads, q.workers) == ("tiny", 30, 3e-3, (3,), 1,
                                                                        PITFALLS["quick"].workers)
     assert ddpm_study.scenarios("quick") == (0, 50, 125, 250)
 

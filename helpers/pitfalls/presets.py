@@ -52,7 +52,7 @@ PRESETS = Table("the pitfalls budget", {
     "smoke": PitfallsPreset(arch="tiny", epochs=1, bs=16, lr=3e-3, folds=3, repeats=2, seeds=(0,), thresholds=THRESHOLDS,
                             generator="dcgan", gen_steps=None, syn_test_frac=0.2, n_boot=200, threads=1, workers=1),
     # quick: the classifier grid's network and budget (measured in helpers.classify.presets)
-    "quick": PitfallsPreset(arch="tiny", epochs=24, bs=64, lr=6e-3, folds=3, repeats=3, seeds=(0, 1),
+    "quick": PitfallsPreset(arch="tiny", epochs=30, bs=32, lr=3e-3, folds=3, repeats=3, seeds=(0, 1),
                             thresholds=THRESHOLDS, generator="dcgan", gen_steps=None, syn_test_frac=0.2, n_boot=1000,
                             threads=1, workers=CPU_WORKERS, tta=True),
     "paper": PitfallsPreset(arch="resnet18", epochs=10, bs=32, lr=1e-3, folds=10, repeats=3, seeds=(0, 1, 2),
