@@ -8,17 +8,12 @@ DDPM. A run folder refuses to resume with other settings: give a changed run its
 `--out-name`."""
 
 from helpers.cli import add_common, add_set, config_from_args, plain_name_arg, preset_changes
-from helpers.ddpm.presets import VARIANTS as DDPM_VARIANTS
 from helpers.ddpm.presets import preset as ddpm_preset
 from helpers.errors import SettingError
-from helpers.flow.presets import PRESETS as FLOW_PRESETS
 from helpers.flow.presets import preset as flow_preset
-from helpers.gan.presets import VARIANTS as GAN_VARIANTS
 from helpers.gan.presets import get_preset
 from helpers.generators import GENERATORS, train_and_export
 from helpers.presets import Preset
-
-FLOW_VARIANTS = FLOW_PRESETS.variants
 
 NAME = "train"
 HELP = "train a generator (wgan, wgan-gp, dcgan, cwgan, ddpm, flow) and export synthetic images"
@@ -62,8 +57,9 @@ def add_arguments(p):
 def run(args):
     changes = preset_changes(args)  # --steps wins over --set steps= and a variant's
     preset = stage_preset(args.generator, args.profile, changes, args.variant, args.dataset)
-    variant = {"ddpm": DDPM_VARIANTS, "flow": FLOW_VARIANTS}.get(args.generator, GAN_VARIANTS).get(args.variant, {})
-    changes = {k: getattr(preset, k) for k in {**variant, **changes}}  # as the preset's types
+    base = stage_preset(args.generator, args.profile, {}, None, args.dataset).as_dict()
+    # what the variant and the changes moved, as the preset's types
+    changes = {k: getattr(preset, k) for k, v in preset.as_dict().items() if k in changes or v != base[k]}
     cfg = config_from_args(args)
     check_size(args.generator, cfg.size, preset)
     manifest = train_and_export(args.generator, cfg, out_name=args.out_name, steps=changes.pop("steps", None),

@@ -147,20 +147,34 @@ PROFILE_CHANGES = {
 # first and last layers see 3 channels).
 _BREAKHIS = {
     "paper": {"cwgan": dict(lr_g=2.5e-3, lr_d=2.5e-3, batch=32, gp_weight=1.0)},
-    # quick: batch 16, half the CPU of batch 32 (65 vs 129 CPU-s on the stand-in) for the same
-    # samples' spread (helpers.gan.collapse, benign / malignant: 0.108 / 0.073 vs 0.106 / 0.083,
-    # both collapsed) and probe label accuracy (0.5 both); a learning rate of 1e-4, a generator
-    # EMA of 0.99, gamma 1, class-conditional norm or DiffAugment collapsed as well.
-    "quick": {"cwgan": dict(steps=200, batch=16, g_width=16, d_width=16, n_critic=5, lr_g=2e-4, lr_d=2e-4,
-                            sample_every=40, checkpoint_every=40)},
+    # quick: 600 steps at batch 8. Measured on the stand-in (64 px RGB, 136 training images, one
+    # thread; spread benign / malignant, helpers.gan.collapse, below 0.35 collapsed): 200 steps
+    # at batch 16 0.108 / 0.073 (one image per class; 65 CPU-s); 400 at 16 0.30 / 0.22; 600 at
+    # 16 0.64 / 0.63; 800 at 16 0.80 / 0.89 (283 CPU-s); 600 at batch 8 0.53 / 0.57, 128 CPU-s on
+    # a busy machine: the collapse was the budget. At 200 steps a learning rate of 1e-4, a
+    # generator EMA of 0.99, gamma 1, class-conditional norm, DiffAugment, a minibatch-std
+    # feature in the critic or the output bias at the images' mean colour collapsed as well.
+    "quick": {"cwgan": dict(steps=600, batch=8, g_width=16, d_width=16, n_critic=5, lr_g=2e-4, lr_d=2e-4,
+                            sample_every=100, checkpoint_every=100)},
 }
 DATASET_CHANGES = {"breakhis": _BREAKHIS, "breakhis8": _BREAKHIS}
 
 # Named variants beside the profile presets, e.g. the DCGAN study's learning rate on any profile.
+# "long": the same model trained LONG times as many generator steps (where a run is heading;
+# helpers.gan.long_runs ships such runs of the quick presets).
+LONG = 4
 VARIANTS = {
     "dcgan-study-lr": dict(lr_g=1e-3, lr_d=1e-3),
     "textbook": {},
+    "long": {},
 }
+
+
+def _variant(preset: GanPreset, variant: str) -> dict:
+    if variant == "long":
+        return dict(steps=LONG * preset.steps, sample_every=LONG * preset.sample_every,
+                    checkpoint_every=LONG * preset.checkpoint_every)
+    return VARIANTS[variant]
 
 
 def get_preset(kind: str, profile: str = "quick", variant: str | None = None, dataset: str | None = None,
@@ -176,7 +190,7 @@ def get_preset(kind: str, profile: str = "quick", variant: str | None = None, da
     if variant:
         if variant not in VARIANTS:
             raise SettingError(f"The {kind} GAN has no variant {variant!r}; known: {', '.join(VARIANTS)}.")
-        preset = preset.with_(**VARIANTS[variant])
+        preset = preset.with_(**_variant(preset, variant))
     return preset.with_(**changes) if changes else preset
 
 
