@@ -266,13 +266,19 @@ def load_generator(run_dir: str | Path, device: str = "cpu", ema: bool = True) -
         raise CheckpointError(f"No checkpoint at {path}; train this generator first "
                               "(`python -m helpers train <gan> ...` or helpers.gan.pipeline.train).")
     ck, _ = load_checkpoint(path)
-    conf = ck["config"]
+    name = "generator_ema" if ema and "generator_ema" in ck["modules"] else "generator"
+    G = generator_from(ck["config"], ck["modules"][name], int(ck["step"]))
+    return G.to(device).to(memory_format=torch.channels_last).eval()  # as it was trained
+
+
+def generator_from(conf: dict, weights: dict, step: int) -> Generator:
+    """The generator a run's saved config describes, with `weights` (cast to float32, so
+    half-precision copies load too) and its `step` (for labels in figures)."""
     preset = GanPreset(**{k: v for k, v in conf.items() if k in GanPreset.__dataclass_fields__})
     G, _ = build_nets(preset, conf["size"], conf.get("n_classes", 0), conf.get("channels", 1))
-    name = "generator_ema" if ema and "generator_ema" in ck["modules"] else "generator"
-    G.load_state_dict(ck["modules"][name])
-    G.step = int(ck["step"])  # for labels in figures
-    return G.to(device).to(memory_format=torch.channels_last).eval()  # as it was trained
+    G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
+    G.step = step
+    return G
 
 
 def sample(G: torch.nn.Module, n: int, seed: int = 0, label: int | None = None, device: str = "cpu") -> torch.Tensor:

@@ -22,11 +22,10 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from helpers.errors import CheckpointError
-from helpers.gan.core import build_nets, sample_uint8
+from helpers.gan.core import generator_from, sample_uint8
 from helpers.gan.presets import GanPreset
 from helpers.train.checkpoint import load_checkpoint
 
@@ -80,11 +79,7 @@ def load(name: str, folder: Path | None = None) -> torch.nn.Module:
         raise CheckpointError(f"{path} is missing or changed (its SHA-256 is not the manifest's); restore it "
                               "with `git checkout -- helpers/assets/long_runs`.")
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    conf = saved["config"]
-    G, _ = build_nets(GanPreset(**entry["settings"]), conf["size"], conf.get("n_classes", 0), conf.get("channels", 1))
-    G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["generator"].items()})
-    G.step = saved["step"]
-    return G.eval()
+    return generator_from(saved["config"], saved["generator"], saved["step"]).eval()
 
 
 def find(kind: str, dataset: str, size: int) -> dict:
@@ -122,7 +117,7 @@ def describe(kind: str, dataset: str, size: int) -> str:
 
 def total_bytes(folder: Path | None = None) -> int:
     folder = Path(folder or ASSETS)
-    return int(np.sum([(folder / e["file"]).stat().st_size for e in manifest(folder).values()] or [0]))
+    return sum((folder / e["file"]).stat().st_size for e in manifest(folder).values())
 
 
 def main(argv=None) -> int:

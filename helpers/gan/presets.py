@@ -161,20 +161,15 @@ DATASET_CHANGES = {"breakhis": _BREAKHIS, "breakhis8": _BREAKHIS}
 
 # Named variants beside the profile presets, e.g. the DCGAN study's learning rate on any profile.
 # "long": the same model trained LONG times as many generator steps (where a run is heading;
-# helpers.gan.long_runs ships such runs of the quick presets).
+# helpers.gan.long_runs ships such runs of the quick presets). A variant is a dict of changes or
+# a function of the preset giving them.
 LONG = 4
 VARIANTS = {
     "dcgan-study-lr": dict(lr_g=1e-3, lr_d=1e-3),
     "textbook": {},
-    "long": {},
+    "long": lambda p: dict(steps=LONG * p.steps, sample_every=LONG * p.sample_every,
+                           checkpoint_every=LONG * p.checkpoint_every),
 }
-
-
-def _variant(preset: GanPreset, variant: str) -> dict:
-    if variant == "long":
-        return dict(steps=LONG * preset.steps, sample_every=LONG * preset.sample_every,
-                    checkpoint_every=LONG * preset.checkpoint_every)
-    return VARIANTS[variant]
 
 
 def get_preset(kind: str, profile: str = "quick", variant: str | None = None, dataset: str | None = None,
@@ -190,7 +185,8 @@ def get_preset(kind: str, profile: str = "quick", variant: str | None = None, da
     if variant:
         if variant not in VARIANTS:
             raise SettingError(f"The {kind} GAN has no variant {variant!r}; known: {', '.join(VARIANTS)}.")
-        preset = preset.with_(**_variant(preset, variant))
+        changes_of = VARIANTS[variant]
+        preset = preset.with_(**(changes_of(preset) if callable(changes_of) else changes_of))
     return preset.with_(**changes) if changes else preset
 
 
