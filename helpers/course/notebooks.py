@@ -26,3 +26,53 @@ def notebooks(notebooks_dir: str | Path, only: list[str] | None = None,
         raise DataError(f"No course notebooks (NN_*.ipynb) in {notebooks_dir}; run from the course folder or pass "
                         "--notebooks-dir.")
     return found
+
+
+# What each notebook reads that another one writes, by number: a notebook starts once these
+# have run (the runner runs two at a time). 06b and 08 draw the per-class set of notebook 06's
+# DDPM, 06c loads that model, 07 scores the sets of 03-06c, 08 the same sets again, 09 reuses
+# notebook 04's DCGAN; 05b works in a folder of its own. A notebook not listed here waits for
+# every notebook before it.
+NEEDS = {"01": (), "02": ("01",), "03": ("02",), "04": ("02",), "05": ("02",), "05b": ("02",), "06": ("02",),
+         "06b": ("06",), "06c": ("06",), "07": ("03", "04", "05", "06", "06c"), "08": ("06b", "07"),
+         "09": ("04",)}
+
+
+def number(nb: str | Path) -> str:
+    """'05b' for notebooks/05b_cwgan_histopathology.ipynb."""
+    return Path(nb).name.split("_", 1)[0]
+
+
+def prerequisites(todo: list[Path]) -> dict[str, set[str]]:
+    """{notebook number: the numbers in `todo` that must run before it}: its NEEDS, followed
+    through the notebooks left out of `todo` (with `--only 03 07`, 07 waits for 03 alone)."""
+    numbers = [number(nb) for nb in todo]
+
+    def direct(n: str) -> set[str]:
+        return set(NEEDS[n]) if n in NEEDS else {m for m in numbers if m < n}
+
+    out = {}
+    for n in numbers:
+        seen, stack, first = set(), list(direct(n)), set()
+        while stack:
+            m = stack.pop()
+            if m in seen:
+                continue
+            seen.add(m)
+            if m in numbers:
+                first.add(m)
+            else:
+                stack.extend(direct(m))
+        out[n] = first
+    return out
+
+
+def by_priority(todo: list[Path]) -> list[Path]:
+    """`todo` in the order a free worker should take them: the longest chain of notebooks that
+    wait on a notebook first (06 -> 06c -> 07 -> 08), then by name."""
+    needs = prerequisites(todo)
+
+    def chain(n: str) -> int:
+        return 1 + max((chain(m) for m, before in needs.items() if n in before), default=0)
+
+    return sorted(todo, key=lambda nb: (-chain(number(nb)), nb.name))

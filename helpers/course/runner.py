@@ -1,4 +1,5 @@
-"""The main job: run every course notebook in order with papermill.
+"""The main job: run every course notebook with papermill, two at a time where the notebooks
+allow it (each starts once those it reads from have run).
 
 The notebooks are those `helpers.course.notebooks` finds (a notebook added later is picked up
 without edits). Executed copies go to `RUNS/notebooks/`; a table of timings is printed and
@@ -15,10 +16,15 @@ from unittest import mock
 
 import pandas as pd
 
-from helpers.course.notebooks import notebooks
+from helpers import parallel
+from helpers.course.notebooks import by_priority, notebooks, number, prerequisites
 from helpers.course.report import build_report
 from helpers.progress import ENV as PROGRESS_ENV
+from helpers.parallel import INLINE, Backend, Job
+from helpers.parallel.jobs import CORES
 from helpers.progress import TEXT as TEXT_BARS
+
+AT_ONCE = min(2, CORES)  # notebooks at a time (see run_course)
 
 
 def parameters(profile: str, dataset: str, runs_dir: str | Path, data_dir: str | Path | None = None,
@@ -53,31 +59,51 @@ def failure(e: Exception) -> str:
     return f"{name}: {next((ln.strip() for ln in str(text).splitlines() if ln.strip()), '')}"[:300]
 
 
+def run_one(nb: str, out: str, params: dict, progress: bool) -> dict:
+    """Run one notebook; its row of the timing table. A failure is reported, not raised, so the
+    others still run (the course fails at the end)."""
+    t0, name = time.perf_counter(), Path(nb).name
+    print(f"  {name} ...", flush=True)
+    try:
+        execute(nb, out, params, progress=progress)
+        status = "ok"
+    except Exception as e:  # keep going: report every notebook, fail at the end
+        status = f"FAILED: {failure(e)}"
+    dt = time.perf_counter() - t0
+    print(f"  {name}: {dt:7.1f} s  {status}", flush=True)
+    return dict(notebook=name, seconds=round(dt, 1), status=status, output=str(out))
+
+
 def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str | Path = "runs/quick-phantom",
                data_dir: str | Path | None = None, notebooks_dir: str | Path = "notebooks", seed: int = 0,
-               only: list[str] | None = None, report: bool = True) -> pd.DataFrame:
+               only: list[str] | None = None, report: bool = True, at_once: int = AT_ONCE) -> pd.DataFrame:
+    """Every notebook, `at_once` at a time in processes of their own, each once the notebooks
+    it reads from have run (helpers.course.notebooks.NEEDS); 1: one after another, in order.
+    Two at a time keep both cores of a laptop busy while one notebook waits on a single model."""
     runs_dir = Path(runs_dir)
     out_dir = runs_dir / "notebooks"
     params = parameters(profile, dataset, runs_dir, data_dir, seed)
-    rows = []
     todo = notebooks(notebooks_dir, only, required=True)
-    print(f"Running {len(todo)} notebooks on profile={profile} dataset={dataset}; executed copies -> {out_dir}")
-    for nb in todo:
-        t0 = time.perf_counter()
-        status = "ok"
-        print(f"  {nb.name} ...", flush=True)
-        try:
-            execute(nb, out_dir / nb.name, params, progress=True)
-        except Exception as e:  # keep going: report every notebook, fail at the end
-            status = f"FAILED: {failure(e)}"
-        dt = time.perf_counter() - t0
-        rows.append(dict(notebook=nb.name, seconds=round(dt, 1), status=status, output=str(out_dir / nb.name)))
-        print(f"  {nb.name}: {dt:7.1f} s  {status}", flush=True)
-    table = pd.DataFrame(rows)
+    at_once = max(1, min(int(at_once), len(todo)))
+    if at_once > 1:
+        todo = by_priority(todo)
+    needs = prerequisites(todo)
+    index = {number(nb): i for i, nb in enumerate(todo)}
+    after = {index[number(nb)]: [index[m] for m in needs[number(nb)]] for nb in todo}
+    print(f"Running {len(todo)} notebooks on profile={profile} dataset={dataset}"
+          f"{f', {at_once} at a time' if at_once > 1 else ''}; executed copies -> {out_dir}")
+    backend = Backend("processes", workers=at_once) if at_once > 1 else INLINE
+    # one notebook's cell bars on a terminal; two would interleave
+    jobs = [Job(run_one, (str(nb), str(out_dir / nb.name), params, at_once == 1)) for nb in todo]
+    t0 = time.perf_counter()
+    rows = [row for _, row in parallel.results(jobs, backend, after=after)]
+    wall = time.perf_counter() - t0
+    table = pd.DataFrame(rows).sort_values("notebook", ignore_index=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "timings.csv", index=False)
-    total = table["seconds"].sum()
-    print(f"\n{table.to_string(index=False)}\n\ntotal {total / 60:.1f} min; executed notebooks in {out_dir.resolve()}")
+    print(f"\n{table.to_string(index=False)}\n\ntotal {wall / 60:.1f} min"
+          f"{f' ({at_once} at a time; the notebooks one after another: {table.seconds.sum() / 60:.1f} min)' if at_once > 1 else ''}"
+          f"; executed notebooks in {out_dir.resolve()}")
     if report:  # a reader who ran nothing opens RUNS/index.html
         build_report(runs_dir)
     return table

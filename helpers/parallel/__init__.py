@@ -54,25 +54,40 @@ INTERRUPTED = "interrupted; run the same command to resume."
 
 
 def results(jobs: Iterable[Job], backend: Backend = INLINE, ordered: bool = True,
-            progress: bool = False) -> Iterator[tuple[int, object]]:
-    """(index, result) of each job, in job order (`ordered`) or as each finishes."""
+            progress: bool = False, after: dict | None = None) -> Iterator[tuple[int, object]]:
+    """(index, result) of each job, in job order (`ordered`) or as each finishes. `after`
+    ({index: indices}): jobs that must finish before a job starts (processes: the first ready
+    job in job order takes each free worker; inline: one after another in that order)."""
     jobs = list(jobs)
     if backend.kind not in KINDS:
         raise SettingError(f"Unknown backend {backend.kind!r}; choose one of {', '.join(KINDS)}.")
     if not jobs:
         return
+    if after and backend.kind not in ("inline", "processes"):
+        raise SettingError(f"Jobs that wait for others run inline or in processes, not on {backend.kind}.")
     if backend.kind == "ray":
         done = ray_tasks.iterate(jobs, backend, progress)
     else:
         jobs = _resolved(jobs)
         workers = min(backend.workers, len(jobs))
         if backend.kind == "processes":
-            done = processes.iterate(jobs, backend)
+            done = processes.iterate(jobs, backend, after)
         elif backend.kind == "threads" and workers > 1:
             done = _in_threads(jobs, workers)
         else:  # one after another, each prepared right before it runs
-            done = ((i, job()) for i, job in enumerate(jobs))
+            done = ((i, jobs[i]()) for i in _in_turn(len(jobs), after or {}))
     yield from in_order(done) if ordered else done
+
+
+def _in_turn(n: int, after: dict) -> list[int]:
+    """Job indices one after another: each time the first whose `after` jobs have all run."""
+    order: list[int] = []
+    while len(order) < n:
+        ready = [i for i in range(n) if i not in order and set(after.get(i, ())) <= set(order)]
+        if not ready:
+            raise SettingError(f"jobs {sorted(set(range(n)) - set(order))} wait for jobs that never run: {after}")
+        order.append(ready[0])
+    return order
 
 
 def run(jobs: Iterable[Job] | dict, backend: Backend = INLINE, progress: bool = False, desc: str = "jobs",

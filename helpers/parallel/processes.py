@@ -30,6 +30,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from tqdm.auto import tqdm
 
+from helpers.errors import SettingError
 from helpers.parallel.jobs import CORES, Backend, Job, in_order, set_math_threads
 
 PARALLEL_FROM = 64  # ordered_map: fewer items than this run in this process (starting others costs more)
@@ -85,10 +86,15 @@ def _chunk(jobs: list[Job]) -> list:
     return [job() for job in jobs]
 
 
-def iterate(jobs: list[Job], backend: Backend) -> Iterator[tuple[int, object]]:
+def iterate(jobs: list[Job], backend: Backend, after: dict | None = None) -> Iterator[tuple[int, object]]:
     """(index, result) of each job as its chunk finishes. An error raised by a job is raised
-    here; queued jobs are then cancelled. Ctrl-C kills the workers (see the module's note)."""
-    size = max(1, int(backend.chunksize))
+    here; queued jobs are then cancelled. Ctrl-C kills the workers (see the module's note).
+    `after` ({index: indices}): a job starts once those have finished; then at most `workers`
+    jobs are handed out at a time, each the first ready one in job order (job order is the
+    priority: a job queued early would otherwise hold back one that became ready later)."""
+    size = 1 if after else max(1, int(backend.chunksize))
+    chunks = {start: jobs[start:start + size] for start in range(0, len(jobs), size)}
+    needs = {i: set(after.get(i, ())) for i in chunks} if after else {}
     ex = pool(backend)
     futures = {}
     stopping, waiting = threading.Event(), threading.Event()
@@ -107,10 +113,17 @@ def iterate(jobs: list[Job], backend: Backend) -> Iterator[tuple[int, object]]:
     # waits below are short so that it runs soon even when another thread received the signal
     main = threading.current_thread() is threading.main_thread()
     old_handler = signal.signal(signal.SIGINT, on_ctrl_c) if main else None
+    def hand_out(pending: set) -> None:
+        for start in [i for i in chunks if not needs.get(i)]:
+            if after and len(pending) >= backend.workers:
+                break
+            f = ex.submit(_chunk, chunks.pop(start))
+            futures[f] = start
+            pending.add(f)
+
     try:
-        for start in range(0, len(jobs), size):
-            futures[ex.submit(_chunk, jobs[start:start + size])] = start
-        pending = set(futures)
+        pending = set()
+        hand_out(pending)
         while pending:
             waiting.set()
             done, pending = wait(pending, timeout=WATCH, return_when=FIRST_COMPLETED)
@@ -119,6 +132,11 @@ def iterate(jobs: list[Job], backend: Backend) -> Iterator[tuple[int, object]]:
             waiting.clear()
             for f in done:
                 yield from enumerate(f.result(), futures[f])  # re-raises a job's error here
+                for waits in needs.values():
+                    waits.discard(futures[f])
+            hand_out(pending)
+        if chunks:  # a dependency that is not one of the jobs, or a cycle
+            raise SettingError(f"jobs {sorted(chunks)} wait for jobs that never finish: {after}")
     except BaseException as e:  # an error, Ctrl-C, or a consumer that stopped early
         for f in futures:
             f.cancel()
