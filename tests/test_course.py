@@ -39,3 +39,39 @@ def test_course_runs_notebooks_in_order_and_keeps_going(tmp_path):
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
     report = (runs / "index.html").read_text()  # the course report, written at the end
     assert "notebooks/html/03_broken.html" in report and "FAILED" in report
+
+
+def test_notebooks_wait_for_those_they_read_from_and_two_run_at_once(tmp_path):
+    """04 and 05b need only 01 here (02 is left out: its needs are followed through it), so they
+    run side by side; 09 reads what 04 wrote, so it starts after 04 has finished."""
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    log = ('import pathlib, time\np = pathlib.Path(RUNS_DIR) / "log.txt"\n'
+           'p.open("a").write("start {NAME}\\n")\ntime.sleep({PAUSE})\np.open("a").write("end {NAME}\\n")')
+    for name, pause in [("01", 0), ("04", 5), ("05b", 5), ("09", 0)]:
+        _nb(nbs / f"{name}_x.ipynb", log.replace("{NAME}", name).replace("{PAUSE}", str(pause)))
+    runs = tmp_path / "runs"
+    assert main(["course", "--profile", "smoke", "--notebooks-dir", str(nbs), "--runs-dir", str(runs),
+                 "--at-once", "2"]) == 0
+    lines = (runs / "log.txt").read_text().splitlines()
+    at = {line: i for i, line in enumerate(lines)}
+    assert at["end 01"] < min(at["start 04"], at["start 05b"])
+    assert at["start 05b"] < at["end 04"] and at["start 04"] < at["end 05b"]  # side by side
+    assert at["end 04"] < at["start 09"]
+    t = pd.read_csv(runs / "notebooks" / "timings.csv")
+    assert list(t.notebook) == ["01_x.ipynb", "04_x.ipynb", "05b_x.ipynb", "09_x.ipynb"]
+
+
+def test_what_each_notebook_waits_for():
+    from pathlib import Path
+
+    from helpers.course.notebooks import by_priority, prerequisites
+
+    course = [Path(f"{n}_x.ipynb") for n in ("01", "02", "03", "04", "05", "05b", "06", "06b", "06c", "07", "08",
+                                                "09", "10")]
+    needs = prerequisites(course)
+    assert needs["07"] == {"03", "04", "05", "06", "06c"} and needs["09"] == {"04"}
+    assert needs["10"] == {n for n in needs if n < "10"}  # not in NEEDS: waits for every notebook before it
+    assert prerequisites([Path("03_x.ipynb"), Path("07_x.ipynb")]) == {"03": set(), "07": {"03"}}
+    order = [p.name[:3].rstrip("_") for p in by_priority(course)]
+    assert order[:3] == ["01", "02", "06"]  # the longest chain first: 06 -> 06c -> 07 -> 08 -> 10

@@ -126,3 +126,28 @@ def test_ray_is_optional_and_said_in_one_line(monkeypatch):
     with pytest.raises(SettingError, match=r"pip install \.\[ray\]"):
         parallel.run([task(abs, 1)], Backend("ray"))
     assert parallel.run([], Backend("ray")) == []  # nothing to run: Ray is not even imported
+
+
+def _log_after(path: str, name: str, pause: float = 0.0) -> str:
+    """Append `name` to the log at `path` (after `pause` seconds); the log as it was before."""
+    before = open(path).read() if os.path.exists(path) else ""
+    time.sleep(pause)
+    with open(path, "a") as f:
+        f.write(name)
+    return before
+
+
+@pytest.mark.parametrize("backend", [parallel.INLINE, Backend("processes", workers=2)], ids=lambda b: b.kind)
+def test_a_job_waits_for_the_jobs_it_comes_after(backend, tmp_path):
+    log = str(tmp_path / "log.txt")
+    # job 0 waits for the slow job 2; job 1 is free, so on two workers it runs beside job 2
+    jobs = [task(_log_after, log, "a"), task(_log_after, log, "b"), task(_log_after, log, "c", 1.0)]
+    seen = parallel.run(jobs, backend, after={0: [2]})
+    assert "c" in seen[0]  # job 0 started after job 2 had finished
+    assert sorted(open(log).read()) == ["a", "b", "c"]  # each once
+    if backend.kind == "inline":
+        assert open(log).read() == "bca"  # the first ready job each time
+    with pytest.raises(SettingError, match="never"):
+        parallel.run(jobs, backend, after={0: [1], 1: [0]})  # a cycle: refused, not a hang
+    with pytest.raises(SettingError, match="inline or in processes"):
+        parallel.run(jobs, Backend("threads", workers=2), after={0: [2]})

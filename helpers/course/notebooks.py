@@ -67,12 +67,18 @@ def prerequisites(todo: list[Path]) -> dict[str, set[str]]:
     return out
 
 
+# Rough minutes of each notebook on quick (2 CPU cores, one at a time): only to pick which
+# ready notebook a free worker takes, so that a long one does not start last and run alone.
+MINUTES = {"01": 1, "02": 0.5, "03": 4.5, "04": 2, "05": 3, "05b": 3, "06": 4, "06b": 1.5, "06c": 1, "07": 2.5,
+           "08": 3, "09": 5}
+
+
 def by_priority(todo: list[Path]) -> list[Path]:
-    """`todo` in the order a free worker should take them: the longest chain of notebooks that
-    wait on a notebook first (06 -> 06c -> 07 -> 08), then by name."""
+    """`todo` in the order a free worker should take them: the longest chain of minutes still to
+    run after a notebook starts (06 -> 06c -> 07 -> 08) first, then by name."""
     needs = prerequisites(todo)
 
-    def chain(n: str) -> int:
-        return 1 + max((chain(m) for m, before in needs.items() if n in before), default=0)
+    def chain(n: str) -> float:
+        return MINUTES.get(n, 1) + max((chain(m) for m, before in needs.items() if n in before), default=0)
 
     return sorted(todo, key=lambda nb: (-chain(number(nb)), nb.name))

@@ -33,10 +33,12 @@ def parameters(profile: str, dataset: str, runs_dir: str | Path, data_dir: str |
                 RUNS_DIR=str(Path(runs_dir).resolve()), SEED=seed)
 
 
-def execute(nb: str | Path, out: str | Path, params: dict, timeout: int | None = None, progress: bool = False):
+def execute(nb: str | Path, out: str | Path, params: dict, timeout: int | None = None, progress: bool = False,
+            threads: int | None = None):
     """Run one notebook with papermill in its own folder, with the same parameters also set
     as environment variables (so any helper reading COURSE_* agrees with the cell). The kernel
-    draws text progress bars (helpers.progress): a widget bar would be saved at 0%."""
+    draws text progress bars (helpers.progress): a widget bar would be saved at 0%. `threads`:
+    the kernel's math threads (OMP_NUM_THREADS, unless set already; None: torch's default)."""
     import papermill as pm  # heavy, and only the runner needs it
 
     nb, out = Path(nb), Path(out)
@@ -46,6 +48,8 @@ def execute(nb: str | Path, out: str | Path, params: dict, timeout: int | None =
            "COURSE_SEED": str(params["SEED"]), PROGRESS_ENV: TEXT_BARS,
            # the kernel's math threads sleep while they wait (see helpers/__init__.py)
            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    if threads:
+        env["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", str(threads))
     with mock.patch.dict(os.environ, env):  # set for this notebook only, restored after
         pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent), kernel_name="python3",
                             progress_bar=progress, execution_timeout=timeout, log_output=False,
@@ -59,13 +63,15 @@ def failure(e: Exception) -> str:
     return f"{name}: {next((ln.strip() for ln in str(text).splitlines() if ln.strip()), '')}"[:300]
 
 
-def run_one(nb: str, out: str, params: dict, progress: bool) -> dict:
+def run_one(nb: str, out: str, params: dict, at_once: int) -> dict:
     """Run one notebook; its row of the timing table. A failure is reported, not raised, so the
-    others still run (the course fails at the end)."""
+    others still run (the course fails at the end). Beside others, a notebook's models train on
+    one math thread each (its several jobs still run side by side): two notebooks of two threads
+    each on two cores cost a tenth more CPU time than one after another."""
     t0, name = time.perf_counter(), Path(nb).name
     print(f"  {name} ...", flush=True)
-    try:
-        execute(nb, out, params, progress=progress)
+    try:  # one notebook's cell bars on a terminal; two would interleave
+        execute(nb, out, params, progress=at_once == 1, threads=1 if at_once > 1 else None)
         status = "ok"
     except Exception as e:  # keep going: report every notebook, fail at the end
         status = f"FAILED: {failure(e)}"
@@ -93,8 +99,7 @@ def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str |
     print(f"Running {len(todo)} notebooks on profile={profile} dataset={dataset}"
           f"{f', {at_once} at a time' if at_once > 1 else ''}; executed copies -> {out_dir}")
     backend = Backend("processes", workers=at_once) if at_once > 1 else INLINE
-    # one notebook's cell bars on a terminal; two would interleave
-    jobs = [Job(run_one, (str(nb), str(out_dir / nb.name), params, at_once == 1)) for nb in todo]
+    jobs = [Job(run_one, (str(nb), str(out_dir / nb.name), params, at_once)) for nb in todo]
     t0 = time.perf_counter()
     rows = [row for _, row in parallel.results(jobs, backend, after=after)]
     wall = time.perf_counter() - t0

@@ -91,16 +91,16 @@ def _in_turn(n: int, after: dict) -> list[int]:
 
 
 def run(jobs: Iterable[Job] | dict, backend: Backend = INLINE, progress: bool = False, desc: str = "jobs",
-        unit: str = "job", postfix: Callable[[object], str] | None = None) -> list | dict:
+        unit: str = "job", postfix: Callable[[object], str] | None = None, after: dict | None = None) -> list | dict:
     """Every job's result, in job order ({key: result} for jobs {key: Job}). With `progress`, a
     bar counts the finished jobs (its label says where they run; `postfix(result)` names the
-    last one)."""
+    last one). `after`: as for `results`, by job index."""
     keys = list(jobs) if isinstance(jobs, dict) else None
     jobs = list(jobs.values()) if keys is not None else list(jobs)
     out = [None] * len(jobs)
     where = backend.describe()
     with tqdm(total=len(jobs), desc=f"{desc} ({where})" if where else desc, unit=unit, disable=not progress) as bar:
-        for i, result in results(jobs, backend, ordered=False, progress=progress):
+        for i, result in results(jobs, backend, ordered=False, progress=progress, after=after):
             out[i] = result
             if postfix is not None:
                 bar.set_postfix_str(postfix(result))
