@@ -43,13 +43,15 @@ def test_course_runs_notebooks_in_order_and_keeps_going(tmp_path):
 
 def test_notebooks_wait_for_those_they_read_from_and_two_run_at_once(tmp_path):
     """04 and 05b need only 01 here (02 is left out: its needs are followed through it), so they
-    run side by side; 09 reads what 04 wrote, so it starts after 04 has finished."""
+    run side by side: each waits (up to a minute) to see the other start. 09 reads what 04
+    wrote, so it starts after 04 has finished."""
     nbs = tmp_path / "notebooks"
     nbs.mkdir()
-    log = ('import pathlib, time\np = pathlib.Path(RUNS_DIR) / "log.txt"\n'
-           'p.open("a").write("start {NAME}\\n")\ntime.sleep({PAUSE})\np.open("a").write("end {NAME}\\n")')
-    for name, pause in [("01", 0), ("04", 5), ("05b", 5), ("09", 0)]:
-        _nb(nbs / f"{name}_x.ipynb", log.replace("{NAME}", name).replace("{PAUSE}", str(pause)))
+    body = ('import pathlib, time\np = pathlib.Path(RUNS_DIR) / "log.txt"\np.open("a").write("start {NAME}\\n")\n'
+            't0 = time.time()\nwhile "{OTHER}" and f"start {OTHER}" not in p.read_text() and time.time() - t0 < 60:\n'
+            '    time.sleep(0.2)\np.open("a").write("end {NAME}\\n")')
+    for name, other in [("01", ""), ("04", "05b"), ("05b", "04"), ("09", "")]:
+        _nb(nbs / f"{name}_x.ipynb", body.replace("{NAME}", name).replace("{OTHER}", other))
     runs = tmp_path / "runs"
     assert main(["course", "--profile", "smoke", "--notebooks-dir", str(nbs), "--runs-dir", str(runs),
                  "--at-once", "2"]) == 0

@@ -19,9 +19,9 @@ import pandas as pd
 from helpers import parallel
 from helpers.course.notebooks import by_priority, notebooks, number, prerequisites
 from helpers.course.report import build_report
-from helpers.progress import ENV as PROGRESS_ENV
 from helpers.parallel import INLINE, Backend, Job
 from helpers.parallel.jobs import CORES
+from helpers.progress import ENV as PROGRESS_ENV
 from helpers.progress import TEXT as TEXT_BARS
 
 AT_ONCE = min(2, CORES)  # notebooks at a time (see run_course)
