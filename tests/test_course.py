@@ -41,15 +41,19 @@ def test_course_runs_notebooks_in_order_and_keeps_going(tmp_path):
     assert "notebooks/html/03_broken.html" in report and "FAILED" in report
 
 
-def test_notebooks_wait_for_those_they_read_from_and_two_run_at_once(tmp_path):
+def test_notebooks_wait_for_those_they_read_from_and_two_run_at_once(tmp_path, monkeypatch):
     """04 and 05b need only 01 here (02 is left out: its needs are followed through it), so they
     run side by side: each waits (up to a minute) to see the other start. 09 reads what 04
-    wrote, so it starts after 04 has finished."""
+    wrote, so it starts after 04 has finished. Each kernel gets its share of the cores as math
+    threads."""
+    from helpers.parallel.jobs import CORES
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the tests' own setting would be kept
     nbs = tmp_path / "notebooks"
     nbs.mkdir()
     body = ('import pathlib, time\np = pathlib.Path(RUNS_DIR) / "log.txt"\np.open("a").write("start {NAME}\\n")\n'
             't0 = time.time()\nwhile "{OTHER}" and f"start {OTHER}" not in p.read_text() and time.time() - t0 < 60:\n'
-            '    time.sleep(0.2)\np.open("a").write("end {NAME}\\n")')
+            '    time.sleep(0.2)\np.open("a").write(f"threads {os.environ.get(\'OMP_NUM_THREADS\')}\\nend {NAME}\\n")')
     for name, other in [("01", ""), ("04", "05b"), ("05b", "04"), ("09", "")]:
         _nb(nbs / f"{name}_x.ipynb", body.replace("{NAME}", name).replace("{OTHER}", other))
     runs = tmp_path / "runs"
@@ -60,6 +64,7 @@ def test_notebooks_wait_for_those_they_read_from_and_two_run_at_once(tmp_path):
     assert at["end 01"] < min(at["start 04"], at["start 05b"])
     assert at["start 05b"] < at["end 04"] and at["start 04"] < at["end 05b"]  # side by side
     assert at["end 04"] < at["start 09"]
+    assert f"threads {max(1, CORES // 2)}" in lines
     t = pd.read_csv(runs / "notebooks" / "timings.csv")
     assert list(t.notebook) == ["01_x.ipynb", "04_x.ipynb", "05b_x.ipynb", "09_x.ipynb"]
 

@@ -65,13 +65,14 @@ def failure(e: Exception) -> str:
 
 def run_one(nb: str, out: str, params: dict, at_once: int) -> dict:
     """Run one notebook; its row of the timing table. A failure is reported, not raised, so the
-    others still run (the course fails at the end). Beside others, a notebook's models train on
-    one math thread each (its several jobs still run side by side): two notebooks of two threads
-    each on two cores cost a tenth more CPU time than one after another."""
+    others still run (the course fails at the end). Beside others, a kernel gets its share of
+    the cores as math threads (one each on two cores; its several jobs still run side by side):
+    two kernels of two threads each on two cores cost a tenth more CPU time than one after
+    another."""
     t0, name = time.perf_counter(), Path(nb).name
     print(f"  {name} ...", flush=True)
     try:  # one notebook's cell bars on a terminal; two would interleave
-        execute(nb, out, params, progress=at_once == 1, threads=1 if at_once > 1 else None)
+        execute(nb, out, params, progress=at_once == 1, threads=max(1, CORES // at_once) if at_once > 1 else None)
         status = "ok"
     except Exception as e:  # keep going: report every notebook, fail at the end
         status = f"FAILED: {failure(e)}"

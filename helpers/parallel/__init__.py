@@ -5,8 +5,9 @@ backends (helpers.parallel.jobs.Backend): threads (below; `side_by_side(n_jobs, 
 them on a CPU) for the GAN class models, notebook 05's runs and the quality jobs; processes
 (helpers.parallel.processes) for the grid's and notebook 09's runs (on a GPU, `gpu_processes`:
 several runs sharing it) and `ordered_map`'s
-per-image work (the phantom writer, overlay masking); Ray (helpers.parallel.ray_tasks) for the
-grid on a cluster.
+per-image work (the phantom writer, overlay masking), and the course's notebooks, two at a time,
+each after those it reads from (`after=`); Ray (helpers.parallel.ray_tasks) for the grid on a
+cluster.
 
 On every backend the numbers are those of one after another: a job's result depends only on its
 arguments and its math thread count. Ctrl-C or a job's error stops the others (threads: at their
