@@ -69,15 +69,17 @@ def run_one(nb: str, out: str, params: dict, at_once: int) -> dict:
     the cores as math threads (one each on two cores; its several jobs still run side by side):
     two kernels of two threads each on two cores cost a tenth more CPU time than one after
     another."""
-    t0, name = time.perf_counter(), Path(nb).name
-    print(f"  {name} ...", flush=True)
-    try:  # one notebook's cell bars on a terminal; two would interleave
-        execute(nb, out, params, progress=at_once == 1, threads=max(1, CORES // at_once) if at_once > 1 else None)
+    t0, name, alone = time.perf_counter(), Path(nb).name, at_once == 1
+    if alone:  # two at a time, the caller's bar says which finished (lines would break it)
+        print(f"  {name} ...", flush=True)
+    try:
+        execute(nb, out, params, progress=alone, threads=None if alone else max(1, CORES // at_once))
         status = "ok"
     except Exception as e:  # keep going: report every notebook, fail at the end
         status = f"FAILED: {failure(e)}"
     dt = time.perf_counter() - t0
-    print(f"  {name}: {dt:7.1f} s  {status}", flush=True)
+    if alone:
+        print(f"  {name}: {dt:7.1f} s  {status}", flush=True)
     return dict(notebook=name, seconds=round(dt, 1), status=status, output=str(out))
 
 
@@ -102,13 +104,15 @@ def run_course(profile: str = "quick", dataset: str = "phantom", runs_dir: str |
     backend = Backend("processes", workers=at_once) if at_once > 1 else INLINE
     jobs = [Job(run_one, (str(nb), str(out_dir / nb.name), params, at_once)) for nb in todo]
     t0 = time.perf_counter()
-    rows = [row for _, row in parallel.results(jobs, backend, after=after)]
+    # one notebook shows its cells' bars; two at a time, a bar counts the notebooks finished
+    rows = parallel.run(jobs, backend, progress=at_once > 1, desc="notebooks", unit="notebook",
+                        postfix=lambda row: f"{row['notebook']} {row['status'][:6]}", after=after)
     wall = time.perf_counter() - t0
     table = pd.DataFrame(rows).sort_values("notebook", ignore_index=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "timings.csv", index=False)
-    print(f"\n{table.to_string(index=False)}\n\ntotal {wall / 60:.1f} min"
-          f"{f' ({at_once} at a time; the notebooks one after another: {table.seconds.sum() / 60:.1f} min)' if at_once > 1 else ''}"
+    shared = f" ({at_once} at a time; the notebooks' own times add up to {table.seconds.sum() / 60:.1f} min)"
+    print(f"\n{table.to_string(index=False)}\n\ntotal {wall / 60:.1f} min{shared if at_once > 1 else ''}"
           f"; executed notebooks in {out_dir.resolve()}")
     if report:  # a reader who ran nothing opens RUNS/index.html
         build_report(runs_dir)
