@@ -53,7 +53,10 @@ def execute(nb: str | Path, out: str | Path, params: dict, timeout: int | None =
     with mock.patch.dict(os.environ, env):  # set for this notebook only, restored after
         pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent), kernel_name="python3",
                             progress_bar=progress, execution_timeout=timeout, log_output=False,
-                            coalesce_streams=True)  # one stream per cell, "\r" resolved: bars end at 100%
+                            coalesce_streams=True,  # one stream per cell, "\r" resolved: bars end at 100%
+                            # the kernel's own log: its warning that a local kernel talks over
+                            # TCP, once per notebook, said nothing a student can act on
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
 
 
 def failure(e: Exception) -> str:
