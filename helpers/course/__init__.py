@@ -1,7 +1,7 @@
 """The course tooling: what runs, reports and hands out the notebooks (not lesson content).
 
-- `notebooks`: which files are the course notebooks, in order;
-- `runner`: the main job, every notebook executed with papermill, with timings;
+- `notebooks`: which files are the course notebooks, in order, and which reads from which;
+- `runner`: the main job, every notebook executed with papermill (two at a time), with timings;
 - `report`: the static course report over a run (RUNS/index.html) with its key tables;
 - `student`: student copies, each solution replaced by an exercise stub; the same released by
   nbgrader, and `nbgrader validate`;

@@ -1,8 +1,9 @@
-"""Which files are the course notebooks, and in what order.
+"""Which files are the course notebooks, in what order, and which must run before which.
 
 Notebooks are found by name (`notebooks/NN_*.ipynb`, and `NNb_*.ipynb` for a short companion
 that follows notebook NN), so one added later is picked up without edits by the runner, the
-report, the student copies, the nbgrader release and the export of the training steps.
+report, the student copies, the nbgrader release and the export of the training steps. The
+runner, two at a time, starts a notebook once those it reads from have run (`NEEDS`).
 """
 
 from __future__ import annotations
