@@ -8,6 +8,7 @@ runner, two at a time, starts a notebook once those it reads from have run (`NEE
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -79,6 +80,7 @@ def by_priority(todo: list[Path]) -> list[Path]:
     run after a notebook starts (06 -> 06c -> 07 -> 08) first, then by name."""
     needs = prerequisites(todo)
 
+    @functools.cache
     def chain(n: str) -> float:
         return MINUTES.get(n, 1) + max((chain(m) for m, before in needs.items() if n in before), default=0)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 from dataclasses import fields
 from pathlib import Path
@@ -34,8 +35,9 @@ MANIFEST = "manifest.json"
 CONDITIONAL = "all"  # the model folder of a conditional GAN (one model for every class)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _sha256(file: Path | bytes) -> str:
+    """The SHA-256 of a file, given by its path or its bytes."""
+    return hashlib.sha256(file if isinstance(file, bytes) else Path(file).read_bytes()).hexdigest()
 
 
 def manifest(folder: Path | None = None) -> dict:
@@ -75,10 +77,11 @@ def load(name: str, folder: Path | None = None) -> torch.nn.Module:
         raise CheckpointError(f"No long run {name!r} in {folder / MANIFEST}; known: "
                               f"{', '.join(manifest(folder)) or 'none'}.")
     path = folder / entry["file"]
-    if not path.exists() or _sha256(path) != entry["sha256"]:
+    data = path.read_bytes() if path.exists() else b""  # read once: checked, then loaded
+    if not data or _sha256(data) != entry["sha256"]:
         raise CheckpointError(f"{path} is missing or changed (its SHA-256 is not the manifest's); restore it "
                               "with `git checkout -- helpers/assets/long_runs`.")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     return generator_from(saved["config"], saved["generator"], saved["step"]).eval()
 
 
